@@ -1,0 +1,257 @@
+package cache
+
+import (
+	"fmt"
+	"log/slog"
+	"net/url"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/redis/rueidis"
+)
+
+// Defaults used for zero fields of [Config].
+const (
+	DefaultURL              = "redis://127.0.0.1:6379/0"
+	DefaultNamespace        = "discovery"
+	DefaultSearchTTL        = 30 * time.Minute
+	DefaultIntentTTL        = 10 * time.Minute
+	DefaultEmbeddingTTL     = time.Hour
+	DefaultOperationTimeout = 500 * time.Millisecond
+	DefaultDialTimeout      = 5 * time.Second
+	DefaultMaxValueBytes    = 4 << 20 // 4 MiB
+)
+
+// Config configures a [RedisCache]. The zero value is valid: every zero
+// field means the default documented on it.
+type Config struct {
+	// URL locates Redis. Accepted forms:
+	//
+	//	redis://[user:password@]host[:port][/db]
+	//	rediss://[user:password@]host[:port][/db]   (TLS, server name checked)
+	//	unix://[user:password@]/path/to/redis.sock[?db=N]
+	//
+	// Query options dial_timeout, write_timeout, client_name and
+	// protocol=2 are honoured as by rueidis.ParseURL. If empty, DefaultURL.
+	URL string
+
+	// Namespace is put in front of every key, followed by a colon
+	// ("discovery:search:<sha256>"). Clearing and pattern deletes never
+	// reach outside it, so two caches with different namespaces can share
+	// one Redis database safely. It may contain ':' but no glob characters
+	// (* ? [ ] \) and no white space. If empty, DefaultNamespace.
+	Namespace string
+
+	// SearchTTL, IntentTTL and EmbeddingTTL are how long values of each
+	// built-in kind live in Redis. Zero means DefaultSearchTTL (30 min),
+	// DefaultIntentTTL (10 min) and DefaultEmbeddingTTL (1 h); negative is
+	// an error.
+	SearchTTL    time.Duration
+	IntentTTL    time.Duration
+	EmbeddingTTL time.Duration
+
+	// OperationTimeout bounds each network call (one GET, one SET, one
+	// SCAN page…) in addition to the caller's context, whichever ends
+	// first. If zero, DefaultOperationTimeout (500 ms).
+	OperationTimeout time.Duration
+
+	// DialTimeout bounds establishing a connection, including the TLS
+	// handshake. If zero, DefaultDialTimeout (5 s).
+	DialTimeout time.Duration
+
+	// MaxValueBytes is the largest encoded value (envelope included) that
+	// Set stores; larger values are refused with ErrValueTooLarge before
+	// anything is sent. If zero, DefaultMaxValueBytes (4 MiB).
+	MaxValueBytes int
+
+	// Logger receives debug records for hits and misses and warnings for
+	// errors the cache absorbs. If nil, nothing is logged. Records never
+	// contain a password.
+	Logger *slog.Logger
+}
+
+// resolved is a Config with defaults applied, plus the client options
+// derived from its URL.
+type resolved struct {
+	Config
+	redactedURL string
+	client      rueidis.ClientOption
+}
+
+// resolve validates c, applies defaults, and parses the URL. Every error
+// wraps ErrInvalidConfig and names the field.
+func (c Config) resolve() (resolved, error) {
+	r := resolved{Config: c}
+	setDefault(&r.URL, DefaultURL)
+	setDefault(&r.Namespace, DefaultNamespace)
+	setDefault(&r.SearchTTL, DefaultSearchTTL)
+	setDefault(&r.IntentTTL, DefaultIntentTTL)
+	setDefault(&r.EmbeddingTTL, DefaultEmbeddingTTL)
+	setDefault(&r.OperationTimeout, DefaultOperationTimeout)
+	setDefault(&r.DialTimeout, DefaultDialTimeout)
+	setDefault(&r.MaxValueBytes, DefaultMaxValueBytes)
+	if r.Logger == nil {
+		r.Logger = slog.New(slog.DiscardHandler)
+	}
+	for _, d := range []struct {
+		name string
+		v    time.Duration
+	}{
+		{"SearchTTL", r.SearchTTL}, {"IntentTTL", r.IntentTTL}, {"EmbeddingTTL", r.EmbeddingTTL},
+		{"OperationTimeout", r.OperationTimeout}, {"DialTimeout", r.DialTimeout},
+	} {
+		if d.v < 0 {
+			return r, invalidConfig("%s is negative (%v); use a positive duration, or zero for the default", d.name, d.v)
+		}
+	}
+	if r.MaxValueBytes < 0 {
+		return r, invalidConfig("MaxValueBytes is negative (%d); use a positive size, or zero for the default", r.MaxValueBytes)
+	}
+	if err := checkName("Namespace", r.Namespace); err != nil {
+		return r, err
+	}
+	var err error
+	r.redactedURL, r.client, err = parseURL(r.URL)
+	if err != nil {
+		return r, err
+	}
+	r.client.Dialer.Timeout = r.DialTimeout
+	// Server-assisted client-side caching is not used yet: do not ask
+	// the server to track keys for us.
+	r.client.DisableCache = true
+	return r, nil
+}
+
+// parseURL checks a Redis URL and turns it into client options. Errors
+// never contain the password, whatever the input.
+func parseURL(raw string) (redacted string, opt rueidis.ClientOption, err error) {
+	u, perr := url.Parse(raw)
+	if perr != nil {
+		// url.Error repeats the whole input, password included: keep only
+		// the reason.
+		if ue, ok := perr.(*url.Error); ok {
+			perr = ue.Err
+		}
+		return "", opt, invalidConfig("URL is malformed: %v; expected redis://[user:password@]host:port[/db]", perr)
+	}
+	redacted = u.Redacted()
+	switch u.Scheme {
+	case "redis", "rediss", "unix":
+	default:
+		return redacted, opt, invalidConfig("URL %s has scheme %q; use redis://, rediss:// (TLS) or unix://", redacted, u.Scheme)
+	}
+	if u.Scheme != "unix" && u.Hostname() == "" {
+		return redacted, opt, invalidConfig("URL %s has no host; expected redis://host:port", redacted)
+	}
+	if u.Scheme == "unix" && u.Path == "" {
+		return redacted, opt, invalidConfig("URL %s has no socket path; expected unix:///path/to/redis.sock", redacted)
+	}
+	opt, perr = rueidis.ParseURL(raw)
+	if perr != nil {
+		msg := perr.Error()
+		if pw, ok := u.User.Password(); ok && pw != "" {
+			msg = strings.ReplaceAll(msg, pw, "xxxxx")
+		}
+		return redacted, opt, invalidConfig("URL %s: %s", redacted, msg)
+	}
+	return redacted, opt, nil
+}
+
+// checkName validates a namespace or kind name: something that is placed
+// in keys and in SCAN patterns.
+func checkName(field, s string) error {
+	if s == "" {
+		return invalidConfig("%s is empty", field)
+	}
+	if i := strings.IndexFunc(s, func(r rune) bool {
+		return strings.ContainsRune(`*?[]\`, r) || r <= ' ' || r == 0x7f
+	}); i >= 0 {
+		return invalidConfig("%s %q contains %q; glob characters (* ? [ ] \\), spaces and control characters are not allowed", field, s, s[i])
+	}
+	return nil
+}
+
+func invalidConfig(format string, args ...any) error {
+	return fmt.Errorf("%w: "+format, append([]any{ErrInvalidConfig}, args...)...)
+}
+
+func setDefault[T comparable](p *T, def T) {
+	var zero T
+	if *p == zero {
+		*p = def
+	}
+}
+
+// Environment variables read by [ConfigFromEnv].
+const (
+	EnvURL              = "REDIS_URL"
+	EnvNamespace        = "CACHE_NAMESPACE"
+	EnvSearchTTL        = "CACHE_SEARCH_TTL"
+	EnvIntentTTL        = "CACHE_INTENT_TTL"
+	EnvEmbeddingTTL     = "CACHE_EMBEDDING_TTL"
+	EnvOperationTimeout = "CACHE_OPERATION_TIMEOUT"
+	EnvDialTimeout      = "CACHE_DIAL_TIMEOUT"
+	EnvMaxValueBytes    = "CACHE_MAX_VALUE_BYTES"
+)
+
+// ConfigFromEnv builds a Config from environment variables; unset or empty
+// variables leave the field zero (so its default applies):
+//
+//	REDIS_URL                 Config.URL
+//	CACHE_NAMESPACE           Config.Namespace
+//	CACHE_SEARCH_TTL          Config.SearchTTL      ("30m", or whole seconds: "1800")
+//	CACHE_INTENT_TTL          Config.IntentTTL
+//	CACHE_EMBEDDING_TTL       Config.EmbeddingTTL
+//	CACHE_OPERATION_TIMEOUT   Config.OperationTimeout ("250ms", or whole seconds)
+//	CACHE_DIAL_TIMEOUT        Config.DialTimeout
+//	CACHE_MAX_VALUE_BYTES     Config.MaxValueBytes  (bytes)
+//
+// A malformed value gives an error wrapping ErrInvalidConfig that names the
+// variable. The URL is checked by [New], which reports it without its
+// password.
+func ConfigFromEnv() (Config, error) {
+	c := Config{
+		URL:       os.Getenv(EnvURL),
+		Namespace: os.Getenv(EnvNamespace),
+	}
+	for _, d := range []struct {
+		env string
+		dst *time.Duration
+	}{
+		{EnvSearchTTL, &c.SearchTTL}, {EnvIntentTTL, &c.IntentTTL}, {EnvEmbeddingTTL, &c.EmbeddingTTL},
+		{EnvOperationTimeout, &c.OperationTimeout}, {EnvDialTimeout, &c.DialTimeout},
+	} {
+		v, err := envDuration(d.env)
+		if err != nil {
+			return c, err
+		}
+		*d.dst = v
+	}
+	if s := os.Getenv(EnvMaxValueBytes); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil {
+			return c, invalidConfig("%s=%q is not a whole number of bytes", EnvMaxValueBytes, s)
+		}
+		c.MaxValueBytes = n
+	}
+	return c, nil
+}
+
+// envDuration reads a duration written the Go way ("90s", "30m") or as a
+// whole number of seconds ("1800").
+func envDuration(name string) (time.Duration, error) {
+	s := os.Getenv(name)
+	if s == "" {
+		return 0, nil
+	}
+	if n, err := strconv.ParseInt(s, 10, 64); err == nil {
+		return time.Duration(n) * time.Second, nil
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil {
+		return 0, invalidConfig("%s=%q is not a duration; write it as 30m, 90s, 250ms or a whole number of seconds", name, s)
+	}
+	return d, nil
+}

@@ -1,0 +1,87 @@
+package cache
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"sync"
+)
+
+// GenerateKey derives a deterministic key for data:
+//
+//	prefix + ":" + hex(sha256(canonical JSON of data))
+//
+// Canonical JSON is what encoding/json writes with HTML escaping turned off
+// and without a trailing newline: map keys sorted, struct fields in
+// declaration order. Equal inputs give equal keys in every process and
+// across releases; any change of the input (even one of letter case or
+// white space) gives another key. The cache puts its namespace in front of
+// the result when it talks to Redis.
+//
+// GenerateKey fails with an error wrapping [ErrKeyGeneration] when data
+// cannot be encoded as JSON (channels, functions, NaN, cyclic values…).
+func GenerateKey(prefix string, data any) (string, error) {
+	return appendKey(make([]byte, 0, len(prefix)+1+sha256.Size*2), prefix, data)
+}
+
+// maxPooledKeyBuffer keeps one huge key input from pinning its buffer in
+// the pool.
+const maxPooledKeyBuffer = 64 << 10
+
+// keyEncoder is a reusable JSON encoder writing into its own buffer.
+type keyEncoder struct {
+	buf bytes.Buffer
+	enc *json.Encoder
+}
+
+var keyEncoders = sync.Pool{New: func() any {
+	e := new(keyEncoder)
+	e.enc = json.NewEncoder(&e.buf)
+	e.enc.SetEscapeHTML(false)
+	return e
+}}
+
+// appendKey appends prefix, ':' and the hex SHA-256 of data's canonical
+// JSON to dst and returns it as a string.
+func appendKey(dst []byte, prefix string, data any) (string, error) {
+	e := keyEncoders.Get().(*keyEncoder)
+	defer func() {
+		if e.buf.Cap() <= maxPooledKeyBuffer {
+			keyEncoders.Put(e)
+		}
+	}()
+	e.buf.Reset()
+	if err := e.enc.Encode(data); err != nil {
+		return "", &Error{Op: "generate key", Kind: prefix, Class: ErrKeyGeneration,
+			Cause: fmt.Errorf("input is not JSON-serialisable: %w", err)}
+	}
+	sum := sha256.Sum256(bytes.TrimSuffix(e.buf.Bytes(), []byte{'\n'}))
+	dst = append(dst, prefix...)
+	dst = append(dst, ':')
+	dst = hex.AppendEncode(dst, sum[:])
+	return string(dst), nil
+}
+
+// EscapePattern escapes the glob characters of s (* ? [ ] \) so that s
+// matches only itself when placed in a pattern given to
+// [RedisCache.DeletePattern]:
+//
+//	c.DeletePattern(ctx, "user:"+cache.EscapePattern(userText)+":*")
+func EscapePattern(s string) string {
+	if !strings.ContainsAny(s, `*?[]\`) {
+		return s
+	}
+	var b strings.Builder
+	b.Grow(len(s) + 4)
+	for i := 0; i < len(s); i++ {
+		switch s[i] {
+		case '*', '?', '[', ']', '\\':
+			b.WriteByte('\\')
+		}
+		b.WriteByte(s[i])
+	}
+	return b.String()
+}
