@@ -18,7 +18,8 @@ import (
 // and without a trailing newline: map keys sorted, struct fields in
 // declaration order. Equal inputs give equal keys in every process and
 // across releases; any change of the input (even one of letter case or
-// white space) gives another key. The cache puts its namespace in front of
+// white space) gives another key, except that encoding/json replaces invalid
+// UTF-8 bytes in strings with U+FFFD before hashing. The cache puts its namespace in front of
 // the result when it talks to Redis.
 //
 // GenerateKey fails with an error wrapping [ErrKeyGeneration] when data
