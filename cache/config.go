@@ -3,6 +3,7 @@ package cache
 import (
 	"fmt"
 	"log/slog"
+	"math"
 	"net/url"
 	"os"
 	"strconv"
@@ -145,6 +146,11 @@ func parseURL(raw string) (redacted string, opt rueidis.ClientOption, err error)
 	if u.Scheme != "unix" && u.Hostname() == "" {
 		return redacted, opt, invalidConfig("URL %s has no host; expected redis://host:port", redacted)
 	}
+	if p := u.Port(); u.Scheme != "unix" && p != "" {
+		if n, err := strconv.Atoi(p); err != nil || n < 1 || n > 65535 {
+			return redacted, opt, invalidConfig("URL %s has port %s; a port is 1 to 65535", redacted, p)
+		}
+	}
 	if u.Scheme == "unix" && u.Path == "" {
 		return redacted, opt, invalidConfig("URL %s has no socket path; expected unix:///path/to/redis.sock", redacted)
 	}
@@ -247,6 +253,9 @@ func envDuration(name string) (time.Duration, error) {
 		return 0, nil
 	}
 	if n, err := strconv.ParseInt(s, 10, 64); err == nil {
+		if n > int64(math.MaxInt64/time.Second) || n < 0 {
+			return 0, invalidConfig("%s=%q is out of range", name, s)
+		}
 		return time.Duration(n) * time.Second, nil
 	}
 	d, err := time.ParseDuration(s)

@@ -30,6 +30,10 @@ import (
 // same value: treat slices and maps returned by Fetch as read-only.
 type LoaderFunc[V any] func(ctx context.Context) (V, error)
 
+// testHookFetchMissed, when set by a test, runs between a Fetch's miss and
+// its flight.
+var testHookFetchMissed func(key string)
+
 // fetch is the cache-aside path shared by every kind.
 func (s store[V]) fetch(ctx context.Context, key string, ttl time.Duration, load LoaderFunc[V]) (V, error) {
 	v, ok, err := s.get(ctx, key)
@@ -39,6 +43,9 @@ func (s store[V]) fetch(ctx context.Context, key string, ttl time.Duration, load
 	// When Redis failed, do not ask it again inside the flight: a second
 	// and third round trip (re-check, store) would only add timeouts.
 	redisOK := err == nil || errors.Is(err, ErrSerialization)
+	if testHookFetchMissed != nil {
+		testHookFetchMissed(key)
+	}
 	ch := s.c.flight.DoChan(key, func() (any, error) {
 		ctx := context.WithoutCancel(ctx) // see LoaderFunc
 		// Re-check inside the flight. Without it, this interleaving calls the

@@ -19,6 +19,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -143,6 +144,26 @@ func (s *Server) Restart(tb testing.TB) {
 	}
 	if err != nil {
 		tb.Fatal(err)
+	}
+}
+
+// Pause freezes the server (SIGSTOP): connections stay open but nothing is
+// answered, as with a server stuck in a long command or a network that
+// drops packets. Resume undoes it; Stop works on a paused server.
+func (s *Server) Pause(tb testing.TB) { s.signal(tb, syscall.SIGSTOP) }
+
+// Resume lets a paused server run again (SIGCONT).
+func (s *Server) Resume(tb testing.TB) { s.signal(tb, syscall.SIGCONT) }
+
+func (s *Server) signal(tb testing.TB, sig syscall.Signal) {
+	tb.Helper()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.cmd == nil {
+		tb.Fatalf("redistest: server on %s is not running", s.Addr)
+	}
+	if err := s.cmd.Process.Signal(sig); err != nil {
+		tb.Fatalf("redistest: %v to server on %s: %v", sig, s.Addr, err)
 	}
 }
 

@@ -1,0 +1,116 @@
+package cache_test
+
+import (
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/media-gateway/discovery/cache"
+	"github.com/media-gateway/discovery/internal/redistest"
+)
+
+func TestInvalidConfig(t *testing.T) {
+	t.Parallel()
+	const pw = "pa55-w0rd"
+	tests := []struct {
+		name string
+		cfg  cache.Config
+		want string // a fragment the message must contain
+	}{
+		{"scheme", cache.Config{URL: "http://u:" + pw + "@127.0.0.1:6379"}, "scheme"},
+		{"malformed", cache.Config{URL: "redis://u:" + pw + "@127.0.0.1:port"}, "malformed"},
+		{"bad escape", cache.Config{URL: "redis://u%zz:" + pw + "@127.0.0.1"}, "malformed"},
+		{"port range", cache.Config{URL: "redis://:" + pw + "@127.0.0.1:70000"}, "port"},
+		{"db", cache.Config{URL: "redis://u:" + pw + "@127.0.0.1:6379/abc"}, "database"},
+		{"no host", cache.Config{URL: "redis://u:" + pw + "@:6379"}, "no host"},
+		{"no socket", cache.Config{URL: "unix://"}, "socket path"},
+		{"negative ttl", cache.Config{SearchTTL: -time.Second}, "SearchTTL"},
+		{"negative timeout", cache.Config{OperationTimeout: -1}, "OperationTimeout"},
+		{"negative size", cache.Config{MaxValueBytes: -1}, "MaxValueBytes"},
+		{"glob in namespace", cache.Config{Namespace: "disc*"}, "Namespace"},
+		{"space in namespace", cache.Config{Namespace: "disc overy"}, "Namespace"},
+	}
+	for _, tt := range tests {
+		_, err := cache.New(ctxT(t), tt.cfg)
+		if !errors.Is(err, cache.ErrInvalidConfig) {
+			t.Errorf("%s: New = %v, want ErrInvalidConfig", tt.name, err)
+			continue
+		}
+		if !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("%s: error %q does not mention %q", tt.name, err, tt.want)
+		}
+		if strings.Contains(err.Error(), pw) {
+			t.Errorf("%s: error leaks the password: %q", tt.name, err)
+		}
+	}
+}
+
+func TestURLForms(t *testing.T) {
+	t.Parallel()
+	srv := redistest.Start(t)
+	ctx := ctxT(t)
+	raw := rawClient(t, "redis://"+srv.Addr+"/5")
+
+	// unix:// with a database number.
+	c, err := cache.New(ctx, cache.Config{URL: "unix://" + srv.Socket + "?db=5", Namespace: "unix"})
+	if err != nil {
+		t.Fatalf("unix socket: %v", err)
+	}
+	defer c.Close()
+	if err := cache.Set(ctx, c, "k", "via socket", time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	if n, _ := raw.Do(ctx, raw.B().Exists().Key("unix:k").Build()).AsInt64(); n != 1 {
+		t.Error("a key set over the unix socket with ?db=5 is not in database 5")
+	}
+
+	// redis://host:port/db selects the database.
+	c2, err := cache.New(ctx, cache.Config{URL: "redis://" + srv.Addr + "/5", Namespace: "tcp"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c2.Close()
+	if err := cache.Set(ctx, c2, "k", 1, time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	if n, _ := raw.Do(ctx, raw.B().Exists().Key("tcp:k").Build()).AsInt64(); n != 1 {
+		t.Error("a key set with /5 is not in database 5")
+	}
+
+	// rediss:// speaks TLS: a plain server cannot complete the handshake.
+	_, err = cache.New(ctx, cache.Config{URL: "rediss://" + srv.Addr, DialTimeout: time.Second})
+	if !errors.Is(err, cache.ErrUnavailable) {
+		t.Errorf("rediss:// to a plain server: %v, want ErrUnavailable", err)
+	}
+}
+
+func TestConfigFromEnv(t *testing.T) {
+	t.Setenv(cache.EnvURL, "redis://127.0.0.1:6390/2")
+	t.Setenv(cache.EnvNamespace, "disc")
+	t.Setenv(cache.EnvSearchTTL, "45m")
+	t.Setenv(cache.EnvIntentTTL, "300")
+	t.Setenv(cache.EnvEmbeddingTTL, "")
+	t.Setenv(cache.EnvOperationTimeout, "250ms")
+	t.Setenv(cache.EnvMaxValueBytes, "1048576")
+	got, err := cache.ConfigFromEnv()
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := cache.Config{URL: "redis://127.0.0.1:6390/2", Namespace: "disc", SearchTTL: 45 * time.Minute,
+		IntentTTL: 5 * time.Minute, OperationTimeout: 250 * time.Millisecond, MaxValueBytes: 1 << 20}
+	if got != want {
+		t.Errorf("ConfigFromEnv = %+v\nwant %+v", got, want)
+	}
+	for env, val := range map[string]string{
+		cache.EnvSearchTTL: "half an hour", cache.EnvDialTimeout: "99999999999999999999", cache.EnvMaxValueBytes: "1MB",
+	} {
+		t.Run(env, func(t *testing.T) {
+			t.Setenv(env, val)
+			_, err := cache.ConfigFromEnv()
+			if !errors.Is(err, cache.ErrInvalidConfig) || !strings.Contains(err.Error(), env) {
+				t.Errorf("%s=%q: %v, want ErrInvalidConfig naming the variable", env, val, err)
+			}
+		})
+	}
+}

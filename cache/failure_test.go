@@ -1,0 +1,219 @@
+package cache_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"log/slog"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/media-gateway/discovery/cache"
+	"github.com/media-gateway/discovery/internal/redistest"
+)
+
+// privateCache starts a server of its own (tests here stop and freeze it)
+// and a cache on it with a short operation timeout.
+func privateCache(t *testing.T, edit ...func(*cache.Config)) (*redistest.Server, *cache.RedisCache) {
+	t.Helper()
+	srv := redistest.Start(t)
+	cfg := cache.Config{URL: srv.URL(), OperationTimeout: 200 * time.Millisecond, DialTimeout: time.Second}
+	for _, e := range edit {
+		e(&cfg)
+	}
+	c, err := cache.New(ctxT(t), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return srv, c
+}
+
+// logBuffer is a slog handler target that tests can read.
+type logBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *logBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *logBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+func (b *logBuffer) logger() *slog.Logger {
+	return slog.New(slog.NewTextHandler(b, &slog.HandlerOptions{Level: slog.LevelDebug}))
+}
+
+// With the server gone, every operation returns ErrUnavailable within the
+// operation timeout (before the caller's deadline), and nothing panics.
+func TestServerGone(t *testing.T) {
+	t.Parallel()
+	srv, c := privateCache(t)
+	search := cache.Search[string, int](c)
+	ctx := ctxT(t)
+	if err := search.Set(ctx, "q", 1); err != nil {
+		t.Fatal(err)
+	}
+	srv.Stop()
+	ops := map[string]func(context.Context) error{
+		"get":          func(ctx context.Context) error { _, _, err := search.Get(ctx, "q"); return err },
+		"set":          func(ctx context.Context) error { return search.Set(ctx, "q", 2) },
+		"delete":       func(ctx context.Context) error { _, err := search.Delete(ctx, "q"); return err },
+		"clear":        func(ctx context.Context) error { _, err := search.Clear(ctx); return err },
+		"health":       func(ctx context.Context) error { _, err := c.Health(ctx); return err },
+		"server stats": func(ctx context.Context) error { _, err := c.ServerStats(ctx); return err },
+	}
+	for name, op := range ops {
+		callerCtx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		err := op(callerCtx)
+		if !errors.Is(err, cache.ErrUnavailable) {
+			t.Errorf("%s with the server gone: %v, want ErrUnavailable", name, err)
+		}
+		if callerCtx.Err() != nil {
+			t.Errorf("%s outlived the caller's 20 s deadline instead of the 200 ms operation timeout", name)
+		}
+		cancel()
+	}
+}
+
+// A frozen server (connection open, no answers) costs at most the operation
+// timeout per call.
+func TestServerFrozen(t *testing.T) {
+	t.Parallel()
+	srv, c := privateCache(t)
+	search := cache.Search[string, int](c)
+	srv.Pause(t)
+	defer srv.Resume(t)
+	callerCtx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	_, _, err := search.Get(callerCtx, "q")
+	if !errors.Is(err, cache.ErrUnavailable) || !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Get from a frozen server: %v, want ErrUnavailable and DeadlineExceeded", err)
+	}
+	if !strings.Contains(err.Error(), "OperationTimeout") {
+		t.Errorf("error %q does not name the setting that bounded it", err)
+	}
+	if callerCtx.Err() != nil {
+		t.Error("Get waited for the caller's deadline instead of the operation timeout")
+	}
+	// Fetch still answers, from the loader.
+	v, err := search.Fetch(callerCtx, "q", func(context.Context) (int, error) { return 7, nil })
+	if err != nil || v != 7 {
+		t.Fatalf("Fetch with a frozen server = %d, %v; want the loader's 7", v, err)
+	}
+}
+
+// The same RedisCache works again after its server restarts.
+func TestReconnectAfterRestart(t *testing.T) {
+	t.Parallel()
+	srv, c := privateCache(t)
+	search := cache.Search[string, int](c)
+	ctx := ctxT(t)
+	if err := search.Set(ctx, "q", 1); err != nil {
+		t.Fatal(err)
+	}
+	srv.Stop()
+	if _, _, err := search.Get(ctx, "q"); !errors.Is(err, cache.ErrUnavailable) {
+		t.Fatalf("Get while down: %v, want ErrUnavailable", err)
+	}
+	srv.Restart(t)
+	// The client redials on demand; allow it a bounded number of tries.
+	var err error
+	for range 100 {
+		if _, err = c.Health(ctx); err == nil {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if err != nil {
+		t.Fatalf("no reconnection after the restart: %v", err)
+	}
+	// The restarted server is empty (no persistence): a miss, then a round trip.
+	if _, ok, err := search.Get(ctx, "q"); ok || err != nil {
+		t.Fatalf("Get after restart = %v, %v; want a plain miss", ok, err)
+	}
+	if err := search.Set(ctx, "q", 2); err != nil {
+		t.Fatal(err)
+	}
+	if v, ok, err := search.Get(ctx, "q"); v != 2 || !ok || err != nil {
+		t.Fatalf("Get after restart = %d, %v, %v", v, ok, err)
+	}
+}
+
+// Fetch makes the cache invisible when Redis is down: the loader answers,
+// the error is counted and logged, not returned.
+func TestFetchFailsOpen(t *testing.T) {
+	t.Parallel()
+	var logs logBuffer
+	srv, c := privateCache(t, func(cfg *cache.Config) { cfg.Logger = logs.logger() })
+	srv.Stop()
+	ctx := ctxT(t)
+	intents := cache.Intents[string](c, "")
+	for i := range 3 {
+		v, err := intents.Fetch(ctx, "movies like Alien", func(context.Context) (string, error) { return "recommend", nil })
+		if err != nil || v != "recommend" {
+			t.Fatalf("Fetch %d with Redis down = %q, %v; want the loader's value and no error", i, v, err)
+		}
+	}
+	st := c.Stats().Kinds[cache.KindIntent]
+	if st.Errors != 3 || st.Loads != 3 || st.Misses != 3 || st.Sets != 0 {
+		t.Errorf("figures %+v; want 3 errors, 3 loads, 3 misses, no sets", st)
+	}
+	if out := logs.String(); !strings.Contains(out, "level=WARN") || !strings.Contains(out, "unavailable") {
+		t.Errorf("no warning logged for the absorbed error:\n%s", out)
+	}
+}
+
+func TestClosed(t *testing.T) {
+	t.Parallel()
+	c := newCache(t)
+	ctx := ctxT(t)
+	search := cache.Search[string, int](c)
+	if err := c.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Close(); err != nil {
+		t.Fatalf("second Close: %v", err)
+	}
+	if _, _, err := search.Get(ctx, "q"); !errors.Is(err, cache.ErrClosed) {
+		t.Errorf("Get after Close: %v, want ErrClosed", err)
+	}
+	if err := search.Set(ctx, "q", 1); !errors.Is(err, cache.ErrClosed) {
+		t.Errorf("Set after Close: %v, want ErrClosed", err)
+	}
+	if _, err := c.ClearAll(ctx); !errors.Is(err, cache.ErrClosed) {
+		t.Errorf("ClearAll after Close: %v, want ErrClosed", err)
+	}
+	if _, err := c.Health(ctx); !errors.Is(err, cache.ErrClosed) {
+		t.Errorf("Health after Close: %v, want ErrClosed", err)
+	}
+	if v, err := search.Fetch(ctx, "q", func(context.Context) (int, error) { return 3, nil }); v != 3 || err != nil {
+		t.Errorf("Fetch after Close = %d, %v; want the loader's value", v, err)
+	}
+}
+
+func TestNewWithoutServer(t *testing.T) {
+	t.Parallel()
+	srv := redistest.Start(t)
+	srv.Stop() // a port where nothing listens
+	url := "redis://app:s3cret-pw@" + srv.Addr + "/0"
+	_, err := cache.New(ctxT(t), cache.Config{URL: url, DialTimeout: time.Second})
+	if !errors.Is(err, cache.ErrUnavailable) {
+		t.Fatalf("New with no server: %v, want ErrUnavailable", err)
+	}
+	if strings.Contains(err.Error(), "s3cret-pw") {
+		t.Errorf("error leaks the password: %v", err)
+	}
+	if !strings.Contains(err.Error(), srv.Addr) {
+		t.Errorf("error %q does not say where it tried to connect", err)
+	}
+}

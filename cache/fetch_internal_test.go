@@ -1,0 +1,38 @@
+package cache
+
+import (
+	"context"
+	"testing"
+
+	"github.com/media-gateway/discovery/internal/redistest"
+)
+
+// Regression test for the interleaving described in fetch: a value stored by
+// another caller after this caller's miss but before its flight must be
+// found by the re-check, not loaded again.
+func TestFetchRechecksInsideFlight(t *testing.T) {
+	srv := redistest.Start(t)
+	ctx := context.Background()
+	c, err := New(ctx, Config{URL: srv.URL()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	search := Search[string, string](c)
+	testHookFetchMissed = func(string) {
+		if err := search.Set(ctx, "q", "stored by another caller"); err != nil {
+			t.Error(err)
+		}
+	}
+	defer func() { testHookFetchMissed = nil }()
+	v, err := search.Fetch(ctx, "q", func(context.Context) (string, error) {
+		t.Error("loader called although the value was stored before the flight")
+		return "loaded", nil
+	})
+	if err != nil || v != "stored by another caller" {
+		t.Errorf("Fetch = %q, %v", v, err)
+	}
+	if st := c.Stats().Kinds[KindSearch]; st.Misses != 1 || st.Hits != 0 || st.Loads != 0 {
+		t.Errorf("figures %+v; want the one miss counted once and no load", st)
+	}
+}

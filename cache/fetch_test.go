@@ -1,0 +1,197 @@
+package cache_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/media-gateway/discovery/cache"
+)
+
+func TestFetchHitAndMiss(t *testing.T) {
+	t.Parallel()
+	c := newCache(t)
+	ctx := ctxT(t)
+	emb := cache.Embeddings(c, "m")
+	var calls atomic.Int32
+	load := func(context.Context) ([]float32, error) { calls.Add(1); return []float32{1, 2, 3}, nil }
+	for i := range 3 {
+		v, err := emb.Fetch(ctx, "text", load)
+		if err != nil || len(v) != 3 {
+			t.Fatalf("Fetch %d = %v, %v", i, v, err)
+		}
+	}
+	if calls.Load() != 1 {
+		t.Errorf("loader called %d times for one key, want 1", calls.Load())
+	}
+	st := c.Stats().Kinds[cache.KindEmbedding]
+	if st.Hits != 2 || st.Misses != 1 || st.Loads != 1 || st.Sets != 1 || st.Errors != 0 {
+		t.Errorf("figures %+v; want 2 hits, 1 miss, 1 load, 1 set", st)
+	}
+	if r := st.HitRate(); r < 0.66 || r > 0.67 {
+		t.Errorf("HitRate = %v, want 2/3", r)
+	}
+}
+
+// Concurrent misses of one key call the loader once; the other callers get
+// its value.
+func TestFetchSingleflight(t *testing.T) {
+	t.Parallel()
+	c := newCache(t)
+	ctx := ctxT(t)
+	search := cache.Search[string, []string](c)
+	const callers = 150
+	var calls atomic.Int32
+	release := make(chan struct{})
+	load := func(context.Context) ([]string, error) {
+		calls.Add(1)
+		<-release
+		return []string{"Alien", "Aliens"}, nil
+	}
+	var wg sync.WaitGroup
+	var started sync.WaitGroup
+	results := make(chan error, callers)
+	for range callers {
+		wg.Add(1)
+		started.Add(1)
+		go func() {
+			defer wg.Done()
+			started.Done()
+			v, err := search.Fetch(ctx, "alien", load)
+			if err == nil && len(v) != 2 {
+				err = fmt.Errorf("got %v", v)
+			}
+			results <- err
+		}()
+	}
+	started.Wait()
+	// Let the callers miss and queue up, then release the loader. Late callers
+	// find the stored value (the re-check), so the loader count holds whatever
+	// the scheduling.
+	for calls.Load() == 0 {
+		time.Sleep(time.Millisecond)
+	}
+	time.Sleep(20 * time.Millisecond)
+	close(release)
+	wg.Wait()
+	close(results)
+	for err := range results {
+		if err != nil {
+			t.Error(err)
+		}
+	}
+	if n := calls.Load(); n != 1 {
+		t.Errorf("loader called %d times by %d concurrent callers, want 1", n, callers)
+	}
+}
+
+var errSearchBackend = errors.New("search backend down")
+
+func TestFetchLoaderError(t *testing.T) {
+	t.Parallel()
+	c := newCache(t)
+	ctx := ctxT(t)
+	search := cache.Search[string, int](c)
+	_, err := search.Fetch(ctx, "q", func(context.Context) (int, error) { return 0, errSearchBackend })
+	if err != errSearchBackend {
+		t.Fatalf("Fetch = %v, want the loader's error unchanged", err)
+	}
+	if _, ok, _ := search.Get(ctx, "q"); ok {
+		t.Error("a failed load was cached")
+	}
+	if st := c.Stats().Kinds[cache.KindSearch]; st.LoadErrors != 1 {
+		t.Errorf("LoadErrors = %d, want 1", st.LoadErrors)
+	}
+}
+
+// A panicking loader fails every waiter with ErrLoaderPanic; nothing hangs.
+func TestFetchLoaderPanic(t *testing.T) {
+	t.Parallel()
+	c := newCache(t)
+	ctx := ctxT(t)
+	search := cache.Search[string, int](c)
+	var wg sync.WaitGroup
+	for range 10 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, err := search.Fetch(ctx, "q", func(context.Context) (int, error) { panic("model crashed") })
+			if !errors.Is(err, cache.ErrLoaderPanic) {
+				t.Errorf("Fetch with a panicking loader: %v, want ErrLoaderPanic", err)
+			}
+		}()
+	}
+	wg.Wait()
+	// The cache still works.
+	if v, err := search.Fetch(ctx, "q", func(context.Context) (int, error) { return 1, nil }); v != 1 || err != nil {
+		t.Errorf("Fetch after a panic = %d, %v", v, err)
+	}
+}
+
+// Undecodable bytes are a miss for Fetch: the loader's value replaces them.
+func TestFetchOverwritesCorruptValue(t *testing.T) {
+	t.Parallel()
+	c := newCache(t)
+	ctx := ctxT(t)
+	raw := rawClient(t, redisURL)
+	intents := cache.Intents[string](c, "")
+	key, _ := intents.Key("q")
+	raw.Do(ctx, raw.B().Set().Key(key).Value("\xdc\x01garbage").Build())
+	v, err := intents.Fetch(ctx, "q", func(context.Context) (string, error) { return "fresh", nil })
+	if err != nil || v != "fresh" {
+		t.Fatalf("Fetch over corrupt bytes = %q, %v", v, err)
+	}
+	if got, ok, err := intents.Get(ctx, "q"); got != "fresh" || !ok || err != nil {
+		t.Errorf("after Fetch, Get = %q, %v, %v; want the loaded value stored", got, ok, err)
+	}
+}
+
+// A caller that gives up gets its context's error; the load goes on and its
+// value is stored for the next caller.
+func TestFetchCallerCancels(t *testing.T) {
+	t.Parallel()
+	c := newCache(t)
+	search := cache.Search[string, int](c)
+	release := make(chan struct{})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error)
+	go func() {
+		_, err := search.Fetch(ctx, "q", func(context.Context) (int, error) { <-release; return 5, nil })
+		done <- err
+	}()
+	for c.Stats().Kinds[cache.KindSearch].Loads == 0 {
+		time.Sleep(time.Millisecond)
+	}
+	cancel()
+	if err := <-done; !errors.Is(err, context.Canceled) {
+		t.Fatalf("cancelled Fetch = %v, want context.Canceled", err)
+	}
+	close(release)
+	for c.Stats().Kinds[cache.KindSearch].Sets == 0 {
+		time.Sleep(time.Millisecond)
+	}
+	if v, ok, err := search.Get(ctxT(t), "q"); v != 5 || !ok || err != nil {
+		t.Errorf("the abandoned load was not stored: %d, %v, %v", v, ok, err)
+	}
+}
+
+// An input that cannot be hashed cannot be cached, but Fetch still answers.
+func TestFetchUnhashableInput(t *testing.T) {
+	t.Parallel()
+	c := newCache(t)
+	col := cache.Search[any, int](c)
+	v, err := col.Fetch(ctxT(t), make(chan int), func(context.Context) (int, error) { return 9, nil })
+	if v != 9 || err != nil {
+		t.Errorf("Fetch with an unhashable input = %d, %v; want the loader's value", v, err)
+	}
+	if _, _, err := col.Get(ctxT(t), func() {}); !errors.Is(err, cache.ErrKeyGeneration) {
+		t.Errorf("Get with an unhashable input: %v, want ErrKeyGeneration", err)
+	}
+	if _, _, err := cache.Embeddings(c, "").Get(ctxT(t), "text"); !errors.Is(err, cache.ErrKeyGeneration) {
+		t.Errorf("embedding without a model: %v, want ErrKeyGeneration", err)
+	}
+}
