@@ -27,14 +27,26 @@ func (s store[V]) lookup(ctx context.Context, key string) (v V, ok bool, err err
 	if !found {
 		return v, false, nil
 	}
-	_, payload, err := envelope.Parse(raw, s.codec.ID())
-	if err == nil {
-		v, err = s.codec.Decode(payload)
-	}
-	if err != nil {
+	if v, err = decode(s.codec, raw); err != nil {
 		return v, false, s.c.fail(ctx, s.k, "get", key, ErrSerialization, err)
 	}
 	return v, true, nil
+}
+
+// decode checks the envelope of raw and decodes its payload with cd.
+func decode[V any](cd codec.Codec[V], raw []byte) (V, error) {
+	_, payload, err := envelope.Parse(raw, cd.ID())
+	if err != nil {
+		var zero V
+		return zero, err
+	}
+	return cd.Decode(payload)
+}
+
+// encode puts v in an envelope with cd.
+func encode[V any](cd codec.Codec[V], v V, now time.Time) ([]byte, error) {
+	buf := envelope.AppendHeader(make([]byte, 0, 256), cd.ID(), 0, now)
+	return cd.Append(buf, v)
 }
 
 // get is lookup plus counting: one hit or one miss per call.
@@ -54,8 +66,7 @@ func (s store[V]) set(ctx context.Context, key string, v V, ttl time.Duration) e
 	if ttl <= 0 {
 		return s.c.fail(ctx, s.k, "set", key, ErrInvalidArgument, fmt.Errorf("ttl %v is not positive", ttl))
 	}
-	buf := envelope.AppendHeader(make([]byte, 0, 256), s.codec.ID(), 0, time.Now())
-	buf, err := s.codec.Append(buf, v)
+	buf, err := encode(s.codec, v, time.Now())
 	if err != nil {
 		return s.c.fail(ctx, s.k, "set", key, ErrSerialization, err)
 	}

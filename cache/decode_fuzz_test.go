@@ -1,0 +1,43 @@
+package cache
+
+import (
+	"testing"
+	"time"
+
+	"github.com/media-gateway/discovery/cache/internal/codec"
+)
+
+type fuzzHit struct {
+	ID    string            `json:"id"`
+	Score float64           `json:"score"`
+	Tags  []string          `json:"tags"`
+	Extra map[string]string `json:"extra"`
+}
+
+// FuzzDecode feeds arbitrary bytes, as they could be found under a key, to
+// the decoders of each kind: they must return a value or an error, never
+// panic, and whatever they accept must re-encode to an equal value.
+func FuzzDecode(f *testing.F) {
+	now := time.UnixMilli(1764115200123)
+	hits, _ := encode[[]fuzzHit](codec.JSON[[]fuzzHit]{}, []fuzzHit{{ID: "1", Score: 0.5, Tags: []string{"a"}}}, now)
+	vec, _ := encode[[]float32](codec.Float32LE{}, []float32{1, -2, 3.5}, now)
+	f.Add(hits)
+	f.Add(vec)
+	f.Add([]byte(`[{"id":"1"}]`))
+	f.Add([]byte{})
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		if v, err := decode[[]fuzzHit](codec.JSON[[]fuzzHit]{}, raw); err == nil {
+			if _, err := encode(codec.JSON[[]fuzzHit]{}, v, now); err != nil {
+				t.Fatalf("accepted value does not re-encode: %v", err)
+			}
+		}
+		if v, err := decode[[]float32](codec.Float32LE{}, raw); err == nil {
+			again, _ := encode(codec.Float32LE{}, v, now)
+			if len(again) != len(raw) {
+				t.Fatalf("vector of %d bytes re-encoded to %d", len(raw), len(again))
+			}
+		}
+		decode[string](codec.JSON[string]{}, raw)
+		decode[map[string]any](codec.JSON[map[string]any]{}, raw)
+	})
+}

@@ -1,0 +1,104 @@
+package cache_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/media-gateway/discovery/cache"
+)
+
+func TestStatsCounters(t *testing.T) {
+	t.Parallel()
+	c := newCache(t)
+	ctx := ctxT(t)
+	search := cache.Search[string, int](c)
+	search.Set(ctx, "a", 1)
+	search.Set(ctx, "b", 2)
+	search.Get(ctx, "a")
+	search.Get(ctx, "a")
+	search.Get(ctx, "missing")
+	search.Delete(ctx, "b")
+	cache.Set(ctx, c, "k", 1, time.Minute)
+	cache.Get[int](ctx, c, "k")
+	cache.Search[string, chan int](c).Set(ctx, "c", make(chan int)) // an encoding error
+
+	st := c.Stats()
+	want := cache.Counters{Hits: 2, Misses: 1, Sets: 2, Deletes: 1, Errors: 1}
+	if got := st.Kinds[cache.KindSearch]; got != want {
+		t.Errorf("search figures %+v, want %+v", got, want)
+	}
+	if got := st.Kinds[cache.KindCustom]; got.Hits != 1 || got.Sets != 1 {
+		t.Errorf("custom figures %+v, want 1 hit and 1 set", got)
+	}
+	if got := st.Total(); got.Hits != 3 || got.Sets != 3 {
+		t.Errorf("total %+v, want 3 hits and 3 sets", got)
+	}
+	if names := strings.Join(st.Names(), ","); names != "custom,embedding,intent,search" {
+		t.Errorf("Names = %s", names)
+	}
+	if (cache.Counters{}).HitRate() != 0 {
+		t.Error("HitRate before any read should be 0")
+	}
+}
+
+func TestHealthAndServerStats(t *testing.T) {
+	t.Parallel()
+	c := newCache(t)
+	ctx := ctxT(t)
+	h, err := c.Health(ctx)
+	if err != nil || h.Latency <= 0 {
+		t.Fatalf("Health = %+v, %v", h, err)
+	}
+	for i := range 3 {
+		cache.Search[int, int](c).Set(ctx, i, i)
+	}
+	cache.Intents[int](c, "").Set(ctx, "x", 1)
+	cache.Set(ctx, c, "user:1", 1, time.Minute)
+	st, err := c.ServerStats(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.UsedMemory <= 0 || st.MaxMemoryPolicy == "" {
+		t.Errorf("memory figures missing: %+v", st)
+	}
+	if st.Keys[cache.KindSearch] != 3 || st.Keys[cache.KindIntent] != 1 || st.Keys["user"] != 1 || st.TotalKeys != 5 {
+		t.Errorf("key counts %v (total %d); want search 3, intent 1, user 1", st.Keys, st.TotalKeys)
+	}
+	before := st.KeyspaceHits
+	cache.Search[int, int](c).Get(ctx, 0)
+	if st, _ := c.ServerStats(ctx); st.KeyspaceHits <= before {
+		t.Errorf("keyspace_hits did not grow after a hit: %d then %d", before, st.KeyspaceHits)
+	}
+}
+
+func TestLogging(t *testing.T) {
+	t.Parallel()
+	var logs logBuffer
+	c := newCache(t, func(cfg *cache.Config) {
+		cfg.Logger = logs.logger()
+		cfg.URL = strings.Replace(redisURL, "redis://", "redis://default:hunter2@", 1)
+	})
+	ctx := context.Background()
+	search := cache.Search[string, int](c)
+	search.Get(ctx, "q")
+	search.Set(ctx, "q", 1)
+	search.Get(ctx, "q")
+	search.Set(ctx, "bad", 0)
+	cache.Set(ctx, c, "k", 1, -1)
+	out := logs.String()
+	for _, want := range []string{
+		`level=DEBUG msg="cache connected" url=redis://default:xxxxx@`,
+		`level=DEBUG msg="cache miss" kind=search key=` + c.Namespace() + ":search:",
+		`level=DEBUG msg="cache hit" kind=search`,
+		`level=WARN msg="cache error" op=set kind=custom`,
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("log lacks %q:\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, "hunter2") {
+		t.Errorf("log leaks the password:\n%s", out)
+	}
+}
