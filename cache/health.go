@@ -57,7 +57,7 @@ func (c *RedisCache) ServerStats(ctx context.Context) (ServerStats, error) {
 		return st, c.fail(ctx, nil, "server stats", "", ErrClosed, ErrClosed)
 	}
 	for _, node := range c.scanTargets() {
-		info, err := c.doOn(ctx, node, node.B().Info().Section("memory", "stats").Build()).ToString()
+		info, err := c.doOn(ctx, node, node.B().Info().Build()).ToString()
 		if err != nil {
 			return st, c.fail(ctx, nil, "info", "", nil, err)
 		}

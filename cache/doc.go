@@ -1,0 +1,69 @@
+// Package cache caches the expensive results of a discovery service in
+// Redis: search results, intents parsed from queries, and text embeddings,
+// each under deterministic SHA-256 keys with its own TTL, behind a typed,
+// generic, concurrency-safe API.
+//
+// # Quick start
+//
+//	c, err := cache.New(ctx, cache.Config{URL: "redis://127.0.0.1:6379/0"})
+//	if err != nil {
+//		return err
+//	}
+//	defer c.Close()
+//
+//	searches := cache.Search[string, []Hit](c)
+//	hits, err := searches.Fetch(ctx, "star wars", func(ctx context.Context) ([]Hit, error) {
+//		return engine.Search(ctx, "star wars") // runs only on a miss
+//	})
+//
+// # Kinds and collections
+//
+// A kind is a family of values with a name, a TTL and a codec. The built-in
+// kinds are [Search] (30 min), [Intents] (10 min) and [Embeddings] (1 h);
+// [NewCollection] makes more. Each returns a [Collection], a typed view with
+// Get, Set, Delete, Fetch and Clear. Every kind goes through the same code
+// path; only its configuration differs.
+//
+// [Get], [Set], [Fetch], [RedisCache.Delete] and [RedisCache.DeletePattern]
+// work on keys you choose, for values that fit no kind.
+//
+// # Keys
+//
+// The key of an input is [GenerateKey](kind, input) behind the namespace:
+//
+//	discovery:search:68e51761ff1e643aa85a3d8220e7fe88a4dbcc6f15accaa6ffa8c2123e711068
+//
+// that is, the namespace ([Config].Namespace, "discovery" by default), the
+// kind, and the hex SHA-256 of the input's canonical JSON. Embedding keys
+// hash the model id with the text, so vectors of different models never
+// mix. Clearing and pattern deletes only ever match keys in the namespace,
+// using SCAN and UNLINK, never KEYS or FLUSHDB.
+//
+// # Values
+//
+// A stored value is a 12-byte envelope (magic byte, format version, codec,
+// flags, written-at time) followed by the payload: JSON for most kinds,
+// packed little-endian float32 for embeddings. Bytes that are not a value
+// of this cache, or not of the expected codec, are reported as
+// [ErrSerialization] by Get, and are a miss for Fetch, which overwrites
+// them. Values over [Config].MaxValueBytes are refused before they are sent.
+//
+// # Failures
+//
+// Every network call is bounded by the caller's context and by
+// [Config].OperationTimeout. Get, Set and the other explicit operations
+// return an [*Error] matching one of the sentinel errors (ErrUnavailable,
+// ErrOperation, ErrSerialization, …) with [errors.Is]. Fetch is the
+// cache-aside path: when Redis is slow or down it still answers from the
+// loader, counting and logging the error instead of returning it, and it
+// calls the loader once for concurrent misses of one key (see [LoaderFunc]).
+// The client reconnects on its own when Redis comes back.
+//
+// # Observability
+//
+// [RedisCache.Stats] returns per-kind hits, misses, sets, deletes, errors
+// and loader calls counted by this process; [RedisCache.ServerStats] reads
+// the server's memory and keyspace figures and counts this cache's keys per
+// kind; [RedisCache.Health] pings. Logs go to [Config].Logger (log/slog):
+// hits and misses at debug level, errors at warn level, never a password.
+package cache

@@ -1,0 +1,162 @@
+package cache_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log"
+	"time"
+
+	"github.com/media-gateway/discovery/cache"
+)
+
+func ExampleGenerateKey() {
+	key, err := cache.GenerateKey("search", "star wars")
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(key)
+	// Output: search:68e51761ff1e643aa85a3d8220e7fe88a4dbcc6f15accaa6ffa8c2123e711068
+}
+
+func ExampleEscapePattern() {
+	userText := "sale*[50%]"
+	fmt.Println("user:" + cache.EscapePattern(userText) + ":*")
+	// Output: user:sale\*\[50%\]:*
+}
+
+func ExampleCounters_HitRate() {
+	fmt.Printf("%.2f\n", cache.Counters{Hits: 3, Misses: 1}.HitRate())
+	// Output: 0.75
+}
+
+// The examples below need a Redis server; they are compiled, not run.
+
+func ExampleNew() {
+	ctx := context.Background()
+	cfg, err := cache.ConfigFromEnv() // REDIS_URL, CACHE_NAMESPACE, …
+	if err != nil {
+		log.Fatal(err)
+	}
+	c, err := cache.New(ctx, cfg)
+	if err != nil {
+		log.Fatal(err) // ErrInvalidConfig or ErrUnavailable, without the password
+	}
+	defer c.Close()
+}
+
+func ExampleSearch() {
+	ctx := context.Background()
+	c, err := cache.New(ctx, cache.Config{URL: "redis://127.0.0.1:6379/0"})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer c.Close()
+
+	type Hit struct {
+		ID    string  `json:"id"`
+		Title string  `json:"title"`
+		Score float64 `json:"score"`
+	}
+	searches := cache.Search[string, []Hit](c)
+	hits, err := searches.Fetch(ctx, "star wars", func(ctx context.Context) ([]Hit, error) {
+		// Runs on a miss, once for concurrent callers; its result is stored for 30 min.
+		return []Hit{{ID: "tt0076759", Title: "Star Wars", Score: 0.98}}, nil
+	})
+	if err != nil {
+		log.Fatal(err) // only the loader's own error: Redis failures are absorbed
+	}
+	fmt.Println(hits[0].Title)
+}
+
+func ExampleEmbeddings() {
+	ctx := context.Background()
+	c, err := cache.New(ctx, cache.Config{})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer c.Close()
+
+	vectors := cache.Embeddings(c, "text-embedding-3-small")
+	vec, err := vectors.Fetch(ctx, "a heist thriller set in Paris", func(ctx context.Context) ([]float32, error) {
+		return make([]float32, 1536), nil // call the embedding model here
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(len(vec))
+}
+
+func ExampleCollection_Get() {
+	ctx := context.Background()
+	c, err := cache.New(ctx, cache.Config{})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer c.Close()
+
+	type Intent struct {
+		Action string `json:"action"`
+	}
+	intents := cache.Intents[Intent](c, "parser-v3")
+	in, ok, err := intents.Get(ctx, "movies like Alien")
+	switch {
+	case errors.Is(err, cache.ErrUnavailable):
+		// Redis is down or slow: parse without the cache.
+	case errors.Is(err, cache.ErrSerialization):
+		// Something else wrote under this key: treat as a miss.
+	case err != nil:
+		log.Fatal(err)
+	case ok:
+		fmt.Println(in.Action)
+	}
+}
+
+func ExampleNewCollection() {
+	ctx := context.Background()
+	c, err := cache.New(ctx, cache.Config{})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer c.Close()
+
+	type Region struct{ Country, Lang string }
+	trending, err := cache.NewCollection[Region, []string](c, "trending", 5*time.Minute)
+	if err != nil {
+		log.Fatal(err)
+	}
+	if err := trending.Set(ctx, Region{"FR", "fr"}, []string{"Lupin", "Call My Agent!"}); err != nil {
+		log.Fatal(err)
+	}
+}
+
+func ExampleRedisCache_DeletePattern() {
+	ctx := context.Background()
+	c, err := cache.New(ctx, cache.Config{})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer c.Close()
+
+	userID := "42*" // user text: escape it, or "*" would match every user
+	n, err := c.DeletePattern(ctx, "user:"+cache.EscapePattern(userID)+":*")
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println("removed", n)
+}
+
+func ExampleRedisCache_Stats() {
+	ctx := context.Background()
+	c, err := cache.New(ctx, cache.Config{})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer c.Close()
+
+	st := c.Stats()
+	for _, name := range st.Names() {
+		k := st.Kinds[name]
+		fmt.Printf("%s: %d hits, %d misses (%.0f%%), %d errors\n", name, k.Hits, k.Misses, 100*k.HitRate(), k.Errors)
+	}
+}

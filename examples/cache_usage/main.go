@@ -1,0 +1,185 @@
+// Command cache_usage walks through every capability of package cache.
+//
+//	go run ./examples/cache_usage
+//
+// With REDIS_URL set it uses that server (only keys under the namespace
+// "discovery-example" are touched, and they are removed at the end).
+// Without it, it starts an embedded Redis-compatible server in the process
+// (miniredis) and says so, so it runs on a machine with no Redis at all.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log"
+	"log/slog"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/alicebob/miniredis/v2"
+
+	"github.com/media-gateway/discovery/cache"
+)
+
+type Hit struct {
+	ID    string  `json:"id"`
+	Title string  `json:"title"`
+	Score float64 `json:"score"`
+}
+
+type Intent struct {
+	Action   string            `json:"action"`
+	Entities map[string]string `json:"entities"`
+}
+
+func main() {
+	if err := run(context.Background()); err != nil {
+		log.Fatal(err)
+	}
+}
+
+func run(ctx context.Context) error {
+	// 1. Configuration: from the environment, zero fields meaning defaults.
+	cfg, err := cache.ConfigFromEnv()
+	if err != nil {
+		return err
+	}
+	if cfg.URL == "" {
+		srv, err := miniredis.Run()
+		if err != nil {
+			return err
+		}
+		defer srv.Close()
+		cfg.URL = "redis://" + srv.Addr()
+		fmt.Printf("REDIS_URL is not set: using an embedded in-process server at %s (miniredis)\n", srv.Addr())
+	} else {
+		fmt.Println("using the Redis server in REDIS_URL")
+	}
+	cfg.Namespace = "discovery-example"
+	if os.Getenv("VERBOSE") != "" {
+		cfg.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
+
+	// 2. Connect (verified with a PING); one cache per process, shared.
+	c, err := cache.New(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	defer c.ClearAll(ctx) // leave nothing behind in the namespace
+	section("connected", "namespace %q", c.Namespace())
+
+	// 3. Keys: deterministic SHA-256 of the input's canonical JSON.
+	key, _ := cache.GenerateKey("search", "star wars")
+	section("keys", "GenerateKey(search, \"star wars\") = %s", key)
+
+	// 4. Search results: 30 min TTL.
+	searches := cache.Search[string, []Hit](c)
+	hits := []Hit{{ID: "tt0076759", Title: "Star Wars", Score: 0.98}, {ID: "tt0080684", Title: "The Empire Strikes Back", Score: 0.95}}
+	if err := searches.Set(ctx, "star wars", hits); err != nil {
+		return err
+	}
+	got, ok, err := searches.Get(ctx, "star wars")
+	if err != nil {
+		return err
+	}
+	rkey, _ := searches.Key("star wars")
+	section("search results", "hit=%v, %d results, first %q, stored under %s for %v", ok, len(got), got[0].Title, rkey, searches.TTL())
+
+	// 5. Intents: 10 min TTL; the parser version is part of the key.
+	intents := cache.Intents[Intent](c, "parser-v1")
+	if err := intents.Set(ctx, "movies like Alien", Intent{Action: "recommend", Entities: map[string]string{"like": "Alien"}}); err != nil {
+		return err
+	}
+	in, ok, _ := intents.Get(ctx, "movies like Alien")
+	section("intents", "hit=%v, action %q, TTL %v", ok, in.Action, intents.TTL())
+
+	// 6. Embeddings: 1 h TTL, packed float32, keyed by model and text.
+	vectors := cache.Embeddings(c, "text-embedding-3-small")
+	vec := make([]float32, 1536)
+	for i := range vec {
+		vec[i] = float32(i%7) / 7
+	}
+	if err := vectors.Set(ctx, "a heist thriller set in Paris", vec); err != nil {
+		return err
+	}
+	v, ok, _ := vectors.Get(ctx, "a heist thriller set in Paris")
+	_, okOther, _ := cache.Embeddings(c, "another-model").Get(ctx, "a heist thriller set in Paris")
+	section("embeddings", "hit=%v, %d dimensions; same text, other model: hit=%v", ok, len(v), okOther)
+
+	// 7. Cache-aside: 20 concurrent misses of one query, one loader call.
+	var calls int
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	for range 20 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			searches.Fetch(ctx, "alien", func(ctx context.Context) ([]Hit, error) {
+				mu.Lock()
+				calls++
+				mu.Unlock()
+				time.Sleep(50 * time.Millisecond) // a slow search backend
+				return []Hit{{ID: "tt0078748", Title: "Alien", Score: 0.99}}, nil
+			})
+		}()
+	}
+	wg.Wait()
+	section("fetch", "20 concurrent callers, loader called %d time(s)", calls)
+
+	// 8. Generic typed operations with a TTL, for anything else.
+	type Profile struct {
+		Name   string   `json:"name"`
+		Genres []string `json:"genres"`
+	}
+	for _, id := range []string{"1", "2", "3*"} {
+		if err := cache.Set(ctx, c, "user:"+id+":profile", Profile{Name: "user " + id, Genres: []string{"sci-fi"}}, 5*time.Minute); err != nil {
+			return err
+		}
+	}
+	p, ok, _ := cache.Get[Profile](ctx, c, "user:1:profile")
+	n, _ := c.Delete(ctx, "user:1:profile")
+	// User text in a pattern must be escaped: "3*" unescaped would match user 3x, 30, …
+	m, _ := c.DeletePattern(ctx, "user:"+cache.EscapePattern("3*")+":*")
+	section("generic", "Get user:1 = %q (hit=%v); Delete removed %d; DeletePattern(user:3\\*:*) removed %d", p.Name, ok, n, m)
+
+	// 9. Errors are typed.
+	small, _ := cache.New(ctx, cache.Config{URL: cfg.URL, Namespace: cfg.Namespace, MaxValueBytes: 64})
+	err = cache.Search[string, []Hit](small).Set(ctx, "too big", hits)
+	small.Close()
+	_, badErr := cache.New(ctx, cache.Config{URL: "redis://user:secret@127.0.0.1:notaport"})
+	section("errors", "ErrValueTooLarge: %v\n  ErrInvalidConfig: %v (password never shown)",
+		errors.Is(err, cache.ErrValueTooLarge), errors.Is(badErr, cache.ErrInvalidConfig))
+	fmt.Println("  ", err)
+	fmt.Println("  ", badErr)
+
+	// 10. Health and statistics.
+	h, err := c.Health(ctx)
+	if err != nil {
+		return err
+	}
+	section("health", "PING round trip %v", h.Latency)
+	st := c.Stats()
+	for _, name := range st.Names() {
+		k := st.Kinds[name]
+		fmt.Printf("   %-9s hits %d, misses %d (hit rate %.0f%%), sets %d, deletes %d, errors %d, loads %d\n",
+			name, k.Hits, k.Misses, 100*k.HitRate(), k.Sets, k.Deletes, k.Errors, k.Loads)
+	}
+	ss, err := c.ServerStats(ctx)
+	if err != nil {
+		return err
+	}
+	section("server", "used memory %d bytes, keys in namespace %d %v", ss.UsedMemory, ss.TotalKeys, ss.Keys)
+
+	// 11. Clearing, per kind and whole namespace, touching nothing else.
+	ns, _ := searches.Clear(ctx)
+	all, _ := c.ClearAll(ctx)
+	section("clear", "search cleared %d keys; ClearAll cleared %d more", ns, all)
+	return nil
+}
+
+func section(title, format string, args ...any) {
+	fmt.Printf("%-15s %s\n", title+":", fmt.Sprintf(format, args...))
+}
