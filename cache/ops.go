@@ -45,7 +45,11 @@ func decode[V any](cd codec.Codec[V], raw []byte) (V, error) {
 
 // encode puts v in an envelope with cd.
 func encode[V any](cd codec.Codec[V], v V, now time.Time) ([]byte, error) {
-	buf := envelope.AppendHeader(make([]byte, 0, 256), cd.ID(), 0, now)
+	size := cd.SizeHint(v)
+	if size == 0 {
+		size = 512
+	}
+	buf := envelope.AppendHeader(make([]byte, 0, envelope.HeaderSize+size), cd.ID(), 0, now)
 	return cd.Append(buf, v)
 }
 

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"unsafe"
 
 	"github.com/media-gateway/discovery/cache/internal/envelope"
 )
@@ -17,8 +18,12 @@ type Codec[V any] interface {
 	ID() envelope.Codec
 	// Append appends the encoding of v to dst.
 	Append(dst []byte, v V) ([]byte, error)
-	// Decode decodes a payload. It never panics, whatever the bytes.
+	// Decode decodes a payload. It never panics, whatever the bytes, and
+	// neither modifies nor keeps payload.
 	Decode(payload []byte) (V, error)
+	// SizeHint estimates the encoded size of v, to size the buffer once;
+	// 0 means unknown.
+	SizeHint(v V) int
 }
 
 // JSON encodes any JSON-serialisable value with encoding/json.
@@ -35,8 +40,11 @@ func (JSON[V]) Append(dst []byte, v V) ([]byte, error) {
 	if err != nil {
 		return dst, err
 	}
-	return append(dst, b...), nil
+	return append(growBy(dst, len(b)), b...), nil
 }
+
+// SizeHint implements Codec: JSON sizes are not known before encoding.
+func (JSON[V]) SizeHint(V) int { return 0 }
 
 // Decode implements Codec.
 func (JSON[V]) Decode(payload []byte) (V, error) {
@@ -55,9 +63,15 @@ var _ Codec[[]float32] = Float32LE{}
 // ID implements Codec.
 func (Float32LE) ID() envelope.Codec { return envelope.CodecFloat32LE }
 
+// SizeHint implements Codec.
+func (Float32LE) SizeHint(v []float32) int { return 4 * len(v) }
+
 // Append implements Codec.
 func (Float32LE) Append(dst []byte, v []float32) ([]byte, error) {
 	dst = growBy(dst, 4*len(v))
+	if littleEndian && len(v) > 0 { // the memory layout is the wire layout
+		return append(dst, unsafe.Slice((*byte)(unsafe.Pointer(&v[0])), 4*len(v))...), nil
+	}
 	for _, f := range v {
 		dst = binary.LittleEndian.AppendUint32(dst, math.Float32bits(f))
 	}
@@ -70,11 +84,19 @@ func (Float32LE) Decode(payload []byte) ([]float32, error) {
 		return nil, fmt.Errorf("%w: %d bytes is not a whole number of float32 values", envelope.ErrPayloadSize, len(payload))
 	}
 	v := make([]float32, len(payload)/4)
+	if littleEndian && len(v) > 0 {
+		copy(unsafe.Slice((*byte)(unsafe.Pointer(&v[0])), len(payload)), payload)
+		return v, nil
+	}
 	for i := range v {
 		v[i] = math.Float32frombits(binary.LittleEndian.Uint32(payload[4*i:]))
 	}
 	return v, nil
 }
+
+// littleEndian reports whether this machine stores a float32 in memory as
+// the codec does on the wire, so that vectors can be copied as bytes.
+var littleEndian = binary.NativeEndian.Uint16([]byte{1, 0}) == 1
 
 // growBy makes room for n more bytes in dst, allocating at most once.
 func growBy(dst []byte, n int) []byte {

@@ -1,13 +1,21 @@
 package codec
 
 import (
+	"encoding/binary"
 	"encoding/json"
 	"math"
 	"testing"
 )
 
 func TestFloat32LE(t *testing.T) {
-	t.Parallel()
+	for _, le := range []bool{true, false} { // the byte-copy path and the portable one
+		littleEndian = le
+		testFloat32LE(t)
+	}
+	littleEndian = binary.NativeEndian.Uint16([]byte{1, 0}) == 1
+}
+
+func testFloat32LE(t *testing.T) {
 	in := []float32{0, -0, 1, -1.5, math.MaxFloat32, float32(math.Inf(-1)), float32(math.NaN())}
 	b, err := Float32LE{}.Append([]byte("hdr"), in)
 	if err != nil {

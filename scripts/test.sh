@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# The project's test command (README "Run the tests"; .ci/run calls it too).
+# It provisions what the tests need, then checks formatting, vets, and runs
+# every test with the race detector against private redis-server processes
+# that the tests start on free loopback ports (see internal/redistest).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+export PATH="$PATH:/usr/local/go/bin"
+command -v go >/dev/null || { echo "test.sh: Go is not installed (https://go.dev/dl/)" >&2; exit 1; }
+
+if ! command -v redis-server >/dev/null; then
+	echo "test.sh: redis-server not found; installing Debian's redis-server package"
+	if [ "$(id -u)" -eq 0 ]; then sudo=""; else sudo="sudo"; fi
+	$sudo apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq redis-server >/dev/null
+	command -v redis-server >/dev/null || { echo "test.sh: could not install redis-server; install it and run again" >&2; exit 1; }
+fi
+echo "test.sh: $(go version); $(redis-server --version | cut -d' ' -f1-3)"
+
+unformatted=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))
+if [ -n "$unformatted" ]; then
+	echo "test.sh: gofmt would change these files:" >&2
+	echo "$unformatted" >&2
+	exit 1
+fi
+go vet ./...
+go test -race -count=1 "$@" ./...
