@@ -149,8 +149,8 @@ func (c *RedisCache) setRaw(ctx context.Context, key string, val []byte, ttl tim
 	return c.do(ctx, cmd).Error()
 }
 
-// fail wraps err as an *Error of the right class, counts it against k (if
-// any) and logs it once, at warn level.
+// fail wraps err as an *Error of the right class, counts it against k (or
+// the cache, for errors of no kind) and logs it once, at warn level.
 func (c *RedisCache) fail(ctx context.Context, k *kind, op, key string, class, err error) error {
 	if class == nil {
 		class = classOf(err)
@@ -164,11 +164,19 @@ func (c *RedisCache) fail(ctx context.Context, k *kind, op, key string, class, e
 	}
 	if k != nil {
 		e.Kind = k.name
+	}
+	level := slog.LevelWarn
+	switch {
+	case ctx.Err() != nil:
+		// The caller gave up: not a failure of the cache, so not counted,
+		// and logged only at debug level.
+		level = slog.LevelDebug
+	case k != nil:
 		k.st.errors.Add(1)
-	} else {
+	default:
 		c.errs.Add(1)
 	}
-	c.log.LogAttrs(ctx, slog.LevelWarn, "cache error", slog.String("op", op), slog.String("kind", e.Kind),
+	c.log.LogAttrs(ctx, level, "cache error", slog.String("op", op), slog.String("kind", e.Kind),
 		slog.String("key", key), slog.String("error", e.Error()))
 	return e
 }

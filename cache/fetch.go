@@ -21,6 +21,13 @@ import (
 //     nothing.
 //   - The loader panics: the panic is recovered, and every caller waiting on
 //     it gets an error wrapping [ErrLoaderPanic].
+//   - The caller's context ends: Fetch returns ctx.Err() at once (a caller
+//     whose context has already ended starts no load). This is not counted
+//     as a cache error.
+//
+// So the errors Fetch returns are the loader's, [ErrLoaderPanic], the
+// caller's context error, and [ErrInvalidArgument] for a misuse (an empty
+// key or a ttl that is not positive in the key-level [Fetch]).
 //
 // Concurrent Fetches of one key in one process share a single loader call.
 // It runs with the context of the caller that started it, without that
@@ -39,6 +46,9 @@ func (s store[V]) fetch(ctx context.Context, key string, ttl time.Duration, load
 	v, ok, err := s.get(ctx, key)
 	if ok {
 		return v, nil
+	}
+	if err := ctx.Err(); err != nil { // the caller is gone: start no load for it
+		return v, err
 	}
 	// When Redis failed, do not ask it again inside the flight: a second
 	// and third round trip (re-check, store) would only add timeouts.

@@ -195,3 +195,34 @@ func TestFetchUnhashableInput(t *testing.T) {
 		t.Errorf("embedding without a model: %v, want ErrKeyGeneration", err)
 	}
 }
+
+// A caller whose context has ended starts no load, and its cancellation is
+// not counted as a cache error.
+func TestFetchCancelledCaller(t *testing.T) {
+	t.Parallel()
+	c := newCache(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	_, err := cache.Search[string, int](c).Fetch(ctx, "q", func(context.Context) (int, error) {
+		t.Error("loader called for a caller that is gone")
+		return 0, nil
+	})
+	if !errors.Is(err, context.Canceled) {
+		t.Errorf("Fetch with a cancelled context: %v, want context.Canceled", err)
+	}
+	if st := c.Stats().Kinds[cache.KindSearch]; st.Errors != 0 || st.Loads != 0 {
+		t.Errorf("figures %+v; a caller's cancellation is no cache error", st)
+	}
+}
+
+func TestFetchInvalidArguments(t *testing.T) {
+	t.Parallel()
+	c := newCache(t)
+	load := func(context.Context) (int, error) { t.Error("loader called"); return 0, nil }
+	if _, err := cache.Fetch(ctxT(t), c, "k", 0, load); !errors.Is(err, cache.ErrInvalidArgument) {
+		t.Errorf("Fetch with ttl 0: %v, want ErrInvalidArgument", err)
+	}
+	if _, err := cache.Fetch(ctxT(t), c, "", time.Minute, load); !errors.Is(err, cache.ErrInvalidArgument) {
+		t.Errorf("Fetch with an empty key: %v, want ErrInvalidArgument", err)
+	}
+}

@@ -126,12 +126,17 @@ func Set[V any](ctx context.Context, c *RedisCache, key string, v V, ttl time.Du
 }
 
 // Fetch returns the value under key, or calls load, stores its result for
-// ttl and returns it. See [Collection.Fetch] for the guarantees.
+// ttl and returns it; see [LoaderFunc] for what happens when things fail.
+// An empty key or a ttl that is not positive is a programming error: Fetch
+// then returns [ErrInvalidArgument] without calling load.
 func Fetch[V any](ctx context.Context, c *RedisCache, key string, ttl time.Duration, load LoaderFunc[V]) (V, error) {
 	s := customStore[V](c)
+	var zero V
 	if key == "" {
-		var zero V
 		return zero, s.c.fail(ctx, s.k, "fetch", key, ErrInvalidArgument, errEmptyKey)
+	}
+	if ttl <= 0 {
+		return zero, s.c.fail(ctx, s.k, "fetch", key, ErrInvalidArgument, fmt.Errorf("ttl %v is not positive", ttl))
 	}
 	return s.fetch(ctx, c.rawKey(key), ttl, load)
 }
