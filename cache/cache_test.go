@@ -497,3 +497,16 @@ func TestDeletePattern10000Keys(t *testing.T) {
 		t.Errorf("Deletes = %d, want %d", got, n)
 	}
 }
+
+func TestNewCollectionRejects(t *testing.T) {
+	t.Parallel()
+	c := newCache(t)
+	for _, tc := range []struct {
+		name string
+		ttl  time.Duration
+	}{{"", time.Minute}, {"a*b", time.Minute}, {"two words", time.Minute}, {cache.KindSearch, time.Minute}, {"ok", 0}} {
+		if _, err := cache.NewCollection[string, int](c, tc.name, tc.ttl); !errors.Is(err, cache.ErrInvalidArgument) {
+			t.Errorf("NewCollection(%q, %v): %v, want ErrInvalidArgument", tc.name, tc.ttl, err)
+		}
+	}
+}

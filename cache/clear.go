@@ -33,7 +33,10 @@ func (c *RedisCache) ClearKind(ctx context.Context, name string) (int64, error) 
 	if err := checkName("kind name", name); err != nil {
 		return 0, c.fail(ctx, nil, "clear", name, ErrInvalidArgument, err)
 	}
-	return c.deleteMatching(ctx, c.kind(name, 0), name+":*")
+	c.mu.RLock()
+	k := c.kinds[name] // nil for a name never used: removals are then not counted
+	c.mu.RUnlock()
+	return c.deleteMatching(ctx, k, name+":*")
 }
 
 // ClearAll removes every key in this cache's namespace, and nothing else,

@@ -98,6 +98,10 @@ func NewCollection[K, V any](c *RedisCache, name string, ttl time.Duration) (*Co
 	if err := checkName("collection name", name); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrInvalidArgument, err)
 	}
+	switch name {
+	case KindSearch, KindIntent, KindEmbedding, KindCustom:
+		return nil, fmt.Errorf("%w: collection name %q is a built-in kind; use Search, Intents or Embeddings, or another name", ErrInvalidArgument, name)
+	}
 	if ttl <= 0 {
 		return nil, fmt.Errorf("%w: collection %q: ttl %v is not positive", ErrInvalidArgument, name, ttl)
 	}
@@ -179,5 +183,5 @@ func (col *Collection[K, V]) Fetch(ctx context.Context, in K, load LoaderFunc[V]
 // Clear removes every value of this kind (for embeddings, of every model)
 // and returns how many keys it removed.
 func (col *Collection[K, V]) Clear(ctx context.Context) (int64, error) {
-	return col.c.deleteMatching(ctx, col.k, EscapePattern(col.k.name)+":*")
+	return col.c.deleteMatching(ctx, col.k, col.k.name+":*") // names hold no glob characters
 }

@@ -39,6 +39,7 @@ const (
 	CodecFloat32LE Codec = 2 // packed little-endian IEEE-754 float32
 )
 
+// String returns the codec's name, or "unknown(N)".
 func (c Codec) String() string {
 	switch c {
 	case CodecJSON:
