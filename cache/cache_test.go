@@ -510,3 +510,51 @@ func TestNewCollectionRejects(t *testing.T) {
 		}
 	}
 }
+
+// Large compressible values are stored compressed and read back equal;
+// vectors, which do not compress, are stored as they are.
+func TestCompression(t *testing.T) {
+	t.Parallel()
+	ctx := ctxT(t)
+	raw := rawClient(t, redisURL)
+	results := make([]hit, 40)
+	for i := range results {
+		results[i] = hit{ID: fmt.Sprintf("tt%07d", i), Title: "The Empire Strikes Back", Score: float64(i), Tags: []string{"sci-fi"}}
+	}
+	stored := func(c *cache.RedisCache) (flags byte, size int) {
+		col := cache.Search[string, []hit](c)
+		if err := col.Set(ctx, "q", results); err != nil {
+			t.Fatal(err)
+		}
+		got, ok, err := col.Get(ctx, "q")
+		if err != nil || !ok || fmt.Sprint(got) != fmt.Sprint(results) {
+			t.Fatalf("round trip: ok %v, err %v", ok, err)
+		}
+		key, _ := col.Key("q")
+		b, _ := raw.Do(ctx, raw.B().Get().Key(key).Build()).AsBytes()
+		return b[3], len(b)
+	}
+	flags, compressed := stored(newCache(t))
+	plainFlags, plain := stored(newCache(t, func(cfg *cache.Config) { cfg.CompressMinBytes = -1 }))
+	if flags&1 == 0 || plainFlags != 0 || compressed*2 > plain {
+		t.Errorf("compressed: flags %x, %d bytes; disabled: flags %x, %d bytes", flags, compressed, plainFlags, plain)
+	}
+	// A reader with compression disabled still reads compressed values.
+	c := newCache(t)
+	reader := newCache(t, func(cfg *cache.Config) { cfg.CompressMinBytes = -1; cfg.Namespace = c.Namespace() })
+	cache.Search[string, []hit](c).Set(ctx, "shared", results)
+	if got, ok, err := cache.Search[string, []hit](reader).Get(ctx, "shared"); !ok || err != nil || len(got) != 40 {
+		t.Errorf("reading a compressed value with compression off: %v, %v", ok, err)
+	}
+
+	vec := make([]float32, 1536)
+	for i := range vec {
+		vec[i] = float32(math.Sin(float64(i)*1.7)) * 0.05
+	}
+	emb := cache.Embeddings(c, "m")
+	emb.Set(ctx, "t", vec)
+	key, _ := emb.Key("t")
+	if n, _ := raw.Do(ctx, raw.B().Strlen().Key(key).Build()).AsInt64(); n != 12+4*1536 {
+		t.Errorf("a vector was stored in %d bytes, want %d (uncompressed)", n, 12+4*1536)
+	}
+}

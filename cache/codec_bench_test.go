@@ -70,7 +70,7 @@ func benchCodec[V any](b *testing.B, name string, cd codec.Codec[V], v V, now ti
 		b.ReportAllocs()
 		b.SetBytes(int64(len(raw)))
 		for b.Loop() {
-			if _, err := decode(cd, raw); err != nil {
+			if _, err := decode(cd, raw, 1<<30); err != nil {
 				b.Fatal(err)
 			}
 		}

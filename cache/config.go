@@ -23,6 +23,7 @@ const (
 	DefaultOperationTimeout = 500 * time.Millisecond
 	DefaultDialTimeout      = 5 * time.Second
 	DefaultMaxValueBytes    = 4 << 20 // 4 MiB
+	DefaultCompressMinBytes = 1024
 )
 
 // Config configures a [RedisCache]. The zero value is valid: every zero
@@ -62,10 +63,21 @@ type Config struct {
 	// handshake. If zero, DefaultDialTimeout (5 s).
 	DialTimeout time.Duration
 
-	// MaxValueBytes is the largest encoded value (envelope included) that
-	// Set stores; larger values are refused with ErrValueTooLarge before
-	// anything is sent. If zero, DefaultMaxValueBytes (4 MiB).
+	// MaxValueBytes is the largest encoded value (envelope included, before
+	// compression) that Set stores; larger values are refused with
+	// ErrValueTooLarge before anything is sent, and compressed values that
+	// would expand past it are refused as corrupt when read. If zero,
+	// DefaultMaxValueBytes (4 MiB).
 	MaxValueBytes int
+
+	// CompressMinBytes is the payload size from which values are
+	// compressed with S2 before they are stored, when that saves at least
+	// an eighth of the bytes (JSON search results typically shrink 2–3×;
+	// embedding vectors do not, and stay as they are). Reading a
+	// compressed value costs a few microseconds. If zero,
+	// DefaultCompressMinBytes (1 KiB); negative disables compression.
+	// Values written with compression are read whatever this setting.
+	CompressMinBytes int
 
 	// Logger receives debug records for hits and misses and warnings for
 	// errors the cache absorbs. If nil, nothing is logged. Records never
@@ -93,6 +105,7 @@ func (c Config) resolve() (resolved, error) {
 	setDefault(&r.OperationTimeout, DefaultOperationTimeout)
 	setDefault(&r.DialTimeout, DefaultDialTimeout)
 	setDefault(&r.MaxValueBytes, DefaultMaxValueBytes)
+	setDefault(&r.CompressMinBytes, DefaultCompressMinBytes)
 	if r.Logger == nil {
 		r.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -200,6 +213,7 @@ const (
 	EnvOperationTimeout = "CACHE_OPERATION_TIMEOUT"
 	EnvDialTimeout      = "CACHE_DIAL_TIMEOUT"
 	EnvMaxValueBytes    = "CACHE_MAX_VALUE_BYTES"
+	EnvCompressMinBytes = "CACHE_COMPRESS_MIN_BYTES"
 )
 
 // ConfigFromEnv builds a Config from environment variables; unset or empty
@@ -213,6 +227,7 @@ const (
 //	CACHE_OPERATION_TIMEOUT   Config.OperationTimeout ("250ms", or whole seconds)
 //	CACHE_DIAL_TIMEOUT        Config.DialTimeout
 //	CACHE_MAX_VALUE_BYTES     Config.MaxValueBytes  (bytes)
+//	CACHE_COMPRESS_MIN_BYTES  Config.CompressMinBytes (bytes; -1 disables)
 //
 // A malformed value gives an error wrapping ErrInvalidConfig that names the
 // variable. The URL is checked by [New], which reports it without its
@@ -235,12 +250,17 @@ func ConfigFromEnv() (Config, error) {
 		}
 		*d.dst = v
 	}
-	if s := os.Getenv(EnvMaxValueBytes); s != "" {
-		n, err := strconv.Atoi(s)
-		if err != nil {
-			return c, invalidConfig("%s=%q is not a whole number of bytes", EnvMaxValueBytes, s)
+	for _, d := range []struct {
+		env string
+		dst *int
+	}{{EnvMaxValueBytes, &c.MaxValueBytes}, {EnvCompressMinBytes, &c.CompressMinBytes}} {
+		if s := os.Getenv(d.env); s != "" {
+			n, err := strconv.Atoi(s)
+			if err != nil {
+				return c, invalidConfig("%s=%q is not a whole number of bytes", d.env, s)
+			}
+			*d.dst = n
 		}
-		c.MaxValueBytes = n
 	}
 	return c, nil
 }

@@ -93,12 +93,13 @@ func TestConfigFromEnv(t *testing.T) {
 	t.Setenv(cache.EnvEmbeddingTTL, "")
 	t.Setenv(cache.EnvOperationTimeout, "250ms")
 	t.Setenv(cache.EnvMaxValueBytes, "1048576")
+	t.Setenv(cache.EnvCompressMinBytes, "-1")
 	got, err := cache.ConfigFromEnv()
 	if err != nil {
 		t.Fatal(err)
 	}
 	want := cache.Config{URL: "redis://127.0.0.1:6390/2", Namespace: "disc", SearchTTL: 45 * time.Minute,
-		IntentTTL: 5 * time.Minute, OperationTimeout: 250 * time.Millisecond, MaxValueBytes: 1 << 20}
+		IntentTTL: 5 * time.Minute, OperationTimeout: 250 * time.Millisecond, MaxValueBytes: 1 << 20, CompressMinBytes: -1}
 	if got != want {
 		t.Errorf("ConfigFromEnv = %+v\nwant %+v", got, want)
 	}

@@ -1,10 +1,13 @@
 package cache
 
 import (
+	"bytes"
+	"math"
 	"testing"
 	"time"
 
 	"github.com/media-gateway/discovery/cache/internal/codec"
+	"github.com/media-gateway/discovery/cache/internal/envelope"
 )
 
 type fuzzHit struct {
@@ -23,21 +26,28 @@ func FuzzDecode(f *testing.F) {
 	vec, _ := encode[[]float32](codec.Float32LE{}, []float32{1, -2, 3.5}, now)
 	f.Add(hits)
 	f.Add(vec)
+	f.Add(envelope.Seal(append(hits[:envelope.HeaderSize:envelope.HeaderSize], bytes.Repeat(hits[envelope.HeaderSize:], 40)...), 64))
 	f.Add([]byte(`[{"id":"1"}]`))
 	f.Add([]byte{})
 	f.Fuzz(func(t *testing.T, raw []byte) {
-		if v, err := decode[[]fuzzHit](codec.JSON[[]fuzzHit]{}, raw); err == nil {
+		if v, err := decode[[]fuzzHit](codec.JSON[[]fuzzHit]{}, raw, 1<<20); err == nil {
 			if _, err := encode(codec.JSON[[]fuzzHit]{}, v, now); err != nil {
 				t.Fatalf("accepted value does not re-encode: %v", err)
 			}
 		}
-		if v, err := decode[[]float32](codec.Float32LE{}, raw); err == nil {
+		if v, err := decode[[]float32](codec.Float32LE{}, raw, 1<<20); err == nil {
 			again, _ := encode(codec.Float32LE{}, v, now)
-			if len(again) != len(raw) {
-				t.Fatalf("vector of %d bytes re-encoded to %d", len(raw), len(again))
+			w, err := decode[[]float32](codec.Float32LE{}, envelope.Seal(again, 64), 1<<20)
+			if err != nil || len(w) != len(v) {
+				t.Fatalf("vector of %d dimensions does not round-trip: %d, %v", len(v), len(w), err)
+			}
+			for i := range v {
+				if math.Float32bits(v[i]) != math.Float32bits(w[i]) {
+					t.Fatalf("dimension %d: %v became %v", i, v[i], w[i])
+				}
 			}
 		}
-		decode[string](codec.JSON[string]{}, raw)
-		decode[map[string]any](codec.JSON[map[string]any]{}, raw)
+		decode[string](codec.JSON[string]{}, raw, 1<<20)
+		decode[map[string]any](codec.JSON[map[string]any]{}, raw, 1<<20)
 	})
 }

@@ -27,15 +27,16 @@ func (s store[V]) lookup(ctx context.Context, key string) (v V, ok bool, err err
 	if !found {
 		return v, false, nil
 	}
-	if v, err = decode(s.codec, raw); err != nil {
+	if v, err = decode(s.codec, raw, s.c.cfg.MaxValueBytes); err != nil {
 		return v, false, s.c.fail(ctx, s.k, "get", key, ErrSerialization, err)
 	}
 	return v, true, nil
 }
 
-// decode checks the envelope of raw and decodes its payload with cd.
-func decode[V any](cd codec.Codec[V], raw []byte) (V, error) {
-	_, payload, err := envelope.Parse(raw, cd.ID())
+// decode opens the envelope of raw (decompressing up to maxPayload bytes)
+// and decodes its payload with cd.
+func decode[V any](cd codec.Codec[V], raw []byte, maxPayload int) (V, error) {
+	_, payload, err := envelope.Open(raw, cd.ID(), maxPayload)
 	if err != nil {
 		var zero V
 		return zero, err
@@ -43,7 +44,7 @@ func decode[V any](cd codec.Codec[V], raw []byte) (V, error) {
 	return cd.Decode(payload)
 }
 
-// encode puts v in an envelope with cd.
+// encode puts v in an envelope with cd, uncompressed (see envelope.Seal).
 func encode[V any](cd codec.Codec[V], v V, now time.Time) ([]byte, error) {
 	size := cd.SizeHint(v)
 	if size == 0 {
@@ -78,6 +79,7 @@ func (s store[V]) set(ctx context.Context, key string, v V, ttl time.Duration) e
 		return s.c.fail(ctx, s.k, "set", key, ErrValueTooLarge,
 			fmt.Errorf("encoded value is %d bytes, Config.MaxValueBytes is %d", len(buf), s.c.cfg.MaxValueBytes))
 	}
+	buf = envelope.Seal(buf, s.c.cfg.CompressMinBytes)
 	if err := s.c.setRaw(ctx, key, buf, ttl); err != nil {
 		return s.c.fail(ctx, s.k, "set", key, nil, err)
 	}

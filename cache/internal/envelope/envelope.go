@@ -6,7 +6,7 @@
 //	0      1    magic (0xDC): tells this cache's values from foreign bytes
 //	1      1    format version (1)
 //	2      1    codec of the payload (see Codec)
-//	3      1    flags (none defined yet; a reader refuses flags it does not know)
+//	3      1    flags: bit 0 = payload is S2-compressed; a reader refuses flags it does not know
 //	4      8    written-at time, Unix milliseconds, little-endian int64
 //	12     n    payload
 //
@@ -20,6 +20,8 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/klauspost/compress/s2"
 )
 
 // Header layout constants.
@@ -51,11 +53,18 @@ func (c Codec) String() string {
 	}
 }
 
-// Flags are per-value bits. None are defined in version 1.
+// Flags are per-value bits.
 type Flags byte
 
+// The flags of format version 1. Numbers are part of the stored format.
+const (
+	// FlagS2 marks a payload compressed with S2 (block format,
+	// github.com/klauspost/compress/s2).
+	FlagS2 Flags = 1 << 0
+)
+
 // knownFlags is the set of flags this reader understands.
-const knownFlags Flags = 0
+const knownFlags = FlagS2
 
 // Header is the decoded envelope header.
 type Header struct {
@@ -74,12 +83,56 @@ var (
 	ErrFlags       = errors.New("envelope: unsupported flags")
 	ErrCodec       = errors.New("envelope: stored codec differs from the expected one")
 	ErrPayloadSize = errors.New("envelope: payload size is not valid for its codec")
+	ErrCompressed  = errors.New("envelope: compressed payload is corrupt")
+	ErrTooLarge    = errors.New("envelope: payload larger than the configured maximum")
 )
 
 // AppendHeader appends a header for a value encoded with c, written at t.
 func AppendHeader(dst []byte, c Codec, f Flags, t time.Time) []byte {
 	dst = append(dst, Magic, Version, byte(c), byte(f))
 	return binary.LittleEndian.AppendUint64(dst, uint64(t.UnixMilli()))
+}
+
+// Seal turns a buffer made of AppendHeader followed by the payload into a
+// stored value: if the payload is at least compressMin bytes (and
+// compressMin > 0) and S2 shrinks it by at least an eighth, the result holds
+// the compressed payload and FlagS2; otherwise buf is returned as it is.
+func Seal(buf []byte, compressMin int) []byte {
+	payload := buf[HeaderSize:]
+	if compressMin <= 0 || len(payload) < compressMin {
+		return buf
+	}
+	out := make([]byte, HeaderSize, HeaderSize+s2.MaxEncodedLen(len(payload)))
+	copy(out, buf[:HeaderSize])
+	compressed := s2.Encode(out[HeaderSize:cap(out)], payload)
+	if len(compressed) > len(payload)-len(payload)/8 {
+		return buf // not worth a decompression on every read
+	}
+	out[3] |= byte(FlagS2)
+	return out[:HeaderSize+len(compressed)]
+}
+
+// Open is Parse followed by decompression: it returns the header and the
+// plain payload, refusing a compressed payload that would expand past
+// maxPayload bytes (so corrupt bytes cannot make it allocate without
+// bound). The payload aliases b when it was not compressed.
+func Open(b []byte, want Codec, maxPayload int) (Header, []byte, error) {
+	h, payload, err := Parse(b, want)
+	if err != nil || h.Flags&FlagS2 == 0 {
+		return h, payload, err
+	}
+	n, err := s2.DecodedLen(payload)
+	if err != nil {
+		return h, nil, fmt.Errorf("%w: %v", ErrCompressed, err)
+	}
+	if n > maxPayload {
+		return h, nil, fmt.Errorf("%w: %d bytes once decompressed, the maximum is %d", ErrTooLarge, n, maxPayload)
+	}
+	plain, err := s2.Decode(make([]byte, n), payload)
+	if err != nil {
+		return h, nil, fmt.Errorf("%w: %v", ErrCompressed, err)
+	}
+	return h, plain, nil
 }
 
 // Parse splits b into its header and payload. It checks the magic byte,

@@ -41,7 +41,7 @@ func TestParseRejects(t *testing.T) {
 		{"short", good[:11], ErrTruncated},
 		{"foreign", []byte(`{"json":"from elsewhere"}`), ErrForeign},
 		{"version", append([]byte{Magic, 2}, good[2:]...), ErrVersion},
-		{"flags", append([]byte{Magic, Version, byte(CodecFloat32LE), 0x01}, good[4:]...), ErrFlags},
+		{"flags", append([]byte{Magic, Version, byte(CodecFloat32LE), 0x80}, good[4:]...), ErrFlags},
 		{"codec", good, ErrCodec}, // parsed as JSON below
 	}
 	for _, tt := range tests {
@@ -54,12 +54,64 @@ func TestParseRejects(t *testing.T) {
 	}
 }
 
+func TestSealAndOpen(t *testing.T) {
+	t.Parallel()
+	at := time.UnixMilli(1764115200123)
+	text := bytes.Repeat([]byte(`{"id":"tt0076759","title":"Star Wars","score":0.98},`), 40)
+	buf := append(AppendHeader(nil, CodecJSON, 0, at), text...)
+	sealed := Seal(bytes.Clone(buf), 1024)
+	if Flags(sealed[3])&FlagS2 == 0 || len(sealed) >= len(buf)/2 {
+		t.Fatalf("a %d-byte repetitive payload was stored in %d bytes, flags %x", len(text), len(sealed), sealed[3])
+	}
+	h, plain, err := Open(sealed, CodecJSON, len(text))
+	if err != nil || !bytes.Equal(plain, text) || !h.WrittenAt.Equal(at) {
+		t.Fatalf("Open: %v, equal %v", err, bytes.Equal(plain, text))
+	}
+	if _, _, err := Open(sealed, CodecJSON, len(text)-1); !errors.Is(err, ErrTooLarge) {
+		t.Errorf("expansion past the maximum: %v, want ErrTooLarge", err)
+	}
+	broken := bytes.Clone(sealed)
+	broken[len(broken)-5] ^= 0xff
+	broken = broken[:len(broken)-3]
+	if _, _, err := Open(broken, CodecJSON, 1<<20); !errors.Is(err, ErrCompressed) {
+		t.Errorf("corrupt compressed payload: %v, want ErrCompressed", err)
+	}
+	// Below the threshold, disabled, or not worth it: returned as it is.
+	for name, tc := range map[string]struct {
+		payload []byte
+		min     int
+	}{
+		"below threshold": {text[:500], 1024},
+		"disabled":        {text, -1},
+		"incompressible":  {randomBytes(4096), 1024},
+	} {
+		in := append(AppendHeader(nil, CodecJSON, 0, at), tc.payload...)
+		if out := Seal(bytes.Clone(in), tc.min); !bytes.Equal(out, in) {
+			t.Errorf("%s: Seal changed the value (%d → %d bytes)", name, len(in), len(out))
+		}
+	}
+}
+
+func randomBytes(n int) []byte {
+	b := make([]byte, n)
+	x := uint32(2463534242)
+	for i := range b {
+		x ^= x << 13
+		x ^= x >> 17
+		x ^= x << 5
+		b[i] = byte(x)
+	}
+	return b
+}
+
 func FuzzParse(f *testing.F) {
 	f.Add(AppendHeader(nil, CodecJSON, 0, time.Now()))
 	f.Add(append(AppendHeader(nil, CodecFloat32LE, 0, time.Now()), 0, 0, 0x80, 0x3f))
 	f.Add([]byte("plain"))
+	f.Add(Seal(append(AppendHeader(nil, CodecJSON, 0, time.Now()), bytes.Repeat([]byte("abc"), 100)...), 10))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		for _, c := range []Codec{CodecJSON, CodecFloat32LE} {
+			Open(b, c, 1<<20) // must not panic or allocate without bound
 			h, payload, err := Parse(b, c)
 			if err != nil {
 				continue
