@@ -2,26 +2,10 @@ package cache_test
 
 import (
 	"context"
-	"fmt"
 	"testing"
 
 	"github.com/media-gateway/discovery/cache"
 )
-
-type benchHit struct {
-	ID    string   `json:"id"`
-	Title string   `json:"title"`
-	Score float64  `json:"score"`
-	Tags  []string `json:"tags"`
-}
-
-func benchHits(n int) []benchHit {
-	hits := make([]benchHit, n)
-	for i := range hits {
-		hits[i] = benchHit{ID: fmt.Sprintf("tt%07d", i), Title: fmt.Sprintf("Title number %d", i), Score: 1 / float64(i+1), Tags: []string{"sci-fi"}}
-	}
-	return hits
-}
 
 // BenchmarkGetHit measures a cache hit end to end against the real Redis of
 // the test run. raw-get is the baseline: a plain rueidis GET of the same
@@ -31,11 +15,11 @@ func BenchmarkGetHit(b *testing.B) {
 	ctx := context.Background()
 	c := newCache(b)
 	raw := rawClient(b, redisURL)
-	search := cache.Search[string, []benchHit](c)
-	if err := search.Set(ctx, "star wars", benchHits(20)); err != nil {
+	search := cache.Search[string, []cache.BenchHit](c)
+	if err := search.Set(ctx, "star wars", cache.BenchHits(20)); err != nil {
 		b.Fatal(err)
 	}
-	vec := make([]float32, 1536)
+	vec := cache.BenchVector(1536)
 	emb := cache.Embeddings(c, "text-embedding-3-small")
 	if err := emb.Set(ctx, "a heist thriller", vec); err != nil {
 		b.Fatal(err)
@@ -81,7 +65,7 @@ func BenchmarkSet(b *testing.B) {
 	c := newCache(b)
 	raw := rawClient(b, redisURL)
 	emb := cache.Embeddings(c, "text-embedding-3-small")
-	vec := make([]float32, 1536)
+	vec := cache.BenchVector(1536)
 	key, _ := emb.Key("a heist thriller")
 	payload := string(make([]byte, 12+4*1536))
 	b.Run("embedding-1536/raw-set", func(b *testing.B) {
