@@ -84,7 +84,12 @@ func (s store[V]) fetch(ctx context.Context, key string, ttl time.Duration, load
 	})
 	select {
 	case r := <-ch:
-		v, _ := r.Val.(V)
+		v, ok := r.Val.(V)
+		if !ok && r.Err == nil {
+			// The flight was started by a caller reading the same key as
+			// another type: do not hand out its value; load for this caller.
+			return s.load(ctx, load)
+		}
 		return v, r.Err
 	case <-ctx.Done():
 		var zero V

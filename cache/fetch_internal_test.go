@@ -3,6 +3,7 @@ package cache
 import (
 	"context"
 	"testing"
+	"time"
 
 	"github.com/media-gateway/discovery/internal/redistest"
 )
@@ -35,4 +36,42 @@ func TestFetchRechecksInsideFlight(t *testing.T) {
 	if st := c.Stats().Kinds[KindSearch]; st.Misses != 1 || st.Hits != 0 || st.Loads != 0 {
 		t.Errorf("figures %+v; want the one miss counted once and no load", st)
 	}
+}
+
+// Regression test: two callers reading one key as different types must not
+// receive each other's value (nor a silent zero value).
+func TestFetchSameKeyOtherType(t *testing.T) {
+	srv := redistest.Start(t)
+	ctx := context.Background()
+	c, err := New(ctx, Config{URL: srv.URL(), CompressMinBytes: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	started, release := make(chan struct{}), make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		Fetch(ctx, c, "k", time.Minute, func(context.Context) (string, error) {
+			close(started)
+			<-release
+			return "text", nil
+		})
+	}()
+	<-started
+	// The string flight for "k" is running; join it as an int reader.
+	got := make(chan int)
+	go func() {
+		v, err := Fetch(ctx, c, "k", time.Minute, func(context.Context) (int, error) { return 42, nil })
+		if err != nil {
+			t.Error(err)
+		}
+		got <- v
+	}()
+	time.Sleep(10 * time.Millisecond) // let the int reader join the flight
+	close(release)
+	if v := <-got; v != 42 {
+		t.Errorf("int reader got %d, want its own loader's 42", v)
+	}
+	<-done
 }
