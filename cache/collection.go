@@ -117,18 +117,27 @@ func (col *Collection[K, V]) Name() string { return col.k.name }
 func (col *Collection[K, V]) TTL() time.Duration { return col.k.ttl }
 
 // Key returns the Redis key, namespace included, under which the value for
-// in is stored.
+// in is stored, or an error wrapping [ErrKeyGeneration].
 func (col *Collection[K, V]) Key(in K) (string, error) {
-	data, err := col.keyInput(in)
-	if err == nil {
-		return col.c.redisKey(col.k.name, data)
+	key, err := col.derive(in)
+	if err != nil {
+		return "", &Error{Op: "generate key", Kind: col.k.name, Class: ErrKeyGeneration, Cause: err}
 	}
-	return "", &Error{Op: "generate key", Kind: col.k.name, Class: ErrKeyGeneration, Cause: err}
+	return key, nil
 }
 
-// key is Key with the failure counted and logged.
+// derive computes the key of in; its error is the bare cause.
+func (col *Collection[K, V]) derive(in K) (string, error) {
+	data, err := col.keyInput(in)
+	if err != nil {
+		return "", err
+	}
+	return col.c.redisKey(col.k.name, data)
+}
+
+// key is Key for operation op, with a failure counted and logged.
 func (col *Collection[K, V]) key(ctx context.Context, op string, in K) (string, error) {
-	key, err := col.Key(in)
+	key, err := col.derive(in)
 	if err != nil {
 		return "", col.c.fail(ctx, col.k, op, "", ErrKeyGeneration, err)
 	}
@@ -172,9 +181,8 @@ func (col *Collection[K, V]) Delete(ctx context.Context, in K) (bool, error) {
 // Fetch returns the value for in, calling load on a miss and storing what it
 // returns; see [LoaderFunc] for what happens when things fail.
 func (col *Collection[K, V]) Fetch(ctx context.Context, in K, load LoaderFunc[V]) (V, error) {
-	key, err := col.Key(in)
+	key, err := col.key(ctx, "fetch", in)
 	if err != nil { // no key, so no caching: still answer from the loader
-		col.c.fail(ctx, col.k, "fetch", "", ErrKeyGeneration, err)
 		return col.load(ctx, load)
 	}
 	return col.fetch(ctx, key, col.k.ttl, load)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -188,8 +189,11 @@ func TestFetchUnhashableInput(t *testing.T) {
 	if v != 9 || err != nil {
 		t.Errorf("Fetch with an unhashable input = %d, %v; want the loader's value", v, err)
 	}
-	if _, _, err := col.Get(ctxT(t), func() {}); !errors.Is(err, cache.ErrKeyGeneration) {
+	_, _, err = col.Get(ctxT(t), func() {})
+	if !errors.Is(err, cache.ErrKeyGeneration) {
 		t.Errorf("Get with an unhashable input: %v, want ErrKeyGeneration", err)
+	} else if msg := err.Error(); strings.Count(msg, "could not be generated") != 1 || !strings.HasPrefix(msg, "cache: get search: ") {
+		t.Errorf("message %q should name the operation and kind once, then the cause", msg)
 	}
 	if _, _, err := cache.Embeddings(c, "").Get(ctxT(t), "text"); !errors.Is(err, cache.ErrKeyGeneration) {
 		t.Errorf("embedding without a model: %v, want ErrKeyGeneration", err)

@@ -25,7 +25,11 @@ import (
 // GenerateKey fails with an error wrapping [ErrKeyGeneration] when data
 // cannot be encoded as JSON (channels, functions, NaN, cyclic values…).
 func GenerateKey(prefix string, data any) (string, error) {
-	return appendKey(make([]byte, 0, len(prefix)+1+sha256.Size*2), prefix, data)
+	key, err := appendKey(make([]byte, 0, len(prefix)+1+sha256.Size*2), prefix, data)
+	if err != nil {
+		return "", &Error{Op: "generate key", Kind: prefix, Class: ErrKeyGeneration, Cause: err}
+	}
+	return key, nil
 }
 
 // maxPooledKeyBuffer keeps one huge key input from pinning its buffer in
@@ -46,7 +50,7 @@ var keyEncoders = sync.Pool{New: func() any {
 }}
 
 // appendKey appends prefix, ':' and the hex SHA-256 of data's canonical
-// JSON to dst and returns it as a string.
+// JSON to dst and returns it as a string. Its error is the bare cause.
 func appendKey(dst []byte, prefix string, data any) (string, error) {
 	e := keyEncoders.Get().(*keyEncoder)
 	defer func() {
@@ -56,8 +60,7 @@ func appendKey(dst []byte, prefix string, data any) (string, error) {
 	}()
 	e.buf.Reset()
 	if err := e.enc.Encode(data); err != nil {
-		return "", &Error{Op: "generate key", Kind: prefix, Class: ErrKeyGeneration,
-			Cause: fmt.Errorf("input is not JSON-serialisable: %w", err)}
+		return "", fmt.Errorf("input is not JSON-serialisable: %w", err)
 	}
 	sum := sha256.Sum256(bytes.TrimSuffix(e.buf.Bytes(), []byte{'\n'}))
 	dst = append(dst, prefix...)
