@@ -150,10 +150,8 @@ func run(ctx context.Context) error {
 	err = cache.Search[string, []Hit](small).Set(ctx, "too big", hits)
 	small.Close()
 	_, badErr := cache.New(ctx, cache.Config{URL: "redis://user:secret@127.0.0.1:notaport"})
-	section("errors", "ErrValueTooLarge: %v\n  ErrInvalidConfig: %v (password never shown)",
-		errors.Is(err, cache.ErrValueTooLarge), errors.Is(badErr, cache.ErrInvalidConfig))
-	fmt.Println("  ", err)
-	fmt.Println("  ", badErr)
+	section("errors", "errors.Is(err, ErrValueTooLarge) = %v: %v", errors.Is(err, cache.ErrValueTooLarge), err)
+	section("", "errors.Is(err, ErrInvalidConfig) = %v: %v", errors.Is(badErr, cache.ErrInvalidConfig), badErr)
 
 	// 10. Health and statistics.
 	h, err := c.Health(ctx)
@@ -162,9 +160,13 @@ func run(ctx context.Context) error {
 	}
 	section("health", "PING round trip %v", h.Latency)
 	st := c.Stats()
-	for _, name := range st.Names() {
+	for i, name := range st.Names() {
 		k := st.Kinds[name]
-		fmt.Printf("   %-9s hits %d, misses %d (hit rate %.0f%%), sets %d, deletes %d, errors %d, loads %d\n",
+		title := ""
+		if i == 0 {
+			title = "stats"
+		}
+		section(title, "%-9s hits %d, misses %d (hit rate %.0f%%), sets %d, deletes %d, errors %d, loads %d",
 			name, k.Hits, k.Misses, 100*k.HitRate(), k.Sets, k.Deletes, k.Errors, k.Loads)
 	}
 	ss, err := c.ServerStats(ctx)
@@ -181,5 +183,8 @@ func run(ctx context.Context) error {
 }
 
 func section(title, format string, args ...any) {
-	fmt.Printf("%-15s %s\n", title+":", fmt.Sprintf(format, args...))
+	if title != "" {
+		title += ":"
+	}
+	fmt.Printf("%-15s %s\n", title, fmt.Sprintf(format, args...))
 }
