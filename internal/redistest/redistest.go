@@ -41,7 +41,8 @@ type Server struct {
 	cmd *exec.Cmd  // nil while stopped
 }
 
-// Start starts a private server and stops it when tb ends. It fails tb, with
+// Start starts a private server and stops it, removing its files, when tb
+// ends. It fails tb, with
 // instructions, if no server can be started.
 func Start(tb testing.TB) *Server {
 	tb.Helper()
@@ -49,7 +50,7 @@ func Start(tb testing.TB) *Server {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	tb.Cleanup(s.Stop)
+	tb.Cleanup(s.Close)
 	return s
 }
 
