@@ -8,9 +8,7 @@ package benchmarks
 import (
 	"context"
 	"fmt"
-	"math/rand/v2"
 	"os"
-	"strings"
 	"testing"
 	"time"
 
@@ -20,6 +18,7 @@ import (
 
 	"github.com/media-gateway/discovery/cache"
 	"github.com/media-gateway/discovery/internal/redistest"
+	"github.com/media-gateway/discovery/internal/testdata"
 )
 
 var addr string
@@ -34,43 +33,6 @@ func TestMain(m *testing.M) {
 	code := m.Run()
 	srv.Close()
 	os.Exit(code)
-}
-
-type Hit struct {
-	ID    string   `json:"id" msgpack:"id"`
-	Title string   `json:"title" msgpack:"title"`
-	Score float64  `json:"score" msgpack:"score"`
-	Tags  []string `json:"tags" msgpack:"tags"`
-}
-
-// words make titles that vary like real ones, so that compression sees
-// realistic text rather than one repeated string.
-var words = strings.Fields("the a of night star return last empire dark city love war lost house " +
-	"king river girl man secret blood road ghost summer island fire stranger heart silent wild")
-
-func hits(n int) []Hit {
-	rng := rand.New(rand.NewPCG(1, 2))
-	h := make([]Hit, n)
-	for i := range h {
-		title := make([]string, 2+rng.IntN(4))
-		for j := range title {
-			title[j] = words[rng.IntN(len(words))]
-		}
-		h[i] = Hit{ID: fmt.Sprintf("tt%07d", rng.IntN(9999999)), Title: strings.Join(title, " "),
-			Score: rng.Float64(), Tags: []string{words[rng.IntN(len(words))], words[rng.IntN(len(words))]}}
-	}
-	return h
-}
-
-// vector is shaped like a model's output: unit-scale values with full
-// mantissas, which no compressor shrinks much.
-func vector(dims int) []float32 {
-	rng := rand.New(rand.NewPCG(3, 4))
-	v := make([]float32, dims)
-	for i := range v {
-		v[i] = float32(rng.NormFloat64() * 0.05)
-	}
-	return v
 }
 
 // BenchmarkHit compares a cache hit of each library, 32 goroutines on the
@@ -94,8 +56,8 @@ func BenchmarkHit(b *testing.B) {
 	defer raw.Close()
 
 	b.Run("search-20", func(b *testing.B) {
-		value := hits(20)
-		ours := cache.Search[string, []Hit](c)
+		value := testdata.Hits(20)
+		ours := cache.Search[string, []testdata.Hit](c)
 		if err := ours.Set(ctx, "star wars", value); err != nil {
 			b.Fatal(err)
 		}
@@ -106,10 +68,10 @@ func BenchmarkHit(b *testing.B) {
 		}
 		compare(b, raw, rdb, ourKey, gcKey,
 			func() error { _, _, err := ours.Get(ctx, "star wars"); return err },
-			func() error { var v []Hit; return gc.Get(ctx, gcKey, &v) })
+			func() error { var v []testdata.Hit; return gc.Get(ctx, gcKey, &v) })
 	})
 	b.Run("embedding-1536", func(b *testing.B) {
-		value := vector(1536)
+		value := testdata.Vector(1536)
 		ours := cache.Embeddings(c, "text-embedding-3-small")
 		if err := ours.Set(ctx, "a heist thriller", value); err != nil {
 			b.Fatal(err)

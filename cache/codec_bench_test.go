@@ -4,57 +4,18 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
-	"fmt"
-	"math/rand/v2"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/media-gateway/discovery/cache/internal/codec"
 	"github.com/media-gateway/discovery/cache/internal/envelope"
+	"github.com/media-gateway/discovery/internal/testdata"
 )
-
-type benchHit struct {
-	ID    string   `json:"id"`
-	Title string   `json:"title"`
-	Score float64  `json:"score"`
-	Tags  []string `json:"tags"`
-}
 
 type benchIntent struct {
 	Action   string            `json:"action"`
 	Entities map[string]string `json:"entities"`
-}
-
-// benchWords make titles that vary like real ones, so that compression sees
-// realistic text rather than one repeated string.
-var benchWords = strings.Fields("the a of night star return last empire dark city love war lost house " +
-	"king river girl man secret blood road ghost summer island fire stranger heart silent wild")
-
-func benchHits(n int) []benchHit {
-	rng := rand.New(rand.NewPCG(1, 2))
-	word := func() string { return benchWords[rng.IntN(len(benchWords))] }
-	hits := make([]benchHit, n)
-	for i := range hits {
-		title := make([]string, 2+rng.IntN(4))
-		for j := range title {
-			title[j] = word()
-		}
-		hits[i] = benchHit{ID: fmt.Sprintf("tt%07d", rng.IntN(9999999)), Title: strings.Join(title, " "),
-			Score: rng.Float64(), Tags: []string{word(), word()}}
-	}
-	return hits
-}
-
-// benchVector is shaped like a model's output: small values with full
-// mantissas, which compression does not shrink.
-func benchVector(dims int) []float32 {
-	rng := rand.New(rand.NewPCG(3, 4))
-	v := make([]float32, dims)
-	for i := range v {
-		v[i] = float32(rng.NormFloat64() * 0.05)
-	}
-	return v
 }
 
 // BenchmarkEnvelope measures encoding and decoding of a value of each kind,
@@ -62,8 +23,8 @@ func benchVector(dims int) []float32 {
 func BenchmarkEnvelope(b *testing.B) {
 	now := time.Now()
 	intent := benchIntent{Action: "recommend", Entities: map[string]string{"like": "Alien", "genre": "horror"}}
-	vec := benchVector(1536)
-	benchCodec(b, "search-20", codec.JSON[[]benchHit]{}, benchHits(20), now)
+	vec := testdata.Vector(1536)
+	benchCodec(b, "search-20", codec.JSON[[]testdata.Hit]{}, testdata.Hits(20), now)
 	benchCodec(b, "intent", codec.JSON[benchIntent]{}, intent, now)
 	benchCodec(b, "embedding-1536", codec.Float32LE{}, vec, now)
 	benchCodec(b, "embedding-1536-json", codec.JSON[[]float32]{}, vec, now)

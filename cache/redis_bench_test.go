@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/media-gateway/discovery/cache"
+	"github.com/media-gateway/discovery/internal/testdata"
 )
 
 // BenchmarkGetHit measures a cache hit end to end against the real Redis of
@@ -15,11 +16,11 @@ func BenchmarkGetHit(b *testing.B) {
 	ctx := context.Background()
 	c := newCache(b)
 	raw := rawClient(b, redisURL)
-	search := cache.Search[string, []cache.BenchHit](c)
-	if err := search.Set(ctx, "star wars", cache.BenchHits(20)); err != nil {
+	search := cache.Search[string, []testdata.Hit](c)
+	if err := search.Set(ctx, "star wars", testdata.Hits(20)); err != nil {
 		b.Fatal(err)
 	}
-	vec := cache.BenchVector(1536)
+	vec := testdata.Vector(1536)
 	emb := cache.Embeddings(c, "text-embedding-3-small")
 	if err := emb.Set(ctx, "a heist thriller", vec); err != nil {
 		b.Fatal(err)
@@ -65,7 +66,7 @@ func BenchmarkSet(b *testing.B) {
 	c := newCache(b)
 	raw := rawClient(b, redisURL)
 	emb := cache.Embeddings(c, "text-embedding-3-small")
-	vec := cache.BenchVector(1536)
+	vec := testdata.Vector(1536)
 	key, _ := emb.Key("a heist thriller")
 	payload := string(make([]byte, 12+4*1536))
 	b.Run("embedding-1536/raw-set", func(b *testing.B) {
