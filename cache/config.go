@@ -1,6 +1,7 @@
 package cache
 
 import (
+	"crypto/tls"
 	"fmt"
 	"log/slog"
 	"math"
@@ -79,6 +80,14 @@ type Config struct {
 	// Values written with compression are read whatever this setting.
 	CompressMinBytes int
 
+	// TLSConfig configures TLS for rediss:// URLs: a private CA in
+	// RootCAs (as managed Redis services with in-transit encryption
+	// require), a client certificate for mutual TLS, a minimum version. It
+	// is cloned, and its ServerName defaults to the URL's host. If nil,
+	// rediss:// verifies the server against the system's roots. Setting it
+	// with another scheme is an error, so that TLS is never silently off.
+	TLSConfig *tls.Config
+
 	// Logger receives debug records for hits and misses and warnings for
 	// errors the cache absorbs. If nil, nothing is logged. Records never
 	// contain a password.
@@ -130,6 +139,16 @@ func (c Config) resolve() (resolved, error) {
 	r.redactedURL, r.client, err = parseURL(r.URL)
 	if err != nil {
 		return r, err
+	}
+	if r.TLSConfig != nil {
+		if r.client.TLSConfig == nil {
+			return r, invalidConfig("TLSConfig is set but URL %s does not use TLS; use rediss://", r.redactedURL)
+		}
+		serverName := r.client.TLSConfig.ServerName
+		r.client.TLSConfig = r.TLSConfig.Clone()
+		if r.client.TLSConfig.ServerName == "" {
+			r.client.TLSConfig.ServerName = serverName
+		}
 	}
 	r.client.Dialer.Timeout = r.DialTimeout
 	// Server-assisted client-side caching is not used yet: do not ask

@@ -115,3 +115,38 @@ func TestConfigFromEnv(t *testing.T) {
 		})
 	}
 }
+
+// rediss:// against a real TLS listener: verified with the configured CA,
+// refused without it.
+func TestTLS(t *testing.T) {
+	t.Parallel()
+	srv, clientTLS := redistest.StartTLS(t)
+	ctx := ctxT(t)
+	url := "rediss://" + srv.TLSAddr + "/0"
+
+	c, err := cache.New(ctx, cache.Config{URL: url, TLSConfig: clientTLS, Namespace: uniqueNamespace(t)})
+	if err != nil {
+		t.Fatalf("rediss:// with the server's CA: %v", err)
+	}
+	defer c.Close()
+	if err := cache.Search[string, int](c).Set(ctx, "q", 1); err != nil {
+		t.Fatal(err)
+	}
+	if v, ok, err := cache.Search[string, int](c).Get(ctx, "q"); v != 1 || !ok || err != nil {
+		t.Fatalf("Get over TLS = %d, %v, %v", v, ok, err)
+	}
+	if clientTLS.ServerName != "" {
+		t.Error("New modified the caller's TLSConfig")
+	}
+
+	// Without the CA, the server's certificate is not trusted.
+	_, err = cache.New(ctx, cache.Config{URL: url, DialTimeout: 2 * time.Second})
+	if !errors.Is(err, cache.ErrUnavailable) || !strings.Contains(err.Error(), "certificate") {
+		t.Errorf("rediss:// without the CA: %v, want ErrUnavailable naming the certificate", err)
+	}
+	// TLSConfig with a plain URL is refused rather than ignored.
+	_, err = cache.New(ctx, cache.Config{URL: "redis://" + srv.Addr, TLSConfig: clientTLS})
+	if !errors.Is(err, cache.ErrInvalidConfig) {
+		t.Errorf("TLSConfig with redis://: %v, want ErrInvalidConfig", err)
+	}
+}

@@ -33,9 +33,11 @@ const startTimeout = 15 * time.Second
 
 // Server is a redis-server process owned by a test.
 type Server struct {
-	Addr   string // "127.0.0.1:PORT"
-	Socket string // path of its unix socket
-	dir    string
+	Addr    string // "127.0.0.1:PORT"
+	Socket  string // path of its unix socket
+	TLSAddr string // "127.0.0.1:PORT" of its TLS listener, for servers from StartTLS
+	dir     string
+	args    []string // extra redis-server arguments
 
 	mu  sync.Mutex // guards cmd
 	cmd *exec.Cmd  // nil while stopped
@@ -57,6 +59,12 @@ func Start(tb testing.TB) *Server {
 // StartServer starts a private server; the caller must Stop it. It is for
 // TestMain, where there is no testing.TB.
 func StartServer() (*Server, error) {
+	return startServer(nil)
+}
+
+// startServer starts a server; configure, if not nil, is called with the
+// server before each start attempt to add arguments.
+func startServer(configure func(*Server) error) (*Server, error) {
 	bin, err := exec.LookPath("redis-server")
 	if err != nil {
 		return nil, errors.New("redistest: redis-server is not on the PATH. " +
@@ -74,6 +82,12 @@ func StartServer() (*Server, error) {
 			return nil, err
 		}
 		s := &Server{Addr: net.JoinHostPort("127.0.0.1", strconv.Itoa(port)), Socket: filepath.Join(dir, "redis.sock"), dir: dir}
+		if configure != nil {
+			if err := configure(s); err != nil {
+				os.RemoveAll(dir)
+				return nil, err
+			}
+		}
 		if lastErr = s.start(bin); lastErr == nil {
 			return s, nil
 		}
@@ -92,6 +106,7 @@ func (s *Server) start(bin string) error {
 		"--port", port, "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
 		"--dir", s.dir, "--unixsocket", s.Socket, "--unixsocketperm", "700",
 		"--daemonize", "no", "--loglevel", "warning", "--logfile", filepath.Join(s.dir, "redis.log"))
+	cmd.Args = append(cmd.Args, s.args...)
 	cmd.SysProcAttr = sysProcAttr()
 	if err := cmd.Start(); err != nil {
 		return fmt.Errorf("redistest: starting %s: %w", bin, err)
