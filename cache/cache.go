@@ -58,8 +58,11 @@ func New(ctx context.Context, cfg Config) (*RedisCache, error) {
 	}
 	client, err := rueidis.NewClient(r.client)
 	if err != nil {
-		return nil, &Error{Op: "connect", Key: r.redactedURL, Class: classOf(err),
-			Cause: fmt.Errorf("%w (is Redis running there? set Config.URL or REDIS_URL)", err)}
+		class, hint := classOf(err), "is Redis running there? set Config.URL or REDIS_URL"
+		if class == ErrOperation { // the server answered the handshake with an error
+			hint = "check the user, password and ACL in the URL"
+		}
+		return nil, &Error{Op: "connect", Key: r.redactedURL, Class: class, Cause: fmt.Errorf("%w (%s)", err, hint)}
 	}
 	c := &RedisCache{client: client, cfg: r, log: r.Logger, kinds: make(map[string]*kind)}
 	c.search = c.kind(KindSearch, r.SearchTTL)

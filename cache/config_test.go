@@ -150,3 +150,34 @@ func TestTLS(t *testing.T) {
 		t.Errorf("TLSConfig with redis://: %v, want ErrInvalidConfig", err)
 	}
 }
+
+// A password in the URL authenticates; a wrong one is refused with a clear
+// error that never shows it.
+func TestPasswordURL(t *testing.T) {
+	t.Parallel()
+	srv := redistest.Start(t, "--requirepass", "c0rrect-horse")
+	ctx := ctxT(t)
+	c, err := cache.New(ctx, cache.Config{URL: "redis://:c0rrect-horse@" + srv.Addr + "/0", Namespace: uniqueNamespace(t)})
+	if err != nil {
+		t.Fatalf("right password: %v", err)
+	}
+	defer c.Close()
+	if err := cache.Set(ctx, c, "k", 1, time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	for _, url := range []string{"redis://:wr0ng-battery@" + srv.Addr, "redis://default:wr0ng-battery@" + srv.Addr} {
+		_, err := cache.New(ctx, cache.Config{URL: url})
+		if !errors.Is(err, cache.ErrOperation) {
+			t.Errorf("wrong password: %v, want ErrOperation", err)
+		}
+		if err != nil && strings.Contains(err.Error(), "wr0ng-battery") {
+			t.Errorf("error leaks the password: %v", err)
+		}
+		if err != nil && !strings.Contains(err.Error(), "password") {
+			t.Errorf("error %q does not point at the password", err)
+		}
+	}
+	if _, err := cache.New(ctx, cache.Config{URL: "redis://" + srv.Addr}); !errors.Is(err, cache.ErrOperation) || !strings.Contains(err.Error(), "password") {
+		t.Errorf("no password for a server that requires one: %v, want ErrOperation pointing at the password", err)
+	}
+}

@@ -44,11 +44,11 @@ type Server struct {
 }
 
 // Start starts a private server and stops it, removing its files, when tb
-// ends. It fails tb, with
-// instructions, if no server can be started.
-func Start(tb testing.TB) *Server {
+// ends; args are extra redis-server arguments ("--requirepass", "pw"). It
+// fails tb, with instructions, if no server can be started.
+func Start(tb testing.TB, args ...string) *Server {
 	tb.Helper()
-	s, err := StartServer()
+	s, err := startServer(func(s *Server) error { s.args = args; return nil })
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -197,7 +197,7 @@ func (s *Server) logTail() string {
 	return strings.TrimSpace(string(b))
 }
 
-// Ping sends one PING to addr and checks the answer.
+// Ping sends one PING to addr and checks that a Redis server answers.
 func Ping(addr string) error {
 	conn, err := net.DialTimeout("tcp", addr, time.Second)
 	if err != nil {
@@ -212,7 +212,8 @@ func Ping(addr string) error {
 	if err != nil {
 		return err
 	}
-	if line != "+PONG\r\n" {
+	// A server that requires a password answers NOAUTH: it is up.
+	if line != "+PONG\r\n" && !strings.HasPrefix(line, "-NOAUTH") {
 		return fmt.Errorf("redistest: unexpected PING answer %q", line)
 	}
 	return nil
