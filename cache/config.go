@@ -133,7 +133,7 @@ func (c Config) resolve() (resolved, error) {
 		return r, invalidConfig("MaxValueBytes is negative (%d); use a positive size, or zero for the default", r.MaxValueBytes)
 	}
 	if err := checkName("Namespace", r.Namespace); err != nil {
-		return r, err
+		return r, invalidConfig("%v", err)
 	}
 	var err error
 	r.redactedURL, r.client, err = parseURL(r.URL)
@@ -198,15 +198,15 @@ func parseURL(raw string) (redacted string, opt rueidis.ClientOption, err error)
 }
 
 // checkName validates a namespace or kind name: something that is placed
-// in keys and in SCAN patterns.
+// in keys and in SCAN patterns. The caller wraps the error in its class.
 func checkName(field, s string) error {
 	if s == "" {
-		return invalidConfig("%s is empty", field)
+		return fmt.Errorf("%s is empty", field)
 	}
 	if i := strings.IndexFunc(s, func(r rune) bool {
 		return strings.ContainsRune(`*?[]\`, r) || r <= ' ' || r == 0x7f
 	}); i >= 0 {
-		return invalidConfig("%s %q contains %q; glob characters (* ? [ ] \\), spaces and control characters are not allowed", field, s, s[i])
+		return fmt.Errorf("%s %q contains %q; glob characters (* ? [ ] \\), spaces and control characters are not allowed", field, s, s[i])
 	}
 	return nil
 }
