@@ -505,7 +505,7 @@ func TestNewCollectionRejects(t *testing.T) {
 		name string
 		ttl  time.Duration
 	}{{"", time.Minute}, {"a*b", time.Minute}, {"two words", time.Minute}, {cache.KindSearch, time.Minute}, {"ok", 0}} {
-		if _, err := cache.NewCollection[string, int](c, tc.name, tc.ttl); !errors.Is(err, cache.ErrInvalidArgument) {
+		if _, err := cache.NewCollection[string, int](c, tc.name, tc.ttl); !errors.Is(err, cache.ErrInvalidArgument) || errors.Is(err, cache.ErrInvalidConfig) {
 			t.Errorf("NewCollection(%q, %v): %v, want ErrInvalidArgument", tc.name, tc.ttl, err)
 		}
 	}
