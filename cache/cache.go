@@ -147,6 +147,8 @@ func (c *RedisCache) setRaw(ctx context.Context, key string, val []byte, ttl tim
 	if c.closed.Load() {
 		return ErrClosed
 	}
+	// Redis counts PX in whole milliseconds, and refuses 0.
+	ttl = max(ttl, time.Millisecond)
 	// val is never reused after this call, so it can be sent without a copy.
 	cmd := c.client.B().Set().Key(key).Value(rueidis.BinaryString(val)).Px(ttl).Build()
 	return c.do(ctx, cmd).Error()

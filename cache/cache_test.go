@@ -187,6 +187,9 @@ func TestKeyLevelOperations(t *testing.T) {
 	if err != nil || n != 1 {
 		t.Fatalf("Delete = %d, %v; want 1", n, err)
 	}
+	if err := cache.Set(ctx, c, "brief", 1, time.Microsecond); err != nil {
+		t.Errorf("Set with a sub-millisecond ttl: %v (Redis PX needs at least 1 ms)", err)
+	}
 	for _, bad := range []time.Duration{0, -time.Second} {
 		if err := cache.Set(ctx, c, "k", 1, bad); !errors.Is(err, cache.ErrInvalidArgument) {
 			t.Errorf("Set with ttl %v: %v, want ErrInvalidArgument", bad, err)
