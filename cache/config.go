@@ -73,7 +73,7 @@ type Config struct {
 
 	// CompressMinBytes is the payload size from which values are
 	// compressed with S2 before they are stored, when that saves at least
-	// an eighth of the bytes (JSON search results typically shrink 2–3×;
+	// an eighth of the bytes (JSON search results shrink about 2×;
 	// embedding vectors do not, and stay as they are). Reading a
 	// compressed value costs a few microseconds. If zero,
 	// DefaultCompressMinBytes (1 KiB); negative disables compression.

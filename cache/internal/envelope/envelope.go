@@ -19,6 +19,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/klauspost/compress/s2"
@@ -102,15 +103,26 @@ func Seal(buf []byte, compressMin int) []byte {
 	if compressMin <= 0 || len(payload) < compressMin {
 		return buf
 	}
-	out := make([]byte, HeaderSize, HeaderSize+s2.MaxEncodedLen(len(payload)))
-	copy(out, buf[:HeaderSize])
-	compressed := s2.Encode(out[HeaderSize:cap(out)], payload)
+	// Compress into reusable scratch space, and allocate only for a result
+	// worth keeping: vectors, which never shrink, then cost no allocation.
+	scratch := scratchBuffers.Get().(*[]byte)
+	defer scratchBuffers.Put(scratch)
+	if n := s2.MaxEncodedLen(len(payload)); cap(*scratch) < n {
+		*scratch = make([]byte, n)
+	}
+	compressed := s2.Encode((*scratch)[:cap(*scratch)], payload)
 	if len(compressed) > len(payload)-len(payload)/8 {
 		return buf // not worth a decompression on every read
 	}
+	out := make([]byte, HeaderSize+len(compressed))
+	copy(out, buf[:HeaderSize])
+	copy(out[HeaderSize:], compressed)
 	out[3] |= byte(FlagS2)
-	return out[:HeaderSize+len(compressed)]
+	return out
 }
+
+// scratchBuffers hold Seal's compression output until it is copied.
+var scratchBuffers = sync.Pool{New: func() any { return new([]byte) }}
 
 // Open is Parse followed by decompression: it returns the header and the
 // plain payload, refusing a compressed payload that would expand past
