@@ -3,13 +3,9 @@ module github.com/media-gateway/discovery
 go 1.26.0
 
 require (
-	github.com/alicebob/miniredis/v2 v2.40.0
+	github.com/klauspost/compress v1.20.4
 	github.com/redis/rueidis v1.0.79
 	golang.org/x/sync v0.25.0
 )
 
-require (
-	github.com/klauspost/compress v1.20.4 // indirect
-	github.com/yuin/gopher-lua v1.1.1 // indirect
-	golang.org/x/sys v0.47.0 // indirect
-)
+require golang.org/x/sys v0.47.0 // indirect

@@ -17,8 +17,8 @@ import (
 	"github.com/redis/rueidis"
 
 	"github.com/media-gateway/discovery/cache"
+	"github.com/media-gateway/discovery/internal/fixtures"
 	"github.com/media-gateway/discovery/internal/redistest"
-	"github.com/media-gateway/discovery/internal/testdata"
 )
 
 var addr string
@@ -56,8 +56,8 @@ func BenchmarkHit(b *testing.B) {
 	defer raw.Close()
 
 	b.Run("search-20", func(b *testing.B) {
-		value := testdata.Hits(20)
-		ours := cache.Search[string, []testdata.Hit](c)
+		value := fixtures.Hits(20)
+		ours := cache.Search[string, []fixtures.Hit](c)
 		if err := ours.Set(ctx, "star wars", value); err != nil {
 			b.Fatal(err)
 		}
@@ -68,10 +68,10 @@ func BenchmarkHit(b *testing.B) {
 		}
 		compare(b, raw, rdb, ourKey, gcKey,
 			func() error { _, _, err := ours.Get(ctx, "star wars"); return err },
-			func() error { var v []testdata.Hit; return gc.Get(ctx, gcKey, &v) })
+			func() error { var v []fixtures.Hit; return gc.Get(ctx, gcKey, &v) })
 	})
 	b.Run("embedding-1536", func(b *testing.B) {
-		value := testdata.Vector(1536)
+		value := fixtures.Vector(1536)
 		ours := cache.Embeddings(c, "text-embedding-3-small")
 		if err := ours.Set(ctx, "a heist thriller", value); err != nil {
 			b.Fatal(err)

@@ -92,7 +92,7 @@ func TestKeysInRedis(t *testing.T) {
 	t.Parallel()
 	c := newCache(t, func(cfg *cache.Config) { cfg.Namespace = "discovery-" + uniqueNamespace(t) })
 	ctx := ctxT(t)
-	raw := rawClient(t, redisURL)
+	raw := rawClient(t, redisURL(t))
 	ns := c.Namespace()
 	cases := []struct {
 		set  func() error
@@ -122,7 +122,7 @@ func TestTTLPerKind(t *testing.T) {
 	t.Parallel()
 	c := newCache(t, func(cfg *cache.Config) { cfg.IntentTTL = 7 * time.Minute })
 	ctx := ctxT(t)
-	raw := rawClient(t, redisURL)
+	raw := rawClient(t, redisURL(t))
 	custom, err := cache.NewCollection[string, string](c, "trending", 90*time.Second)
 	if err != nil {
 		t.Fatal(err)
@@ -261,7 +261,7 @@ func TestValueTooLarge(t *testing.T) {
 	t.Parallel()
 	c := newCache(t, func(cfg *cache.Config) { cfg.MaxValueBytes = 1024 })
 	ctx := ctxT(t)
-	raw := rawClient(t, redisURL)
+	raw := rawClient(t, redisURL(t))
 	col := cache.Search[string, string](c)
 	if err := col.Set(ctx, "q", "small"); err != nil {
 		t.Fatal(err)
@@ -292,7 +292,7 @@ func TestCorruptBytes(t *testing.T) {
 	t.Parallel()
 	c := newCache(t)
 	ctx := ctxT(t)
-	raw := rawClient(t, redisURL)
+	raw := rawClient(t, redisURL(t))
 	search := cache.Search[string, []hit](c)
 	emb := cache.Embeddings(c, "m")
 	good, _ := search.Key("good")
@@ -390,7 +390,7 @@ func TestClearingTouchesOnlyOwnNamespace(t *testing.T) {
 	t.Parallel()
 	c := newCache(t)
 	ctx := ctxT(t)
-	raw := rawClient(t, redisURL)
+	raw := rawClient(t, redisURL(t))
 	ns := c.Namespace()
 	foreign := []string{
 		"foreign-" + ns,                   // the namespace without its colon
@@ -471,7 +471,7 @@ func TestDeletePattern10000Keys(t *testing.T) {
 	t.Parallel()
 	c := newCache(t)
 	ctx := ctxT(t)
-	raw := rawClient(t, redisURL)
+	raw := rawClient(t, redisURL(t))
 	const n = 10000
 	// Write through the raw client in one pipeline: the test is about delete.
 	cmds := make(rueidis.Commands, 0, n+1)
@@ -519,7 +519,7 @@ func TestNewCollectionRejects(t *testing.T) {
 func TestCompression(t *testing.T) {
 	t.Parallel()
 	ctx := ctxT(t)
-	raw := rawClient(t, redisURL)
+	raw := rawClient(t, redisURL(t))
 	results := make([]hit, 40)
 	for i := range results {
 		results[i] = hit{ID: fmt.Sprintf("tt%07d", i), Title: "The Empire Strikes Back", Score: float64(i), Tags: []string{"sci-fi"}}

@@ -10,7 +10,7 @@ import (
 
 	"github.com/media-gateway/discovery/cache/internal/codec"
 	"github.com/media-gateway/discovery/cache/internal/envelope"
-	"github.com/media-gateway/discovery/internal/testdata"
+	"github.com/media-gateway/discovery/internal/fixtures"
 )
 
 type benchIntent struct {
@@ -23,8 +23,8 @@ type benchIntent struct {
 func BenchmarkEnvelope(b *testing.B) {
 	now := time.Now()
 	intent := benchIntent{Action: "recommend", Entities: map[string]string{"like": "Alien", "genre": "horror"}}
-	vec := testdata.Vector(1536)
-	benchCodec(b, "search-20", codec.JSON[[]testdata.Hit]{}, testdata.Hits(20), now)
+	vec := fixtures.Vector(1536)
+	benchCodec(b, "search-20", codec.JSON[[]fixtures.Hit]{}, fixtures.Hits(20), now)
 	benchCodec(b, "intent", codec.JSON[benchIntent]{}, intent, now)
 	benchCodec(b, "embedding-1536", codec.Float32LE{}, vec, now)
 	benchCodec(b, "embedding-1536-json", codec.JSON[[]float32]{}, vec, now)

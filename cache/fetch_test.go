@@ -138,7 +138,7 @@ func TestFetchOverwritesCorruptValue(t *testing.T) {
 	t.Parallel()
 	c := newCache(t)
 	ctx := ctxT(t)
-	raw := rawClient(t, redisURL)
+	raw := rawClient(t, redisURL(t))
 	intents := cache.Intents[string](c, "")
 	key, _ := intents.Key("q")
 	raw.Do(ctx, raw.B().Set().Key(key).Value("\xdc\x01garbage").Build())

@@ -4,8 +4,8 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"fmt"
 	"os"
+	"sync"
 	"testing"
 	"time"
 
@@ -15,19 +15,32 @@ import (
 	"github.com/media-gateway/discovery/internal/redistest"
 )
 
-// redisURL is the server shared by this package's tests: a private
-// redis-server started for the run, or TEST_REDIS_URL.
-var redisURL string
+// shared is the server shared by this package's integration tests: a
+// private redis-server started on first use, or TEST_REDIS_URL. Tests of
+// pure logic never ask for it, so they pass with no redis-server at all.
+var shared struct {
+	once    sync.Once
+	url     string
+	release func()
+	err     error
+}
+
+// redisURL returns the shared server's URL, starting it on first use, or
+// fails tb with instructions when no server can be had.
+func redisURL(tb testing.TB) string {
+	tb.Helper()
+	shared.once.Do(func() { shared.url, shared.release, shared.err = redistest.Shared() })
+	if shared.err != nil {
+		tb.Fatal(shared.err)
+	}
+	return shared.url
+}
 
 func TestMain(m *testing.M) {
-	url, release, err := redistest.Shared()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	redisURL = url
 	code := m.Run()
-	release()
+	if shared.release != nil {
+		shared.release()
+	}
 	os.Exit(code)
 }
 
@@ -43,7 +56,7 @@ func uniqueNamespace(tb testing.TB) string {
 // closed and emptied when tb ends. edit may change the config.
 func newCache(tb testing.TB, edit ...func(*cache.Config)) *cache.RedisCache {
 	tb.Helper()
-	cfg := cache.Config{URL: redisURL, Namespace: uniqueNamespace(tb)}
+	cfg := cache.Config{URL: redisURL(tb), Namespace: uniqueNamespace(tb)}
 	for _, e := range edit {
 		e(&cfg)
 	}

@@ -5,7 +5,7 @@ import (
 	"testing"
 
 	"github.com/media-gateway/discovery/cache"
-	"github.com/media-gateway/discovery/internal/testdata"
+	"github.com/media-gateway/discovery/internal/fixtures"
 )
 
 // BenchmarkGetHit measures a cache hit end to end against the real Redis of
@@ -15,12 +15,12 @@ import (
 func BenchmarkGetHit(b *testing.B) {
 	ctx := context.Background()
 	c := newCache(b)
-	raw := rawClient(b, redisURL)
-	search := cache.Search[string, []testdata.Hit](c)
-	if err := search.Set(ctx, "star wars", testdata.Hits(20)); err != nil {
+	raw := rawClient(b, redisURL(b))
+	search := cache.Search[string, []fixtures.Hit](c)
+	if err := search.Set(ctx, "star wars", fixtures.Hits(20)); err != nil {
 		b.Fatal(err)
 	}
-	vec := testdata.Vector(1536)
+	vec := fixtures.Vector(1536)
 	emb := cache.Embeddings(c, "text-embedding-3-small")
 	if err := emb.Set(ctx, "a heist thriller", vec); err != nil {
 		b.Fatal(err)
@@ -64,9 +64,9 @@ func BenchmarkGetHit(b *testing.B) {
 func BenchmarkSet(b *testing.B) {
 	ctx := context.Background()
 	c := newCache(b)
-	raw := rawClient(b, redisURL)
+	raw := rawClient(b, redisURL(b))
 	emb := cache.Embeddings(c, "text-embedding-3-small")
-	vec := testdata.Vector(1536)
+	vec := fixtures.Vector(1536)
 	key, _ := emb.Key("a heist thriller")
 	payload := string(make([]byte, 12+4*1536))
 	b.Run("embedding-1536/raw-set", func(b *testing.B) {

@@ -78,7 +78,7 @@ func TestLogging(t *testing.T) {
 	var logs logBuffer
 	c := newCache(t, func(cfg *cache.Config) {
 		cfg.Logger = logs.logger()
-		cfg.URL = strings.Replace(redisURL, "redis://", "redis://default:hunter2@", 1)
+		cfg.URL = strings.Replace(redisURL(t), "redis://", "redis://default:hunter2@", 1)
 	})
 	ctx := context.Background()
 	search := cache.Search[string, int](c)

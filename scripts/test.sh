@@ -24,6 +24,15 @@ if [ -n "$unformatted" ]; then
 	echo "$unformatted" >&2
 	exit 1
 fi
-go vet ./...
-(cd benchmarks && go vet ./...) # the comparison module must keep compiling
+# The library, the examples and the comparison benchmarks are separate
+# modules, so that the library requires only what it imports.
+modules=(. examples benchmarks)
+for m in "${modules[@]}"; do
+	if ! (cd "$m" && go mod tidy -diff >/dev/null); then
+		echo "test.sh: go.mod or go.sum of module $m is not tidy; run: (cd $m && go mod tidy)" >&2
+		exit 1
+	fi
+	(cd "$m" && go vet ./...)
+done
 go test -race -count=1 "$@" ./...
+(cd examples && go test -race -count=1 ./...)

@@ -1,6 +1,6 @@
 // Command cache_usage walks through every capability of package cache.
 //
-//	go run ./examples/cache_usage
+//	go -C examples run ./cache_usage
 //
 // With REDIS_URL set it uses that server (only keys under the namespace
 // "discovery-example" are touched, and they are removed at the end).
