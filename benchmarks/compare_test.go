@@ -72,7 +72,10 @@ func BenchmarkHit(b *testing.B) {
 	})
 	b.Run("embedding-1536", func(b *testing.B) {
 		value := fixtures.Vector(1536)
-		ours := cache.Embeddings(c, "text-embedding-3-small")
+		ours, err := cache.Embeddings(c, "text-embedding-3-small")
+		if err != nil {
+			b.Fatal(err)
+		}
 		if err := ours.Set(ctx, "a heist thriller", value); err != nil {
 			b.Fatal(err)
 		}

@@ -2,13 +2,11 @@ package cache
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"sync"
 	"sync/atomic"
 	"time"
-	"unsafe"
 
 	"github.com/redis/rueidis"
 	"golang.org/x/sync/singleflight"
@@ -17,36 +15,34 @@ import (
 // RedisCache is a cache of typed values in Redis. It is safe for concurrent
 // use by any number of goroutines; create one per process and share it.
 //
-// Values are read and written through [Collection]s ([Search], [Intents],
-// [Embeddings], [NewCollection]) or the key-level functions [Get], [Set] and
+// Values are read and written through [Kind]s ([Search], [Intents],
+// [Embeddings], [NewKind]) or the key-level functions [Get], [Set] and
 // [Fetch]. Every key the cache touches starts with its namespace.
 type RedisCache struct {
 	client rueidis.Client
 	cfg    resolved
 	log    *slog.Logger
+	rec    Recorder           // the user's, or nil
+	now    func() time.Time   // the clock of log rate limits; tests replace it
 	flight singleflight.Group // one loader call per key at a time (Fetch)
 	closed atomic.Bool
-	errs   atomic.Uint64 // failures that belong to no kind
 
-	mu    sync.RWMutex     // guards kinds
-	kinds map[string]*kind // by name; a kind is created once and never removed
+	mu    sync.RWMutex          // guards kinds
+	kinds map[string]*kindState // by name; a kind is created once and never removed
+	whole *kindState            // figures of the operations of no kind
 
-	search, intent, embedding, custom *kind
+	search, intent, embedding, custom *kindState
+
+	// Set by tests only: hookFetchMissed runs between a Fetch's miss and its
+	// flight, hookFetchJoined once it has joined (or started) the flight.
+	hookFetchMissed, hookFetchJoined func(key string)
 }
 
-// kind is the configuration of one family of values: its name (the key
-// prefix after the namespace), TTL and counters. Every kind goes through the
-// same code path.
-type kind struct {
-	name string
-	ttl  time.Duration
-	st   counters
-}
-
-// New connects to the Redis of cfg.URL, checks it with a PING, and returns a
-// ready cache. It fails with an error wrapping [ErrInvalidConfig] for a bad
-// setting, or [ErrUnavailable] when Redis cannot be reached within ctx and
-// cfg.DialTimeout. Close the cache when done.
+// New connects to Redis, checks it with a PING, and returns a ready cache.
+// It fails with an error wrapping [ErrInvalidConfig] for a bad setting;
+// [ErrUnavailable] when Redis cannot be reached within ctx and
+// cfg.DialTimeout; [ErrOperation] when the server refuses the connection
+// (a wrong password or user: WRONGPASS, NOAUTH). Close the cache when done.
 //
 // The connection is kept and re-established on its own if Redis restarts:
 // operations fail with ErrUnavailable while it is down and work again once
@@ -56,19 +52,24 @@ func New(ctx context.Context, cfg Config) (*RedisCache, error) {
 	if err != nil {
 		return nil, err
 	}
-	client, err := rueidis.NewClient(r.client)
+	build := r.ClientBuilder
+	if build == nil {
+		build = rueidis.NewClient
+	}
+	client, err := build(r.client)
 	if err != nil {
 		class, hint := classOf(err), "is Redis running there? set Config.URL or REDIS_URL"
 		if class == ErrOperation { // the server answered the handshake with an error
 			hint = "check the user, password and ACL in the URL"
 		}
-		return nil, &Error{Op: "connect", Key: r.redactedURL, Class: class, Cause: fmt.Errorf("%w (%s)", err, hint)}
+		return nil, &Error{Op: OpConnect, Key: r.redactedURL, Class: class, Cause: fmt.Errorf("%w (%s)", err, hint)}
 	}
-	c := &RedisCache{client: client, cfg: r, log: r.Logger, kinds: make(map[string]*kind)}
-	c.search = c.kind(KindSearch, r.SearchTTL)
-	c.intent = c.kind(KindIntent, r.IntentTTL)
-	c.embedding = c.kind(KindEmbedding, r.EmbeddingTTL)
-	c.custom = c.kind(KindCustom, 0)
+	c := &RedisCache{client: client, cfg: r, log: r.Logger, rec: r.Recorder, now: time.Now,
+		kinds: make(map[string]*kindState), whole: &kindState{}}
+	c.search = c.registerKind(KindSearch, r.SearchTTL)
+	c.intent = c.registerKind(KindIntent, r.IntentTTL)
+	c.embedding = c.registerKind(KindEmbedding, r.EmbeddingTTL)
+	c.custom = c.registerKind(KindCustom, 0)
 	if _, err := c.Health(ctx); err != nil {
 		client.Close()
 		return nil, err
@@ -78,8 +79,10 @@ func New(ctx context.Context, cfg Config) (*RedisCache, error) {
 	return c, nil
 }
 
-// Close releases the connections. Operations after Close fail with
-// [ErrClosed]. Close is safe to call more than once and always returns nil.
+// Close releases the connections (the client's too, when it was built by
+// Config.ClientBuilder). Operations after Close, and operations racing it,
+// fail with [ErrClosed]. Close is safe to call more than once and always
+// returns nil.
 func (c *RedisCache) Close() error {
 	if c.closed.CompareAndSwap(false, true) {
 		c.client.Close()
@@ -90,21 +93,35 @@ func (c *RedisCache) Close() error {
 // Namespace returns the prefix of every key this cache touches.
 func (c *RedisCache) Namespace() string { return c.cfg.Namespace }
 
-// kind returns the kind called name, creating it with ttl on first use.
-func (c *RedisCache) kind(name string, ttl time.Duration) *kind {
-	c.mu.RLock()
-	k := c.kinds[name]
-	c.mu.RUnlock()
-	if k != nil {
-		return k
-	}
+// registerKind returns the kind called name, creating it with ttl on first
+// use. A kind's TTL never changes: asking for another TTL is refused with
+// ErrInvalidArgument.
+func (c *RedisCache) registerKind(name string, ttl time.Duration) *kindState {
+	k, _ := c.kindWithTTL(name, ttl)
+	return k
+}
+
+// kindWithTTL is registerKind, reporting a TTL that differs from the one
+// the kind was created with.
+func (c *RedisCache) kindWithTTL(name string, ttl time.Duration) (*kindState, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if k = c.kinds[name]; k == nil {
-		k = &kind{name: name, ttl: ttl}
+	k := c.kinds[name]
+	if k == nil {
+		k = &kindState{name: name, ttl: ttl}
 		c.kinds[name] = k
 	}
-	return k
+	if k.ttl != ttl {
+		return k, invalidKind("kind %q already exists with ttl %v; one kind has one TTL: use the same ttl, or another name", name, k.ttl)
+	}
+	return k, nil
+}
+
+// lookupKind returns the kind called name, or nil if it was never used.
+func (c *RedisCache) lookupKind(name string) *kindState {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	return c.kinds[name]
 }
 
 // redisKey returns the namespaced key of prefix and the hash of data.
@@ -113,101 +130,4 @@ func (c *RedisCache) redisKey(prefix string, data any) (string, error) {
 	buf := make([]byte, 0, len(ns)+1+len(prefix)+1+64)
 	buf = append(append(buf, ns...), ':')
 	return appendKey(buf, prefix, data)
-}
-
-// opContext bounds one network call by the operation timeout.
-func (c *RedisCache) opContext(ctx context.Context) (context.Context, context.CancelFunc) {
-	return context.WithTimeout(ctx, c.cfg.OperationTimeout)
-}
-
-// do runs one command within the operation timeout.
-func (c *RedisCache) do(ctx context.Context, cmd rueidis.Completed) rueidis.RedisResult {
-	return c.doOn(ctx, c.client, cmd)
-}
-
-// getRaw reads the bytes under key. A missing key is (nil, false, nil).
-// The returned bytes alias the reply and must not be modified.
-func (c *RedisCache) getRaw(ctx context.Context, key string) ([]byte, bool, error) {
-	if c.closed.Load() {
-		return nil, false, ErrClosed
-	}
-	s, err := c.do(ctx, c.client.B().Get().Key(key).Build()).ToString()
-	if err != nil {
-		if rueidis.IsRedisNil(err) { // before any wrapping: IsRedisNil compares with ==
-			return nil, false, nil
-		}
-		return nil, false, err
-	}
-	// The reply string is not shared with anyone else; decoders only read it.
-	return unsafe.Slice(unsafe.StringData(s), len(s)), true, nil
-}
-
-// setRaw stores val under key for ttl.
-func (c *RedisCache) setRaw(ctx context.Context, key string, val []byte, ttl time.Duration) error {
-	if c.closed.Load() {
-		return ErrClosed
-	}
-	// Redis counts PX in whole milliseconds, and refuses 0.
-	ttl = max(ttl, time.Millisecond)
-	// val is never reused after this call, so it can be sent without a copy.
-	cmd := c.client.B().Set().Key(key).Value(rueidis.BinaryString(val)).Px(ttl).Build()
-	return c.do(ctx, cmd).Error()
-}
-
-// fail wraps err as an *Error of the right class, counts it against k (or
-// the cache, for errors of no kind) and logs it once, at warn level.
-func (c *RedisCache) fail(ctx context.Context, k *kind, op, key string, class, err error) error {
-	if class == nil {
-		class = classOf(err)
-	}
-	if class == ErrUnavailable && errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil {
-		err = fmt.Errorf("%w (no answer within Config.OperationTimeout=%v)", err, c.cfg.OperationTimeout)
-	}
-	e := &Error{Op: op, Key: key, Class: class, Cause: err}
-	if err == class {
-		e.Cause = nil
-	}
-	if k != nil {
-		e.Kind = k.name
-	}
-	level := slog.LevelWarn
-	switch {
-	case ctx.Err() != nil:
-		// The caller gave up: not a failure of the cache, so not counted,
-		// and logged only at debug level.
-		level = slog.LevelDebug
-	case k != nil:
-		k.st.errors.Add(1)
-	default:
-		c.errs.Add(1)
-	}
-	c.log.LogAttrs(ctx, level, "cache error", slog.String("op", op), slog.String("kind", e.Kind),
-		slog.String("key", key), slog.String("error", e.Error()))
-	return e
-}
-
-// classOf maps an error from the Redis client to a sentinel class.
-func classOf(err error) error {
-	var re *rueidis.RedisError
-	switch {
-	case errors.Is(err, ErrClosed):
-		return ErrClosed
-	case errors.As(err, &re):
-		return ErrOperation
-	default: // network errors, timeouts, cancellations, client reconnecting
-		return ErrUnavailable
-	}
-}
-
-// logHitMiss logs a hit or a miss at debug level, at no cost when debug
-// records are not wanted.
-func (c *RedisCache) logHitMiss(ctx context.Context, k *kind, key string, hit bool) {
-	if !c.log.Enabled(ctx, slog.LevelDebug) {
-		return
-	}
-	msg := "cache miss"
-	if hit {
-		msg = "cache hit"
-	}
-	c.log.LogAttrs(ctx, slog.LevelDebug, msg, slog.String("kind", k.name), slog.String("key", key))
 }

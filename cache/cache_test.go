@@ -61,7 +61,7 @@ func TestKindsRoundTrip(t *testing.T) {
 	}
 
 	vec := []float32{0.25, -1.5, float32(math.Inf(1)), float32(math.NaN()), math.SmallestNonzeroFloat32}
-	small := cache.Embeddings(c, "text-embedding-3-small")
+	small := embeddings(t, c, "text-embedding-3-small")
 	if err := small.Set(ctx, "a heist thriller", vec); err != nil {
 		t.Fatal(err)
 	}
@@ -74,7 +74,7 @@ func TestKindsRoundTrip(t *testing.T) {
 			t.Errorf("dimension %d: got %v, want %v (bit for bit)", i, gotVec[i], vec[i])
 		}
 	}
-	if _, ok, _ := cache.Embeddings(c, "text-embedding-3-large").Get(ctx, "a heist thriller"); ok {
+	if _, ok, _ := embeddings(t, c, "text-embedding-3-large").Get(ctx, "a heist thriller"); ok {
 		t.Error("an embedding of one model was returned for another model")
 	}
 
@@ -103,7 +103,7 @@ func TestKeysInRedis(t *testing.T) {
 		{func() error { return cache.Intents[int](c, "").Set(ctx, `movies like <Alien> & "Aliens"`, 1) },
 			ns + ":intent:bf140604f36e9149e6058bb601361bdd00c66082b47ca559bd49cd440432aab5"},
 		{func() error {
-			return cache.Embeddings(c, "text-embedding-3-small").Set(ctx, "a heist thriller set in Paris", []float32{1})
+			return embeddings(t, c, "text-embedding-3-small").Set(ctx, "a heist thriller set in Paris", []float32{1})
 		}, ns + ":embedding:fff4905c93703980a5fc3952e0b762b92b82dc0d3805fd981befd013d1cc2267"},
 	}
 	for _, tc := range cases {
@@ -123,13 +123,13 @@ func TestTTLPerKind(t *testing.T) {
 	c := newCache(t, func(cfg *cache.Config) { cfg.IntentTTL = 7 * time.Minute })
 	ctx := ctxT(t)
 	raw := rawClient(t, redisURL(t))
-	custom, err := cache.NewCollection[string, string](c, "trending", 90*time.Second)
+	custom, err := cache.NewKind[string, string](c, "trending", 90*time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}
 	search := cache.Search[string, int](c)
 	intents := cache.Intents[int](c, "")
-	emb := cache.Embeddings(c, "m")
+	emb := embeddings(t, c, "m")
 	steps := []struct {
 		name string
 		set  func() error
@@ -248,7 +248,7 @@ func TestComplexValues(t *testing.T) {
 	for i := range vec {
 		vec[i] = float32(i) / 7
 	}
-	emb := cache.Embeddings(c, "m")
+	emb := embeddings(t, c, "m")
 	if err := emb.Set(ctx, "text", vec); err != nil {
 		t.Fatal(err)
 	}
@@ -281,7 +281,7 @@ func TestValueTooLarge(t *testing.T) {
 	if n, _ := raw.Do(ctx, raw.B().Strlen().Key(key).Build()).AsInt64(); n > 1024 {
 		t.Errorf("stored value is %d bytes", n)
 	}
-	if err := cache.Embeddings(c, "m").Set(ctx, "t", make([]float32, 300)); !errors.Is(err, cache.ErrValueTooLarge) {
+	if err := embeddings(t, c, "m").Set(ctx, "t", make([]float32, 300)); !errors.Is(err, cache.ErrValueTooLarge) {
 		t.Errorf("1200-byte embedding: %v, want ErrValueTooLarge", err)
 	}
 }
@@ -294,7 +294,7 @@ func TestCorruptBytes(t *testing.T) {
 	ctx := ctxT(t)
 	raw := rawClient(t, redisURL(t))
 	search := cache.Search[string, []hit](c)
-	emb := cache.Embeddings(c, "m")
+	emb := embeddings(t, c, "m")
 	good, _ := search.Key("good")
 	if err := search.Set(ctx, "good", []hit{{ID: "1"}}); err != nil {
 		t.Fatal(err)
@@ -336,7 +336,7 @@ func TestCorruptBytes(t *testing.T) {
 		t.Errorf("GET of a hash: %v, want ErrOperation", err)
 	}
 	var ce *cache.Error
-	if _, _, err := search.Get(ctx, "truncated"); !errors.As(err, &ce) || ce.Op != "get" || ce.Kind != "search" || !strings.Contains(ce.Key, ":search:") {
+	if _, _, err := search.Get(ctx, "truncated"); !errors.As(err, &ce) || ce.Op != cache.OpGet || ce.Kind != "search" || !strings.Contains(ce.Key, ":search:") {
 		t.Errorf("error %v does not name operation, kind and key", err)
 	}
 }
@@ -414,7 +414,7 @@ func TestClearingTouchesOnlyOwnNamespace(t *testing.T) {
 		for i := range 5 {
 			cache.Search[int, int](c).Set(ctx, i, i)
 			cache.Intents[int](c, "").Set(ctx, fmt.Sprint(i), i)
-			cache.Embeddings(c, "m").Set(ctx, fmt.Sprint(i), []float32{1})
+			embeddings(t, c, "m").Set(ctx, fmt.Sprint(i), []float32{1})
 			cache.Set(ctx, c, fmt.Sprintf("user:%d", i), i, time.Minute)
 		}
 	}
@@ -428,8 +428,8 @@ func TestClearingTouchesOnlyOwnNamespace(t *testing.T) {
 		t.Errorf("DeletePattern(user:*) = %d, %v; want 5", n, err)
 	}
 	fill()
-	if n, err := cache.Search[int, int](c).Clear(ctx); err != nil || n != 5 {
-		t.Errorf("Search.Clear = %d, %v; want 5", n, err)
+	if n, err := c.ClearKind(ctx, cache.Search[int, int](c).Name()); err != nil || n != 5 {
+		t.Errorf("ClearKind(search) = %d, %v; want 5", n, err)
 	}
 	if n, err := c.ClearAll(ctx); err != nil || n != 15 {
 		t.Errorf("ClearAll = %d, %v; want 15", n, err)
@@ -501,15 +501,15 @@ func TestDeletePattern10000Keys(t *testing.T) {
 	}
 }
 
-func TestNewCollectionRejects(t *testing.T) {
+func TestNewKindRejects(t *testing.T) {
 	t.Parallel()
 	c := newCache(t)
 	for _, tc := range []struct {
 		name string
 		ttl  time.Duration
 	}{{"", time.Minute}, {"a*b", time.Minute}, {"two words", time.Minute}, {cache.KindSearch, time.Minute}, {"ok", 0}} {
-		if _, err := cache.NewCollection[string, int](c, tc.name, tc.ttl); !errors.Is(err, cache.ErrInvalidArgument) || errors.Is(err, cache.ErrInvalidConfig) {
-			t.Errorf("NewCollection(%q, %v): %v, want ErrInvalidArgument", tc.name, tc.ttl, err)
+		if _, err := cache.NewKind[string, int](c, tc.name, tc.ttl); !errors.Is(err, cache.ErrInvalidArgument) || errors.Is(err, cache.ErrInvalidConfig) {
+			t.Errorf("NewKind(%q, %v): %v, want ErrInvalidArgument", tc.name, tc.ttl, err)
 		}
 	}
 }
@@ -554,7 +554,7 @@ func TestCompression(t *testing.T) {
 	for i := range vec {
 		vec[i] = float32(math.Sin(float64(i)*1.7)) * 0.05
 	}
-	emb := cache.Embeddings(c, "m")
+	emb := embeddings(t, c, "m")
 	emb.Set(ctx, "t", vec)
 	key, _ := emb.Key("t")
 	if n, _ := raw.Do(ctx, raw.B().Strlen().Key(key).Build()).AsInt64(); n != 12+4*1536 {

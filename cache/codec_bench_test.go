@@ -38,7 +38,7 @@ func benchCodec[V any](b *testing.B, name string, cd codec.Codec[V], v V, now ti
 	if err != nil {
 		b.Fatal(err)
 	}
-	raw := envelope.Seal(plain, DefaultCompressMinBytes)
+	raw := envelope.Seal(plain, defaultCompressMinBytes)
 	b.Run("encode/"+name, func(b *testing.B) {
 		b.ReportAllocs()
 		b.SetBytes(int64(len(plain)))
@@ -47,7 +47,7 @@ func benchCodec[V any](b *testing.B, name string, cd codec.Codec[V], v V, now ti
 			if err != nil {
 				b.Fatal(err)
 			}
-			envelope.Seal(buf, DefaultCompressMinBytes)
+			envelope.Seal(buf, defaultCompressMinBytes)
 		}
 		b.ReportMetric(float64(len(raw)), "stored-B")
 	})

@@ -14,17 +14,18 @@ import (
 	"github.com/redis/rueidis"
 )
 
-// Defaults used for zero fields of [Config].
+// Defaults used for zero fields of [Config]; each field's comment says
+// which applies.
 const (
-	DefaultURL              = "redis://127.0.0.1:6379/0"
-	DefaultNamespace        = "discovery"
-	DefaultSearchTTL        = 30 * time.Minute
-	DefaultIntentTTL        = 10 * time.Minute
-	DefaultEmbeddingTTL     = time.Hour
-	DefaultOperationTimeout = 500 * time.Millisecond
-	DefaultDialTimeout      = 5 * time.Second
-	DefaultMaxValueBytes    = 4 << 20 // 4 MiB
-	DefaultCompressMinBytes = 1024
+	defaultURL              = "redis://127.0.0.1:6379/0"
+	defaultNamespace        = "discovery"
+	defaultSearchTTL        = 30 * time.Minute
+	defaultIntentTTL        = 10 * time.Minute
+	defaultEmbeddingTTL     = time.Hour
+	defaultOperationTimeout = 500 * time.Millisecond
+	defaultDialTimeout      = 5 * time.Second
+	defaultMaxValueBytes    = 4 << 20 // 4 MiB
+	defaultCompressMinBytes = 1024
 )
 
 // Config configures a [RedisCache]. The zero value is valid: every zero
@@ -37,38 +38,38 @@ type Config struct {
 	//	unix://[user:password@]/path/to/redis.sock[?db=N]
 	//
 	// Query options dial_timeout, write_timeout, client_name and
-	// protocol=2 are honoured as by rueidis.ParseURL. If empty, DefaultURL.
+	// protocol=2 are honoured as by rueidis.ParseURL. If empty and
+	// ClientOption is nil, redis://127.0.0.1:6379/0.
 	URL string
 
 	// Namespace is put in front of every key, followed by a colon
 	// ("discovery:search:<sha256>"). Clearing and pattern deletes never
 	// reach outside it, so two caches with different namespaces can share
 	// one Redis database safely. It may contain ':' but no glob characters
-	// (* ? [ ] \) and no white space. If empty, DefaultNamespace.
+	// (* ? [ ] \) and no white space. If empty, "discovery".
 	Namespace string
 
 	// SearchTTL, IntentTTL and EmbeddingTTL are how long values of each
-	// built-in kind live in Redis. Zero means DefaultSearchTTL (30 min),
-	// DefaultIntentTTL (10 min) and DefaultEmbeddingTTL (1 h); negative is
-	// an error.
+	// built-in kind live in Redis. Zero means 30 min, 10 min and 1 h;
+	// negative is an error.
 	SearchTTL    time.Duration
 	IntentTTL    time.Duration
 	EmbeddingTTL time.Duration
 
 	// OperationTimeout bounds each network call (one GET, one SET, one
 	// SCAN page…) in addition to the caller's context, whichever ends
-	// first. If zero, DefaultOperationTimeout (500 ms).
+	// first. If zero, 500 ms.
 	OperationTimeout time.Duration
 
 	// DialTimeout bounds establishing a connection, including the TLS
-	// handshake. If zero, DefaultDialTimeout (5 s).
+	// handshake. If zero, 5 s (unless ClientOption sets its own).
 	DialTimeout time.Duration
 
 	// MaxValueBytes is the largest encoded value (envelope included, before
 	// compression) that Set stores; larger values are refused with
 	// ErrValueTooLarge before anything is sent, and compressed values that
 	// would expand past it are refused as corrupt when read. If zero,
-	// DefaultMaxValueBytes (4 MiB).
+	// 4 MiB.
 	MaxValueBytes int
 
 	// CompressMinBytes is the payload size from which values are
@@ -76,7 +77,7 @@ type Config struct {
 	// an eighth of the bytes (JSON search results shrink about 2×;
 	// embedding vectors do not, and stay as they are). Reading a
 	// compressed value costs a few microseconds. If zero,
-	// DefaultCompressMinBytes (1 KiB); negative disables compression.
+	// 1 KiB; negative disables compression.
 	// Values written with compression are read whatever this setting.
 	CompressMinBytes int
 
@@ -88,10 +89,32 @@ type Config struct {
 	// with another scheme is an error, so that TLS is never silently off.
 	TLSConfig *tls.Config
 
-	// Logger receives debug records for hits and misses and warnings for
-	// errors the cache absorbs. If nil, nothing is logged. Records never
-	// contain a password.
+	// Logger receives warnings for the errors Fetch absorbs to answer from
+	// the loader (at most one line per kind and class of error every 10 s,
+	// with the number of errors it stands for), and debug records for hits
+	// and misses. Errors that are returned are not logged: they are the
+	// caller's. If nil, nothing is logged. Records never contain a password.
 	Logger *slog.Logger
+
+	// Recorder, if not nil, receives every operation of the cache as an
+	// [Event], in addition to the figures kept for [RedisCache.Stats]: the
+	// seam for Prometheus, OpenTelemetry or your own metrics.
+	Recorder Recorder
+
+	// ClientOption, if not nil, gives the rueidis options to connect with,
+	// instead of URL (which must then be empty): a list of cluster seed
+	// addresses in InitAddress, Sentinel settings, TLS in TLSConfig (the
+	// Config's own TLSConfig must then be nil), credentials, pool sizes. A
+	// zero Dialer.Timeout becomes DialTimeout. The cache decides
+	// DisableCache itself: it is set, since no feature of the cache uses
+	// server-assisted client-side caching yet.
+	ClientOption *rueidis.ClientOption
+
+	// ClientBuilder, if not nil, builds the client from the final options
+	// instead of rueidis.NewClient: to wrap the client (hooks, tracing) or to
+	// hand the cache one of your own. The cache owns the client it gets:
+	// Close closes it.
+	ClientBuilder func(rueidis.ClientOption) (rueidis.Client, error)
 }
 
 // resolved is a Config with defaults applied, plus the client options
@@ -106,15 +129,14 @@ type resolved struct {
 // wraps ErrInvalidConfig and names the field.
 func (c Config) resolve() (resolved, error) {
 	r := resolved{Config: c}
-	setDefault(&r.URL, DefaultURL)
-	setDefault(&r.Namespace, DefaultNamespace)
-	setDefault(&r.SearchTTL, DefaultSearchTTL)
-	setDefault(&r.IntentTTL, DefaultIntentTTL)
-	setDefault(&r.EmbeddingTTL, DefaultEmbeddingTTL)
-	setDefault(&r.OperationTimeout, DefaultOperationTimeout)
-	setDefault(&r.DialTimeout, DefaultDialTimeout)
-	setDefault(&r.MaxValueBytes, DefaultMaxValueBytes)
-	setDefault(&r.CompressMinBytes, DefaultCompressMinBytes)
+	setDefault(&r.Namespace, defaultNamespace)
+	setDefault(&r.SearchTTL, defaultSearchTTL)
+	setDefault(&r.IntentTTL, defaultIntentTTL)
+	setDefault(&r.EmbeddingTTL, defaultEmbeddingTTL)
+	setDefault(&r.OperationTimeout, defaultOperationTimeout)
+	setDefault(&r.DialTimeout, defaultDialTimeout)
+	setDefault(&r.MaxValueBytes, defaultMaxValueBytes)
+	setDefault(&r.CompressMinBytes, defaultCompressMinBytes)
 	if r.Logger == nil {
 		r.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -135,14 +157,44 @@ func (c Config) resolve() (resolved, error) {
 	if err := checkName("Namespace", r.Namespace); err != nil {
 		return r, invalidConfig("%v", err)
 	}
+	if err := r.clientOption(); err != nil {
+		return r, err
+	}
+	if r.client.Dialer.Timeout == 0 {
+		r.client.Dialer.Timeout = r.DialTimeout
+	}
+	// Decided per feature: server-assisted client-side caching (CLIENT
+	// TRACKING) is used by no feature yet, so the server is not asked to
+	// track keys for this client.
+	r.client.DisableCache = true
+	return r, nil
+}
+
+// clientOption sets r.client and r.redactedURL from ClientOption, or from
+// URL and TLSConfig.
+func (r *resolved) clientOption() error {
+	if r.ClientOption != nil {
+		switch {
+		case r.URL != "":
+			return invalidConfig("URL and ClientOption are both set; give the server in one of them")
+		case r.TLSConfig != nil:
+			return invalidConfig("TLSConfig and ClientOption are both set; put the TLS settings in ClientOption.TLSConfig")
+		case len(r.ClientOption.InitAddress) == 0:
+			return invalidConfig("ClientOption.InitAddress is empty; list the address of at least one server")
+		}
+		r.client = *r.ClientOption
+		r.redactedURL = strings.Join(r.client.InitAddress, ",")
+		return nil
+	}
+	setDefault(&r.URL, defaultURL)
 	var err error
 	r.redactedURL, r.client, err = parseURL(r.URL)
 	if err != nil {
-		return r, err
+		return err
 	}
 	if r.TLSConfig != nil {
 		if r.client.TLSConfig == nil {
-			return r, invalidConfig("TLSConfig is set but URL %s does not use TLS; use rediss://", r.redactedURL)
+			return invalidConfig("TLSConfig is set but URL %s does not use TLS; use rediss://", r.redactedURL)
 		}
 		serverName := r.client.TLSConfig.ServerName
 		r.client.TLSConfig = r.TLSConfig.Clone()
@@ -150,11 +202,7 @@ func (c Config) resolve() (resolved, error) {
 			r.client.TLSConfig.ServerName = serverName
 		}
 	}
-	r.client.Dialer.Timeout = r.DialTimeout
-	// Server-assisted client-side caching is not used yet: do not ask
-	// the server to track keys for us.
-	r.client.DisableCache = true
-	return r, nil
+	return nil
 }
 
 // parseURL checks a Redis URL and turns it into client options. Errors
@@ -211,10 +259,6 @@ func checkName(field, s string) error {
 	return nil
 }
 
-func invalidConfig(format string, args ...any) error {
-	return fmt.Errorf("%w: "+format, append([]any{ErrInvalidConfig}, args...)...)
-}
-
 func setDefault[T comparable](p *T, def T) {
 	var zero T
 	if *p == zero {
@@ -222,17 +266,17 @@ func setDefault[T comparable](p *T, def T) {
 	}
 }
 
-// Environment variables read by [ConfigFromEnv].
+// Environment variables read by [ConfigFromEnv] (listed on it).
 const (
-	EnvURL              = "REDIS_URL"
-	EnvNamespace        = "CACHE_NAMESPACE"
-	EnvSearchTTL        = "CACHE_SEARCH_TTL"
-	EnvIntentTTL        = "CACHE_INTENT_TTL"
-	EnvEmbeddingTTL     = "CACHE_EMBEDDING_TTL"
-	EnvOperationTimeout = "CACHE_OPERATION_TIMEOUT"
-	EnvDialTimeout      = "CACHE_DIAL_TIMEOUT"
-	EnvMaxValueBytes    = "CACHE_MAX_VALUE_BYTES"
-	EnvCompressMinBytes = "CACHE_COMPRESS_MIN_BYTES"
+	envURL              = "REDIS_URL"
+	envNamespace        = "CACHE_NAMESPACE"
+	envSearchTTL        = "CACHE_SEARCH_TTL"
+	envIntentTTL        = "CACHE_INTENT_TTL"
+	envEmbeddingTTL     = "CACHE_EMBEDDING_TTL"
+	envOperationTimeout = "CACHE_OPERATION_TIMEOUT"
+	envDialTimeout      = "CACHE_DIAL_TIMEOUT"
+	envMaxValueBytes    = "CACHE_MAX_VALUE_BYTES"
+	envCompressMinBytes = "CACHE_COMPRESS_MIN_BYTES"
 )
 
 // ConfigFromEnv builds a Config from environment variables; unset or empty
@@ -253,15 +297,15 @@ const (
 // password.
 func ConfigFromEnv() (Config, error) {
 	c := Config{
-		URL:       os.Getenv(EnvURL),
-		Namespace: os.Getenv(EnvNamespace),
+		URL:       os.Getenv(envURL),
+		Namespace: os.Getenv(envNamespace),
 	}
 	for _, d := range []struct {
 		env string
 		dst *time.Duration
 	}{
-		{EnvSearchTTL, &c.SearchTTL}, {EnvIntentTTL, &c.IntentTTL}, {EnvEmbeddingTTL, &c.EmbeddingTTL},
-		{EnvOperationTimeout, &c.OperationTimeout}, {EnvDialTimeout, &c.DialTimeout},
+		{envSearchTTL, &c.SearchTTL}, {envIntentTTL, &c.IntentTTL}, {envEmbeddingTTL, &c.EmbeddingTTL},
+		{envOperationTimeout, &c.OperationTimeout}, {envDialTimeout, &c.DialTimeout},
 	} {
 		v, err := envDuration(d.env)
 		if err != nil {
@@ -272,7 +316,7 @@ func ConfigFromEnv() (Config, error) {
 	for _, d := range []struct {
 		env string
 		dst *int
-	}{{EnvMaxValueBytes, &c.MaxValueBytes}, {EnvCompressMinBytes, &c.CompressMinBytes}} {
+	}{{envMaxValueBytes, &c.MaxValueBytes}, {envCompressMinBytes, &c.CompressMinBytes}} {
 		if s := os.Getenv(d.env); s != "" {
 			n, err := strconv.Atoi(s)
 			if err != nil {

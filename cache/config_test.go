@@ -1,10 +1,16 @@
 package cache_test
 
 import (
+	"context"
+	"crypto/tls"
+
 	"errors"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/redis/rueidis"
 
 	"github.com/media-gateway/discovery/cache"
 	"github.com/media-gateway/discovery/internal/redistest"
@@ -86,25 +92,25 @@ func TestURLForms(t *testing.T) {
 }
 
 func TestConfigFromEnv(t *testing.T) {
-	t.Setenv(cache.EnvURL, "redis://127.0.0.1:6390/2")
-	t.Setenv(cache.EnvNamespace, "disc")
-	t.Setenv(cache.EnvSearchTTL, "45m")
-	t.Setenv(cache.EnvIntentTTL, "300")
-	t.Setenv(cache.EnvEmbeddingTTL, "")
-	t.Setenv(cache.EnvOperationTimeout, "250ms")
-	t.Setenv(cache.EnvMaxValueBytes, "1048576")
-	t.Setenv(cache.EnvCompressMinBytes, "-1")
+	t.Setenv("REDIS_URL", "redis://127.0.0.1:6390/2")
+	t.Setenv("CACHE_NAMESPACE", "disc")
+	t.Setenv("CACHE_SEARCH_TTL", "45m")
+	t.Setenv("CACHE_INTENT_TTL", "300")
+	t.Setenv("CACHE_EMBEDDING_TTL", "")
+	t.Setenv("CACHE_OPERATION_TIMEOUT", "250ms")
+	t.Setenv("CACHE_MAX_VALUE_BYTES", "1048576")
+	t.Setenv("CACHE_COMPRESS_MIN_BYTES", "-1")
 	got, err := cache.ConfigFromEnv()
 	if err != nil {
 		t.Fatal(err)
 	}
 	want := cache.Config{URL: "redis://127.0.0.1:6390/2", Namespace: "disc", SearchTTL: 45 * time.Minute,
 		IntentTTL: 5 * time.Minute, OperationTimeout: 250 * time.Millisecond, MaxValueBytes: 1 << 20, CompressMinBytes: -1}
-	if got != want {
+	if !reflect.DeepEqual(got, want) {
 		t.Errorf("ConfigFromEnv = %+v\nwant %+v", got, want)
 	}
 	for env, val := range map[string]string{
-		cache.EnvSearchTTL: "half an hour", cache.EnvDialTimeout: "99999999999999999999", cache.EnvMaxValueBytes: "1MB",
+		"CACHE_SEARCH_TTL": "half an hour", "CACHE_DIAL_TIMEOUT": "99999999999999999999", "CACHE_MAX_VALUE_BYTES": "1MB",
 	} {
 		t.Run(env, func(t *testing.T) {
 			t.Setenv(env, val)
@@ -179,5 +185,21 @@ func TestPasswordURL(t *testing.T) {
 	}
 	if _, err := cache.New(ctx, cache.Config{URL: "redis://" + srv.Addr}); !errors.Is(err, cache.ErrOperation) || !strings.Contains(err.Error(), "password") {
 		t.Errorf("no password for a server that requires one: %v, want ErrOperation pointing at the password", err)
+	}
+}
+
+// ClientOption replaces URL and TLSConfig; mixing them is refused.
+func TestClientOptionConflicts(t *testing.T) {
+	t.Parallel()
+	opt := &rueidis.ClientOption{InitAddress: []string{"127.0.0.1:1"}}
+	for name, cfg := range map[string]cache.Config{
+		"with URL":       {URL: "redis://127.0.0.1:6379", ClientOption: opt},
+		"with TLSConfig": {TLSConfig: &tls.Config{}, ClientOption: opt},
+		"no address":     {ClientOption: &rueidis.ClientOption{}},
+	} {
+		_, err := cache.New(context.Background(), cfg)
+		if !errors.Is(err, cache.ErrInvalidConfig) {
+			t.Errorf("%s: %v, want ErrInvalidConfig", name, err)
+		}
 	}
 }

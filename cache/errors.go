@@ -1,83 +1,124 @@
 package cache
 
 import (
-	"errors"
+	"fmt"
+	"runtime/debug"
 	"strings"
 )
 
-// Sentinel errors. Every error the package returns matches exactly one of
-// them with [errors.Is]; most are wrapped in an [*Error] that also names the
-// operation, the kind and the key, and keeps the underlying cause (which
-// errors.Is and errors.As reach too, for example [context.DeadlineExceeded]).
-var (
-	// ErrUnavailable is returned when Redis cannot be reached or did not
-	// answer within the operation timeout: connection refused or reset,
-	// DNS failure, TLS failure, timeout, or a client still reconnecting.
-	// The cache reconnects on its own; retry later or serve without the
-	// cache (Fetch does so by itself).
-	ErrUnavailable = errors.New("cache: redis unavailable")
+// Class is the class of a failure: one of the sentinel errors below. Every
+// error the cache itself returns matches exactly one class with
+// [errors.Is]; the errors a loader returns reach Fetch's caller unchanged and
+// match none. A Class is also the label of a failure in [Event] and in
+// metrics: its String is a short lower-case name ("unavailable").
+type Class uint8
 
-	// ErrSerialization is returned when a value cannot be encoded for
-	// storage, or when the bytes stored under a key cannot be decoded:
-	// corrupt, truncated, written by something else, or by another codec.
-	// Fetch treats an undecodable value as a miss and overwrites it.
-	ErrSerialization = errors.New("cache: value could not be encoded or decoded")
+// The classes of failure. Each is a constant, so it can be compared with ==
+// as well as matched with errors.Is.
+const (
+	// ErrUnavailable: Redis could not be reached or did not answer within
+	// Config.OperationTimeout (connection refused or reset, DNS or TLS
+	// failure, timeout, a client still reconnecting), or the caller's
+	// context ended first. The cache reconnects on its own; retry later or
+	// serve without the cache (Fetch does so by itself).
+	ErrUnavailable Class = iota + 1
 
-	// ErrKeyGeneration is returned when a key cannot be derived from its
-	// input: the input is not JSON-serialisable (channels, functions, NaN…)
-	// or an embedding's model id is empty.
-	ErrKeyGeneration = errors.New("cache: key could not be generated")
+	// ErrOperation: Redis answered with an error reply, for example
+	// WRONGTYPE, OOM under maxmemory-policy noeviction, NOPERM from an ACL,
+	// or WRONGPASS when connecting. The reply is kept as the cause.
+	ErrOperation
 
-	// ErrOperation is returned when Redis answered with an error reply, for
-	// example WRONGTYPE, OOM under maxmemory-policy noeviction, or NOPERM
-	// from an ACL. The reply is kept as the cause.
-	ErrOperation = errors.New("cache: redis rejected the operation")
+	// ErrSerialization: a value could not be encoded for storage, or the
+	// bytes under a key could not be decoded (corrupt, truncated, written by
+	// something else or with another codec). Get returns it; Fetch counts
+	// such bytes as a miss and overwrites them.
+	ErrSerialization
 
-	// ErrValueTooLarge is returned by Set and Fetch's store step when an
-	// encoded value exceeds Config.MaxValueBytes. Nothing is sent to Redis.
-	ErrValueTooLarge = errors.New("cache: value too large")
+	// ErrKeyGeneration: a key could not be derived from its input (the
+	// input is not JSON-serialisable: channels, functions, NaN…).
+	ErrKeyGeneration
 
-	// ErrInvalidArgument is returned when an argument is unusable: a
-	// non-positive TTL, an empty key, a collection name with glob
-	// characters.
-	ErrInvalidArgument = errors.New("cache: invalid argument")
+	// ErrValueTooLarge: an encoded value exceeds Config.MaxValueBytes.
+	// Nothing is sent to Redis.
+	ErrValueTooLarge
 
-	// ErrClosed is returned by every operation after [RedisCache.Close].
-	ErrClosed = errors.New("cache: closed")
+	// ErrInvalidArgument: an argument is unusable (a TTL that is not
+	// positive, an empty key, a kind name with glob characters, a kind
+	// registered twice with different TTLs). A programming error: it is
+	// neither counted nor logged.
+	ErrInvalidArgument
 
-	// ErrInvalidConfig is returned by [New] and [ConfigFromEnv] when a
-	// setting is malformed. The message names the setting and never
-	// contains a password.
-	ErrInvalidConfig = errors.New("cache: invalid config")
+	// ErrInvalidConfig: [New] or [ConfigFromEnv] was given a malformed
+	// setting. The message names the setting and never contains a password.
+	ErrInvalidConfig
 
-	// ErrLoaderPanic is returned by Fetch to every caller waiting on a
-	// loader that panicked. The panic is recovered so that no waiter hangs
-	// and the process survives; the panic value is kept in the message.
-	ErrLoaderPanic = errors.New("cache: loader panicked")
+	// ErrClosed: the operation was called after, or raced with,
+	// [RedisCache.Close].
+	ErrClosed
+
+	// ErrLoaderPanic: the loader of a Fetch panicked. The panic is recovered
+	// so that no waiter hangs and the process survives; every caller that
+	// waited on that load gets this class, with the panic value and the
+	// loader's stack in the message.
+	ErrLoaderPanic
+
+	numClasses = iota + 1 // one past the last class: the size of per-class arrays
 )
 
-// Error describes a failed cache operation. Class is one of the sentinel
-// errors above; Cause, when set, is what went wrong underneath.
+var classes = [numClasses]struct{ name, msg string }{
+	ErrUnavailable:     {"unavailable", "redis unavailable"},
+	ErrOperation:       {"operation", "redis rejected the operation"},
+	ErrSerialization:   {"serialization", "value could not be encoded or decoded"},
+	ErrKeyGeneration:   {"key_generation", "key could not be generated"},
+	ErrValueTooLarge:   {"value_too_large", "value too large"},
+	ErrInvalidArgument: {"invalid_argument", "invalid argument"},
+	ErrInvalidConfig:   {"invalid_config", "invalid config"},
+	ErrClosed:          {"closed", "closed"},
+	ErrLoaderPanic:     {"loader_panic", "loader panicked"},
+}
+
+// Error returns the class's message, "cache: redis unavailable".
+func (c Class) Error() string {
+	if c == 0 || c >= numClasses {
+		return fmt.Sprintf("cache: unknown error class %d", uint8(c))
+	}
+	return "cache: " + classes[c].msg
+}
+
+// String returns the class's label: "unavailable", "operation",
+// "serialization", …, "" for no class, "unknown" for a value that is not a
+// class.
+func (c Class) String() string {
+	switch {
+	case c == 0:
+		return ""
+	case c >= numClasses:
+		return "unknown"
+	}
+	return classes[c].name
+}
+
+// Error describes a failed cache operation.
 type Error struct {
-	Op    string // the operation: "get", "set", "delete", "scan", "ping", …
-	Kind  string // the kind ("search", "intent", "embedding", a custom name), or "" for whole-cache operations
+	Op    Op     // the operation that failed
+	Kind  string // the kind ("search", "intent", "embedding", "custom", or your own), "" for whole-cache operations
 	Key   string // the Redis key or pattern involved, or ""
-	Class error  // one of the sentinel errors
+	Class Class  // the class of the failure
 	Cause error  // the underlying error, or nil
 }
 
-// Error formats as "cache: OP KIND KEY: CLASS: CAUSE".
+// Error formats as "cache: OP KIND KEY: CLASS MESSAGE: CAUSE".
 func (e *Error) Error() string {
 	var b strings.Builder
 	b.WriteString("cache: ")
-	b.WriteString(e.Op)
+	b.WriteString(e.Op.String())
 	for _, s := range [...]string{e.Kind, e.Key} {
 		if s != "" {
 			b.WriteByte(' ')
 			b.WriteString(s)
 		}
 	}
-	if e.Class != nil {
+	if e.Class != 0 {
 		b.WriteString(": ")
 		b.WriteString(strings.TrimPrefix(e.Class.Error(), "cache: "))
 	}
@@ -94,4 +135,37 @@ func (e *Error) Unwrap() []error {
 		return []error{e.Class}
 	}
 	return []error{e.Class, e.Cause}
+}
+
+// panicError is a recovered loader panic: its value and the stack of the
+// goroutine that panicked, taken where it panicked.
+type panicError struct {
+	value any
+	stack []byte
+}
+
+func newPanicError(v any) *panicError { return &panicError{value: v, stack: debug.Stack()} }
+
+func (p *panicError) Error() string { return fmt.Sprintf("%v\n\n%s", p.value, p.stack) }
+
+// Unwrap returns the panic value when it is an error (panic(err)).
+func (p *panicError) Unwrap() error {
+	err, _ := p.value.(error)
+	return err
+}
+
+// invalidArgument is the error of a misuse.
+func invalidArgument(op Op, kind, key string, format string, args ...any) error {
+	return &Error{Op: op, Kind: kind, Key: key, Class: ErrInvalidArgument, Cause: fmt.Errorf(format, args...)}
+}
+
+// invalidKind is the error of a constructor of kinds given unusable
+// arguments.
+func invalidKind(format string, args ...any) error {
+	return fmt.Errorf("%w: "+format, append([]any{ErrInvalidArgument}, args...)...)
+}
+
+// invalidConfig is the error of a malformed setting.
+func invalidConfig(format string, args ...any) error {
+	return fmt.Errorf("%w: "+format, append([]any{ErrInvalidConfig}, args...)...)
 }

@@ -25,8 +25,8 @@ func ExampleEscapePattern() {
 	// Output: user:sale\*\[50%\]:*
 }
 
-func ExampleCounters_HitRate() {
-	fmt.Printf("%.2f\n", cache.Counters{Hits: 3, Misses: 1}.HitRate())
+func ExampleKindStats_HitRate() {
+	fmt.Printf("%.2f\n", cache.KindStats{Hits: 3, Misses: 1}.HitRate())
 	// Output: 0.75
 }
 
@@ -77,7 +77,10 @@ func ExampleEmbeddings() {
 	}
 	defer c.Close()
 
-	vectors := cache.Embeddings(c, "text-embedding-3-small")
+	vectors, err := cache.Embeddings(c, "text-embedding-3-small")
+	if err != nil {
+		log.Fatal(err)
+	}
 	vec, err := vectors.Fetch(ctx, "a heist thriller set in Paris", func(ctx context.Context) ([]float32, error) {
 		return make([]float32, 1536), nil // call the embedding model here
 	})
@@ -87,7 +90,7 @@ func ExampleEmbeddings() {
 	fmt.Println(len(vec))
 }
 
-func ExampleCollection_Get() {
+func ExampleKind_Get() {
 	ctx := context.Background()
 	c, err := cache.New(ctx, cache.Config{})
 	if err != nil {
@@ -112,7 +115,7 @@ func ExampleCollection_Get() {
 	}
 }
 
-func ExampleNewCollection() {
+func ExampleNewKind() {
 	ctx := context.Background()
 	c, err := cache.New(ctx, cache.Config{})
 	if err != nil {
@@ -121,7 +124,7 @@ func ExampleNewCollection() {
 	defer c.Close()
 
 	type Region struct{ Country, Lang string }
-	trending, err := cache.NewCollection[Region, []string](c, "trending", 5*time.Minute)
+	trending, err := cache.NewKind[Region, []string](c, "trending", 5*time.Minute)
 	if err != nil {
 		log.Fatal(err)
 	}

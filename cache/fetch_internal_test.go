@@ -20,12 +20,11 @@ func TestFetchRechecksInsideFlight(t *testing.T) {
 	}
 	defer c.Close()
 	search := Search[string, string](c)
-	testHookFetchMissed = func(string) {
+	c.hookFetchMissed = func(string) {
 		if err := search.Set(ctx, "q", "stored by another caller"); err != nil {
 			t.Error(err)
 		}
 	}
-	defer func() { testHookFetchMissed = nil }()
 	v, err := search.Fetch(ctx, "q", func(context.Context) (string, error) {
 		t.Error("loader called although the value was stored before the flight")
 		return "loaded", nil
@@ -48,6 +47,8 @@ func TestFetchSameKeyOtherType(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer c.Close()
+	joined := make(chan string, 2)
+	c.hookFetchJoined = func(key string) { joined <- key }
 	started, release := make(chan struct{}), make(chan struct{})
 	done := make(chan struct{})
 	go func() {
@@ -68,7 +69,8 @@ func TestFetchSameKeyOtherType(t *testing.T) {
 		}
 		got <- v
 	}()
-	time.Sleep(10 * time.Millisecond) // let the int reader join the flight
+	<-joined // the string reader, which started the flight
+	<-joined // the int reader, which joined it
 	close(release)
 	if v := <-got; v != 42 {
 		t.Errorf("int reader got %d, want its own loader's 42", v)

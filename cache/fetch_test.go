@@ -17,7 +17,7 @@ func TestFetchHitAndMiss(t *testing.T) {
 	t.Parallel()
 	c := newCache(t)
 	ctx := ctxT(t)
-	emb := cache.Embeddings(c, "m")
+	emb := embeddings(t, c, "m")
 	var calls atomic.Int32
 	load := func(context.Context) ([]float32, error) { calls.Add(1); return []float32{1, 2, 3}, nil }
 	for i := range 3 {
@@ -53,15 +53,16 @@ func TestFetchSingleflight(t *testing.T) {
 		<-release
 		return []string{"Alien", "Aliens"}, nil
 	}
+	// Every caller misses (the loader holds the only value back) and joins
+	// the flight; release the loader once all of them have.
+	joined := make(chan struct{}, callers)
+	cache.SetFetchJoinedHook(c, func(string) { joined <- struct{}{} })
 	var wg sync.WaitGroup
-	var started sync.WaitGroup
 	results := make(chan error, callers)
 	for range callers {
 		wg.Add(1)
-		started.Add(1)
 		go func() {
 			defer wg.Done()
-			started.Done()
 			v, err := search.Fetch(ctx, "alien", load)
 			if err == nil && len(v) != 2 {
 				err = fmt.Errorf("got %v", v)
@@ -69,14 +70,9 @@ func TestFetchSingleflight(t *testing.T) {
 			results <- err
 		}()
 	}
-	started.Wait()
-	// Let the callers miss and queue up, then release the loader. Late callers
-	// find the stored value (the re-check), so the loader count holds whatever
-	// the scheduling.
-	for calls.Load() == 0 {
-		time.Sleep(time.Millisecond)
+	for range callers {
+		<-joined
 	}
-	time.Sleep(20 * time.Millisecond)
 	close(release)
 	wg.Wait()
 	close(results)
@@ -155,26 +151,29 @@ func TestFetchOverwritesCorruptValue(t *testing.T) {
 // value is stored for the next caller.
 func TestFetchCallerCancels(t *testing.T) {
 	t.Parallel()
-	c := newCache(t)
+	stored := make(chan struct{})
+	c := newCache(t, func(cfg *cache.Config) {
+		cfg.Recorder = cache.RecorderFunc(func(e cache.Event) {
+			if e.Op == cache.OpSet && e.Outcome == cache.OutcomeOK {
+				close(stored)
+			}
+		})
+	})
 	search := cache.Search[string, int](c)
-	release := make(chan struct{})
+	started, release := make(chan struct{}), make(chan struct{})
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error)
 	go func() {
-		_, err := search.Fetch(ctx, "q", func(context.Context) (int, error) { <-release; return 5, nil })
+		_, err := search.Fetch(ctx, "q", func(context.Context) (int, error) { close(started); <-release; return 5, nil })
 		done <- err
 	}()
-	for c.Stats().Kinds[cache.KindSearch].Loads == 0 {
-		time.Sleep(time.Millisecond)
-	}
+	<-started
 	cancel()
 	if err := <-done; !errors.Is(err, context.Canceled) {
 		t.Fatalf("cancelled Fetch = %v, want context.Canceled", err)
 	}
 	close(release)
-	for c.Stats().Kinds[cache.KindSearch].Sets == 0 {
-		time.Sleep(time.Millisecond)
-	}
+	<-stored
 	if v, ok, err := search.Get(ctxT(t), "q"); v != 5 || !ok || err != nil {
 		t.Errorf("the abandoned load was not stored: %d, %v, %v", v, ok, err)
 	}
@@ -192,11 +191,11 @@ func TestFetchUnhashableInput(t *testing.T) {
 	_, _, err = col.Get(ctxT(t), func() {})
 	if !errors.Is(err, cache.ErrKeyGeneration) {
 		t.Errorf("Get with an unhashable input: %v, want ErrKeyGeneration", err)
-	} else if msg := err.Error(); strings.Count(msg, "could not be generated") != 1 || !strings.HasPrefix(msg, "cache: get search: ") {
+	} else if msg := err.Error(); strings.Count(msg, "could not be generated") != 1 || !strings.HasPrefix(msg, "cache: generate_key search: ") {
 		t.Errorf("message %q should name the operation and kind once, then the cause", msg)
 	}
-	if _, _, err := cache.Embeddings(c, "").Get(ctxT(t), "text"); !errors.Is(err, cache.ErrKeyGeneration) {
-		t.Errorf("embedding without a model: %v, want ErrKeyGeneration", err)
+	if _, err := cache.Embeddings(c, ""); !errors.Is(err, cache.ErrInvalidArgument) {
+		t.Errorf("Embeddings without a model: %v, want ErrInvalidArgument", err)
 	}
 }
 

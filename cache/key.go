@@ -27,7 +27,7 @@ import (
 func GenerateKey(prefix string, data any) (string, error) {
 	key, err := appendKey(make([]byte, 0, len(prefix)+1+sha256.Size*2), prefix, data)
 	if err != nil {
-		return "", &Error{Op: "generate key", Kind: prefix, Class: ErrKeyGeneration, Cause: err}
+		return "", &Error{Op: OpGenerateKey, Kind: prefix, Class: ErrKeyGeneration, Cause: err}
 	}
 	return key, nil
 }

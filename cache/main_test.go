@@ -95,3 +95,13 @@ func ctxT(tb testing.TB) context.Context {
 	tb.Cleanup(cancel)
 	return ctx
 }
+
+// embeddings returns the embeddings kind of model, failing tb on error.
+func embeddings(tb testing.TB, c *cache.RedisCache, model string) *cache.Kind[string, []float32] {
+	tb.Helper()
+	kd, err := cache.Embeddings(c, model)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return kd
+}

@@ -21,7 +21,7 @@ func BenchmarkGetHit(b *testing.B) {
 		b.Fatal(err)
 	}
 	vec := fixtures.Vector(1536)
-	emb := cache.Embeddings(c, "text-embedding-3-small")
+	emb := embeddings(b, c, "text-embedding-3-small")
 	if err := emb.Set(ctx, "a heist thriller", vec); err != nil {
 		b.Fatal(err)
 	}
@@ -65,7 +65,7 @@ func BenchmarkSet(b *testing.B) {
 	ctx := context.Background()
 	c := newCache(b)
 	raw := rawClient(b, redisURL(b))
-	emb := cache.Embeddings(c, "text-embedding-3-small")
+	emb := embeddings(b, c, "text-embedding-3-small")
 	vec := fixtures.Vector(1536)
 	key, _ := emb.Key("a heist thriller")
 	payload := string(make([]byte, 12+4*1536))

@@ -1,67 +1,262 @@
 package cache
 
 import (
+	"context"
 	"sort"
 	"sync/atomic"
+	"time"
+
+	"github.com/media-gateway/discovery/cache/internal/latency"
 )
 
-// counters are the live figures of one kind.
-type counters struct {
-	hits, misses, sets, deletes, errors, loads, loadErrors atomic.Uint64
+// Op names an operation of the cache, in [Event]s and in [Error]s. Its
+// String is a metric label.
+type Op uint8
+
+// The operations.
+const (
+	OpGet         Op = iota + 1 // a read: Get, and the lookup that starts a Fetch
+	OpSet                       // a write: Set, and the store that ends a Fetch's load
+	OpDelete                    // Delete of named keys
+	OpFetch                     // Fetch (in errors only: its parts are recorded as OpGet, OpLoad and OpSet)
+	OpLoad                      // a loader call made by Fetch
+	OpClear                     // ClearKind, ClearAll, DeletePattern
+	OpPing                      // Health, and the check made by New
+	OpServerStats               // ServerStats
+	OpConnect                   // New
+	OpGenerateKey               // deriving a key from an input (in errors only)
+	numOps
+)
+
+var opNames = [numOps]string{
+	OpGet: "get", OpSet: "set", OpDelete: "delete", OpFetch: "fetch", OpLoad: "load", OpClear: "clear",
+	OpPing: "ping", OpServerStats: "server_stats", OpConnect: "connect", OpGenerateKey: "generate_key",
 }
 
-// Counters are the figures of one kind since the cache was created, as
+// String returns the operation's label ("get", "set", …), or "unknown".
+func (o Op) String() string {
+	if o == 0 || o >= numOps {
+		return "unknown"
+	}
+	return opNames[o]
+}
+
+// Outcome is how an operation ended.
+type Outcome uint8
+
+// The outcomes.
+const (
+	// OutcomeHit: a read found a usable value.
+	OutcomeHit Outcome = iota + 1
+	// OutcomeMiss: a read found no usable value under the key: nothing, or
+	// bytes that could not be decoded (then the event's Class is
+	// ErrSerialization).
+	OutcomeMiss
+	// OutcomeOK: a write, delete, clear, ping or load succeeded.
+	OutcomeOK
+	// OutcomeError: the operation failed; the event's Class says how.
+	OutcomeError
+	// OutcomeCanceled: the caller's context ended before the operation
+	// did. Not a failure of the cache.
+	OutcomeCanceled
+	numOutcomes
+)
+
+var outcomeNames = [numOutcomes]string{
+	OutcomeHit: "hit", OutcomeMiss: "miss", OutcomeOK: "ok", OutcomeError: "error", OutcomeCanceled: "canceled",
+}
+
+// String returns the outcome's label ("hit", "miss", …), or "unknown".
+func (o Outcome) String() string {
+	if o == 0 || o >= numOutcomes {
+		return "unknown"
+	}
+	return outcomeNames[o]
+}
+
+// Tier is where the answer to a read came from.
+type Tier uint8
+
+// The tiers. The zero Tier is the tier of operations that are not reads.
+const (
+	TierRedis Tier = iota + 1 // the Redis server
+)
+
+// String returns the tier's label ("redis"), "" for no tier, or "unknown".
+func (t Tier) String() string {
+	switch t {
+	case 0:
+		return ""
+	case TierRedis:
+		return "redis"
+	}
+	return "unknown"
+}
+
+// Event is one operation of the cache, as given to a [Recorder].
+type Event struct {
+	Kind    string        // the kind's name; "" for operations of the whole cache (ping, ClearAll, server stats)
+	Op      Op            // what was done
+	Outcome Outcome       // how it ended
+	Class   Class         // why it failed: set with OutcomeError, and with OutcomeMiss for undecodable bytes
+	Tier    Tier          // where a read's answer came from; zero for other operations
+	Latency time.Duration // how long it took, encoding and decoding included; for OpLoad, the loader's run time
+	Keys    int64         // for OpDelete and OpClear, the keys removed
+}
+
+// Recorder receives every operation of the cache, once, when it ends: the
+// seam for metrics (Prometheus, OpenTelemetry…). Record is called on the
+// goroutine of the operation, in addition to the cache's own figures
+// ([RedisCache.Stats]); it must be safe for concurrent use and quick, and
+// must not call the cache.
+type Recorder interface {
+	Record(Event)
+}
+
+// RecorderFunc adapts a function to [Recorder].
+type RecorderFunc func(Event)
+
+// Record calls f(e).
+func (f RecorderFunc) Record(e Event) { f(e) }
+
+// kindState is the configuration and the live figures of one kind (or,
+// with an empty name, of the operations of the whole cache).
+type kindState struct {
+	name string
+	ttl  time.Duration
+
+	hits, misses, sets, deletes, errors, canceled, loads, loadErrors atomic.Uint64
+	latency                                                          [numOps]atomic.Pointer[latency.Histogram] // made on first use
+	logs                                                             [numClasses]logLimit                      // see absorb
+}
+
+// observe records one operation: the figures of k, and the user's
+// Recorder. It is the one place where figures are counted.
+func (c *RedisCache) observe(k *kindState, e Event) {
+	switch e.Outcome {
+	case OutcomeHit:
+		k.hits.Add(1)
+	case OutcomeMiss:
+		k.misses.Add(1)
+	case OutcomeCanceled:
+		k.canceled.Add(1)
+	}
+	if e.Class != 0 && e.Op != OpLoad { // a loader's panic is the loader's failure, not the cache's
+		k.errors.Add(1)
+	}
+	switch e.Op {
+	case OpSet:
+		if e.Outcome == OutcomeOK {
+			k.sets.Add(1)
+		}
+	case OpDelete, OpClear:
+		k.deletes.Add(uint64(e.Keys))
+	case OpLoad:
+		k.loads.Add(1)
+		if e.Outcome != OutcomeOK {
+			k.loadErrors.Add(1)
+		}
+	}
+	h := k.latency[e.Op].Load()
+	if h == nil {
+		k.latency[e.Op].CompareAndSwap(nil, new(latency.Histogram))
+		h = k.latency[e.Op].Load()
+	}
+	h.Record(e.Latency)
+	if c.rec != nil {
+		e.Kind = k.name
+		c.rec.Record(e)
+	}
+}
+
+// outcomeOf returns the outcome and class of an operation that ended with
+// err (nil for success); a failure after the caller's context ended is a
+// cancellation.
+func outcomeOf(ctx context.Context, err error) (Outcome, Class) {
+	switch {
+	case err == nil:
+		return OutcomeOK, 0
+	case ctx.Err() != nil:
+		return OutcomeCanceled, 0
+	}
+	return OutcomeError, classOf(err)
+}
+
+// KindStats are the figures of one kind since the cache was created, as
 // counted by this process.
-type Counters struct {
-	Hits       uint64 // reads that found a decodable value
-	Misses     uint64 // reads that found nothing, or bytes that could not be decoded
+type KindStats struct {
+	Hits       uint64 // reads that found a usable value
+	Misses     uint64 // reads that found no usable value under the key (nothing, or undecodable bytes)
 	Sets       uint64 // values stored
-	Deletes    uint64 // keys removed by Delete, DeletePattern and Clear
-	Errors     uint64 // failed operations of any sort, Fetch's absorbed ones included
+	Deletes    uint64 // keys removed by Delete, DeletePattern and ClearKind
+	Errors     uint64 // operations of the cache that failed (undecodable bytes included), whether returned or absorbed by Fetch; not loader failures
+	Canceled   uint64 // operations cut short because the caller's context ended
 	Loads      uint64 // loader calls made by Fetch
 	LoadErrors uint64 // loader calls that returned an error or panicked
+
+	// Latency summarises how long each operation took, by operation (reads,
+	// writes, loads…); operations never run are absent.
+	Latency map[Op]LatencySummary
+}
+
+// LatencySummary is the distribution of one operation's durations, read
+// from a histogram of eight buckets a power of two: quantiles are within
+// 6.25% of the exact ones.
+type LatencySummary struct {
+	Count uint64        // operations timed
+	Mean  time.Duration // their mean duration
+	P50   time.Duration // the median
+	P99   time.Duration // the 99th percentile
 }
 
 // HitRate returns Hits / (Hits + Misses), or 0 before the first read.
-func (c Counters) HitRate() float64 {
-	if reads := c.Hits + c.Misses; reads > 0 {
-		return float64(c.Hits) / float64(reads)
+func (s KindStats) HitRate() float64 {
+	if reads := s.Hits + s.Misses; reads > 0 {
+		return float64(s.Hits) / float64(reads)
 	}
 	return 0
 }
 
-func (c *Counters) add(o Counters) {
-	c.Hits += o.Hits
-	c.Misses += o.Misses
-	c.Sets += o.Sets
-	c.Deletes += o.Deletes
-	c.Errors += o.Errors
-	c.Loads += o.Loads
-	c.LoadErrors += o.LoadErrors
-}
-
-func (c *counters) snapshot() Counters {
-	return Counters{
-		Hits: c.hits.Load(), Misses: c.misses.Load(), Sets: c.sets.Load(), Deletes: c.deletes.Load(),
-		Errors: c.errors.Load(), Loads: c.loads.Load(), LoadErrors: c.loadErrors.Load(),
+func (k *kindState) snapshot() KindStats {
+	s := KindStats{
+		Hits: k.hits.Load(), Misses: k.misses.Load(), Sets: k.sets.Load(), Deletes: k.deletes.Load(),
+		Errors: k.errors.Load(), Canceled: k.canceled.Load(), Loads: k.loads.Load(), LoadErrors: k.loadErrors.Load(),
 	}
+	for op := range k.latency {
+		if h := k.latency[op].Load(); h != nil {
+			if s.Latency == nil {
+				s.Latency = make(map[Op]LatencySummary)
+			}
+			sum := h.Summary()
+			s.Latency[Op(op)] = LatencySummary{Count: sum.Count, Mean: sum.Mean, P50: sum.P50, P99: sum.P99}
+		}
+	}
+	return s
 }
 
-// Stats are the client-side figures of a cache, by kind.
+// Stats are the client-side figures of a cache.
 type Stats struct {
 	// Kinds maps a kind's name (KindSearch, KindIntent, KindEmbedding,
-	// KindCustom, or a custom collection's name) to its figures.
-	Kinds map[string]Counters
-	// Errors counts failures that belong to no kind (ClearAll, pings,
-	// server stats).
-	Errors uint64
+	// KindCustom, or a kind of your own) to its figures.
+	Kinds map[string]KindStats
+	// Cache holds the figures of operations that belong to no kind: pings,
+	// ClearAll, ServerStats.
+	Cache KindStats
 }
 
-// Total returns the sum of the figures of every kind.
-func (s Stats) Total() Counters {
-	var t Counters
-	for _, c := range s.Kinds {
-		t.add(c)
+// Total returns the sum of the counts of every kind (latencies are not
+// summed: see each kind's).
+func (s Stats) Total() KindStats {
+	var t KindStats
+	for _, k := range s.Kinds {
+		t.Hits += k.Hits
+		t.Misses += k.Misses
+		t.Sets += k.Sets
+		t.Deletes += k.Deletes
+		t.Errors += k.Errors
+		t.Canceled += k.Canceled
+		t.Loads += k.Loads
+		t.LoadErrors += k.LoadErrors
 	}
 	return t
 }
@@ -81,9 +276,9 @@ func (s Stats) Names() []string {
 func (c *RedisCache) Stats() Stats {
 	c.mu.RLock()
 	defer c.mu.RUnlock()
-	s := Stats{Kinds: make(map[string]Counters, len(c.kinds)), Errors: c.errs.Load()}
+	s := Stats{Kinds: make(map[string]KindStats, len(c.kinds)), Cache: c.whole.snapshot()}
 	for name, k := range c.kinds {
-		s.Kinds[name] = k.st.snapshot()
+		s.Kinds[name] = k.snapshot()
 	}
 	return s
 }

@@ -2,6 +2,7 @@ package cache_test
 
 import (
 	"context"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -25,9 +26,20 @@ func TestStatsCounters(t *testing.T) {
 	cache.Search[string, chan int](c).Set(ctx, "c", make(chan int)) // an encoding error
 
 	st := c.Stats()
-	want := cache.Counters{Hits: 2, Misses: 1, Sets: 2, Deletes: 1, Errors: 1}
-	if got := st.Kinds[cache.KindSearch]; got != want {
+	want := cache.KindStats{Hits: 2, Misses: 1, Sets: 2, Deletes: 1, Errors: 1}
+	got := st.Kinds[cache.KindSearch]
+	lat := got.Latency
+	got.Latency = nil
+	if !reflect.DeepEqual(got, want) {
 		t.Errorf("search figures %+v, want %+v", got, want)
+	}
+	for op, n := range map[cache.Op]uint64{cache.OpGet: 3, cache.OpSet: 3, cache.OpDelete: 1} {
+		if s := lat[op]; s.Count != n || s.P50 <= 0 || s.P99 < s.P50 || s.Mean <= 0 {
+			t.Errorf("latency of %v: %+v, want %d timed operations with p50 <= p99", op, s, n)
+		}
+	}
+	if len(lat) != 3 {
+		t.Errorf("latency summaries for %d operations, want get, set and delete only: %v", len(lat), lat)
 	}
 	if got := st.Kinds[cache.KindCustom]; got.Hits != 1 || got.Sets != 1 {
 		t.Errorf("custom figures %+v, want 1 hit and 1 set", got)
@@ -38,7 +50,7 @@ func TestStatsCounters(t *testing.T) {
 	if names := strings.Join(st.Names(), ","); names != "custom,embedding,intent,search" {
 		t.Errorf("Names = %s", names)
 	}
-	if (cache.Counters{}).HitRate() != 0 {
+	if (cache.KindStats{}).HitRate() != 0 {
 		t.Error("HitRate before any read should be 0")
 	}
 }
@@ -85,18 +97,22 @@ func TestLogging(t *testing.T) {
 	search.Get(ctx, "q")
 	search.Set(ctx, "q", 1)
 	search.Get(ctx, "q")
-	search.Set(ctx, "bad", 0)
-	cache.Set(ctx, c, "k", 1, -1)
+	cache.Search[string, chan int](c).Set(ctx, "bad", make(chan int)) // ErrSerialization
+	cache.Set(ctx, c, "k", 1, -1)                                     // ErrInvalidArgument
 	out := logs.String()
 	for _, want := range []string{
 		`level=DEBUG msg="cache connected" url=redis://default:xxxxx@`,
 		`level=DEBUG msg="cache miss" kind=search key=` + c.Namespace() + ":search:",
 		`level=DEBUG msg="cache hit" kind=search`,
-		`level=WARN msg="cache error" op=set kind=custom`,
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("log lacks %q:\n%s", want, out)
 		}
+	}
+	// A returned error is the caller's to log, and a misuse is no outage:
+	// neither is logged as a warning.
+	if strings.Contains(out, "level=WARN") {
+		t.Errorf("returned errors were logged at warn:\n%s", out)
 	}
 	if strings.Contains(out, "hunter2") {
 		t.Errorf("log leaks the password:\n%s", out)

@@ -97,7 +97,14 @@ func run(ctx context.Context) error {
 	section("intents", "hit=%v, action %q, TTL %v", ok, in.Action, intents.TTL())
 
 	// 6. Embeddings: 1 h TTL, packed float32, keyed by model and text.
-	vectors := cache.Embeddings(c, "text-embedding-3-small")
+	vectors, err := cache.Embeddings(c, "text-embedding-3-small")
+	if err != nil {
+		return err
+	}
+	other, err := cache.Embeddings(c, "another-model")
+	if err != nil {
+		return err
+	}
 	vec := make([]float32, 1536)
 	for i := range vec {
 		vec[i] = float32(i%7) / 7
@@ -106,7 +113,7 @@ func run(ctx context.Context) error {
 		return err
 	}
 	v, ok, _ := vectors.Get(ctx, "a heist thriller set in Paris")
-	_, okOther, _ := cache.Embeddings(c, "another-model").Get(ctx, "a heist thriller set in Paris")
+	_, okOther, _ := other.Get(ctx, "a heist thriller set in Paris")
 	section("embeddings", "hit=%v, %d dimensions; same text, other model: hit=%v", ok, len(v), okOther)
 
 	// 7. Cache-aside: 20 concurrent misses of one query, one loader call.
@@ -166,8 +173,8 @@ func run(ctx context.Context) error {
 		if i == 0 {
 			title = "stats"
 		}
-		section(title, "%-9s hits %d, misses %d (hit rate %.0f%%), sets %d, deletes %d, errors %d, loads %d",
-			name, k.Hits, k.Misses, 100*k.HitRate(), k.Sets, k.Deletes, k.Errors, k.Loads)
+		section(title, "%-9s hits %d, misses %d (hit rate %.0f%%), sets %d, deletes %d, errors %d, loads %d, get p50 %v",
+			name, k.Hits, k.Misses, 100*k.HitRate(), k.Sets, k.Deletes, k.Errors, k.Loads, k.Latency[cache.OpGet].P50)
 	}
 	ss, err := c.ServerStats(ctx)
 	if err != nil {
@@ -176,7 +183,7 @@ func run(ctx context.Context) error {
 	section("server", "used memory %d bytes, keys in namespace %d %v", ss.UsedMemory, ss.TotalKeys, ss.Keys)
 
 	// 11. Clearing, per kind and whole namespace, touching nothing else.
-	ns, _ := searches.Clear(ctx)
+	ns, _ := c.ClearKind(ctx, cache.KindSearch)
 	all, _ := c.ClearAll(ctx)
 	section("clear", "search cleared %d keys; ClearAll cleared %d more", ns, all)
 	return nil

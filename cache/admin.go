@@ -1,0 +1,151 @@
+package cache
+
+import (
+	"bufio"
+	"context"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// ClearKind removes every value of the kind called name ([KindSearch],
+// [KindIntent], [KindEmbedding], or a kind of your own: [Kind.Name]) and
+// returns how many keys it removed. For embeddings, the vectors of every
+// model go. A name with glob characters or white space is refused with
+// [ErrInvalidArgument]. Keys are found and removed as by
+// [RedisCache.DeletePattern].
+func (c *RedisCache) ClearKind(ctx context.Context, name string) (int64, error) {
+	if err := checkName("kind name", name); err != nil {
+		return 0, invalidArgument(OpClear, name, "", "%v", err)
+	}
+	k := c.lookupKind(name)
+	if k == nil { // a kind this process never used: its removals count as the cache's
+		k = c.whole
+	}
+	return c.clear(ctx, k, name+":*")
+}
+
+// ClearAll removes every key in this cache's namespace, and nothing else,
+// and returns how many it removed. Its removals are counted in
+// Stats().Cache, not per kind.
+func (c *RedisCache) ClearAll(ctx context.Context) (int64, error) {
+	return c.clear(ctx, c.whole, "*")
+}
+
+// clear scans for namespace:pattern and unlinks what it finds, recording
+// one OpClear of k.
+func (c *RedisCache) clear(ctx context.Context, k *kindState, pattern string) (int64, error) {
+	start := time.Now()
+	match := EscapePattern(c.cfg.Namespace) + ":" + pattern
+	var removed int64
+	err := c.scan(ctx, match, func(keys []string) error {
+		n, err := c.unlink(ctx, keys)
+		removed += n
+		return err
+	})
+	e := Event{Op: OpClear, Latency: time.Since(start), Keys: removed}
+	e.Outcome, e.Class = outcomeOf(ctx, err)
+	c.observe(k, e)
+	return removed, failIf(err, OpClear, k, match)
+}
+
+// Health is the answer to a health check.
+type Health struct {
+	// Latency is the round trip of one PING.
+	Latency time.Duration
+}
+
+// Health sends a PING, bounded by ctx and Config.OperationTimeout, and
+// reports its round trip. A server that does not answer in time gives an
+// error wrapping [ErrUnavailable]; after [RedisCache.Close], [ErrClosed].
+func (c *RedisCache) Health(ctx context.Context) (Health, error) {
+	start := time.Now()
+	err := c.ping(ctx)
+	h := Health{Latency: time.Since(start)}
+	e := Event{Op: OpPing, Latency: h.Latency}
+	e.Outcome, e.Class = outcomeOf(ctx, err)
+	c.observe(c.whole, e)
+	if err != nil {
+		return Health{}, failIf(err, OpPing, c.whole, c.cfg.redactedURL)
+	}
+	return h, nil
+}
+
+// ServerStats are figures read from Redis itself.
+type ServerStats struct {
+	// UsedMemory is the server's used_memory, in bytes (summed over the
+	// primaries of a cluster).
+	UsedMemory int64
+	// MaxMemoryPolicy is the eviction policy; a cache wants allkeys-lru or
+	// allkeys-lfu.
+	MaxMemoryPolicy string
+	// KeyspaceHits and KeyspaceMisses are the server's lookups since its
+	// start (or CONFIG RESETSTAT), for every client, not only this cache.
+	KeyspaceHits, KeyspaceMisses int64
+	// Keys maps each kind's name to the number of keys of this cache's
+	// namespace under it ("search" for "discovery:search:…"); keys set with
+	// Set directly are counted under their first segment.
+	Keys map[string]int64
+	// TotalKeys is the number of keys in this cache's namespace.
+	TotalKeys int64
+}
+
+// ServerStats reads memory and keyspace figures with INFO, and counts this
+// cache's keys per kind with SCAN (never KEYS, so Redis is not blocked; on a
+// large keyspace this takes one round trip per 1000 keys). On a cluster,
+// both go to the primaries only. Counts may be off by the keys written or
+// expiring while it runs.
+func (c *RedisCache) ServerStats(ctx context.Context) (ServerStats, error) {
+	start := time.Now()
+	st, err := c.serverStats(ctx)
+	e := Event{Op: OpServerStats, Latency: time.Since(start)}
+	e.Outcome, e.Class = outcomeOf(ctx, err)
+	c.observe(c.whole, e)
+	return st, failIf(err, OpServerStats, c.whole, "")
+}
+
+func (c *RedisCache) serverStats(ctx context.Context) (ServerStats, error) {
+	st := ServerStats{Keys: make(map[string]int64)}
+	infos, err := c.info(ctx)
+	for _, info := range infos {
+		st.addInfo(info)
+	}
+	if err != nil {
+		return st, err
+	}
+	prefix := c.cfg.Namespace + ":"
+	err = c.scan(ctx, EscapePattern(c.cfg.Namespace)+":*", func(keys []string) error {
+		for _, k := range keys {
+			rest := strings.TrimPrefix(k, prefix)
+			if i := strings.IndexByte(rest, ':'); i >= 0 {
+				rest = rest[:i]
+			}
+			st.Keys[rest]++
+		}
+		st.TotalKeys += int64(len(keys))
+		return nil
+	})
+	return st, err
+}
+
+// addInfo adds the figures of one INFO reply.
+func (st *ServerStats) addInfo(info string) {
+	sc := bufio.NewScanner(strings.NewReader(info))
+	for sc.Scan() {
+		name, value, ok := strings.Cut(strings.TrimSpace(sc.Text()), ":")
+		if !ok {
+			continue
+		}
+		n, _ := strconv.ParseInt(value, 10, 64)
+		switch name {
+		case "used_memory":
+			st.UsedMemory += n
+		case "keyspace_hits":
+			st.KeyspaceHits += n
+		case "keyspace_misses":
+			st.KeyspaceMisses += n
+		case "maxmemory_policy":
+			st.MaxMemoryPolicy = value
+		}
+	}
+}

@@ -1,0 +1,142 @@
+package cache
+
+import (
+	"context"
+	"time"
+
+	"github.com/media-gateway/discovery/cache/internal/codec"
+)
+
+// Kind is a typed view of one kind of value: inputs of type K map to keys
+// "namespace:name:sha256(canonical JSON of the input)", holding values of
+// type V for the kind's TTL. The built-in kinds are [Search], [Intents] and
+// [Embeddings]; [NewKind] makes more. A Kind is cheap, holds no state of its
+// own and is safe for concurrent use; all views of one kind share its
+// figures and its TTL. To remove every value of a kind, use
+// [RedisCache.ClearKind] with its [Kind.Name].
+type Kind[K, V any] struct {
+	store[V]
+	keyInput func(K) (any, error) // what is hashed into the key
+}
+
+// NewKind returns a kind of your own: values of type V (stored as JSON) for
+// inputs of type K, under keys "namespace:name:sha256(…)", kept for ttl.
+// The error wraps [ErrInvalidArgument] when name is empty, contains glob
+// characters or white space, or is a built-in kind's; when ttl is not
+// positive; or when the name is already a kind with another TTL (views of one
+// kind share one TTL).
+func NewKind[K, V any](c *RedisCache, name string, ttl time.Duration) (*Kind[K, V], error) {
+	if err := checkName("kind name", name); err != nil {
+		return nil, invalidKind("%v", err)
+	}
+	switch name {
+	case KindSearch, KindIntent, KindEmbedding, KindCustom:
+		return nil, invalidKind("%q is a built-in kind; use Search, Intents or Embeddings, or another name", name)
+	}
+	if ttl <= 0 {
+		return nil, invalidKind("ttl %v is not positive", ttl)
+	}
+	k, err := c.kindWithTTL(name, ttl)
+	if err != nil {
+		return nil, err
+	}
+	return &Kind[K, V]{store: store[V]{c: c, k: k, codec: codec.JSON[V]{}}, keyInput: identity[K]}, nil
+}
+
+func identity[K any](in K) (any, error) { return in, nil }
+
+// Name returns the kind's name, which is also its key prefix.
+func (kd *Kind[K, V]) Name() string { return kd.k.name }
+
+// TTL returns how long stored values live.
+func (kd *Kind[K, V]) TTL() time.Duration { return kd.k.ttl }
+
+// Key returns the Redis key, namespace included, under which the value for
+// in is stored, or an error wrapping [ErrKeyGeneration].
+func (kd *Kind[K, V]) Key(in K) (string, error) {
+	data, err := kd.keyInput(in)
+	if err == nil {
+		var key string
+		if key, err = kd.c.redisKey(kd.k.name, data); err == nil {
+			return key, nil
+		}
+	}
+	return "", &Error{Op: OpGenerateKey, Kind: kd.k.name, Class: ErrKeyGeneration, Cause: err}
+}
+
+// Get returns the value stored for in. A miss is not an error: it returns
+// the zero value and false. Undecodable bytes give an error wrapping
+// [ErrSerialization]; Redis failures wrap [ErrUnavailable], [ErrOperation]
+// or [ErrClosed]; an input that cannot be hashed, [ErrKeyGeneration].
+//
+// The value may be shared with other callers of the same key: treat
+// slices, maps and pointers in it as read-only.
+func (kd *Kind[K, V]) Get(ctx context.Context, in K) (V, bool, error) {
+	key, err := kd.Key(in)
+	if err != nil {
+		var zero V
+		return zero, false, err
+	}
+	return kd.get(ctx, key)
+}
+
+// Set stores v for in, replacing any value, for the kind's TTL. An encoded
+// value over Config.MaxValueBytes is refused with [ErrValueTooLarge] and
+// nothing is sent; a value that cannot be encoded, with [ErrSerialization].
+// The cache does not keep v: the caller may change it afterwards.
+func (kd *Kind[K, V]) Set(ctx context.Context, in K, v V) error {
+	key, err := kd.Key(in)
+	if err != nil {
+		return err
+	}
+	return kd.set(ctx, key, v, kd.k.ttl)
+}
+
+// Delete removes the value for in and reports whether there was one.
+func (kd *Kind[K, V]) Delete(ctx context.Context, in K) (bool, error) {
+	key, err := kd.Key(in)
+	if err != nil {
+		return false, err
+	}
+	n, err := kd.del(ctx, key)
+	return n > 0, err
+}
+
+// Fetch returns the value for in, or calls load, stores what it returns for
+// the kind's TTL and returns it: the cache-aside pattern, invisible to the
+// caller when Redis misbehaves.
+//
+// Concurrent Fetches of one key in one process share a single loader call.
+// It runs with the context of the caller that started it, without that
+// caller's cancellation, so that one caller giving up does not fail the
+// others; each caller stops waiting when its own context ends. The callers
+// that shared a call receive the same value: treat slices, maps and pointers
+// in it as read-only.
+//
+// What Fetch does when things fail:
+//   - Redis unavailable, slow, or answering with errors: the loader's value
+//     is returned all the same. The error is counted in [RedisCache.Stats]
+//     and logged at warn level (at most one line per kind and class every
+//     10 s), never returned. The cost of an outage is latency (at most
+//     Config.OperationTimeout per Redis call), not availability.
+//   - Bytes under the key cannot be decoded: a miss (and an error in the
+//     figures); the loader runs and its value replaces them.
+//   - The input cannot be hashed into a key: the loader's value is returned
+//     and not stored.
+//   - The loader's value cannot be stored (too large, not encodable, Redis
+//     failing): it is returned all the same.
+//   - The loader returns an error: Fetch returns it unchanged and caches
+//     nothing.
+//   - The loader panics: the panic is recovered, and every caller waiting on
+//     it gets an error wrapping [ErrLoaderPanic] whose message holds the
+//     panic value and the loader's stack.
+//   - The caller's context ends: Fetch returns ctx.Err() at once (a caller
+//     whose context has already ended starts no load). This is not counted
+//     as an error.
+//
+// So the errors Fetch returns are the loader's, ErrLoaderPanic, and the
+// caller's context error.
+func (kd *Kind[K, V]) Fetch(ctx context.Context, in K, load LoaderFunc[V]) (V, error) {
+	key, err := kd.Key(in)
+	return kd.fetch(ctx, key, err, kd.k.ttl, load)
+}

@@ -1,0 +1,115 @@
+package cache
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/media-gateway/discovery/cache/internal/codec"
+	"github.com/media-gateway/discovery/cache/internal/envelope"
+)
+
+// store is the one code path every kind goes through: a kind (name, TTL,
+// figures) and a codec for its values. Each method records its operation
+// once (observe) and returns its errors unlogged.
+type store[V any] struct {
+	c     *RedisCache
+	k     *kindState
+	codec codec.Codec[V]
+}
+
+// get reads and decodes key: a hit, a miss (nothing there, or undecodable
+// bytes, which also return an ErrSerialization error), or a failure.
+func (s store[V]) get(ctx context.Context, key string) (V, bool, error) {
+	start := time.Now()
+	v, ok, err := s.lookup(ctx, key)
+	e := Event{Op: OpGet, Outcome: OutcomeHit, Tier: TierRedis, Latency: time.Since(start)}
+	switch {
+	case ok:
+	case err == nil:
+		e.Outcome = OutcomeMiss
+	case classOf(err) == ErrSerialization:
+		e.Outcome, e.Class = OutcomeMiss, ErrSerialization
+	default:
+		e.Outcome, e.Class = outcomeOf(ctx, err)
+	}
+	s.c.observe(s.k, e)
+	s.c.logHitMiss(ctx, s.k, key, ok)
+	return v, ok, err
+}
+
+// lookup is get without recording: Fetch's re-check inside its flight.
+func (s store[V]) lookup(ctx context.Context, key string) (v V, ok bool, err error) {
+	raw, found, err := s.c.getBytes(ctx, key)
+	if err != nil || !found {
+		return v, false, failIf(err, OpGet, s.k, key)
+	}
+	if v, err = decode(s.codec, raw, s.c.cfg.MaxValueBytes); err != nil {
+		return v, false, &Error{Op: OpGet, Kind: s.k.name, Key: key, Class: ErrSerialization, Cause: err}
+	}
+	return v, true, nil
+}
+
+// set encodes v and stores it under key for ttl, which the caller has
+// checked is positive.
+func (s store[V]) set(ctx context.Context, key string, v V, ttl time.Duration) error {
+	start := time.Now()
+	err := s.put(ctx, key, v, ttl)
+	e := Event{Op: OpSet, Latency: time.Since(start)}
+	e.Outcome, e.Class = outcomeOf(ctx, err)
+	s.c.observe(s.k, e)
+	return err
+}
+
+// put is set without recording.
+func (s store[V]) put(ctx context.Context, key string, v V, ttl time.Duration) error {
+	buf, err := encode(s.codec, v, time.Now())
+	if err != nil {
+		return &Error{Op: OpSet, Kind: s.k.name, Key: key, Class: ErrSerialization, Cause: err}
+	}
+	if len(buf) > s.c.cfg.MaxValueBytes {
+		return &Error{Op: OpSet, Kind: s.k.name, Key: key, Class: ErrValueTooLarge,
+			Cause: fmt.Errorf("encoded value is %d bytes, Config.MaxValueBytes is %d", len(buf), s.c.cfg.MaxValueBytes)}
+	}
+	buf = envelope.Seal(buf, s.c.cfg.CompressMinBytes)
+	return failIf(s.c.setBytes(ctx, key, buf, ttl), OpSet, s.k, key)
+}
+
+// del removes keys and returns how many existed.
+func (s store[V]) del(ctx context.Context, keys ...string) (int64, error) {
+	start := time.Now()
+	n, err := s.c.unlink(ctx, keys)
+	e := Event{Op: OpDelete, Latency: time.Since(start), Keys: n}
+	e.Outcome, e.Class = outcomeOf(ctx, err)
+	s.c.observe(s.k, e)
+	return n, failIf(err, OpDelete, s.k, keys[0])
+}
+
+// failIf is fail for an error that may be nil.
+func failIf(err error, op Op, k *kindState, key string) error {
+	if err == nil {
+		return nil
+	}
+	return fail(err, op, k, key)
+}
+
+// decode opens the envelope of raw (decompressing up to maxPayload bytes)
+// and decodes its payload with cd.
+func decode[V any](cd codec.Codec[V], raw []byte, maxPayload int) (V, error) {
+	_, payload, err := envelope.Open(raw, cd.ID(), maxPayload)
+	if err != nil {
+		var zero V
+		return zero, err
+	}
+	return cd.Decode(payload)
+}
+
+// encode puts v in an envelope with cd, uncompressed (see envelope.Seal).
+func encode[V any](cd codec.Codec[V], v V, now time.Time) ([]byte, error) {
+	size := cd.SizeHint(v)
+	if size == 0 {
+		size = 512
+	}
+	buf := envelope.AppendHeader(make([]byte, 0, envelope.HeaderSize+size), cd.ID(), 0, now)
+	return cd.Append(buf, v)
+}
