@@ -204,7 +204,6 @@ type KindStats struct {
 // 6.25% of the exact ones.
 type LatencySummary struct {
 	Count uint64        // operations timed
-	Mean  time.Duration // their mean duration
 	P50   time.Duration // the median
 	P99   time.Duration // the 99th percentile
 }
@@ -228,7 +227,7 @@ func (k *kindState) snapshot() KindStats {
 				s.Latency = make(map[Op]LatencySummary)
 			}
 			sum := h.Summary()
-			s.Latency[Op(op)] = LatencySummary{Count: sum.Count, Mean: sum.Mean, P50: sum.P50, P99: sum.P99}
+			s.Latency[Op(op)] = LatencySummary{Count: sum.Count, P50: sum.P50, P99: sum.P99}
 		}
 	}
 	return s

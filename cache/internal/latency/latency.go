@@ -3,8 +3,8 @@
 //
 // Durations are counted in buckets eight to an octave (1–1.125 µs,
 // 1.125–1.25 µs, …), so a quantile read back is within 6.25% of the true
-// value. Recording is one atomic add to a bucket, one to the sum; reading
-// walks the buckets. Durations past about 68 s fall in the last bucket.
+// value. Recording is one atomic add to a bucket; reading walks the
+// buckets. Durations past about 68 s fall in the last bucket.
 package latency
 
 import (
@@ -23,7 +23,6 @@ const (
 // Histogram is a latency distribution. The zero value is empty and ready;
 // it must not be copied after first use.
 type Histogram struct {
-	sum     atomic.Int64 // nanoseconds
 	buckets [nBuckets]atomic.Uint64
 }
 
@@ -31,7 +30,6 @@ type Histogram struct {
 func (h *Histogram) Record(d time.Duration) {
 	d = max(d, 0)
 	h.buckets[index(uint64(d))].Add(1)
-	h.sum.Add(int64(d))
 }
 
 // index returns the bucket of v nanoseconds: exact below 2^subBits, then
@@ -63,7 +61,6 @@ func bounds(i int) (lo, hi uint64) {
 // Summary is a histogram read at one moment.
 type Summary struct {
 	Count uint64        // durations recorded
-	Mean  time.Duration // their mean
 	P50   time.Duration // the median, within 6.25%
 	P99   time.Duration // the 99th percentile, within 6.25%
 }
@@ -80,7 +77,7 @@ func (h *Histogram) Summary() Summary {
 	if total == 0 {
 		return Summary{}
 	}
-	s := Summary{Count: total, Mean: time.Duration(h.sum.Load() / int64(total))}
+	s := Summary{Count: total}
 	s.P50 = quantile(&counts, total, 0.50)
 	s.P99 = quantile(&counts, total, 0.99)
 	return s
