@@ -16,13 +16,17 @@
 //		return engine.Search(ctx, "star wars") // runs only on a miss
 //	})
 //
-// # Kinds and collections
+// # Kinds
 //
 // A kind is a family of values with a name, a TTL and a codec. The built-in
 // kinds are [Search] (30 min), [Intents] (10 min) and [Embeddings] (1 h);
-// [NewCollection] makes more. Each returns a [Collection], a typed view with
-// Get, Set, Delete, Fetch and Clear. Every kind goes through the same code
-// path; only its configuration differs.
+// [NewKind] makes more. Each returns a [Kind], a typed view with Get, Set,
+// Delete and Fetch; [RedisCache.ClearKind] removes every value of a kind.
+// Every kind goes through the same code path; only its configuration
+// differs.
+//
+// Values returned by Get and Fetch may be shared with other callers: treat
+// the slices, maps and pointers in them as read-only.
 //
 // [Get], [Set], [Fetch], [RedisCache.Delete] and [RedisCache.DeletePattern]
 // work on keys you choose, for values that fit no kind.
@@ -50,20 +54,24 @@
 //
 // # Failures
 //
-// Every network call is bounded by the caller's context and by
-// [Config].OperationTimeout. Get, Set and the other explicit operations
-// return an [*Error] matching one of the sentinel errors (ErrUnavailable,
-// ErrOperation, ErrSerialization, …) with [errors.Is]. Fetch is the
+// Every command leaves through one door that bounds it by the caller's
+// context and [Config].OperationTimeout, whichever ends first. Get, Set and
+// the other explicit operations return an [*Error] whose [Class] (ErrUnavailable,
+// ErrOperation, ErrSerialization, …) matches with [errors.Is]. Fetch is the
 // cache-aside path: when Redis is slow or down it still answers from the
 // loader, counting and logging the error instead of returning it, and it
-// calls the loader once for concurrent misses of one key (see [LoaderFunc]).
-// The client reconnects on its own when Redis comes back.
+// calls the loader once for concurrent misses of one key (see
+// [Kind.Fetch]). The client reconnects on its own when Redis comes back.
 //
 // # Observability
 //
-// [RedisCache.Stats] returns per-kind hits, misses, sets, deletes, errors
-// and loader calls counted by this process; [RedisCache.ServerStats] reads
-// the server's memory and keyspace figures and counts this cache's keys per
-// kind; [RedisCache.Health] pings. Logs go to [Config].Logger (log/slog):
-// hits and misses at debug level, errors at warn level, never a password.
+// [RedisCache.Stats] returns per-kind hits, misses, sets, deletes, errors,
+// cancellations, loader calls and latency quantiles per operation, counted
+// by this process; [Config].Recorder receives every operation as an
+// [Event] (kind, [Op], [Outcome], [Class], [Tier], latency) for your
+// metrics. [RedisCache.ServerStats] reads the server's memory and keyspace
+// figures and counts this cache's keys per kind; [RedisCache.Health] pings.
+// Logs go to [Config].Logger (log/slog): only the errors Fetch absorbs, at
+// warn level and at most one line per kind and class every 10 s; hits and
+// misses at debug level; never a password.
 package cache

@@ -5,7 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"log"
+	"sync"
 	"time"
+
+	"github.com/redis/rueidis"
 
 	"github.com/media-gateway/discovery/cache"
 )
@@ -162,4 +165,53 @@ func ExampleRedisCache_Stats() {
 		k := st.Kinds[name]
 		fmt.Printf("%s: %d hits, %d misses (%.0f%%), %d errors\n", name, k.Hits, k.Misses, 100*k.HitRate(), k.Errors)
 	}
+}
+
+func ExampleClass() {
+	err := fmt.Errorf("refreshing trending: %w", &cache.Error{Op: cache.OpGet, Kind: "trending", Class: cache.ErrUnavailable})
+	var ce *cache.Error
+	if errors.As(err, &ce) {
+		// Op and Class print as metric labels with String.
+		fmt.Println(errors.Is(err, cache.ErrUnavailable), ce.Op, ce.Class.String())
+		fmt.Println(ce.Class) // an error prints its message
+	}
+	// Output:
+	// true get unavailable
+	// cache: redis unavailable
+}
+
+func ExampleRecorderFunc() {
+	// Count reads per kind, outcome and tier: the shape of a Prometheus
+	// counter vector.
+	var mu sync.Mutex
+	reads := make(map[[3]string]int)
+	rec := cache.RecorderFunc(func(e cache.Event) {
+		if e.Op != cache.OpGet {
+			return
+		}
+		mu.Lock()
+		reads[[3]string{e.Kind, e.Outcome.String(), e.Tier.String()}]++
+		mu.Unlock()
+	})
+	c, err := cache.New(context.Background(), cache.Config{Recorder: rec})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer c.Close()
+}
+
+func ExampleConfig_clientOption() {
+	// A Redis Cluster given by seed addresses, with a client wrapped by the
+	// caller (hooks, tracing).
+	c, err := cache.New(context.Background(), cache.Config{
+		ClientOption: &rueidis.ClientOption{InitAddress: []string{"10.0.0.1:7000", "10.0.0.2:7000"}},
+		ClientBuilder: func(opt rueidis.ClientOption) (rueidis.Client, error) {
+			client, err := rueidis.NewClient(opt)
+			return client, err // wrap it here, e.g. with rueidishook.WithHook
+		},
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer c.Close()
 }

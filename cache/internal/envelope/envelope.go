@@ -75,8 +75,8 @@ type Header struct {
 	WrittenAt time.Time
 }
 
-// Errors returned by Parse. They describe why bytes are not a value this
-// cache can read.
+// Errors returned by Parse (the first six) and Open (all). They describe
+// why bytes are not a value this cache can read.
 var (
 	ErrTruncated   = errors.New("envelope: value shorter than its 12-byte header")
 	ErrForeign     = errors.New("envelope: not written by this cache (bad magic byte)")
