@@ -43,9 +43,7 @@ func (c *RedisCache) clear(ctx context.Context, k *kindState, pattern string) (i
 		removed += n
 		return err
 	})
-	e := Event{Op: OpClear, Latency: time.Since(start), Keys: removed}
-	e.Outcome, e.Class = outcomeOf(ctx, err)
-	c.observe(k, e)
+	c.observeResult(ctx, k, Event{Op: OpClear, Latency: time.Since(start), Keys: removed}, err)
 	return removed, failIf(err, OpClear, k, match)
 }
 
@@ -62,9 +60,7 @@ func (c *RedisCache) Health(ctx context.Context) (Health, error) {
 	start := time.Now()
 	err := c.ping(ctx)
 	h := Health{Latency: time.Since(start)}
-	e := Event{Op: OpPing, Latency: h.Latency}
-	e.Outcome, e.Class = outcomeOf(ctx, err)
-	c.observe(c.whole, e)
+	c.observeResult(ctx, c.whole, Event{Op: OpPing, Latency: h.Latency}, err)
 	if err != nil {
 		return Health{}, failIf(err, OpPing, c.whole, c.cfg.redactedURL)
 	}
@@ -98,9 +94,7 @@ type ServerStats struct {
 func (c *RedisCache) ServerStats(ctx context.Context) (ServerStats, error) {
 	start := time.Now()
 	st, err := c.serverStats(ctx)
-	e := Event{Op: OpServerStats, Latency: time.Since(start)}
-	e.Outcome, e.Class = outcomeOf(ctx, err)
-	c.observe(c.whole, e)
+	c.observeResult(ctx, c.whole, Event{Op: OpServerStats, Latency: time.Since(start)}, err)
 	return st, failIf(err, OpServerStats, c.whole, "")
 }
 

@@ -3,6 +3,7 @@ package cache_test
 import (
 	"context"
 	"testing"
+	"time"
 
 	"github.com/media-gateway/discovery/cache"
 	"github.com/media-gateway/discovery/internal/fixtures"
@@ -53,6 +54,16 @@ func BenchmarkGetHit(b *testing.B) {
 	run("search-20/cache", func() error { _, _, err := search.Get(ctx, "star wars"); return err })
 	run("embedding-1536/raw-get", func() error { return raw.Do(ctx, raw.B().Get().Key(embKey).Build()).Error() })
 	run("embedding-1536/cache", func() error { _, _, err := emb.Get(ctx, "a heist thriller"); return err })
+	// A caller deadline sooner than Config.OperationTimeout is used as it
+	// is: no second timer.
+	short, cancel := context.WithTimeout(ctx, time.Hour)
+	defer cancel()
+	cShort := newCache(b, func(cfg *cache.Config) { cfg.OperationTimeout = 2 * time.Hour })
+	embShort := embeddings(b, cShort, "text-embedding-3-small")
+	if err := embShort.Set(ctx, "a heist thriller", vec); err != nil {
+		b.Fatal(err)
+	}
+	run("embedding-1536/cache-caller-deadline", func() error { _, _, err := embShort.Get(short, "a heist thriller"); return err })
 	run("embedding-1536/fetch-hit", func() error {
 		_, err := emb.Fetch(ctx, "a heist thriller", func(context.Context) ([]float32, error) { return vec, nil })
 		return err

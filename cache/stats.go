@@ -169,6 +169,13 @@ func (c *RedisCache) observe(k *kindState, e Event) {
 	}
 }
 
+// observeResult records e, an operation that ended with err (nil for
+// success).
+func (c *RedisCache) observeResult(ctx context.Context, k *kindState, e Event, err error) {
+	e.Outcome, e.Class = outcomeOf(ctx, err)
+	c.observe(k, e)
+}
+
 // outcomeOf returns the outcome and class of an operation that ended with
 // err (nil for success); a failure after the caller's context ended is a
 // cancellation.

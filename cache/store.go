@@ -55,9 +55,7 @@ func (s store[V]) lookup(ctx context.Context, key string) (v V, ok bool, err err
 func (s store[V]) set(ctx context.Context, key string, v V, ttl time.Duration) error {
 	start := time.Now()
 	err := s.put(ctx, key, v, ttl)
-	e := Event{Op: OpSet, Latency: time.Since(start)}
-	e.Outcome, e.Class = outcomeOf(ctx, err)
-	s.c.observe(s.k, e)
+	s.c.observeResult(ctx, s.k, Event{Op: OpSet, Latency: time.Since(start)}, err)
 	return err
 }
 
@@ -79,9 +77,7 @@ func (s store[V]) put(ctx context.Context, key string, v V, ttl time.Duration) e
 func (s store[V]) del(ctx context.Context, keys ...string) (int64, error) {
 	start := time.Now()
 	n, err := s.c.unlink(ctx, keys)
-	e := Event{Op: OpDelete, Latency: time.Since(start), Keys: n}
-	e.Outcome, e.Class = outcomeOf(ctx, err)
-	s.c.observe(s.k, e)
+	s.c.observeResult(ctx, s.k, Event{Op: OpDelete, Latency: time.Since(start), Keys: n}, err)
 	return n, failIf(err, OpDelete, s.k, keys[0])
 }
 
