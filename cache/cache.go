@@ -66,10 +66,10 @@ func New(ctx context.Context, cfg Config) (*RedisCache, error) {
 	}
 	c := &RedisCache{client: client, cfg: r, log: r.Logger, rec: r.Recorder, now: time.Now,
 		kinds: make(map[string]*kindState), whole: &kindState{}}
-	c.search = c.registerKind(KindSearch, r.SearchTTL)
-	c.intent = c.registerKind(KindIntent, r.IntentTTL)
-	c.embedding = c.registerKind(KindEmbedding, r.EmbeddingTTL)
-	c.custom = c.registerKind(KindCustom, 0)
+	c.search, _ = c.kind(KindSearch, r.SearchTTL) // a new cache: no kind exists yet
+	c.intent, _ = c.kind(KindIntent, r.IntentTTL)
+	c.embedding, _ = c.kind(KindEmbedding, r.EmbeddingTTL)
+	c.custom, _ = c.kind(KindCustom, 0)
 	if _, err := c.Health(ctx); err != nil {
 		client.Close()
 		return nil, err
@@ -93,17 +93,10 @@ func (c *RedisCache) Close() error {
 // Namespace returns the prefix of every key this cache touches.
 func (c *RedisCache) Namespace() string { return c.cfg.Namespace }
 
-// registerKind returns the kind called name, creating it with ttl on first
-// use. A kind's TTL never changes: asking for another TTL is refused with
-// ErrInvalidArgument.
-func (c *RedisCache) registerKind(name string, ttl time.Duration) *kindState {
-	k, _ := c.kindWithTTL(name, ttl)
-	return k
-}
-
-// kindWithTTL is registerKind, reporting a TTL that differs from the one
-// the kind was created with.
-func (c *RedisCache) kindWithTTL(name string, ttl time.Duration) (*kindState, error) {
+// kind returns the kind called name, creating it with ttl on first use. A
+// kind's TTL never changes: another ttl for an existing name is refused
+// with ErrInvalidArgument (and the existing kind returned).
+func (c *RedisCache) kind(name string, ttl time.Duration) (*kindState, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	k := c.kinds[name]

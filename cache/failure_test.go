@@ -173,6 +173,9 @@ func TestFetchFailsOpen(t *testing.T) {
 	if out := logs.String(); !strings.Contains(out, "level=WARN") || !strings.Contains(out, "unavailable") {
 		t.Errorf("no warning logged for the absorbed error:\n%s", out)
 	}
+	if out := logs.String(); strings.Contains(out, "cache miss") {
+		t.Errorf("a failed read was logged as a miss:\n%s", out)
+	}
 }
 
 func TestClosed(t *testing.T) {

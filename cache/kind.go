@@ -36,7 +36,7 @@ func NewKind[K, V any](c *RedisCache, name string, ttl time.Duration) (*Kind[K, 
 	if ttl <= 0 {
 		return nil, invalidKind("ttl %v is not positive", ttl)
 	}
-	k, err := c.kindWithTTL(name, ttl)
+	k, err := c.kind(name, ttl)
 	if err != nil {
 		return nil, err
 	}

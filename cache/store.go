@@ -30,11 +30,13 @@ func (s store[V]) get(ctx context.Context, key string) (V, bool, error) {
 		e.Outcome = OutcomeMiss
 	case classOf(err) == ErrSerialization:
 		e.Outcome, e.Class = OutcomeMiss, ErrSerialization
-	default:
+	default: // a failure, not a miss
 		e.Outcome, e.Class = outcomeOf(ctx, err)
 	}
 	s.c.observe(s.k, e)
-	s.c.logHitMiss(ctx, s.k, key, ok)
+	if e.Outcome == OutcomeHit || e.Outcome == OutcomeMiss {
+		s.c.logHitMiss(ctx, s.k, key, ok)
+	}
 	return v, ok, err
 }
 
