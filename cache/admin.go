@@ -3,6 +3,7 @@ package cache
 import (
 	"bufio"
 	"context"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -13,7 +14,9 @@ import (
 // returns how many keys it removed. For embeddings, the vectors of every
 // model go. A name with glob characters or white space is refused with
 // [ErrInvalidArgument]. Keys are found and removed as by
-// [RedisCache.DeletePattern].
+// [RedisCache.DeletePattern]. With Config.Legacy set, clearing a built-in
+// kind also removes the original service's keys of that kind (see
+// [Legacy]), so that no cleared value is read back from there.
 func (c *RedisCache) ClearKind(ctx context.Context, name string) (int64, error) {
 	if err := checkName("kind name", name); err != nil {
 		return 0, invalidArgument(OpClear, name, "", "%v", err)
@@ -22,27 +25,49 @@ func (c *RedisCache) ClearKind(ctx context.Context, name string) (int64, error) 
 	if k == nil { // a kind this process never used: its removals count as the cache's
 		k = c.whole
 	}
-	return c.clear(ctx, k, name+":*")
+	matches := []string{c.namespaced(name + ":*")}
+	if c.cfg.Legacy != LegacyOff && slices.Contains(legacyKinds[:], name) {
+		matches = append(matches, legacyPattern(name))
+	}
+	return c.clear(ctx, k, matches...)
 }
 
-// ClearAll removes every key in this cache's namespace, and nothing else,
-// and returns how many it removed. Its removals are counted in
+// ClearAll removes every key in this cache's namespace, and nothing else
+// (with Config.Legacy set, the original service's keys of the built-in
+// kinds too), and returns how many it removed. Its removals are counted in
 // Stats().Cache, not per kind.
 func (c *RedisCache) ClearAll(ctx context.Context) (int64, error) {
-	return c.clear(ctx, c.whole, "*")
+	matches := []string{c.namespaced("*")}
+	if c.cfg.Legacy != LegacyOff {
+		for _, name := range legacyKinds {
+			matches = append(matches, legacyPattern(name))
+		}
+	}
+	return c.clear(ctx, c.whole, matches...)
 }
 
-// clear scans for namespace:pattern and unlinks what it finds, recording
+// namespaced puts the escaped namespace in front of a pattern.
+func (c *RedisCache) namespaced(pattern string) string {
+	return EscapePattern(c.cfg.Namespace) + ":" + pattern
+}
+
+// clear scans for each match pattern and unlinks what it finds, recording
 // one OpClear of k.
-func (c *RedisCache) clear(ctx context.Context, k *kindState, pattern string) (int64, error) {
+func (c *RedisCache) clear(ctx context.Context, k *kindState, matches ...string) (int64, error) {
 	start := time.Now()
-	match := EscapePattern(c.cfg.Namespace) + ":" + pattern
 	var removed int64
-	err := c.scan(ctx, match, func(keys []string) error {
-		n, err := c.unlink(ctx, keys)
-		removed += n
-		return err
-	})
+	var err error
+	var match string
+	for _, match = range matches {
+		err = c.scan(ctx, match, func(keys []string) error {
+			n, err := c.unlink(ctx, keys)
+			removed += n
+			return err
+		})
+		if err != nil {
+			break
+		}
+	}
 	c.observeResult(ctx, k, Event{Op: OpClear, Latency: time.Since(start), Keys: removed}, err)
 	return removed, failIf(err, OpClear, k, match)
 }
@@ -108,7 +133,7 @@ func (c *RedisCache) serverStats(ctx context.Context) (ServerStats, error) {
 		return st, err
 	}
 	prefix := c.cfg.Namespace + ":"
-	err = c.scan(ctx, EscapePattern(c.cfg.Namespace)+":*", func(keys []string) error {
+	err = c.scan(ctx, c.namespaced("*"), func(keys []string) error {
 		for _, k := range keys {
 			rest := strings.TrimPrefix(k, prefix)
 			if i := strings.IndexByte(rest, ':'); i >= 0 {

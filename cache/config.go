@@ -96,6 +96,19 @@ type Config struct {
 	// caller's. If nil, nothing is logged. Records never contain a password.
 	Logger *slog.Logger
 
+	// Legacy, if not LegacyOff, lets the built-in kinds read (LegacyRead)
+	// or share (LegacyReadWrite) the cache of the original service, keys and
+	// values as it writes them; see [Legacy]. It applies to Search, to
+	// Intents views without a parser version (the original service had
+	// none), and to the Embeddings view of LegacyEmbeddingModel only (its
+	// keys hold no model id). Custom kinds and the key-level functions are
+	// not affected.
+	Legacy Legacy
+
+	// LegacyEmbeddingModel names the model whose vectors the original
+	// service cached. If empty, embeddings do not meet its cache.
+	LegacyEmbeddingModel string
+
 	// Recorder, if not nil, receives every operation of the cache as an
 	// [Event], in addition to the figures kept for [RedisCache.Stats]: the
 	// seam for Prometheus, OpenTelemetry or your own metrics.
@@ -153,6 +166,12 @@ func (c Config) resolve() (resolved, error) {
 	}
 	if r.MaxValueBytes < 0 {
 		return r, invalidConfig("MaxValueBytes is negative (%d); use a positive size, or zero for the default", r.MaxValueBytes)
+	}
+	if r.Legacy >= numLegacy {
+		return r, invalidConfig("Legacy is %d; use LegacyOff, LegacyRead or LegacyReadWrite", r.Legacy)
+	}
+	if r.LegacyEmbeddingModel != "" && r.Legacy == LegacyOff {
+		return r, invalidConfig("LegacyEmbeddingModel is set but Legacy is off; set Legacy too, or leave the model empty")
 	}
 	if err := checkName("Namespace", r.Namespace); err != nil {
 		return r, invalidConfig("%v", err)
@@ -277,6 +296,8 @@ const (
 	envDialTimeout      = "CACHE_DIAL_TIMEOUT"
 	envMaxValueBytes    = "CACHE_MAX_VALUE_BYTES"
 	envCompressMinBytes = "CACHE_COMPRESS_MIN_BYTES"
+	envLegacy           = "CACHE_LEGACY"
+	envLegacyModel      = "CACHE_LEGACY_EMBEDDING_MODEL"
 )
 
 // ConfigFromEnv builds a Config from environment variables; unset or empty
@@ -291,14 +312,24 @@ const (
 //	CACHE_DIAL_TIMEOUT        Config.DialTimeout
 //	CACHE_MAX_VALUE_BYTES     Config.MaxValueBytes  (bytes)
 //	CACHE_COMPRESS_MIN_BYTES  Config.CompressMinBytes (bytes; -1 disables)
+//	CACHE_LEGACY              Config.Legacy (off, read or read-write)
+//	CACHE_LEGACY_EMBEDDING_MODEL  Config.LegacyEmbeddingModel
 //
 // A malformed value gives an error wrapping ErrInvalidConfig that names the
 // variable. The URL is checked by [New], which reports it without its
 // password.
 func ConfigFromEnv() (Config, error) {
 	c := Config{
-		URL:       os.Getenv(envURL),
-		Namespace: os.Getenv(envNamespace),
+		URL:                  os.Getenv(envURL),
+		Namespace:            os.Getenv(envNamespace),
+		LegacyEmbeddingModel: os.Getenv(envLegacyModel),
+	}
+	if s := os.Getenv(envLegacy); s != "" {
+		l, ok := parseLegacy(s)
+		if !ok {
+			return c, invalidConfig("%s=%q; use off, read or read-write", envLegacy, s)
+		}
+		c.Legacy = l
 	}
 	for _, d := range []struct {
 		env string

@@ -20,9 +20,11 @@ const (
 // JSON-serialisable type) for queries of type Q (a string, or a struct of
 // query, filters and paging), kept for Config.SearchTTL (30 min by default).
 //
-// The key of a query q is GenerateKey("search", q) behind the namespace.
+// The key of a query q is GenerateKey("search", q) behind the namespace
+// (and GenerateKey("search", q) itself with Config.Legacy).
 func Search[Q, V any](c *RedisCache) *Kind[Q, V] {
-	return &Kind[Q, V]{store: store[V]{c: c, k: c.search, codec: codec.JSON[V]{}}, keyInput: identity[Q]}
+	return &Kind[Q, V]{store: builtin(c, c.search, codec.JSON[V]{}, true),
+		keyInput: identity[Q], legacyInput: func(q Q) any { return q }}
 }
 
 // Intents returns the kind of parsed intents: values of type V for query
@@ -33,8 +35,11 @@ func Search[Q, V any](c *RedisCache) *Kind[Q, V] {
 // hashed with the text ({"parser":version,"text":t}), so that a new parser
 // never reads intents its predecessor wrote.
 func Intents[V any](c *RedisCache, parserVersion string) *Kind[string, V] {
-	kd := &Kind[string, V]{store: store[V]{c: c, k: c.intent, codec: codec.JSON[V]{}}, keyInput: identity[string]}
-	if parserVersion != "" {
+	legacy := parserVersion == "" // the original service had no parser version
+	kd := &Kind[string, V]{store: builtin(c, c.intent, codec.JSON[V]{}, legacy), keyInput: identity[string]}
+	if legacy {
+		kd.legacyInput = func(text string) any { return text }
+	} else {
 		kd.keyInput = func(text string) (any, error) {
 			return versionedIntentKey{Parser: parserVersion, Text: text}, nil
 		}
@@ -59,12 +64,23 @@ func Embeddings(c *RedisCache, model string) (*Kind[string, []float32], error) {
 	if model == "" {
 		return nil, invalidKind("the model id is empty; pass the name of the model that computes the vectors")
 	}
-	return &Kind[string, []float32]{
-		store: store[[]float32]{c: c, k: c.embedding, codec: codec.Float32LE{}},
+	legacy := model == c.cfg.LegacyEmbeddingModel // empty when embeddings do not meet the original cache
+	kd := &Kind[string, []float32]{
+		store: builtin(c, c.embedding, codec.Float32LE{}, legacy),
 		keyInput: func(text string) (any, error) {
 			return embeddingKey{Model: model, Text: text}, nil
 		},
-	}, nil
+	}
+	if legacy {
+		kd.legacyInput = func(text string) any { return text }
+	}
+	return kd, nil
+}
+
+// builtin returns the store of a built-in kind: it writes plain JSON when
+// the view shares the original service's cache (LegacyReadWrite).
+func builtin[V any](c *RedisCache, k *kindState, cd codec.Codec[V], legacy bool) store[V] {
+	return store[V]{c: c, k: k, codec: cd, plain: legacy && c.cfg.Legacy == LegacyReadWrite}
 }
 
 type embeddingKey struct {

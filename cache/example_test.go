@@ -215,3 +215,18 @@ func ExampleConfig_clientOption() {
 	}
 	defer c.Close()
 }
+
+func ExampleConfig_legacy() {
+	// During a migration from the original (Rust) service: share its live
+	// cache, keys and values as it writes them, so that neither fleet
+	// starts cold. Once it is gone, LegacyRead keeps reading its values
+	// until they expire while this cache writes its own format.
+	c, err := cache.New(context.Background(), cache.Config{
+		Legacy:               cache.LegacyReadWrite,
+		LegacyEmbeddingModel: "text-embedding-3-small", // the model whose vectors it cached
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer c.Close()
+}

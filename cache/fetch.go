@@ -11,13 +11,13 @@ import (
 type LoaderFunc[V any] func(ctx context.Context) (V, error)
 
 // fetch is the cache-aside path shared by every kind; its contract is on
-// Kind.Fetch. A nil keyErr means key is usable.
-func (s store[V]) fetch(ctx context.Context, key string, keyErr error, ttl time.Duration, load LoaderFunc[V]) (V, error) {
+// Kind.Fetch. A nil keyErr means key is usable; alt is as for get.
+func (s store[V]) fetch(ctx context.Context, key, alt string, keyErr error, ttl time.Duration, load LoaderFunc[V]) (V, error) {
 	if keyErr != nil { // no key, so no caching: still answer from the loader
 		s.c.absorb(ctx, s.k, keyErr)
 		return s.load(ctx, load)
 	}
-	v, ok, err := s.get(ctx, key)
+	v, ok, err := s.get(ctx, key, alt)
 	if ok {
 		return v, nil
 	}

@@ -24,7 +24,7 @@ func Get[V any](ctx context.Context, c *RedisCache, key string) (V, bool, error)
 		var zero V
 		return zero, false, errEmptyKey(OpGet)
 	}
-	return customStore[V](c).get(ctx, c.rawKey(key))
+	return customStore[V](c).get(ctx, c.rawKey(key), "")
 }
 
 // Set stores v under key (the cache's namespace is put in front of it) for
@@ -49,7 +49,7 @@ func Fetch[V any](ctx context.Context, c *RedisCache, key string, ttl time.Durat
 		var zero V
 		return zero, err
 	}
-	return customStore[V](c).fetch(ctx, c.rawKey(key), nil, ttl, load)
+	return customStore[V](c).fetch(ctx, c.rawKey(key), "", nil, ttl, load)
 }
 
 // Delete removes the given keys (the cache's namespace is put in front of
@@ -81,7 +81,7 @@ func (c *RedisCache) Delete(ctx context.Context, keys ...string) (int64, error) 
 // written while the deletion runs may survive it. On error the count says how
 // many keys were removed before it.
 func (c *RedisCache) DeletePattern(ctx context.Context, pattern string) (int64, error) {
-	return c.clear(ctx, c.custom, pattern)
+	return c.clear(ctx, c.custom, c.namespaced(pattern))
 }
 
 func customStore[V any](c *RedisCache) store[V] {

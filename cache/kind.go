@@ -16,7 +16,8 @@ import (
 // [RedisCache.ClearKind] with its [Kind.Name].
 type Kind[K, V any] struct {
 	store[V]
-	keyInput func(K) (any, error) // what is hashed into the key
+	keyInput    func(K) (any, error) // what is hashed into the key
+	legacyInput func(K) any          // what the original service hashes, for a view that meets its cache (see Legacy); nil otherwise
 }
 
 // NewKind returns a kind of your own: values of type V (stored as JSON) for
@@ -52,16 +53,34 @@ func (kd *Kind[K, V]) Name() string { return kd.k.name }
 func (kd *Kind[K, V]) TTL() time.Duration { return kd.k.ttl }
 
 // Key returns the Redis key, namespace included, under which the value for
-// in is stored, or an error wrapping [ErrKeyGeneration].
+// in is stored, or an error wrapping [ErrKeyGeneration]. With
+// Config.Legacy set to LegacyReadWrite, the built-in kinds store under the
+// original service's key, which Key then returns.
 func (kd *Kind[K, V]) Key(in K) (string, error) {
-	data, err := kd.keyInput(in)
-	if err == nil {
-		var key string
-		if key, err = kd.c.redisKey(kd.k.name, data); err == nil {
-			return key, nil
+	var key string
+	var err error
+	if kd.legacyInput != nil && kd.c.cfg.Legacy == LegacyReadWrite {
+		key, err = legacyKey(kd.k.name, kd.legacyInput(in))
+	} else {
+		var data any
+		if data, err = kd.keyInput(in); err == nil {
+			key, err = kd.c.redisKey(kd.k.name, data)
 		}
 	}
-	return "", &Error{Op: OpGenerateKey, Kind: kd.k.name, Class: ErrKeyGeneration, Cause: err}
+	if err != nil {
+		return "", &Error{Op: OpGenerateKey, Kind: kd.k.name, Class: ErrKeyGeneration, Cause: err}
+	}
+	return key, nil
+}
+
+// altKey returns the original service's key of in, read after a miss with
+// LegacyRead, or "".
+func (kd *Kind[K, V]) altKey(in K) string {
+	if kd.legacyInput == nil || kd.c.cfg.Legacy != LegacyRead {
+		return ""
+	}
+	key, _ := legacyKey(kd.k.name, kd.legacyInput(in)) // an input that cannot be hashed has no key of its own either
+	return key
 }
 
 // Get returns the value stored for in. A miss is not an error: it returns
@@ -77,7 +96,7 @@ func (kd *Kind[K, V]) Get(ctx context.Context, in K) (V, bool, error) {
 		var zero V
 		return zero, false, err
 	}
-	return kd.get(ctx, key)
+	return kd.get(ctx, key, kd.altKey(in))
 }
 
 // Set stores v for in, replacing any value, for the kind's TTL. An encoded
@@ -92,13 +111,19 @@ func (kd *Kind[K, V]) Set(ctx context.Context, in K, v V) error {
 	return kd.set(ctx, key, v, kd.k.ttl)
 }
 
-// Delete removes the value for in and reports whether there was one.
+// Delete removes the value for in and reports whether there was one. With
+// Config.Legacy set to LegacyRead, the original service's key for in goes
+// too.
 func (kd *Kind[K, V]) Delete(ctx context.Context, in K) (bool, error) {
 	key, err := kd.Key(in)
 	if err != nil {
 		return false, err
 	}
-	n, err := kd.del(ctx, key)
+	keys := []string{key}
+	if alt := kd.altKey(in); alt != "" { // with LegacyRead, a value left there would be read back
+		keys = append(keys, alt)
+	}
+	n, err := kd.del(ctx, keys...)
 	return n > 0, err
 }
 
@@ -138,5 +163,5 @@ func (kd *Kind[K, V]) Delete(ctx context.Context, in K) (bool, error) {
 // caller's context error.
 func (kd *Kind[K, V]) Fetch(ctx context.Context, in K, load LoaderFunc[V]) (V, error) {
 	key, err := kd.Key(in)
-	return kd.fetch(ctx, key, err, kd.k.ttl, load)
+	return kd.fetch(ctx, key, kd.altKey(in), err, kd.k.ttl, load)
 }

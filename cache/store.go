@@ -16,13 +16,21 @@ type store[V any] struct {
 	c     *RedisCache
 	k     *kindState
 	codec codec.Codec[V]
+	plain bool // write plain JSON and read either format (LegacyReadWrite)
 }
 
 // get reads and decodes key: a hit, a miss (nothing there, or undecodable
-// bytes, which also return an ErrSerialization error), or a failure.
-func (s store[V]) get(ctx context.Context, key string) (V, bool, error) {
+// bytes, which also return an ErrSerialization error), or a failure. When
+// key holds nothing and alt is not empty, alt (the original service's key,
+// LegacyRead) is read in either format.
+func (s store[V]) get(ctx context.Context, key, alt string) (V, bool, error) {
 	start := time.Now()
 	v, ok, err := s.lookup(ctx, key)
+	if !ok && err == nil && alt != "" {
+		either := s
+		either.plain = true
+		v, ok, err = either.lookup(ctx, alt)
+	}
 	e := Event{Op: OpGet, Outcome: OutcomeHit, Tier: TierRedis, Latency: time.Since(start)}
 	switch {
 	case ok:
@@ -46,7 +54,12 @@ func (s store[V]) lookup(ctx context.Context, key string) (v V, ok bool, err err
 	if err != nil || !found {
 		return v, false, failIf(err, OpGet, s.k, key)
 	}
-	if v, err = decode(s.codec, raw, s.c.cfg.MaxValueBytes); err != nil {
+	if s.plain {
+		v, err = decodeEither(s.codec, raw, s.c.cfg.MaxValueBytes)
+	} else {
+		v, err = decode(s.codec, raw, s.c.cfg.MaxValueBytes)
+	}
+	if err != nil {
 		return v, false, &Error{Op: OpGet, Kind: s.k.name, Key: key, Class: ErrSerialization, Cause: err}
 	}
 	return v, true, nil
@@ -63,7 +76,13 @@ func (s store[V]) set(ctx context.Context, key string, v V, ttl time.Duration) e
 
 // put is set without recording.
 func (s store[V]) put(ctx context.Context, key string, v V, ttl time.Duration) error {
-	buf, err := encode(s.codec, v, time.Now())
+	var buf []byte
+	var err error
+	if s.plain {
+		buf, err = codec.JSON[V]{}.Append(nil, v)
+	} else {
+		buf, err = encode(s.codec, v, time.Now())
+	}
 	if err != nil {
 		return &Error{Op: OpSet, Kind: s.k.name, Key: key, Class: ErrSerialization, Cause: err}
 	}
@@ -71,7 +90,9 @@ func (s store[V]) put(ctx context.Context, key string, v V, ttl time.Duration) e
 		return &Error{Op: OpSet, Kind: s.k.name, Key: key, Class: ErrValueTooLarge,
 			Cause: fmt.Errorf("encoded value is %d bytes, Config.MaxValueBytes is %d", len(buf), s.c.cfg.MaxValueBytes)}
 	}
-	buf = envelope.Seal(buf, s.c.cfg.CompressMinBytes)
+	if !s.plain {
+		buf = envelope.Seal(buf, s.c.cfg.CompressMinBytes)
+	}
 	return failIf(s.c.setBytes(ctx, key, buf, ttl), OpSet, s.k, key)
 }
 
