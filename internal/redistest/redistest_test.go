@@ -2,6 +2,8 @@ package redistest
 
 import (
 	"net"
+	"os/exec"
+	"strings"
 	"testing"
 	"time"
 )
@@ -49,4 +51,35 @@ func TestMissingBinary(t *testing.T) {
 		t.Fatal("started without redis-server on the PATH")
 	}
 	t.Log(err)
+}
+
+// A cluster starts with the roles asked for, and a key written to it is
+// copied to exactly one replica.
+func TestStartCluster(t *testing.T) {
+	t.Parallel()
+	c := StartCluster(t, 3, 1)
+	if len(c.Addrs()) != 3 || len(c.Replicas) != 3 {
+		t.Fatalf("cluster of %d primaries and %d replicas", len(c.Addrs()), len(c.Replicas))
+	}
+	if _, err := exec.Command("redis-cli", "-c", "-p", strings.Split(c.Addrs()[0], ":")[1], "SET", "k", "v").Output(); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		p, r := c.DBSize(t)
+		if sum(p) == 1 && sum(r) == 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("key counts: primaries %v, replicas %v; want one key on one primary and its replica", p, r)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func sum(ns []int) (total int) {
+	for _, n := range ns {
+		total += n
+	}
+	return total
 }
