@@ -61,6 +61,15 @@ func run(ctx context.Context) error {
 	if os.Getenv("VERBOSE") != "" {
 		cfg.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
+	// Every operation reaches a Recorder, the seam for your metrics; here it
+	// counts them by operation and outcome.
+	var recMu sync.Mutex
+	recorded := make(map[string]int)
+	cfg.Recorder = cache.RecorderFunc(func(e cache.Event) {
+		recMu.Lock()
+		recorded[e.Op.String()+"/"+e.Outcome.String()]++
+		recMu.Unlock()
+	})
 
 	// 2. Connect (verified with a PING); one cache per process, shared.
 	c, err := cache.New(ctx, cfg)
@@ -176,6 +185,10 @@ func run(ctx context.Context) error {
 		section(title, "%-9s hits %d, misses %d (hit rate %.0f%%), sets %d, deletes %d, errors %d, loads %d, get p50 %v",
 			name, k.Hits, k.Misses, 100*k.HitRate(), k.Sets, k.Deletes, k.Errors, k.Loads, k.Latency[cache.OpGet].P50)
 	}
+	recMu.Lock()
+	section("recorder", "get/hit %d, get/miss %d, set/ok %d, load/ok %d",
+		recorded["get/hit"], recorded["get/miss"], recorded["set/ok"], recorded["load/ok"])
+	recMu.Unlock()
 	ss, err := c.ServerStats(ctx)
 	if err != nil {
 		return err
