@@ -76,6 +76,8 @@ func (c *RedisCache) clear(ctx context.Context, k *kindState, matches ...string)
 type Health struct {
 	// Latency is the round trip of one PING.
 	Latency time.Duration
+	// NearCache says whether the near cache is on, and if not, why.
+	NearCache NearCacheStatus
 }
 
 // Health sends a PING, bounded by ctx and Config.OperationTimeout, and
@@ -84,7 +86,7 @@ type Health struct {
 func (c *RedisCache) Health(ctx context.Context) (Health, error) {
 	start := time.Now()
 	err := c.ping(ctx)
-	h := Health{Latency: time.Since(start)}
+	h := Health{Latency: time.Since(start), NearCache: c.nearStatus()}
 	c.observeResult(ctx, c.whole, Event{Op: OpPing, Latency: h.Latency}, err)
 	if err != nil {
 		return Health{}, failIf(err, OpPing, c.whole, c.cfg.redactedURL)

@@ -2,6 +2,7 @@ package cache
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"sync"
@@ -33,6 +34,9 @@ type RedisCache struct {
 
 	search, intent, embedding, custom *kindState
 
+	near      *near           // nil when the near cache is off
+	nearState NearCacheStatus // whether it is on, and why not
+
 	// Set by tests only: hookFetchMissed runs between a Fetch's miss and its
 	// flight, hookFetchJoined once it has joined (or started) the flight.
 	hookFetchMissed, hookFetchJoined func(key string)
@@ -52,31 +56,81 @@ func New(ctx context.Context, cfg Config) (*RedisCache, error) {
 	if err != nil {
 		return nil, err
 	}
+	c := &RedisCache{cfg: r, log: r.Logger, rec: r.Recorder, now: time.Now,
+		kinds: make(map[string]*kindState), whole: &kindState{}}
+	if err := c.connect(ctx); err != nil {
+		return nil, err
+	}
+	c.search, _ = c.kind(KindSearch, r.SearchTTL) // a new cache: no kind exists yet
+	c.intent, _ = c.kind(KindIntent, r.IntentTTL)
+	c.embedding, _ = c.kind(KindEmbedding, r.EmbeddingTTL)
+	c.custom, _ = c.kind(KindCustom, 0)
+	c.log.LogAttrs(ctx, slog.LevelDebug, "cache connected",
+		slog.String("url", r.redactedURL), slog.String("namespace", r.Namespace))
+	return c, nil
+}
+
+// connect builds the client and checks the server: with client tracking
+// for the near cache when the configuration wants it and the server has
+// it, without it otherwise.
+func (c *RedisCache) connect(ctx context.Context) error {
+	r := &c.cfg
 	build := r.ClientBuilder
 	if build == nil {
 		build = rueidis.NewClient
 	}
-	client, err := build(r.client)
+	opt := r.client
+	if r.NearCacheBytes <= 0 {
+		c.nearState.Reason = "turned off by Config.NearCacheBytes"
+	} else {
+		c.near = newNear(r.NearCacheBytes, r.NearCacheMaxAge)
+		opt.OnInvalidations = c.near.onInvalidations
+		if user := r.client.OnInvalidations; user != nil {
+			n := c.near
+			opt.OnInvalidations = func(m []rueidis.RedisMessage) { user(m); n.onInvalidations(m) }
+		}
+	}
+	client, err := build(opt)
+	if c.near != nil && errors.Is(err, rueidis.ErrNoCache) {
+		c.nearOff(ctx, "the server does not support client tracking (RESP3 CLIENT TRACKING)", err)
+		opt = r.client
+		opt.DisableCache = true
+		client, err = build(opt)
+	}
 	if err != nil {
 		class, hint := classOf(err), "is Redis running there? set Config.URL or REDIS_URL"
 		if class == ErrOperation { // the server answered the handshake with an error
 			hint = "check the user, password and ACL in the URL"
 		}
-		return nil, &Error{Op: OpConnect, Key: r.redactedURL, Class: class, Cause: fmt.Errorf("%w (%s)", err, hint)}
+		return &Error{Op: OpConnect, Key: r.redactedURL, Class: class, Cause: fmt.Errorf("%w (%s)", err, hint)}
 	}
-	c := &RedisCache{client: client, cfg: r, log: r.Logger, rec: r.Recorder, now: time.Now,
-		kinds: make(map[string]*kindState), whole: &kindState{}}
-	c.search, _ = c.kind(KindSearch, r.SearchTTL) // a new cache: no kind exists yet
-	c.intent, _ = c.kind(KindIntent, r.IntentTTL)
-	c.embedding, _ = c.kind(KindEmbedding, r.EmbeddingTTL)
-	c.custom, _ = c.kind(KindCustom, 0)
+	c.client = client
 	if _, err := c.Health(ctx); err != nil {
 		client.Close()
-		return nil, err
+		return err
 	}
-	c.log.LogAttrs(ctx, slog.LevelDebug, "cache connected",
-		slog.String("url", r.redactedURL), slog.String("namespace", r.Namespace))
-	return c, nil
+	if c.near != nil {
+		if err := c.probeNear(ctx); err != nil {
+			if ctx.Err() != nil {
+				client.Close()
+				return &Error{Op: OpConnect, Key: r.redactedURL, Class: ErrUnavailable, Cause: ctx.Err()}
+			}
+			c.nearOff(ctx, "invalidations do not reach the cache", err)
+		}
+	}
+	c.nearState.On = c.near != nil
+	return nil
+}
+
+// nearOff turns the near cache off before any kind exists, and says why.
+func (c *RedisCache) nearOff(ctx context.Context, reason string, err error) {
+	if c.near != nil {
+		c.near.close()
+	}
+	c.near = nil
+	c.nearState.Reason = reason
+	c.log.LogAttrs(ctx, slog.LevelWarn, "cache: near cache off; every read goes to Redis",
+		slog.String("reason", reason), slog.String("error", err.Error()))
 }
 
 // Close releases the connections (the client's too, when it was built by
@@ -86,6 +140,9 @@ func New(ctx context.Context, cfg Config) (*RedisCache, error) {
 func (c *RedisCache) Close() error {
 	if c.closed.CompareAndSwap(false, true) {
 		c.client.Close()
+		if c.near != nil {
+			c.near.close()
+		}
 	}
 	return nil
 }
@@ -102,6 +159,9 @@ func (c *RedisCache) kind(name string, ttl time.Duration) (*kindState, error) {
 	k := c.kinds[name]
 	if k == nil {
 		k = &kindState{name: name, ttl: ttl}
+		if c.near != nil {
+			k.near = c.near.tier()
+		}
 		c.kinds[name] = k
 	}
 	if k.ttl != ttl {
@@ -115,6 +175,15 @@ func (c *RedisCache) lookupKind(name string) *kindState {
 	c.mu.RLock()
 	defer c.mu.RUnlock()
 	return c.kinds[name]
+}
+
+// wrote drops key from the near cache once this process has written or
+// deleted it, so that its next read here sees the change without waiting
+// for the server's invalidation.
+func (c *RedisCache) wrote(key string) {
+	if c.near != nil {
+		c.near.invalidate(key)
+	}
 }
 
 // redisKey returns the namespaced key of prefix and the hash of data.

@@ -55,7 +55,7 @@ func benchCodec[V any](b *testing.B, name string, cd codec.Codec[V], v V, now ti
 		b.ReportAllocs()
 		b.SetBytes(int64(len(plain)))
 		for b.Loop() {
-			if _, err := decode(cd, raw, 1<<30); err != nil {
+			if _, _, err := decode(cd, raw, 1<<30); err != nil {
 				b.Fatal(err)
 			}
 		}

@@ -26,6 +26,8 @@ const (
 	defaultDialTimeout      = 5 * time.Second
 	defaultMaxValueBytes    = 4 << 20 // 4 MiB
 	defaultCompressMinBytes = 1024
+	defaultNearCacheBytes   = 16 << 20 // 16 MiB a kind
+	defaultNearCacheMaxAge  = time.Minute
 )
 
 // Config configures a [RedisCache]. The zero value is valid: every zero
@@ -81,6 +83,27 @@ type Config struct {
 	// Values written with compression are read whatever this setting.
 	CompressMinBytes int
 
+	// NearCacheBytes bounds the near cache of each kind: values read
+	// recently, held decoded in this process's memory, so that reading
+	// them again costs a map lookup instead of a round trip and a decode.
+	// Redis keeps it coherent: it tells this process when a key it read
+	// changes (RESP3 client tracking), whoever changed it, and the local
+	// copy goes. Entries are weighed by their key and their encoded bytes
+	// (decompressed); the decoded values may take up to a few times that.
+	// Up to a quarter more holds the keys of recently used inputs. If zero,
+	// 16 MiB a kind; negative turns the near cache off. It is off, whatever
+	// this says, against a server without client tracking (Redis before 6,
+	// RESP2-only proxies, some embedded test servers): [RedisCache.Health]
+	// and the log say so.
+	NearCacheBytes int
+
+	// NearCacheMaxAge is the longest a value is served from the near cache
+	// before Redis is asked again, whatever its TTL in Redis (which also
+	// bounds it): a limit on how long a value could stay stale if an
+	// invalidation were lost without the connection failing. If zero,
+	// 1 min.
+	NearCacheMaxAge time.Duration
+
 	// TLSConfig configures TLS for rediss:// URLs: a private CA in
 	// RootCAs (as managed Redis services with in-transit encryption
 	// require), a client certificate for mutual TLS, a minimum version. It
@@ -119,14 +142,17 @@ type Config struct {
 	// addresses in InitAddress, Sentinel settings, TLS in TLSConfig (the
 	// Config's own TLSConfig must then be nil), credentials, pool sizes. A
 	// zero Dialer.Timeout becomes DialTimeout. The cache decides
-	// DisableCache itself: it is set, since no feature of the cache uses
-	// server-assisted client-side caching yet.
+	// DisableCache itself (client tracking is on when the near cache is)
+	// and adds its own OnInvalidations after yours; ClientTrackingOptions
+	// must be empty while the near cache is on (it needs OPTIN tracking).
 	ClientOption *rueidis.ClientOption
 
 	// ClientBuilder, if not nil, builds the client from the final options
 	// instead of rueidis.NewClient: to wrap the client (hooks, tracing) or to
 	// hand the cache one of your own. The cache owns the client it gets:
-	// Close closes it.
+	// Close closes it. Build it from the options given (DisableCache and
+	// OnInvalidations included): New checks that invalidations reach the
+	// cache, and turns the near cache off, saying why, when they do not.
 	ClientBuilder func(rueidis.ClientOption) (rueidis.Client, error)
 }
 
@@ -150,6 +176,8 @@ func (c Config) resolve() (resolved, error) {
 	setDefault(&r.DialTimeout, defaultDialTimeout)
 	setDefault(&r.MaxValueBytes, defaultMaxValueBytes)
 	setDefault(&r.CompressMinBytes, defaultCompressMinBytes)
+	setDefault(&r.NearCacheBytes, defaultNearCacheBytes)
+	setDefault(&r.NearCacheMaxAge, defaultNearCacheMaxAge)
 	if r.Logger == nil {
 		r.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -159,6 +187,7 @@ func (c Config) resolve() (resolved, error) {
 	}{
 		{"SearchTTL", r.SearchTTL}, {"IntentTTL", r.IntentTTL}, {"EmbeddingTTL", r.EmbeddingTTL},
 		{"OperationTimeout", r.OperationTimeout}, {"DialTimeout", r.DialTimeout},
+		{"NearCacheMaxAge", r.NearCacheMaxAge},
 	} {
 		if d.v < 0 {
 			return r, invalidConfig("%s is negative (%v); use a positive duration, or zero for the default", d.name, d.v)
@@ -182,10 +211,12 @@ func (c Config) resolve() (resolved, error) {
 	if r.client.Dialer.Timeout == 0 {
 		r.client.Dialer.Timeout = r.DialTimeout
 	}
-	// Decided per feature: server-assisted client-side caching (CLIENT
-	// TRACKING) is used by no feature yet, so the server is not asked to
-	// track keys for this client.
-	r.client.DisableCache = true
+	if r.NearCacheBytes > 0 && r.client.ClientTrackingOptions != nil {
+		return r, invalidConfig("ClientOption.ClientTrackingOptions is set; the near cache needs OPTIN tracking: leave it empty, or turn the near cache off (NearCacheBytes < 0)")
+	}
+	// The server tracks keys for this client (CLIENT TRACKING ON OPTIN) only
+	// for the near cache; New turns it off again for a server without it.
+	r.client.DisableCache = r.NearCacheBytes <= 0
 	return r, nil
 }
 
@@ -298,6 +329,8 @@ const (
 	envCompressMinBytes = "CACHE_COMPRESS_MIN_BYTES"
 	envLegacy           = "CACHE_LEGACY"
 	envLegacyModel      = "CACHE_LEGACY_EMBEDDING_MODEL"
+	envNearCacheBytes   = "CACHE_NEAR_CACHE_BYTES"
+	envNearCacheMaxAge  = "CACHE_NEAR_CACHE_MAX_AGE"
 )
 
 // ConfigFromEnv builds a Config from environment variables; unset or empty
@@ -312,6 +345,8 @@ const (
 //	CACHE_DIAL_TIMEOUT        Config.DialTimeout
 //	CACHE_MAX_VALUE_BYTES     Config.MaxValueBytes  (bytes)
 //	CACHE_COMPRESS_MIN_BYTES  Config.CompressMinBytes (bytes; -1 disables)
+//	CACHE_NEAR_CACHE_BYTES    Config.NearCacheBytes (bytes a kind; -1 turns the near cache off)
+//	CACHE_NEAR_CACHE_MAX_AGE  Config.NearCacheMaxAge
 //	CACHE_LEGACY              Config.Legacy (off, read or read-write)
 //	CACHE_LEGACY_EMBEDDING_MODEL  Config.LegacyEmbeddingModel
 //
@@ -337,6 +372,7 @@ func ConfigFromEnv() (Config, error) {
 	}{
 		{envSearchTTL, &c.SearchTTL}, {envIntentTTL, &c.IntentTTL}, {envEmbeddingTTL, &c.EmbeddingTTL},
 		{envOperationTimeout, &c.OperationTimeout}, {envDialTimeout, &c.DialTimeout},
+		{envNearCacheMaxAge, &c.NearCacheMaxAge},
 	} {
 		v, err := envDuration(d.env)
 		if err != nil {
@@ -347,7 +383,7 @@ func ConfigFromEnv() (Config, error) {
 	for _, d := range []struct {
 		env string
 		dst *int
-	}{{envMaxValueBytes, &c.MaxValueBytes}, {envCompressMinBytes, &c.CompressMinBytes}} {
+	}{{envMaxValueBytes, &c.MaxValueBytes}, {envCompressMinBytes, &c.CompressMinBytes}, {envNearCacheBytes, &c.NearCacheBytes}} {
 		if s := os.Getenv(d.env); s != "" {
 			n, err := strconv.Atoi(s)
 			if err != nil {

@@ -30,14 +30,14 @@ func FuzzDecode(f *testing.F) {
 	f.Add([]byte(`[{"id":"1"}]`))
 	f.Add([]byte{})
 	f.Fuzz(func(t *testing.T, raw []byte) {
-		if v, err := decode[[]fuzzHit](codec.JSON[[]fuzzHit]{}, raw, 1<<20); err == nil {
+		if v, _, err := decode[[]fuzzHit](codec.JSON[[]fuzzHit]{}, raw, 1<<20); err == nil {
 			if _, err := encode(codec.JSON[[]fuzzHit]{}, v, now); err != nil {
 				t.Fatalf("accepted value does not re-encode: %v", err)
 			}
 		}
-		if v, err := decode[[]float32](codec.Float32LE{}, raw, 1<<20); err == nil {
+		if v, _, err := decode[[]float32](codec.Float32LE{}, raw, 1<<20); err == nil {
 			again, _ := encode(codec.Float32LE{}, v, now)
-			w, err := decode[[]float32](codec.Float32LE{}, envelope.Seal(again, 64), 1<<20)
+			w, _, err := decode[[]float32](codec.Float32LE{}, envelope.Seal(again, 64), 1<<20)
 			if err != nil || len(w) != len(v) {
 				t.Fatalf("vector of %d dimensions does not round-trip: %d, %v", len(v), len(w), err)
 			}

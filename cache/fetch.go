@@ -44,7 +44,7 @@ func (s store[V]) fetch(ctx context.Context, key, alt string, keyErr error, ttl 
 		//   G1: flight starts (G2's is over); load again
 		// With it, G1 finds G2's value. Not recorded: get recorded this miss.
 		if redisOK {
-			if v, ok, err := s.lookup(ctx, key); ok {
+			if v, ok, err := s.lookup(ctx, key, s.k.near); ok {
 				return v, nil
 			} else if err != nil && classOf(err) != ErrSerialization {
 				redisOK = false

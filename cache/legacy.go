@@ -74,14 +74,15 @@ func legacyPattern(kind string) string {
 var legacyKinds = [...]string{KindSearch, KindIntent, KindEmbedding}
 
 // decodeEither decodes raw written in this cache's format (the envelope's
-// magic byte first, which no JSON text starts with) or as plain JSON.
-func decodeEither[V any](cd codec.Codec[V], raw []byte, maxPayload int) (V, error) {
+// magic byte first, which no JSON text starts with) or as plain JSON, and
+// returns the size of what it decoded as decode does.
+func decodeEither[V any](cd codec.Codec[V], raw []byte, maxPayload int) (V, int, error) {
 	if len(raw) > 0 && raw[0] == envelope.Magic {
 		return decode(cd, raw, maxPayload)
 	}
 	v, err := codec.JSON[V]{}.Decode(raw)
 	if err != nil {
-		return v, fmt.Errorf("neither this cache's format nor plain JSON: %w", err)
+		return v, 0, fmt.Errorf("neither this cache's format nor plain JSON: %w", err)
 	}
-	return v, nil
+	return v, len(raw), nil
 }

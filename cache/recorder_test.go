@@ -208,16 +208,27 @@ func TestRaceWithClose(t *testing.T) {
 	}
 }
 
-// gatedClient holds each GET until gate is closed.
+// gatedClient holds each GET of a search key until gate is closed.
 type gatedClient struct {
 	rueidis.Client
 	entered, gate chan struct{}
 }
 
-func (g gatedClient) Do(ctx context.Context, cmd rueidis.Completed) rueidis.RedisResult {
-	if cmd.Commands()[0] == "GET" {
+func (g gatedClient) hold(cmd rueidis.Completed) {
+	if c := cmd.Commands(); c[0] == "GET" && strings.Contains(c[1], ":search:") {
 		g.entered <- struct{}{}
 		<-g.gate
 	}
+}
+
+func (g gatedClient) Do(ctx context.Context, cmd rueidis.Completed) rueidis.RedisResult {
+	g.hold(cmd)
 	return g.Client.Do(ctx, cmd)
+}
+
+func (g gatedClient) DoMulti(ctx context.Context, cmds ...rueidis.Completed) []rueidis.RedisResult {
+	for _, cmd := range cmds {
+		g.hold(cmd)
+	}
+	return g.Client.DoMulti(ctx, cmds...)
 }

@@ -138,6 +138,35 @@ func (c *RedisCache) getBytes(ctx context.Context, key string) ([]byte, bool, er
 	return unsafe.Slice(unsafe.StringData(s), len(s)), true, nil
 }
 
+// getTracked is getBytes for the near cache: in the same round trip, it
+// asks the server to report the key's next change to this connection
+// (CLIENT CACHING YES, which applies to the command after it) and how long
+// the key lives. pttl is the PTTL reply: milliseconds left, -1 for a key
+// without expiry, and 0 when the key cannot be kept locally (gone since
+// the GET, or the server would not track it).
+func (c *RedisCache) getTracked(ctx context.Context, key string) (val []byte, pttl int64, found bool, err error) {
+	if c.closed.Load() {
+		return nil, 0, false, &Error{Class: ErrClosed}
+	}
+	b := c.client.B()
+	bctx, cancel := c.bound(ctx)
+	res := c.client.DoMulti(bctx, b.ClientCaching().Yes().Build(), b.Get().Key(key).Build(), b.Pttl().Key(key).Build())
+	if cancel != nil {
+		cancel()
+	}
+	s, err := res[1].ToString()
+	if err != nil {
+		if rueidis.IsRedisNil(err) {
+			return nil, 0, false, nil
+		}
+		return nil, 0, false, c.classify(ctx, err)
+	}
+	if res[0].Error() == nil {
+		pttl, _ = res[2].AsInt64()
+	}
+	return unsafe.Slice(unsafe.StringData(s), len(s)), pttl, true, nil
+}
+
 // setBytes stores val under key for ttl.
 func (c *RedisCache) setBytes(ctx context.Context, key string, val []byte, ttl time.Duration) error {
 	// Redis counts PX in whole milliseconds, and refuses 0.
@@ -145,6 +174,7 @@ func (c *RedisCache) setBytes(ctx context.Context, key string, val []byte, ttl t
 	// val is never reused after this call, so it is sent without a copy.
 	cmd := c.client.B().Set().Key(key).Value(rueidis.BinaryString(val)).Px(ttl).Build()
 	_, err := c.send(ctx, c.client, cmd)
+	c.wrote(key) // even after an error: the write may have been applied
 	return err
 }
 
@@ -157,6 +187,9 @@ func (c *RedisCache) unlink(ctx context.Context, keys []string) (int64, error) {
 		cmds[i] = c.client.B().Unlink().Key(k).Build()
 	}
 	msgs, err := c.sendMulti(ctx, c.client, cmds)
+	for _, k := range keys {
+		c.wrote(k)
+	}
 	var removed int64
 	for _, m := range msgs {
 		n, _ := m.AsInt64()

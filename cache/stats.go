@@ -80,15 +80,19 @@ type Tier uint8
 // The tiers. The zero Tier is the tier of operations that are not reads.
 const (
 	TierRedis Tier = iota + 1 // the Redis server
+	TierLocal                 // the near cache, in this process's memory (see Config.NearCacheBytes)
 )
 
-// String returns the tier's label ("redis"), "" for no tier, or "unknown".
+// String returns the tier's label ("redis", "local"), "" for no tier, or
+// "unknown".
 func (t Tier) String() string {
 	switch t {
 	case 0:
 		return ""
 	case TierRedis:
 		return "redis"
+	case TierLocal:
+		return "local"
 	}
 	return "unknown"
 }
@@ -99,7 +103,7 @@ type Event struct {
 	Op      Op            // what was done
 	Outcome Outcome       // how it ended
 	Class   Class         // why it failed: set with OutcomeError, and with OutcomeMiss for undecodable bytes
-	Tier    Tier          // where a read's answer came from; zero for other operations
+	Tier    Tier          // where a read's answer came from (a miss: Redis); zero for other operations
 	Latency time.Duration // how long it took, encoding and decoding included; for OpLoad, the loader's run time
 	Keys    int64         // for OpDelete and OpClear, the keys removed
 }
@@ -124,10 +128,11 @@ func (f RecorderFunc) Record(e Event) { f(e) }
 type kindState struct {
 	name string
 	ttl  time.Duration
+	near *nearTier // nil when the near cache is off
 
-	hits, misses, sets, deletes, errors, canceled, loads, loadErrors atomic.Uint64
-	latency                                                          [numOps]atomic.Pointer[latency.Histogram] // made on first use
-	logs                                                             [numClasses]logLimit                      // see absorb
+	localHits, hits, misses, sets, deletes, errors, canceled, loads, loadErrors atomic.Uint64
+	latency                                                                     [numOps]atomic.Pointer[latency.Histogram] // made on first use
+	logs                                                                        [numClasses]logLimit                      // see absorb
 }
 
 // observe records one operation: the figures of k, and the user's
@@ -136,6 +141,9 @@ func (c *RedisCache) observe(k *kindState, e Event) {
 	switch e.Outcome {
 	case OutcomeHit:
 		k.hits.Add(1)
+		if e.Tier == TierLocal {
+			k.localHits.Add(1)
+		}
 	case OutcomeMiss:
 		k.misses.Add(1)
 	case OutcomeCanceled:
@@ -193,6 +201,7 @@ func outcomeOf(ctx context.Context, err error) (Outcome, Class) {
 // counted by this process.
 type KindStats struct {
 	Hits       uint64 // reads that found a usable value
+	LocalHits  uint64 // of Hits, those the near cache answered, without a round trip
 	Misses     uint64 // reads that found no usable value under the key (nothing, or undecodable bytes)
 	Sets       uint64 // values stored
 	Deletes    uint64 // keys removed by Delete, DeletePattern and ClearKind
@@ -204,6 +213,28 @@ type KindStats struct {
 	// Latency summarises how long each operation took, by operation (reads,
 	// writes, loads…); operations never run are absent.
 	Latency map[Op]LatencySummary
+
+	// Near is the kind's near cache as it is now; zero when it is off.
+	Near NearStats
+}
+
+// NearStats describe the near cache of one kind.
+type NearStats struct {
+	Entries     int    // values held (an estimate while entries come and go)
+	Bytes       uint64 // their weight, as bounded by Config.NearCacheBytes
+	Invalidated uint64 // entries dropped because their key changed in Redis, here or elsewhere
+}
+
+// NearCacheStatus says whether the near cache is on, and if not, why.
+type NearCacheStatus struct {
+	On bool
+	// Reason says why it is off: turned off by Config.NearCacheBytes, or
+	// not possible with this server or client. Empty when on.
+	Reason string
+	// Flushes counts the times every entry was dropped at once, because a
+	// connection to Redis closed (its invalidations may have been lost) or
+	// the server's data was flushed.
+	Flushes uint64
 }
 
 // LatencySummary is the distribution of one operation's durations, read
@@ -225,7 +256,7 @@ func (s KindStats) HitRate() float64 {
 
 func (k *kindState) snapshot() KindStats {
 	s := KindStats{
-		Hits: k.hits.Load(), Misses: k.misses.Load(), Sets: k.sets.Load(), Deletes: k.deletes.Load(),
+		LocalHits: k.localHits.Load(), Hits: k.hits.Load(), Misses: k.misses.Load(), Sets: k.sets.Load(), Deletes: k.deletes.Load(),
 		Errors: k.errors.Load(), Canceled: k.canceled.Load(), Loads: k.loads.Load(), LoadErrors: k.loadErrors.Load(),
 	}
 	for op := range k.latency {
@@ -236,6 +267,9 @@ func (k *kindState) snapshot() KindStats {
 			sum := h.Summary()
 			s.Latency[Op(op)] = LatencySummary{Count: sum.Count, P50: sum.P50, P99: sum.P99}
 		}
+	}
+	if t := k.near; t != nil {
+		s.Near = NearStats{Entries: t.data.EstimatedSize(), Bytes: t.data.WeightedSize(), Invalidated: t.invalidated.Load()}
 	}
 	return s
 }
@@ -248,6 +282,8 @@ type Stats struct {
 	// Cache holds the figures of operations that belong to no kind: pings,
 	// ClearAll, ServerStats.
 	Cache KindStats
+	// NearCache says whether the near cache is on.
+	NearCache NearCacheStatus
 }
 
 // Total returns the sum of the counts of every kind (latencies are not
@@ -255,6 +291,7 @@ type Stats struct {
 func (s Stats) Total() KindStats {
 	var t KindStats
 	for _, k := range s.Kinds {
+		t.LocalHits += k.LocalHits
 		t.Hits += k.Hits
 		t.Misses += k.Misses
 		t.Sets += k.Sets
@@ -282,9 +319,18 @@ func (s Stats) Names() []string {
 func (c *RedisCache) Stats() Stats {
 	c.mu.RLock()
 	defer c.mu.RUnlock()
-	s := Stats{Kinds: make(map[string]KindStats, len(c.kinds)), Cache: c.whole.snapshot()}
+	s := Stats{Kinds: make(map[string]KindStats, len(c.kinds)), Cache: c.whole.snapshot(), NearCache: c.nearStatus()}
 	for name, k := range c.kinds {
 		s.Kinds[name] = k.snapshot()
 	}
 	return s
+}
+
+// nearStatus returns the near cache's status now.
+func (c *RedisCache) nearStatus() NearCacheStatus {
+	st := c.nearState
+	if c.near != nil {
+		st.Flushes = c.near.flushes.Load()
+	}
+	return st
 }

@@ -26,10 +26,15 @@ func TestStatsCounters(t *testing.T) {
 	cache.Search[string, chan int](c).Set(ctx, "c", make(chan int)) // an encoding error
 
 	st := c.Stats()
-	want := cache.KindStats{Hits: 2, Misses: 1, Sets: 2, Deletes: 1, Errors: 1}
+	// The second read of "a" is answered by the near cache, which holds
+	// "a" since the first.
+	want := cache.KindStats{Hits: 2, LocalHits: 1, Misses: 1, Sets: 2, Deletes: 1, Errors: 1}
 	got := st.Kinds[cache.KindSearch]
-	lat := got.Latency
-	got.Latency = nil
+	lat, near := got.Latency, got.Near
+	got.Latency, got.Near = nil, cache.NearStats{}
+	if near.Entries != 1 || near.Bytes == 0 {
+		t.Errorf("near cache of search: %+v, want 1 entry (\"a\") and its bytes", near)
+	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("search figures %+v, want %+v", got, want)
 	}

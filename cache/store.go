@@ -3,6 +3,7 @@ package cache
 import (
 	"context"
 	"fmt"
+	"math"
 	"time"
 
 	"github.com/media-gateway/discovery/cache/internal/codec"
@@ -20,16 +21,28 @@ type store[V any] struct {
 }
 
 // get reads and decodes key: a hit, a miss (nothing there, or undecodable
-// bytes, which also return an ErrSerialization error), or a failure. When
-// key holds nothing and alt is not empty, alt (the original service's key,
+// bytes, which also return an ErrSerialization error), or a failure. The
+// kind's near cache answers first when it holds key. When key holds
+// nothing and alt is not empty, alt (the original service's key,
 // LegacyRead) is read in either format.
 func (s store[V]) get(ctx context.Context, key, alt string) (V, bool, error) {
 	start := time.Now()
-	v, ok, err := s.lookup(ctx, key)
+	if t := s.k.near; t != nil {
+		if e, ok := t.data.GetIfPresent(key); ok {
+			// Another view of the kind may have stored another type: then
+			// this is a near-cache miss, and Redis answers.
+			if v, ok := e.v.(V); ok {
+				s.c.observe(s.k, Event{Op: OpGet, Outcome: OutcomeHit, Tier: TierLocal, Latency: time.Since(start)})
+				s.c.logHitMiss(ctx, s.k, key, true)
+				return v, true, nil
+			}
+		}
+	}
+	v, ok, err := s.lookup(ctx, key, s.k.near)
 	if !ok && err == nil && alt != "" {
 		either := s
 		either.plain = true
-		v, ok, err = either.lookup(ctx, alt)
+		v, ok, err = either.lookup(ctx, alt, nil) // not kept locally: the near cache is by key
 	}
 	e := Event{Op: OpGet, Outcome: OutcomeHit, Tier: TierRedis, Latency: time.Since(start)}
 	switch {
@@ -48,19 +61,41 @@ func (s store[V]) get(ctx context.Context, key, alt string) (V, bool, error) {
 	return v, ok, err
 }
 
-// lookup is get without recording: Fetch's re-check inside its flight.
-func (s store[V]) lookup(ctx context.Context, key string) (v V, ok bool, err error) {
-	raw, found, err := s.c.getBytes(ctx, key)
+// lookup reads key from Redis without recording (Fetch's re-check inside
+// its flight uses it too). With a near-cache tier t, the read is tracked
+// and a value read is kept in t (see near).
+func (s store[V]) lookup(ctx context.Context, key string, t *nearTier) (v V, ok bool, err error) {
+	var (
+		raw   []byte
+		found bool
+		pttl  int64
+		sent  time.Time
+		tk    nearTicket
+	)
+	if t == nil {
+		raw, found, err = s.c.getBytes(ctx, key)
+	} else {
+		tk = t.n.begin(key)
+		sent = time.Now()
+		raw, pttl, found, err = s.c.getTracked(ctx, key)
+	}
+	var size int
+	if found {
+		if s.plain {
+			v, size, err = decodeEither(s.codec, raw, s.c.cfg.MaxValueBytes)
+		} else {
+			v, size, err = decode(s.codec, raw, s.c.cfg.MaxValueBytes)
+		}
+		if err != nil {
+			err = &Error{Op: OpGet, Kind: s.k.name, Key: key, Class: ErrSerialization, Cause: err}
+		}
+	}
+	if t != nil {
+		keep := found && err == nil
+		t.n.end(key, tk, t, nearEntry{v: v, size: uint32(min(len(key)+size+nearEntryOverhead, math.MaxUint32))}, keep, pttl, sent)
+	}
 	if err != nil || !found {
 		return v, false, failIf(err, OpGet, s.k, key)
-	}
-	if s.plain {
-		v, err = decodeEither(s.codec, raw, s.c.cfg.MaxValueBytes)
-	} else {
-		v, err = decode(s.codec, raw, s.c.cfg.MaxValueBytes)
-	}
-	if err != nil {
-		return v, false, &Error{Op: OpGet, Kind: s.k.name, Key: key, Class: ErrSerialization, Cause: err}
 	}
 	return v, true, nil
 }
@@ -113,14 +148,16 @@ func failIf(err error, op Op, k *kindState, key string) error {
 }
 
 // decode opens the envelope of raw (decompressing up to maxPayload bytes)
-// and decodes its payload with cd.
-func decode[V any](cd codec.Codec[V], raw []byte, maxPayload int) (V, error) {
+// and decodes its payload with cd. It returns the payload's size too: what
+// the near cache weighs the value by.
+func decode[V any](cd codec.Codec[V], raw []byte, maxPayload int) (V, int, error) {
 	_, payload, err := envelope.Open(raw, cd.ID(), maxPayload)
 	if err != nil {
 		var zero V
-		return zero, err
+		return zero, 0, err
 	}
-	return cd.Decode(payload)
+	v, err := cd.Decode(payload)
+	return v, len(payload), err
 }
 
 // encode puts v in an envelope with cd, uncompressed (see envelope.Seal).

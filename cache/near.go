@@ -1,0 +1,298 @@
+package cache
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"hash/maphash"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/maypok86/otter/v2"
+	"github.com/redis/rueidis"
+)
+
+// The near cache holds decoded values in process memory, in front of
+// Redis: one tier per kind, bounded by bytes, so that a hit costs a map
+// lookup instead of a round trip and a decode.
+//
+// Coherence comes from Redis itself. A value enters a tier only from a read
+// that asked the server to track its key (CLIENT CACHING YES on a
+// connection with CLIENT TRACKING ON OPTIN; see getTracked). From then on the
+// server pushes an invalidation on the next change of the key, by any
+// client, and invalidate drops the local copy; when a connection closes,
+// or the server is flushed, rueidis reports a nil invalidation and every
+// tier is emptied (flush). Three races are closed here:
+//
+//   - An invalidation that arrives while a read of the same key is in flight
+//     (after the server answered the read, before its value is stored
+//     locally): begin notes the key's generation, invalidate moves it on,
+//     and end stores the value only if it has not moved.
+//   - A flush while a read is in flight (the read's connection died, so an
+//     invalidation may have been lost): the same, with the epoch.
+//   - A write by this process: invalidated here as soon as the write
+//     returns, so that this process reads its own writes at once rather
+//     than when the server's push arrives.
+//
+// Each entry also expires with its key in Redis (the read asks PTTL) and
+// after Config.NearCacheMaxAge at most.
+type near struct {
+	maxBytes uint64        // per tier
+	maxAge   time.Duration // longest life of an entry
+	seed     maphash.Seed
+	epoch    atomic.Uint64 // moved on by every flush
+	shards   [nearShards]nearShard
+
+	mu    sync.Mutex                  // serialises changes to tiers
+	tiers atomic.Pointer[[]*nearTier] // every kind's tier, for invalidations
+
+	flushes atomic.Uint64 // flushes since the cache was made
+
+	probe atomic.Pointer[nearProbe] // set while New checks that invalidations arrive
+}
+
+// nearProbe is the key of probeNear, and where its invalidation is
+// reported.
+type nearProbe struct {
+	key  string
+	seen chan struct{} // buffered: one report is enough
+}
+
+// nearShards spreads the reads in flight over locks.
+const nearShards = 64
+
+// nearShard tracks the reads in flight of the keys that hash to it.
+type nearShard struct {
+	mu    sync.Mutex
+	reads map[string]*nearRead
+	_     [40]byte // keep neighbouring shards' locks off one cache line
+}
+
+// nearRead is a key with reads in flight.
+type nearRead struct {
+	readers int    // reads between begin and end
+	gen     uint64 // invalidations of the key seen while it had readers
+}
+
+// nearTicket is what begin hands a read, for end to check.
+type nearTicket struct {
+	gen, epoch uint64
+}
+
+// nearTier is the near cache of one kind.
+type nearTier struct {
+	n    *near
+	data *otter.Cache[string, nearEntry] // by Redis key
+	// memo remembers the Redis key of recently used string inputs, so that
+	// a hit does not hash its input again (key.go).
+	memo        *otter.Cache[memoKey, string]
+	invalidated atomic.Uint64 // entries removed because their key changed
+}
+
+// nearEntry is one decoded value.
+type nearEntry struct {
+	v    any
+	size uint32        // its weight: key, payload and bookkeeping bytes
+	ttl  time.Duration // how long it may be served from when stored
+}
+
+// memoKey is an input of a view of a kind: view tells apart the views whose
+// keys differ for one input (the model of Embeddings, the parser version
+// of Intents).
+type memoKey struct {
+	view, in string
+}
+
+// Sizes used to weigh entries: the fixed cost of an entry (its node, its
+// key's header, the interface holding the value), and the largest input
+// whose key is remembered.
+const (
+	nearEntryOverhead = 96
+	maxMemoInput      = 1 << 10
+)
+
+func newNear(maxBytes int, maxAge time.Duration) *near {
+	n := &near{maxBytes: uint64(maxBytes), maxAge: maxAge, seed: maphash.MakeSeed()}
+	for i := range n.shards {
+		n.shards[i].reads = make(map[string]*nearRead)
+	}
+	n.tiers.Store(new([]*nearTier))
+	return n
+}
+
+// tier makes the tier of a new kind.
+func (n *near) tier() *nearTier {
+	t := &nearTier{n: n}
+	t.data = otter.Must(&otter.Options[string, nearEntry]{
+		MaximumWeight: n.maxBytes,
+		Weigher:       func(_ string, e nearEntry) uint32 { return e.size },
+		ExpiryCalculator: otter.ExpiryWritingFunc(func(e otter.Entry[string, nearEntry]) time.Duration {
+			return e.Value.ttl
+		}),
+		OnDeletion: func(e otter.DeletionEvent[string, nearEntry]) {
+			if e.Cause == otter.CauseInvalidation {
+				t.invalidated.Add(1)
+			}
+		},
+	})
+	t.memo = otter.Must(&otter.Options[memoKey, string]{
+		MaximumWeight: max(n.maxBytes/4, 1),
+		Weigher: func(k memoKey, key string) uint32 {
+			return uint32(len(k.view) + len(k.in) + len(key) + nearEntryOverhead)
+		},
+	})
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	tiers := append(append([]*nearTier(nil), *n.tiers.Load()...), t)
+	n.tiers.Store(&tiers)
+	return t
+}
+
+func (n *near) shard(key string) *nearShard {
+	return &n.shards[maphash.String(n.seed, key)%nearShards]
+}
+
+// begin registers a read of key about to be sent to Redis.
+func (n *near) begin(key string) nearTicket {
+	s := n.shard(key)
+	s.mu.Lock()
+	r := s.reads[key]
+	if r == nil {
+		r = &nearRead{}
+		s.reads[key] = r
+	}
+	r.readers++
+	t := nearTicket{gen: r.gen, epoch: n.epoch.Load()}
+	s.mu.Unlock()
+	return t
+}
+
+// end closes a read opened by begin. When keep is true, e is stored
+// in t under key, unless the key was invalidated or the tiers flushed since
+// begin: then what was read may be older than what Redis holds. pttl is the
+// key's PTTL reply and sent the time the read was sent: the entry expires
+// no later than the key in Redis.
+func (n *near) end(key string, tk nearTicket, t *nearTier, e nearEntry, keep bool, pttl int64, sent time.Time) {
+	s := n.shard(key)
+	s.mu.Lock()
+	r := s.reads[key]
+	if keep && r.gen == tk.gen && n.epoch.Load() == tk.epoch {
+		if e.ttl = n.entryTTL(pttl, sent); e.ttl > 0 {
+			t.data.Set(key, e)
+		}
+	}
+	if r.readers--; r.readers == 0 {
+		delete(s.reads, key)
+	}
+	s.mu.Unlock()
+}
+
+// invalidate drops key from every tier and spoils the reads of it in
+// flight.
+func (n *near) invalidate(key string) {
+	s := n.shard(key)
+	s.mu.Lock()
+	if r := s.reads[key]; r != nil {
+		r.gen++
+	}
+	for _, t := range *n.tiers.Load() {
+		t.data.Invalidate(key)
+	}
+	s.mu.Unlock()
+}
+
+// flush empties every tier and spoils every read in flight. Holding each
+// shard's lock while the epoch moves means that no read can pass end's
+// check before the move and store its value after the entries are gone.
+func (n *near) flush() {
+	for i := range n.shards {
+		n.shards[i].mu.Lock()
+	}
+	n.epoch.Add(1)
+	for i := range n.shards {
+		n.shards[i].mu.Unlock()
+	}
+	for _, t := range *n.tiers.Load() {
+		t.data.InvalidateAll()
+	}
+	n.flushes.Add(1)
+}
+
+// onInvalidations receives the server's pushes (see rueidis'
+// ClientOption.OnInvalidations): keys that changed, or nil when every key
+// must be considered changed (a connection closed, the database was
+// flushed).
+func (n *near) onInvalidations(msgs []rueidis.RedisMessage) {
+	if msgs == nil {
+		n.flush()
+		return
+	}
+	for _, m := range msgs {
+		key, err := m.ToString()
+		if err != nil {
+			continue
+		}
+		if p := n.probe.Load(); p != nil && key == p.key {
+			select {
+			case p.seen <- struct{}{}:
+			default:
+			}
+		}
+		n.invalidate(key)
+	}
+}
+
+// probeNear proves that the server's invalidations reach this cache: it
+// reads a key of its own with tracking, writes it, and waits for the
+// invalidation of that write. A client built by Config.ClientBuilder
+// without the options it was given, or a proxy that accepts CLIENT
+// TRACKING but forwards no invalidations, fails it.
+func (c *RedisCache) probeNear(ctx context.Context) error {
+	var id [8]byte
+	_, _ = rand.Read(id[:]) // never fails
+	p := &nearProbe{key: c.cfg.Namespace + ":near-probe:" + hex.EncodeToString(id[:]), seen: make(chan struct{}, 1)}
+	c.near.probe.Store(p)
+	defer c.near.probe.Store(nil)
+	if _, _, _, err := c.getTracked(ctx, p.key); err != nil {
+		return err
+	}
+	if err := c.setBytes(ctx, p.key, []byte{0}, 10*time.Second); err != nil {
+		return err
+	}
+	wait := time.NewTimer(c.cfg.OperationTimeout)
+	defer wait.Stop()
+	select {
+	case <-p.seen:
+	case <-wait.C:
+		return fmt.Errorf("no invalidation within Config.OperationTimeout (%v) of a write to a key read with tracking", c.cfg.OperationTimeout)
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	_, err := c.unlink(ctx, []string{p.key})
+	return err
+}
+
+// close stops the tiers' maintenance goroutines.
+func (n *near) close() {
+	for _, t := range *n.tiers.Load() {
+		t.data.StopAllGoroutines()
+		t.memo.StopAllGoroutines()
+	}
+}
+
+// entryTTL is how long, from now, a value may be served locally when its
+// key had pttl milliseconds to live as the server answered a read sent at
+// sent: no longer than the key lives in Redis (the server answered after
+// sent, so sent+pttl comes before the key expires), nor than maxAge. Zero
+// or less means not at all.
+func (n *near) entryTTL(pttl int64, sent time.Time) time.Duration {
+	switch {
+	case pttl == -1: // no expiry in Redis
+		return n.maxAge
+	case pttl <= 0: // gone, or about to go
+		return 0
+	}
+	return min(time.Duration(pttl)*time.Millisecond-time.Since(sent), n.maxAge)
+}
