@@ -38,8 +38,10 @@ type RedisCache struct {
 	nearState NearCacheStatus // whether it is on, and why not
 
 	// Set by tests only: hookFetchMissed runs between a Fetch's miss and its
-	// flight, hookFetchJoined once it has joined (or started) the flight.
-	hookFetchMissed, hookFetchJoined func(key string)
+	// flight, hookFetchJoined once it has joined (or started) the flight,
+	// hookNearRead between a tracked read's answer and its check against
+	// invalidations (near.end).
+	hookFetchMissed, hookFetchJoined, hookNearRead func(key string)
 }
 
 // New connects to Redis, checks it with a PING, and returns a ready cache.

@@ -51,6 +51,9 @@ type near struct {
 	flushes atomic.Uint64 // flushes since the cache was made
 
 	probe atomic.Pointer[nearProbe] // set while New checks that invalidations arrive
+
+	// Set by tests only: called once invalidate has dropped a key.
+	hookInvalidated atomic.Pointer[func(key string)]
 }
 
 // nearProbe is the key of probeNear, and where its invalidation is
@@ -201,6 +204,9 @@ func (n *near) invalidate(key string) {
 		t.data.Invalidate(key)
 	}
 	s.mu.Unlock()
+	if h := n.hookInvalidated.Load(); h != nil {
+		(*h)(key)
+	}
 }
 
 // flush empties every tier and spoils every read in flight. Holding each

@@ -91,6 +91,9 @@ func (s store[V]) lookup(ctx context.Context, key string, t *nearTier) (v V, ok 
 		}
 	}
 	if t != nil {
+		if h := s.c.hookNearRead; h != nil {
+			h(key)
+		}
 		keep := found && err == nil
 		t.n.end(key, tk, t, nearEntry{v: v, size: uint32(min(len(key)+size+nearEntryOverhead, math.MaxUint32))}, keep, pttl, sent)
 	}
