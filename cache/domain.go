@@ -36,7 +36,7 @@ func Search[Q, V any](c *RedisCache) *Kind[Q, V] {
 // never reads intents its predecessor wrote.
 func Intents[V any](c *RedisCache, parserVersion string) *Kind[string, V] {
 	legacy := parserVersion == "" // the original service had no parser version
-	kd := &Kind[string, V]{store: builtin(c, c.intent, codec.JSON[V]{}, legacy), keyInput: identity[string]}
+	kd := &Kind[string, V]{store: builtin(c, c.intent, codec.JSON[V]{}, legacy), keyInput: identity[string], view: parserVersion}
 	if legacy {
 		kd.legacyInput = func(text string) any { return text }
 	} else {
@@ -70,6 +70,7 @@ func Embeddings(c *RedisCache, model string) (*Kind[string, []float32], error) {
 		keyInput: func(text string) (any, error) {
 			return embeddingKey{Model: model, Text: text}, nil
 		},
+		view: model,
 	}
 	if legacy {
 		kd.legacyInput = func(text string) any { return text }

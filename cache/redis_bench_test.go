@@ -11,11 +11,13 @@ import (
 
 // BenchmarkGetHit measures a cache hit end to end against the real Redis of
 // the test run. raw-get is the baseline: a plain rueidis GET of the same
-// bytes, with no key derivation and no decoding; the other rows show what
-// the cache adds on top of the round trip.
+// bytes, with no key derivation and no decoding; the cache rows (near cache
+// off: every hit from Redis) show what the cache adds on top of the round
+// trip, and the near rows what a hit costs when the near cache holds the
+// value.
 func BenchmarkGetHit(b *testing.B) {
 	ctx := context.Background()
-	c := newCache(b)
+	c := newCache(b, func(cfg *cache.Config) { cfg.NearCacheBytes = -1 })
 	raw := rawClient(b, redisURL(b))
 	search := cache.Search[string, []fixtures.Hit](c)
 	if err := search.Set(ctx, "star wars", fixtures.Hits(20)); err != nil {
@@ -54,11 +56,22 @@ func BenchmarkGetHit(b *testing.B) {
 	run("search-20/cache", func() error { _, _, err := search.Get(ctx, "star wars"); return err })
 	run("embedding-1536/raw-get", func() error { return raw.Do(ctx, raw.B().Get().Key(embKey).Build()).Error() })
 	run("embedding-1536/cache", func() error { _, _, err := emb.Get(ctx, "a heist thriller"); return err })
+	near := newCache(b)
+	searchNear := cache.Search[string, []fixtures.Hit](near)
+	embNear := embeddings(b, near, "text-embedding-3-small")
+	if err := searchNear.Set(ctx, "star wars", fixtures.Hits(20)); err != nil {
+		b.Fatal(err)
+	}
+	if err := embNear.Set(ctx, "a heist thriller", vec); err != nil {
+		b.Fatal(err)
+	}
+	run("search-20/near", func() error { _, _, err := searchNear.Get(ctx, "star wars"); return err })
+	run("embedding-1536/near", func() error { _, _, err := embNear.Get(ctx, "a heist thriller"); return err })
 	// A caller deadline sooner than Config.OperationTimeout is used as it
 	// is: no second timer.
 	short, cancel := context.WithTimeout(ctx, time.Hour)
 	defer cancel()
-	cShort := newCache(b, func(cfg *cache.Config) { cfg.OperationTimeout = 2 * time.Hour })
+	cShort := newCache(b, func(cfg *cache.Config) { cfg.OperationTimeout, cfg.NearCacheBytes = 2*time.Hour, -1 })
 	embShort := embeddings(b, cShort, "text-embedding-3-small")
 	if err := embShort.Set(ctx, "a heist thriller", vec); err != nil {
 		b.Fatal(err)
