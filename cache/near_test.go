@@ -56,11 +56,25 @@ func TestNearCacheHit(t *testing.T) {
 		t.Errorf("near-cache hit %v is not the value decoded by the first read %v", second, first)
 	}
 	st := c.Stats()
-	if k := st.Kinds[cache.KindEmbedding]; k.Hits != 2 || k.LocalHits != 1 || k.Near.Entries != 1 {
-		t.Errorf("embedding figures %+v, want 2 hits, 1 of them local, 1 entry", k)
+	if k := st.Kinds[cache.KindEmbedding]; k.Hits != 2 || k.LocalHits != 1 || k.Near.Entries != 1 || k.Near.Bytes < 12 {
+		t.Errorf("embedding figures %+v, want 2 hits, 1 of them local, 1 entry of 12 bytes and more", k)
 	}
 	if !st.NearCache.On {
 		t.Errorf("Stats().NearCache = %+v, want on", st.NearCache)
+	}
+
+	// Views whose keys differ for one input (two models) never share a
+	// near-cache entry or a remembered key.
+	other := embeddings(t, c, "other-model")
+	if err := other.Set(ctx, "text", []float32{9}); err != nil {
+		t.Fatal(err)
+	}
+	for range 2 {
+		a, _, _ := emb.Get(ctx, "text")
+		b, _, _ := other.Get(ctx, "text")
+		if !slices.Equal(a, []float32{1, 2, 3}) || !slices.Equal(b, []float32{9}) {
+			t.Fatalf("two models' vectors of one text: %v and %v", a, b)
+		}
 	}
 
 	// This process's own writes are seen at once.
@@ -471,5 +485,28 @@ func TestNearCacheConverges(t *testing.T) {
 	}
 	if a.Stats().Kinds[cache.KindSearch].LocalHits == 0 {
 		t.Error("no read was answered by the near cache: the test proves nothing")
+	}
+}
+
+// The near cache of a kind holds no more than Config.NearCacheBytes.
+func TestNearCacheBound(t *testing.T) {
+	t.Parallel()
+	const bound = 64 << 10
+	c := newCache(t, func(cfg *cache.Config) { cfg.NearCacheBytes = bound })
+	ctx := ctxT(t)
+	emb := embeddings(t, c, "m")
+	vec := make([]float32, 1536) // 6 KiB a vector: about ten fit
+	for i := range 100 {
+		text := fmt.Sprint(i)
+		if err := emb.Set(ctx, text, vec); err != nil {
+			t.Fatal(err)
+		}
+		if _, ok, err := emb.Get(ctx, text); !ok || err != nil {
+			t.Fatal(ok, err)
+		}
+	}
+	near := c.Stats().Kinds[cache.KindEmbedding].Near
+	if near.Bytes > bound || near.Entries > 11 || near.Entries == 0 {
+		t.Errorf("near cache %+v after 100 vectors of 6 KiB, want at most %d bytes", near, bound)
 	}
 }

@@ -269,6 +269,7 @@ func (k *kindState) snapshot() KindStats {
 		}
 	}
 	if t := k.near; t != nil {
+		t.data.CleanUp() // apply pending writes to the weights
 		s.Near = NearStats{Entries: t.data.EstimatedSize(), Bytes: t.data.WeightedSize(), Invalidated: t.invalidated.Load()}
 	}
 	return s
