@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"hash/maphash"
 	"log/slog"
 	"sync"
 	"sync/atomic"
@@ -26,6 +27,11 @@ type RedisCache struct {
 	rec    Recorder           // the user's, or nil
 	now    func() time.Time   // the clock of log rate limits; tests replace it
 	flight singleflight.Group // one loader call per key at a time (Fetch)
+	// writes counts this process's writes by stripe of keys (see
+	// writesTo): Fetch re-reads a key inside its flight only when one
+	// happened since its miss.
+	writes    [writeStripes]atomic.Uint64
+	writeSeed maphash.Seed
 	closed atomic.Bool
 
 	mu    sync.RWMutex          // guards kinds
@@ -58,7 +64,7 @@ func New(ctx context.Context, cfg Config) (*RedisCache, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := &RedisCache{cfg: r, log: r.Logger, rec: r.Recorder, now: time.Now,
+	c := &RedisCache{cfg: r, log: r.Logger, rec: r.Recorder, now: time.Now, writeSeed: maphash.MakeSeed(),
 		kinds: make(map[string]*kindState), whole: &kindState{}}
 	if err := c.connect(ctx); err != nil {
 		return nil, err
@@ -179,13 +185,15 @@ func (c *RedisCache) lookupKind(name string) *kindState {
 	return c.kinds[name]
 }
 
-// wrote drops key from the near cache once this process has written or
-// deleted it, so that its next read here sees the change without waiting
-// for the server's invalidation.
+// wrote is called once this process has written or deleted key: it drops
+// key from the near cache, so that its next read here sees the change
+// without waiting for the server's invalidation, and counts the write for
+// Fetch (see writesTo).
 func (c *RedisCache) wrote(key string) {
 	if c.near != nil {
 		c.near.invalidate(key)
 	}
+	c.writesTo(key).Add(1)
 }
 
 // redisKey returns the namespaced key of prefix and the hash of data.

@@ -2,6 +2,8 @@ package cache
 
 import (
 	"context"
+	"hash/maphash"
+	"sync/atomic"
 	"time"
 )
 
@@ -17,6 +19,8 @@ func (s store[V]) fetch(ctx context.Context, key, alt string, keyErr error, ttl 
 		s.c.absorb(ctx, s.k, keyErr)
 		return s.load(ctx, load)
 	}
+	writes := s.c.writesTo(key)
+	before := writes.Load()
 	v, ok, err := s.get(ctx, key, alt)
 	if ok {
 		return v, nil
@@ -37,13 +41,17 @@ func (s store[V]) fetch(ctx context.Context, key, alt string, keyErr error, ttl 
 		// The load runs without the cancellation of the caller that started
 		// it, so that one caller giving up does not fail the others.
 		ctx := context.WithoutCancel(ctx)
-		// Re-check inside the flight. Without it, this interleaving calls the
-		// loader twice for one key:
+		// Re-check inside the flight when this process wrote a key of the
+		// same stripe since the read that missed. Without it, this
+		// interleaving calls the loader twice for one key:
 		//   G1: get → miss
 		//   G2: get → miss; flight starts; load; set; flight ends
 		//   G1: flight starts (G2's is over); load again
-		// With it, G1 finds G2's value. Not recorded: get recorded this miss.
-		if redisOK {
+		// With it, G1 finds G2's value. When nothing was written here since
+		// the miss, the second round trip is saved (a write by another
+		// process is not covered either way). Not recorded: get recorded
+		// this miss.
+		if redisOK && writes.Load() != before {
 			if v, ok, err := s.lookup(ctx, key, s.k.near); ok {
 				return v, nil
 			} else if err != nil && classOf(err) != ErrSerialization {
@@ -96,4 +104,14 @@ func (s store[V]) load(ctx context.Context, load LoaderFunc[V]) (v V, err error)
 		s.c.observe(s.k, e)
 	}()
 	return load(ctx)
+}
+
+// writeStripes is how many counters of writes there are: keys share one
+// per stripe, so that an unrelated write rarely costs a re-check.
+const writeStripes = 256
+
+// writesTo returns the counter of this process's writes to the keys of
+// key's stripe, moved on once each write has returned (see wrote).
+func (c *RedisCache) writesTo(key string) *atomic.Uint64 {
+	return &c.writes[maphash.String(c.writeSeed, key)%writeStripes]
 }

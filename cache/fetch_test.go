@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redis/rueidis"
+
 	"github.com/media-gateway/discovery/cache"
 )
 
@@ -227,5 +229,83 @@ func TestFetchInvalidArguments(t *testing.T) {
 	}
 	if _, err := cache.Fetch(ctxT(t), c, "", time.Minute, load); !errors.Is(err, cache.ErrInvalidArgument) {
 		t.Errorf("Fetch with an empty key: %v, want ErrInvalidArgument", err)
+	}
+}
+
+// countingClient counts the GETs sent through it.
+type countingClient struct {
+	rueidis.Client
+	gets *atomic.Int64
+}
+
+func (c countingClient) count(cmd rueidis.Completed) {
+	if cmd.Commands()[0] == "GET" {
+		c.gets.Add(1)
+	}
+}
+
+func (c countingClient) Do(ctx context.Context, cmd rueidis.Completed) rueidis.RedisResult {
+	c.count(cmd)
+	return c.Client.Do(ctx, cmd)
+}
+
+func (c countingClient) DoMulti(ctx context.Context, cmds ...rueidis.Completed) []rueidis.RedisResult {
+	for _, cmd := range cmds {
+		c.count(cmd)
+	}
+	return c.Client.DoMulti(ctx, cmds...)
+}
+
+// A Fetch that misses reads the key once (no second read inside its
+// flight when nothing was written meanwhile); with the near cache, the
+// next Fetch reads it once more, then never.
+func TestFetchReadsOnce(t *testing.T) {
+	t.Parallel()
+	for _, nearBytes := range []int{-1, 0} {
+		t.Run(fmt.Sprint("NearCacheBytes=", nearBytes), func(t *testing.T) {
+			gets := new(atomic.Int64)
+			c := newCache(t, func(cfg *cache.Config) {
+				cfg.NearCacheBytes = nearBytes
+				cfg.ClientBuilder = func(opt rueidis.ClientOption) (rueidis.Client, error) {
+					client, err := rueidis.NewClient(opt)
+					return countingClient{Client: client, gets: gets}, err
+				}
+			})
+			ctx := ctxT(t)
+			search := cache.Search[string, int](c)
+			gets.Store(0)
+			load := func(context.Context) (int, error) { return 7, nil }
+			fetch := func() int64 {
+				t.Helper()
+				before := gets.Load()
+				if v, err := search.Fetch(ctx, "q", load); v != 7 || err != nil {
+					t.Fatal(v, err)
+				}
+				return gets.Load() - before
+			}
+			if n := fetch(); n != 1 {
+				t.Errorf("a Fetch that missed sent %d GETs, want 1", n)
+			}
+			if nearBytes < 0 {
+				for range 3 {
+					if n := fetch(); n != 1 {
+						t.Errorf("a Fetch that hit sent %d GETs, want 1", n)
+					}
+				}
+				return
+			}
+			// The first reads may be spoiled by the server's invalidation of
+			// the Fetch's own write; then the near cache answers.
+			for i := 0; fetch() != 0; i++ {
+				if i == 10 {
+					t.Fatal("the near cache never answered a Fetch")
+				}
+			}
+			for range 3 {
+				if n := fetch(); n != 0 {
+					t.Errorf("a Fetch answered by the near cache sent %d GETs, want 0", n)
+				}
+			}
+		})
 	}
 }
