@@ -32,7 +32,7 @@ type RedisCache struct {
 	// happened since its miss.
 	writes    [writeStripes]atomic.Uint64
 	writeSeed maphash.Seed
-	closed atomic.Bool
+	closed    atomic.Bool
 
 	mu    sync.RWMutex          // guards kinds
 	kinds map[string]*kindState // by name; a kind is created once and never removed
