@@ -129,7 +129,11 @@ func (s store[V]) put(ctx context.Context, key string, v V, ttl time.Duration) e
 			Cause: fmt.Errorf("encoded value is %d bytes, Config.MaxValueBytes is %d", len(buf), s.c.cfg.MaxValueBytes)}
 	}
 	if !s.plain {
-		buf = envelope.Seal(buf, s.c.cfg.CompressMinBytes)
+		compressMin := s.c.cfg.CompressMinBytes
+		if ic, ok := s.codec.(codec.Incompressible); ok && ic.Incompressible() {
+			compressMin = -1
+		}
+		buf = envelope.Seal(buf, compressMin)
 	}
 	return failIf(s.c.setBytes(ctx, key, buf, ttl), OpSet, s.k, key)
 }

@@ -94,6 +94,18 @@ func (Float32LE) Decode(payload []byte) ([]float32, error) {
 	return v, nil
 }
 
+// Incompressible implements Incompressible: the float32 mantissas of a
+// trained model's vectors look random to a compressor, which saves nothing
+// on them, and trying costs a pass over every vector written. (Vectors
+// that would compress, mostly zeros, are stored as they are too.)
+func (Float32LE) Incompressible() bool { return true }
+
+// Incompressible is implemented by codecs whose payloads are not worth
+// offering to compression.
+type Incompressible interface {
+	Incompressible() bool
+}
+
 // littleEndian reports whether this machine stores a float32 in memory as
 // the codec does on the wire, so that vectors can be copied as bytes.
 var littleEndian = binary.NativeEndian.Uint16([]byte{1, 0}) == 1
