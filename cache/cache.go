@@ -100,7 +100,7 @@ func (c *RedisCache) connect(ctx context.Context) error {
 	}
 	client, err := build(opt)
 	if c.near != nil && errors.Is(err, rueidis.ErrNoCache) {
-		c.nearOff(ctx, "the server does not support client tracking (RESP3 CLIENT TRACKING)", err)
+		c.nearOff(ctx, "the server does not offer client tracking (RESP3 CLIENT TRACKING, Redis 6 and later)", err)
 		opt = r.client
 		opt.DisableCache = true
 		client, err = build(opt)
