@@ -52,6 +52,17 @@
 // [ErrSerialization] by Get, and are a miss for Fetch, which overwrites
 // them. Values over [Config].MaxValueBytes are refused before they are sent.
 //
+// # The near cache
+//
+// Each kind also keeps the values this process read recently, decoded, in
+// memory ([Config].NearCacheBytes, 16 MiB a kind by default): a repeated
+// hit costs a map lookup instead of a round trip and a decode. Redis keeps
+// it coherent (RESP3 client tracking): when any client changes a key this
+// process holds, the server tells it and the copy goes; when a connection
+// drops, every copy goes; no copy outlives its key's TTL in Redis or
+// [Config].NearCacheMaxAge. With a server that has no client tracking it
+// is off, and [RedisCache.Health] says so.
+//
 // # Failures
 //
 // Every command leaves through one door that bounds it by the caller's
@@ -67,9 +78,9 @@
 //
 // [RedisCache.Stats] returns per-kind hits, misses, sets, deletes, errors,
 // cancellations, loader calls and latency quantiles per operation, counted
-// by this process; [Config].Recorder receives every operation as an
-// [Event] (kind, [Op], [Outcome], [Class], [Tier], latency) for your
-// metrics. [RedisCache.ServerStats] reads the server's memory and keyspace
+// by this process, hits of the near cache apart ([KindStats].LocalHits);
+// [Config].Recorder receives every operation as an [Event] (kind, [Op],
+// [Outcome], [Class], [Tier], latency) for your metrics. [RedisCache.ServerStats] reads the server's memory and keyspace
 // figures and counts this cache's keys per kind; [RedisCache.Health] pings.
 // Logs go to [Config].Logger (log/slog): only the errors Fetch absorbs, at
 // warn level and at most one line per kind and class every 10 s; hits and

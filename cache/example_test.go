@@ -167,6 +167,28 @@ func ExampleRedisCache_Stats() {
 	}
 }
 
+// A readiness probe, and whether reads are answered from the near cache.
+func ExampleRedisCache_Health() {
+	ctx := context.Background()
+	c, err := cache.New(ctx, cache.Config{})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer c.Close()
+
+	h, err := c.Health(ctx)
+	if err != nil {
+		log.Fatal(err) // not ready: Redis does not answer
+	}
+	fmt.Println("PING", h.Latency)
+	if !h.NearCache.On {
+		fmt.Println("near cache off:", h.NearCache.Reason)
+	}
+	search := c.Stats().Kinds[cache.KindSearch]
+	fmt.Printf("search: %d hits, %d of them in process; %d entries, %d bytes held\n",
+		search.Hits, search.LocalHits, search.Near.Entries, search.Near.Bytes)
+}
+
 func ExampleClass() {
 	err := fmt.Errorf("refreshing trending: %w", &cache.Error{Op: cache.OpGet, Kind: "trending", Class: cache.ErrUnavailable})
 	var ce *cache.Error
