@@ -9,4 +9,8 @@ require (
 	golang.org/x/sync v0.25.0
 )
 
-require golang.org/x/sys v0.47.0 // indirect
+require (
+	github.com/fxamacker/cbor/v2 v2.10.0 // indirect
+	github.com/x448/float16 v0.8.4 // indirect
+	golang.org/x/sys v0.47.0 // indirect
+)

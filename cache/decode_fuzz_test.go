@@ -24,7 +24,9 @@ func FuzzDecode(f *testing.F) {
 	now := time.UnixMilli(1764115200123)
 	hits, _ := encode[[]fuzzHit](codec.JSON[[]fuzzHit]{}, []fuzzHit{{ID: "1", Score: 0.5, Tags: []string{"a"}}}, now)
 	vec, _ := encode[[]float32](codec.Float32LE{}, []float32{1, -2, 3.5}, now)
+	hitsCBOR, _ := encode[[]fuzzHit](codec.CBOR[[]fuzzHit]{}, []fuzzHit{{ID: "1", Score: 0.5, Tags: []string{"a"}, Extra: map[string]string{"k": "v"}}}, now)
 	f.Add(hits)
+	f.Add(hitsCBOR)
 	f.Add(vec)
 	f.Add(envelope.Seal(append(hits[:envelope.HeaderSize:envelope.HeaderSize], bytes.Repeat(hits[envelope.HeaderSize:], 40)...), 64))
 	f.Add([]byte(`[{"id":"1"}]`))
@@ -33,6 +35,12 @@ func FuzzDecode(f *testing.F) {
 		if v, _, err := decode[[]fuzzHit](codec.JSON[[]fuzzHit]{}, raw, 1<<20); err == nil {
 			if _, err := encode(codec.JSON[[]fuzzHit]{}, v, now); err != nil {
 				t.Fatalf("accepted value does not re-encode: %v", err)
+			}
+		}
+		// The CBOR kind reads CBOR and (older) JSON values.
+		if v, _, err := decode[[]fuzzHit](codec.CBOR[[]fuzzHit]{}, raw, 1<<20); err == nil {
+			if _, err := encode(codec.CBOR[[]fuzzHit]{}, v, now); err != nil {
+				t.Fatalf("accepted value does not re-encode as CBOR: %v", err)
 			}
 		}
 		if v, _, err := decode[[]float32](codec.Float32LE{}, raw, 1<<20); err == nil {

@@ -42,7 +42,7 @@ func NewKind[K, V any](c *RedisCache, name string, ttl time.Duration) (*Kind[K, 
 	if err != nil {
 		return nil, err
 	}
-	return &Kind[K, V]{store: store[V]{c: c, k: k, codec: codec.JSON[V]{}}, keyInput: identity[K]}, nil
+	return &Kind[K, V]{store: store[V]{c: c, k: k, codec: codec.Auto[V]()}, keyInput: identity[K]}, nil
 }
 
 func identity[K any](in K) (any, error) { return in, nil }

@@ -158,6 +158,9 @@ func failIf(err error, op Op, k *kindState, key string) error {
 // and decodes its payload with cd. It returns the payload's size too: what
 // the near cache weighs the value by.
 func decode[V any](cd codec.Codec[V], raw []byte, maxPayload int) (V, int, error) {
+	if len(raw) > 2 {
+		cd = codec.Reading(cd, envelope.Codec(raw[2]))
+	}
 	_, payload, err := envelope.Open(raw, cd.ID(), maxPayload)
 	if err != nil {
 		var zero V

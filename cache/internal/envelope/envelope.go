@@ -40,6 +40,7 @@ type Codec byte
 const (
 	CodecJSON      Codec = 1 // encoding/json
 	CodecFloat32LE Codec = 2 // packed little-endian IEEE-754 float32
+	CodecCBOR      Codec = 3 // CBOR (RFC 8949) of plain data, following json tags
 )
 
 // String returns the codec's name, or "unknown(N)".
@@ -49,6 +50,8 @@ func (c Codec) String() string {
 		return "json"
 	case CodecFloat32LE:
 		return "float32le"
+	case CodecCBOR:
+		return "cbor"
 	default:
 		return fmt.Sprintf("unknown(%d)", byte(c))
 	}

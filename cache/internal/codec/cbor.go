@@ -1,0 +1,164 @@
+package codec
+
+import (
+	"encoding"
+	"encoding/json"
+	"reflect"
+	"sync"
+
+	"github.com/fxamacker/cbor/v2"
+
+	"github.com/media-gateway/discovery/cache/internal/envelope"
+)
+
+// CBOR encodes plain data (see Auto) as CBOR (RFC 8949), following the
+// types' json tags: about three times faster to decode than JSON and twice
+// as fast to encode, for values of the same shape.
+//
+// Decoding is safe on any bytes: the decoder checks that the whole input is
+// well-formed before it allocates, so a length prefix can never make it
+// allocate more than the input's size implies, and nesting is limited.
+type CBOR[V any] struct{}
+
+var _ Codec[any] = CBOR[any]{}
+
+var (
+	cborEnc, _ = cbor.EncOptions{}.EncMode()
+	cborDec, _ = cbor.DecOptions{
+		// Bounded by the input's size already (well-formedness is checked
+		// first): the defaults would refuse large values that encoded
+		// fine.
+		MaxArrayElements: 1<<31 - 1,
+		MaxMapPairs:      1<<31 - 1,
+		MaxNestedLevels:  65535, // the most it allows; encoding/json stops at 10000
+		// Strings round-trip as they were, like the []byte they came from.
+		UTF8: cbor.UTF8DecodeInvalid,
+	}.DecMode()
+)
+
+// ID implements Codec.
+func (CBOR[V]) ID() envelope.Codec { return envelope.CodecCBOR }
+
+// Append implements Codec.
+func (CBOR[V]) Append(dst []byte, v V) ([]byte, error) {
+	b, err := cborEnc.Marshal(v)
+	if err != nil {
+		return dst, err
+	}
+	return append(growBy(dst, len(b)), b...), nil
+}
+
+// SizeHint implements Codec: CBOR sizes are not known before encoding.
+func (CBOR[V]) SizeHint(V) int { return 0 }
+
+// Decode implements Codec.
+func (CBOR[V]) Decode(payload []byte) (V, error) {
+	var v V
+	err := cborDec.Unmarshal(payload, &v)
+	return v, err
+}
+
+// Auto returns the codec for values of type V: CBOR when V is plain data,
+// whose CBOR and JSON encodings carry the same information (booleans,
+// numbers, strings, and slices, arrays, maps, pointers and structs of
+// them), and JSON otherwise: for interfaces (decoded into other types by
+// the two), types with their own JSON or text encoding (time.Time, say),
+// and fields tagged ",string".
+func Auto[V any]() Codec[V] {
+	t := reflect.TypeFor[V]()
+	plain, ok := plainTypes.Load(t)
+	if !ok {
+		plain = isPlain(t, map[reflect.Type]bool{})
+		plainTypes.Store(t, plain)
+	}
+	if plain.(bool) {
+		return CBOR[V]{}
+	}
+	return JSON[V]{}
+}
+
+// Reading returns the codec that decodes a value of cd's kind stored with
+// codec stored: JSON for a JSON value read by a kind that now writes CBOR
+// (values written before it did), cd otherwise.
+func Reading[V any](cd Codec[V], stored envelope.Codec) Codec[V] {
+	if stored == envelope.CodecJSON && cd.ID() == envelope.CodecCBOR {
+		return JSON[V]{}
+	}
+	return cd
+}
+
+var plainTypes sync.Map // reflect.Type → bool
+
+var (
+	jsonMarshaler   = reflect.TypeFor[json.Marshaler]()
+	jsonUnmarshaler = reflect.TypeFor[json.Unmarshaler]()
+	textMarshaler   = reflect.TypeFor[encoding.TextMarshaler]()
+	textUnmarshaler = reflect.TypeFor[encoding.TextUnmarshaler]()
+	cborMarshaler   = reflect.TypeFor[cbor.Marshaler]()
+	cborUnmarshaler = reflect.TypeFor[cbor.Unmarshaler]()
+)
+
+// isPlain reports whether values of t are plain data (see Auto). seen
+// holds the types being checked, so that recursive types end.
+func isPlain(t reflect.Type, seen map[reflect.Type]bool) bool {
+	if seen[t] {
+		return true
+	}
+	seen[t] = true
+	for _, i := range []reflect.Type{jsonMarshaler, jsonUnmarshaler, textMarshaler, textUnmarshaler, cborMarshaler, cborUnmarshaler} {
+		if t.Implements(i) || reflect.PointerTo(t).Implements(i) {
+			return false
+		}
+	}
+	switch t.Kind() {
+	case reflect.Bool, reflect.String, reflect.Float32, reflect.Float64,
+		reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		return true
+	case reflect.Slice, reflect.Array, reflect.Pointer:
+		return isPlain(t.Elem(), seen)
+	case reflect.Map:
+		switch t.Key().Kind() {
+		case reflect.String, reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+			reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		default:
+			return false
+		}
+		return isPlain(t.Key(), seen) && isPlain(t.Elem(), seen)
+	case reflect.Struct:
+		for i := range t.NumField() {
+			f := t.Field(i)
+			if !f.IsExported() && !f.Anonymous {
+				continue
+			}
+			if tag := f.Tag.Get("json"); tag == "-" {
+				continue
+			} else if hasOption(tag, "string") {
+				return false
+			}
+			if _, ok := f.Tag.Lookup("cbor"); ok { // a CBOR-specific encoding: keep to JSON's
+				return false
+			}
+			if !isPlain(f.Type, seen) {
+				return false
+			}
+		}
+		return true
+	}
+	return false // interfaces, channels, functions, complex numbers, unsafe pointers
+}
+
+// hasOption reports whether a json tag lists option after its name.
+func hasOption(tag, option string) bool {
+	for i := 0; i < len(tag); {
+		j := i
+		for j < len(tag) && tag[j] != ',' {
+			j++
+		}
+		if i > 0 && tag[i:j] == option {
+			return true
+		}
+		i = j + 1
+	}
+	return false
+}

@@ -1,0 +1,121 @@
+package codec
+
+import (
+	"encoding/json"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/media-gateway/discovery/cache/internal/envelope"
+)
+
+type plainHit struct {
+	ID       string            `json:"id"`
+	Title    string            `json:"title,omitempty"`
+	Score    float64           `json:"score"`
+	Tags     []string          `json:"tags,omitempty"`
+	Extra    map[string]int    `json:"extra"`
+	Next     *plainHit         `json:"next,omitempty"`
+	ByID     map[int64][]uint8 `json:"by_id"`
+	Skipped  chan int          `json:"-"`
+	internal func()
+}
+
+type withTime struct{ At time.Time }
+
+type withAny struct{ V any }
+
+type quoted struct {
+	N int `json:"n,string"`
+}
+
+type custom struct{ s string }
+
+func (c custom) MarshalJSON() ([]byte, error) { return json.Marshal(c.s) }
+
+type embedsCustom struct {
+	custom
+	Name string
+}
+
+// Auto picks CBOR only where CBOR and JSON carry the same information.
+func TestAuto(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		got  Codec[any]
+		id   envelope.Codec
+	}{
+		{"plain struct", as[plainHit](), envelope.CodecCBOR},
+		{"slice of plain structs", as[[]plainHit](), envelope.CodecCBOR},
+		{"string", as[string](), envelope.CodecCBOR},
+		{"map of ints", as[map[string]int](), envelope.CodecCBOR},
+		{"time.Time field", as[withTime](), envelope.CodecJSON},
+		{"interface field", as[withAny](), envelope.CodecJSON},
+		{"any", as[any](), envelope.CodecJSON},
+		{"map[string]any", as[map[string]any](), envelope.CodecJSON},
+		{",string option", as[quoted](), envelope.CodecJSON},
+		{"custom MarshalJSON", as[custom](), envelope.CodecJSON},
+		{"embedded custom MarshalJSON", as[embedsCustom](), envelope.CodecJSON},
+		{"json.RawMessage", as[json.RawMessage](), envelope.CodecJSON},
+		{"map[bool]int", as[map[bool]int](), envelope.CodecJSON},
+	} {
+		if id := tc.got.ID(); id != tc.id {
+			t.Errorf("%s: %s, want %s", tc.name, id, tc.id)
+		}
+	}
+}
+
+// as returns Auto's choice for V, as a Codec[any] that only reports the ID.
+func as[V any]() Codec[any] { return idOnly{Auto[V]().ID()} }
+
+type idOnly struct{ id envelope.Codec }
+
+func (i idOnly) ID() envelope.Codec                     { return i.id }
+func (idOnly) Append(dst []byte, _ any) ([]byte, error) { return dst, nil }
+func (idOnly) Decode([]byte) (any, error)               { return nil, nil }
+func (idOnly) SizeHint(any) int                         { return 0 }
+
+// Plain values round-trip through CBOR as they do through JSON (invalid
+// UTF-8 even better: kept as it was), and a CBOR kind reads JSON values
+// written before it.
+func TestCBORRoundTrip(t *testing.T) {
+	in := []plainHit{{ID: "tt0076759", Title: "Star Wars ✓ \xff", Score: 0.98, Tags: []string{"a"},
+		Extra: map[string]int{"x": 1}, Next: &plainHit{ID: "n"}, ByID: map[int64][]uint8{7: {1, 2}}}}
+	b, err := CBOR[[]plainHit]{}.Append([]byte("hdr"), in)
+	if err != nil || !strings.HasPrefix(string(b), "hdr") {
+		t.Fatalf("Append: %q, %v", b, err)
+	}
+	out, err := CBOR[[]plainHit]{}.Decode(b[3:])
+	if err != nil || !reflect.DeepEqual(out, in) {
+		t.Errorf("round trip: %+v, %v; want %+v", out, err, in)
+	}
+	j, _ := json.Marshal(in)
+	if len(b)-3 >= len(j) {
+		t.Errorf("CBOR %d bytes, JSON %d: want CBOR smaller", len(b)-3, len(j))
+	}
+	if cd := Reading[[]plainHit](CBOR[[]plainHit]{}, envelope.CodecJSON); cd.ID() != envelope.CodecJSON {
+		t.Errorf("a CBOR kind reads a JSON value with %s", cd.ID())
+	}
+	if cd := Reading[[]plainHit](CBOR[[]plainHit]{}, envelope.CodecFloat32LE); cd.ID() != envelope.CodecCBOR {
+		t.Errorf("a CBOR kind reads a float32 value with %s; it must refuse it as CBOR", cd.ID())
+	}
+}
+
+// Hostile bytes: a length prefix far beyond the input, and deep nesting,
+// are refused without allocating what they claim.
+func TestCBORHostileInput(t *testing.T) {
+	for name, in := range map[string][]byte{
+		"array of 2^31 elements":   {0x9a, 0x80, 0, 0, 0},
+		"string of 2^63 bytes":     {0x7b, 0x80, 0, 0, 0, 0, 0, 0, 0},
+		"nesting beyond the limit": []byte(strings.Repeat("\x81", 70000) + "\x00"),
+		"truncated map":            {0xa2, 0x61, 'a'},
+	} {
+		if _, err := (CBOR[[]plainHit]{}).Decode(in); err == nil {
+			t.Errorf("%s: accepted", name)
+		}
+		if allocs := testing.AllocsPerRun(3, func() { CBOR[[]plainHit]{}.Decode(in) }); allocs > 20 {
+			t.Errorf("%s: %v allocations", name, allocs)
+		}
+	}
+}
