@@ -151,6 +151,11 @@ func (c *RedisCache) Close() error {
 		if c.near != nil {
 			c.near.close()
 		}
+		c.mu.RLock()
+		for _, k := range c.kinds {
+			k.keys.StopAllGoroutines()
+		}
+		c.mu.RUnlock()
 	}
 	return nil
 }
@@ -166,7 +171,7 @@ func (c *RedisCache) kind(name string, ttl time.Duration) (*kindState, error) {
 	defer c.mu.Unlock()
 	k := c.kinds[name]
 	if k == nil {
-		k = &kindState{name: name, ttl: ttl}
+		k = &kindState{name: name, ttl: ttl, keys: newKeyMemo(c.memoBytes())}
 		if c.near != nil {
 			k.near = c.near.tier()
 		}
@@ -183,6 +188,15 @@ func (c *RedisCache) lookupKind(name string) *kindState {
 	c.mu.RLock()
 	defer c.mu.RUnlock()
 	return c.kinds[name]
+}
+
+// memoBytes is the bound of each kind's memo of keys: a quarter of the
+// near cache's bound, or of its default when the near cache is off.
+func (c *RedisCache) memoBytes() int {
+	if c.cfg.NearCacheBytes > 0 {
+		return c.cfg.NearCacheBytes / 4
+	}
+	return defaultNearCacheBytes / 4
 }
 
 // wrote is called once this process has written or deleted key: it drops

@@ -34,7 +34,7 @@ func BenchmarkEnvelope(b *testing.B) {
 // and the read path of one value, with the default compression threshold.
 // stored-B is the size the value takes in Redis.
 func benchCodec[V any](b *testing.B, name string, cd codec.Codec[V], v V, now time.Time) {
-	plain, err := encode(cd, v, now)
+	plain, err := encode(cd, v, now, nil)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -43,7 +43,7 @@ func benchCodec[V any](b *testing.B, name string, cd codec.Codec[V], v V, now ti
 		b.ReportAllocs()
 		b.SetBytes(int64(len(plain)))
 		for b.Loop() {
-			buf, err := encode(cd, v, now)
+			buf, err := encode(cd, v, now, nil)
 			if err != nil {
 				b.Fatal(err)
 			}

@@ -27,7 +27,7 @@ func TestSearchWritesCBORReadsJSON(t *testing.T) {
 	defer c.Close()
 	search := Search[string, []migratedHit](c)
 	old, _ := search.Key("old")
-	buf, _ := encode[[]migratedHit](codec.JSON[[]migratedHit]{}, []migratedHit{{ID: "json", Score: 1}}, time.Now())
+	buf, _ := encode[[]migratedHit](codec.JSON[[]migratedHit]{}, []migratedHit{{ID: "json", Score: 1}}, time.Now(), nil)
 	if err := c.setBytes(ctx, old, buf, time.Minute); err != nil {
 		t.Fatal(err)
 	}

@@ -22,9 +22,9 @@ type fuzzHit struct {
 // panic, and whatever they accept must re-encode to an equal value.
 func FuzzDecode(f *testing.F) {
 	now := time.UnixMilli(1764115200123)
-	hits, _ := encode[[]fuzzHit](codec.JSON[[]fuzzHit]{}, []fuzzHit{{ID: "1", Score: 0.5, Tags: []string{"a"}}}, now)
-	vec, _ := encode[[]float32](codec.Float32LE{}, []float32{1, -2, 3.5}, now)
-	hitsCBOR, _ := encode[[]fuzzHit](codec.CBOR[[]fuzzHit]{}, []fuzzHit{{ID: "1", Score: 0.5, Tags: []string{"a"}, Extra: map[string]string{"k": "v"}}}, now)
+	hits, _ := encode[[]fuzzHit](codec.JSON[[]fuzzHit]{}, []fuzzHit{{ID: "1", Score: 0.5, Tags: []string{"a"}}}, now, nil)
+	vec, _ := encode[[]float32](codec.Float32LE{}, []float32{1, -2, 3.5}, now, nil)
+	hitsCBOR, _ := encode[[]fuzzHit](codec.CBOR[[]fuzzHit]{}, []fuzzHit{{ID: "1", Score: 0.5, Tags: []string{"a"}, Extra: map[string]string{"k": "v"}}}, now, nil)
 	f.Add(hits)
 	f.Add(hitsCBOR)
 	f.Add(vec)
@@ -33,18 +33,18 @@ func FuzzDecode(f *testing.F) {
 	f.Add([]byte{})
 	f.Fuzz(func(t *testing.T, raw []byte) {
 		if v, _, err := decode[[]fuzzHit](codec.JSON[[]fuzzHit]{}, raw, 1<<20); err == nil {
-			if _, err := encode(codec.JSON[[]fuzzHit]{}, v, now); err != nil {
+			if _, err := encode(codec.JSON[[]fuzzHit]{}, v, now, nil); err != nil {
 				t.Fatalf("accepted value does not re-encode: %v", err)
 			}
 		}
 		// The CBOR kind reads CBOR and (older) JSON values.
 		if v, _, err := decode[[]fuzzHit](codec.CBOR[[]fuzzHit]{}, raw, 1<<20); err == nil {
-			if _, err := encode(codec.CBOR[[]fuzzHit]{}, v, now); err != nil {
+			if _, err := encode(codec.CBOR[[]fuzzHit]{}, v, now, nil); err != nil {
 				t.Fatalf("accepted value does not re-encode as CBOR: %v", err)
 			}
 		}
 		if v, _, err := decode[[]float32](codec.Float32LE{}, raw, 1<<20); err == nil {
-			again, _ := encode(codec.Float32LE{}, v, now)
+			again, _ := encode(codec.Float32LE{}, v, now, nil)
 			w, _, err := decode[[]float32](codec.Float32LE{}, envelope.Seal(again, 64), 1<<20)
 			if err != nil || len(w) != len(v) {
 				t.Fatalf("vector of %d dimensions does not round-trip: %d, %v", len(v), len(w), err)

@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+
+	"github.com/maypok86/otter/v2"
 )
 
 // GenerateKey derives a deterministic key for data:
@@ -88,4 +90,31 @@ func EscapePattern(s string) string {
 		b.WriteByte(s[i])
 	}
 	return b.String()
+}
+
+// keyMemo remembers the Redis keys of recently used string inputs of a
+// kind, so that reading the same input again does not hash it again
+// (SHA-256 of its JSON is most of the cost of a near-cache hit, and three
+// allocations of any operation).
+type keyMemo = otter.Cache[memoKey, string]
+
+// memoKey is an input of a view of a kind: view tells apart the views whose
+// keys differ for one input (the model of Embeddings, the parser version
+// of Intents).
+type memoKey struct {
+	view, in string
+}
+
+// maxMemoInput is the largest input whose key is remembered.
+const maxMemoInput = 1 << 10
+
+// newKeyMemo returns a memo of at most maxBytes, counting each input, its
+// key and a fixed overhead.
+func newKeyMemo(maxBytes int) *keyMemo {
+	return otter.Must(&otter.Options[memoKey, string]{
+		MaximumWeight: uint64(max(maxBytes, 1)),
+		Weigher: func(k memoKey, key string) uint32 {
+			return uint32(len(k.view) + len(k.in) + len(key) + nearEntryOverhead)
+		},
+	})
 }

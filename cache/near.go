@@ -87,11 +87,8 @@ type nearTicket struct {
 // nearTier is the near cache of one kind.
 type nearTier struct {
 	n    *near
-	data *otter.Cache[string, nearEntry] // by Redis key
-	// memo remembers the Redis key of recently used string inputs, so that
-	// a hit does not hash its input again (key.go).
-	memo        *otter.Cache[memoKey, string]
-	invalidated atomic.Uint64 // entries removed because their key changed
+	data        *otter.Cache[string, nearEntry] // by Redis key
+	invalidated atomic.Uint64                   // entries removed because their key changed
 }
 
 // nearEntry is one decoded value.
@@ -101,20 +98,9 @@ type nearEntry struct {
 	ttl  time.Duration // how long it may be served from when stored
 }
 
-// memoKey is an input of a view of a kind: view tells apart the views whose
-// keys differ for one input (the model of Embeddings, the parser version
-// of Intents).
-type memoKey struct {
-	view, in string
-}
-
-// Sizes used to weigh entries: the fixed cost of an entry (its node, its
-// key's header, the interface holding the value), and the largest input
-// whose key is remembered.
-const (
-	nearEntryOverhead = 96
-	maxMemoInput      = 1 << 10
-)
+// nearEntryOverhead is the fixed cost of an entry, used to weigh it: its
+// node, its key's header, the interface holding the value.
+const nearEntryOverhead = 96
 
 func newNear(maxBytes int, maxAge time.Duration) *near {
 	n := &near{maxBytes: uint64(maxBytes), maxAge: maxAge, seed: maphash.MakeSeed()}
@@ -138,12 +124,6 @@ func (n *near) tier() *nearTier {
 			if e.Cause == otter.CauseInvalidation {
 				t.invalidated.Add(1)
 			}
-		},
-	})
-	t.memo = otter.Must(&otter.Options[memoKey, string]{
-		MaximumWeight: max(n.maxBytes/4, 1),
-		Weigher: func(k memoKey, key string) uint32 {
-			return uint32(len(k.view) + len(k.in) + len(key) + nearEntryOverhead)
 		},
 	})
 	n.mu.Lock()
@@ -284,7 +264,6 @@ func (c *RedisCache) probeNear(ctx context.Context) error {
 func (n *near) close() {
 	for _, t := range *n.tiers.Load() {
 		t.data.StopAllGoroutines()
-		t.memo.StopAllGoroutines()
 	}
 }
 

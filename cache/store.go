@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"sync"
 	"time"
 
 	"github.com/media-gateway/discovery/cache/internal/codec"
@@ -116,10 +117,12 @@ func (s store[V]) set(ctx context.Context, key string, v V, ttl time.Duration) e
 func (s store[V]) put(ctx context.Context, key string, v V, ttl time.Duration) error {
 	var buf []byte
 	var err error
+	var pooled *[]byte
 	if s.plain {
 		buf, err = codec.JSON[V]{}.Append(nil, v)
 	} else {
-		buf, err = encode(s.codec, v, time.Now())
+		pooled = encodeBuffers.Get().(*[]byte)
+		buf, err = encode(s.codec, v, time.Now(), *pooled)
 	}
 	if err != nil {
 		return &Error{Op: OpSet, Kind: s.k.name, Key: key, Class: ErrSerialization, Cause: err}
@@ -128,15 +131,32 @@ func (s store[V]) put(ctx context.Context, key string, v V, ttl time.Duration) e
 		return &Error{Op: OpSet, Kind: s.k.name, Key: key, Class: ErrValueTooLarge,
 			Cause: fmt.Errorf("encoded value is %d bytes, Config.MaxValueBytes is %d", len(buf), s.c.cfg.MaxValueBytes)}
 	}
+	stored := buf
 	if !s.plain {
 		compressMin := s.c.cfg.CompressMinBytes
 		if ic, ok := s.codec.(codec.Incompressible); ok && ic.Incompressible() {
 			compressMin = -1
 		}
-		buf = envelope.Seal(buf, compressMin)
+		stored = envelope.Seal(buf, compressMin)
 	}
-	return failIf(s.c.setBytes(ctx, key, buf, ttl), OpSet, s.k, key)
+	err = s.c.setBytes(ctx, key, stored, ttl)
+	// The encoding buffer goes back to the pool once nothing can read it:
+	// when the value sent was a compressed copy, or when the server has
+	// answered (the command was written in full). After an error the
+	// command may still be queued, so the buffer is left to the collector.
+	if pooled != nil && cap(buf) <= maxPooledEncodeBuffer && (err == nil || &stored[0] != &buf[0]) {
+		*pooled = buf[:0]
+		encodeBuffers.Put(pooled)
+	}
+	return failIf(err, OpSet, s.k, key)
 }
+
+// encodeBuffers hold the buffers values are encoded into, reused from one
+// write to the next (see put).
+var encodeBuffers = sync.Pool{New: func() any { return new([]byte) }}
+
+// maxPooledEncodeBuffer keeps one huge value from pinning its buffer.
+const maxPooledEncodeBuffer = 256 << 10
 
 // del removes keys and returns how many existed.
 func (s store[V]) del(ctx context.Context, keys ...string) (int64, error) {
@@ -170,12 +190,12 @@ func decode[V any](cd codec.Codec[V], raw []byte, maxPayload int) (V, int, error
 	return v, len(payload), err
 }
 
-// encode puts v in an envelope with cd, uncompressed (see envelope.Seal).
-func encode[V any](cd codec.Codec[V], v V, now time.Time) ([]byte, error) {
-	size := cd.SizeHint(v)
-	if size == 0 {
-		size = 512
+// encode puts v in an envelope with cd, uncompressed (see envelope.Seal),
+// in dst's space when it is large enough.
+func encode[V any](cd codec.Codec[V], v V, now time.Time, dst []byte) ([]byte, error) {
+	size := envelope.HeaderSize + max(cd.SizeHint(v), 512)
+	if cap(dst) < size {
+		dst = make([]byte, 0, size)
 	}
-	buf := envelope.AppendHeader(make([]byte, 0, envelope.HeaderSize+size), cd.ID(), 0, now)
-	return cd.Append(buf, v)
+	return cd.Append(envelope.AppendHeader(dst[:0], cd.ID(), 0, now), v)
 }

@@ -1,6 +1,7 @@
 package codec
 
 import (
+	"bytes"
 	"encoding"
 	"encoding/json"
 	"reflect"
@@ -23,7 +24,7 @@ type CBOR[V any] struct{}
 var _ Codec[any] = CBOR[any]{}
 
 var (
-	cborEnc, _ = cbor.EncOptions{}.EncMode()
+	cborEnc, _ = cbor.EncOptions{}.UserBufferEncMode()
 	cborDec, _ = cbor.DecOptions{
 		// Bounded by the input's size already (well-formedness is checked
 		// first): the defaults would refuse large values that encoded
@@ -39,13 +40,14 @@ var (
 // ID implements Codec.
 func (CBOR[V]) ID() envelope.Codec { return envelope.CodecCBOR }
 
-// Append implements Codec.
+// Append implements Codec: it encodes into dst's spare capacity, growing it
+// only when the value does not fit.
 func (CBOR[V]) Append(dst []byte, v V) ([]byte, error) {
-	b, err := cborEnc.Marshal(v)
-	if err != nil {
+	buf := bytes.NewBuffer(dst)
+	if err := cborEnc.MarshalToBuffer(v, buf); err != nil {
 		return dst, err
 	}
-	return append(growBy(dst, len(b)), b...), nil
+	return buf.Bytes(), nil
 }
 
 // SizeHint implements Codec: CBOR sizes are not known before encoding.
