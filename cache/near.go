@@ -86,7 +86,7 @@ type nearTicket struct {
 
 // nearTier is the near cache of one kind.
 type nearTier struct {
-	n    *near
+	n           *near
 	data        *otter.Cache[string, nearEntry] // by Redis key
 	invalidated atomic.Uint64                   // entries removed because their key changed
 }
