@@ -43,3 +43,6 @@ PATH="$nopath" CGO_ENABLED=0 go test -count=1 ./cache -run '^(TestGenerateKey|Te
 rm -rf "$nopath"
 go test -race -count=1 "$@" ./...
 (cd examples && go test -race -count=1 ./...)
+# The side-by-side command runs end to end, briefly (its figures are
+# produced by hand: see docs/benchmarks.md).
+(cd benchmarks && go test -count=1 ./...)

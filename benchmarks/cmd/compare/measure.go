@@ -77,9 +77,27 @@ func (h *hist) quantile(q float64) time.Duration {
 	return 0
 }
 
+// sequences caches keySequence: every stack reads the same sequences.
+var sequences sync.Map // seqID → []int
+
+type seqID struct {
+	dist       string
+	keys, seed int
+}
+
 // keySequence returns a sequence of key indexes of the distribution, long
 // enough to be read in a loop without showing its period.
 func keySequence(dist string, keys int, seed uint64) []int {
+	id := seqID{dist, keys, int(seed)}
+	if seq, ok := sequences.Load(id); ok {
+		return seq.([]int)
+	}
+	seq := makeSequence(dist, keys, seed)
+	sequences.Store(id, seq)
+	return seq
+}
+
+func makeSequence(dist string, keys int, seed uint64) []int {
 	r := rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))
 	seq := make([]int, 1<<16)
 	if dist == "uniform" {
@@ -113,6 +131,9 @@ func measure(ctx context.Context, st *stack, w workload, keys int, d time.Durati
 	for g := range seqs {
 		seqs[g] = keySequence(w.Dist, keys, uint64(g+1))
 	}
+	// Collect before the workers start: a collection asked for while
+	// goroutines spin on two cores takes seconds to get its turns.
+	runtime.GC()
 	var measuring, stop atomic.Bool
 	var started sync.WaitGroup
 	var wg sync.WaitGroup
@@ -138,7 +159,6 @@ func measure(ctx context.Context, st *stack, w workload, keys int, d time.Durati
 	}
 	started.Wait()
 	time.Sleep(d / 10)
-	runtime.GC()
 	var before, after runtime.MemStats
 	runtime.ReadMemStats(&before)
 	start := time.Now()
