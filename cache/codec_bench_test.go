@@ -19,13 +19,17 @@ type benchIntent struct {
 }
 
 // BenchmarkEnvelope measures encoding and decoding of a value of each kind,
-// envelope included. embedding-json is the baseline: the same vector as JSON.
+// envelope included. The -json rows are the baselines: the same value as
+// JSON (what search and intent values were before CBOR, and what a vector
+// would be without its packed format).
 func BenchmarkEnvelope(b *testing.B) {
 	now := time.Now()
 	intent := benchIntent{Action: "recommend", Entities: map[string]string{"like": "Alien", "genre": "horror"}}
 	vec := fixtures.Vector(1536)
-	benchCodec(b, "search-20", codec.JSON[[]fixtures.Hit]{}, fixtures.Hits(20), now)
-	benchCodec(b, "intent", codec.JSON[benchIntent]{}, intent, now)
+	benchCodec(b, "search-20", codec.CBOR[[]fixtures.Hit]{}, fixtures.Hits(20), now)
+	benchCodec(b, "search-20-json", codec.JSON[[]fixtures.Hit]{}, fixtures.Hits(20), now)
+	benchCodec(b, "intent", codec.CBOR[benchIntent]{}, intent, now)
+	benchCodec(b, "intent-json", codec.JSON[benchIntent]{}, intent, now)
 	benchCodec(b, "embedding-1536", codec.Float32LE{}, vec, now)
 	benchCodec(b, "embedding-1536-json", codec.JSON[[]float32]{}, vec, now)
 }

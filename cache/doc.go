@@ -46,8 +46,9 @@
 // # Values
 //
 // A stored value is a 12-byte envelope (magic byte, format version, codec,
-// flags, written-at time) followed by the payload: JSON for most kinds,
-// packed little-endian float32 for embeddings. Bytes that are not a value
+// flags, written-at time) followed by the payload: CBOR for values of plain
+// data types, JSON for others (see [Kind]), packed little-endian float32
+// for embeddings. Bytes that are not a value
 // of this cache, or not of the expected codec, are reported as
 // [ErrSerialization] by Get, and are a miss for Fetch, which overwrites
 // them. Values over [Config].MaxValueBytes are refused before they are sent.
@@ -80,8 +81,10 @@
 // cancellations, loader calls and latency quantiles per operation, counted
 // by this process, hits of the near cache apart ([KindStats].LocalHits);
 // [Config].Recorder receives every operation as an [Event] (kind, [Op],
-// [Outcome], [Class], [Tier], latency) for your metrics. [RedisCache.ServerStats] reads the server's memory and keyspace
-// figures and counts this cache's keys per kind; [RedisCache.Health] pings.
+// [Outcome], [Class], [Tier], latency) for your metrics.
+// [RedisCache.ServerStats] reads the server's memory and keyspace figures
+// and counts this cache's keys per kind; [RedisCache.Health] pings and says
+// whether the near cache is on.
 // Logs go to [Config].Logger (log/slog): only the errors Fetch absorbs, at
 // warn level and at most one line per kind and class every 10 s; hits and
 // misses at debug level; never a password.

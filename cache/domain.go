@@ -19,6 +19,8 @@ const (
 // Search returns the kind of search results: values of type V (any
 // JSON-serialisable type) for queries of type Q (a string, or a struct of
 // query, filters and paging), kept for Config.SearchTTL (30 min by default).
+// Values of plain data types (structs, slices, maps, strings, numbers) are
+// stored as CBOR, others as JSON: see [Kind].
 //
 // The key of a query q is GenerateKey("search", q) behind the namespace
 // (and GenerateKey("search", q) itself with Config.Legacy).
