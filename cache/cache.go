@@ -117,13 +117,20 @@ func (c *RedisCache) connect(ctx context.Context) error {
 		client.Close()
 		return err
 	}
+	if c.near != nil && client.Mode() == rueidis.ClientModeCluster {
+		// The cluster client resends a redirected or retried command on its
+		// own (MOVED, ASK, TRYAGAIN during a resharding or a failover),
+		// without the CLIENT CACHING YES before it: the value read would
+		// not be tracked, and could stay stale until NearCacheMaxAge.
+		c.nearOff(ctx, "not yet on Redis Cluster: a read redirected during a resharding or failover is not tracked", nil)
+	}
 	if c.near != nil {
 		if err := c.probeNear(ctx); err != nil {
 			if ctx.Err() != nil {
 				client.Close()
 				return &Error{Op: OpConnect, Key: r.redactedURL, Class: ErrUnavailable, Cause: ctx.Err()}
 			}
-			c.nearOff(ctx, "invalidations do not reach the cache", err)
+			c.nearOff(ctx, "the check that invalidations reach the cache failed", err)
 		}
 	}
 	c.nearState.On = c.near != nil
@@ -137,8 +144,11 @@ func (c *RedisCache) nearOff(ctx context.Context, reason string, err error) {
 	}
 	c.near = nil
 	c.nearState.Reason = reason
-	c.log.LogAttrs(ctx, slog.LevelWarn, "cache: near cache off; every read goes to Redis",
-		slog.String("reason", reason), slog.String("error", err.Error()))
+	attrs := []slog.Attr{slog.String("reason", reason)}
+	if err != nil {
+		attrs = append(attrs, slog.String("error", err.Error()))
+	}
+	c.log.LogAttrs(ctx, slog.LevelWarn, "cache: near cache off; every read goes to Redis", attrs...)
 }
 
 // Close releases the connections (the client's too, when it was built by
@@ -149,6 +159,7 @@ func (c *RedisCache) Close() error {
 	if c.closed.CompareAndSwap(false, true) {
 		c.client.Close()
 		if c.near != nil {
+			c.near.flush()
 			c.near.close()
 		}
 		c.mu.RLock()

@@ -2,6 +2,7 @@ package cache_test
 
 import (
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -24,6 +25,11 @@ func TestCluster(t *testing.T) {
 	}
 	defer c.Close()
 	ctx := ctxT(t)
+	// Not yet coherent on a cluster (a redirected read is not tracked):
+	// off, and said so.
+	if h, err := c.Health(ctx); err != nil || h.NearCache.On || !strings.Contains(h.NearCache.Reason, "Cluster") {
+		t.Errorf("Health on a cluster = %+v, %v; want the near cache off, saying why", h, err)
+	}
 	search := cache.Search[int, string](c)
 	intents := cache.Intents[string](c, "")
 	vectors := embeddings(t, c, "m")

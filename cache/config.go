@@ -93,8 +93,9 @@ type Config struct {
 	// Up to a quarter more holds the keys of recently used inputs. If zero,
 	// 16 MiB a kind; negative turns the near cache off. It is off, whatever
 	// this says, against a server without client tracking (Redis before 6,
-	// RESP2-only proxies, some embedded test servers): [RedisCache.Health]
-	// and the log say so.
+	// RESP2-only proxies, some embedded test servers), and on Redis
+	// Cluster for now (a read redirected during a resharding or a failover
+	// would not be tracked): [RedisCache.Health] and the log say so.
 	NearCacheBytes int
 
 	// NearCacheMaxAge is the longest a value is served from the near cache

@@ -48,9 +48,10 @@ func (s store[V]) fetch(ctx context.Context, key, alt string, keyErr error, ttl 
 		//   G2: get → miss; flight starts; load; set; flight ends
 		//   G1: flight starts (G2's is over); load again
 		// With it, G1 finds G2's value. When nothing was written here since
-		// the miss, the second round trip is saved (a write by another
-		// process is not covered either way). Not recorded: get recorded
-		// this miss.
+		// the miss, the second round trip is saved; a value another process
+		// wrote in the instant between the miss and the flight is then
+		// loaded again (one load across processes is a lease's job). Not
+		// recorded: get recorded this miss.
 		if redisOK && writes.Load() != before {
 			if v, ok, err := s.lookup(ctx, key, s.k.near); ok {
 				return v, nil

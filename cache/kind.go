@@ -22,8 +22,11 @@ import (
 // tags), which decodes about three times and encodes about twice as fast
 // as JSON; other types as JSON: interfaces (CBOR and JSON decode them into
 // different types), types with their own JSON or text encoding (time.Time,
-// say), and fields tagged ",string" or "cbor". Values stored as JSON by an
-// earlier release are still read.
+// say), fields tagged ",string" or "cbor", and recursive types (a value
+// may hold a cycle). Values stored as JSON by an earlier release are still
+// read. Two views of one kind whose value types are stored differently (one
+// plain, one not) read each other's values as misses: give the views of a
+// kind value types stored the same way.
 type Kind[K, V any] struct {
 	store[V]
 	keyInput    func(K) (any, error) // what is hashed into the key

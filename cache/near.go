@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"hash/maphash"
+	"reflect"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -70,7 +71,7 @@ const nearShards = 64
 type nearShard struct {
 	mu    sync.Mutex
 	reads map[string]*nearRead
-	_     [40]byte // keep neighbouring shards' locks off one cache line
+	_     [64 - 16]byte // keep neighbouring shards' locks off one cache line
 }
 
 // nearRead is a key with reads in flight.
@@ -94,6 +95,7 @@ type nearTier struct {
 // nearEntry is one decoded value.
 type nearEntry struct {
 	v    any
+	typ  reflect.Type  // the value type of the view that stored it: another view (of an interface type, say) must not take it
 	size uint32        // its weight: key, payload and bookkeeping bytes
 	ttl  time.Duration // how long it may be served from when stored
 }
@@ -120,11 +122,6 @@ func (n *near) tier() *nearTier {
 		ExpiryCalculator: otter.ExpiryWritingFunc(func(e otter.Entry[string, nearEntry]) time.Duration {
 			return e.Value.ttl
 		}),
-		OnDeletion: func(e otter.DeletionEvent[string, nearEntry]) {
-			if e.Cause == otter.CauseInvalidation {
-				t.invalidated.Add(1)
-			}
-		},
 	})
 	n.mu.Lock()
 	defer n.mu.Unlock()
@@ -181,7 +178,9 @@ func (n *near) invalidate(key string) {
 		r.gen++
 	}
 	for _, t := range *n.tiers.Load() {
-		t.data.Invalidate(key)
+		if _, ok := t.data.Invalidate(key); ok {
+			t.invalidated.Add(1)
+		}
 	}
 	s.mu.Unlock()
 	if h := n.hookInvalidated.Load(); h != nil {
@@ -231,33 +230,51 @@ func (n *near) onInvalidations(msgs []rueidis.RedisMessage) {
 }
 
 // probeNear proves that the server's invalidations reach this cache: it
-// reads a key of its own with tracking, writes it, and waits for the
-// invalidation of that write. A client built by Config.ClientBuilder
-// without the options it was given, or a proxy that accepts CLIENT
-// TRACKING but forwards no invalidations, fails it.
+// writes a key of its own, reads it with tracking (which must report its
+// TTL), writes it again and waits for the invalidation of that write. A
+// client built by Config.ClientBuilder without the options it was given, a
+// proxy that accepts CLIENT TRACKING but forwards no invalidations, or an
+// ACL that refuses PTTL, fails it. A failure to reach Redis is tried once
+// more before the near cache is given up.
 func (c *RedisCache) probeNear(ctx context.Context) error {
+	err := c.probeOnce(ctx)
+	if err != nil && ctx.Err() == nil && classOf(err) == ErrUnavailable {
+		err = c.probeOnce(ctx)
+	}
+	return err
+}
+
+func (c *RedisCache) probeOnce(ctx context.Context) error {
 	var id [8]byte
 	_, _ = rand.Read(id[:]) // never fails
 	p := &nearProbe{key: c.cfg.Namespace + ":near-probe:" + hex.EncodeToString(id[:]), seen: make(chan struct{}, 1)}
 	c.near.probe.Store(p)
 	defer c.near.probe.Store(nil)
-	if _, _, _, err := c.getTracked(ctx, p.key); err != nil {
+	defer c.unlink(context.WithoutCancel(ctx), []string{p.key}) //nolint:errcheck // the key expires on its own
+	const ttl = 10 * time.Second
+	if err := c.setBytes(ctx, p.key, []byte{0}, ttl); err != nil {
 		return err
 	}
-	if err := c.setBytes(ctx, p.key, []byte{0}, 10*time.Second); err != nil {
+	_, pttl, found, err := c.getTracked(ctx, p.key)
+	switch {
+	case err != nil:
+		return err
+	case !found || pttl <= 0:
+		return fmt.Errorf("a tracked read of a key just written found it %v with TTL %d ms (is PTTL or CLIENT CACHING refused?)", found, pttl)
+	}
+	if err := c.setBytes(ctx, p.key, []byte{1}, ttl); err != nil {
 		return err
 	}
 	wait := time.NewTimer(c.cfg.OperationTimeout)
 	defer wait.Stop()
 	select {
 	case <-p.seen:
+		return nil
 	case <-wait.C:
 		return fmt.Errorf("no invalidation within Config.OperationTimeout (%v) of a write to a key read with tracking", c.cfg.OperationTimeout)
 	case <-ctx.Done():
 		return ctx.Err()
 	}
-	_, err := c.unlink(ctx, []string{p.key})
-	return err
 }
 
 // close stops the tiers' maintenance goroutines.

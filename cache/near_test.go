@@ -77,6 +77,20 @@ func TestNearCacheHit(t *testing.T) {
 		}
 	}
 
+	// A view of an interface type never takes another view's value from
+	// the near cache: it decodes its own, as it would from Redis.
+	type user struct{ Name string }
+	if err := cache.Set(ctx, c, "u", user{"ada"}, time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	cache.Get[user](ctx, c, "u")
+	cache.Get[user](ctx, c, "u")
+	if v, _, err := cache.Get[any](ctx, c, "u"); err != nil {
+		t.Fatal(err)
+	} else if _, isMap := v.(map[string]any); !isMap {
+		t.Errorf("Get[any] = %#v, want the map Redis' value decodes into", v)
+	}
+
 	// This process's own writes are seen at once.
 	if err := emb.Set(ctx, "text", []float32{4}); err != nil {
 		t.Fatal(err)
@@ -90,6 +104,15 @@ func TestNearCacheHit(t *testing.T) {
 	}
 	if v, ok, err := emb.Get(ctx, "text"); ok || err != nil {
 		t.Errorf("after Delete, Get = %v, %v, %v; want a miss", v, ok, err)
+	}
+
+	// After Close, the near cache answers nothing either.
+	emb.Set(ctx, "text", []float32{5})
+	emb.Get(ctx, "text")
+	emb.Get(ctx, "text")
+	c.Close()
+	if _, _, err := emb.Get(ctx, "text"); !errors.Is(err, cache.ErrClosed) {
+		t.Errorf("Get after Close: %v, want ErrClosed", err)
 	}
 }
 
@@ -384,6 +407,11 @@ func TestNearCacheOff(t *testing.T) {
 		t.Fatal(err)
 	}
 	noClient := strings.Replace(srv.URL(), "redis://", "redis://app:pw@", 1)
+	// A user who may not ask a key's TTL: entries could not be bounded by it.
+	if err := raw.Do(ctx, raw.B().Arbitrary("ACL", "SETUSER", "nottl", "on", ">pw", "~*", "&*", "+@all", "-pttl").Build()).Error(); err != nil {
+		t.Fatal(err)
+	}
+	noPTTL := strings.Replace(srv.URL(), "redis://", "redis://nottl:pw@", 1)
 	for _, tc := range []struct {
 		name   string
 		cfg    cache.Config
@@ -395,7 +423,8 @@ func TestNearCacheOff(t *testing.T) {
 			ClientBuilder: func(opt rueidis.ClientOption) (rueidis.Client, error) {
 				opt.OnInvalidations = nil
 				return rueidis.NewClient(opt)
-			}}, "invalidations do not reach"},
+			}}, "invalidations reach the cache failed"},
+		{"server refuses PTTL", cache.Config{URL: noPTTL}, "invalidations reach the cache failed"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			rec := new(events)

@@ -171,7 +171,10 @@ func (c *RedisCache) getTracked(ctx context.Context, key string) (val []byte, pt
 func (c *RedisCache) setBytes(ctx context.Context, key string, val []byte, ttl time.Duration) error {
 	// Redis counts PX in whole milliseconds, and refuses 0.
 	ttl = max(ttl, time.Millisecond)
-	// val is never reused after this call, so it is sent without a copy.
+	// val is sent without a copy: the caller reuses it only after this call
+	// succeeded, when the command has been written in full (store.put). A
+	// ClientBuilder wrapper that keeps commands after Do returns must copy
+	// them.
 	cmd := c.client.B().Set().Key(key).Value(rueidis.BinaryString(val)).Px(ttl).Build()
 	_, err := c.send(ctx, c.client, cmd)
 	c.wrote(key) // even after an error: the write may have been applied

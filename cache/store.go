@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"reflect"
 	"sync"
 	"time"
 
@@ -28,11 +29,11 @@ type store[V any] struct {
 // LegacyRead) is read in either format.
 func (s store[V]) get(ctx context.Context, key, alt string) (V, bool, error) {
 	start := time.Now()
-	if t := s.k.near; t != nil {
+	if t := s.k.near; t != nil && !s.c.closed.Load() {
 		if e, ok := t.data.GetIfPresent(key); ok {
 			// Another view of the kind may have stored another type: then
 			// this is a near-cache miss, and Redis answers.
-			if v, ok := e.v.(V); ok {
+			if v, ok := e.v.(V); ok && e.typ == reflect.TypeFor[V]() {
 				s.c.observe(s.k, Event{Op: OpGet, Outcome: OutcomeHit, Tier: TierLocal, Latency: time.Since(start)})
 				s.c.logHitMiss(ctx, s.k, key, true)
 				return v, true, nil
@@ -72,11 +73,17 @@ func (s store[V]) lookup(ctx context.Context, key string, t *nearTier) (v V, ok 
 		pttl  int64
 		sent  time.Time
 		tk    nearTicket
+		ended bool // end was called
 	)
 	if t == nil {
 		raw, found, err = s.c.getBytes(ctx, key)
 	} else {
 		tk = t.n.begin(key)
+		defer func() { // a decoder that panics (a user's UnmarshalJSON) must not leave the read open
+			if !ended {
+				t.n.end(key, tk, t, nearEntry{}, false, 0, sent)
+			}
+		}()
 		sent = time.Now()
 		raw, pttl, found, err = s.c.getTracked(ctx, key)
 	}
@@ -96,7 +103,9 @@ func (s store[V]) lookup(ctx context.Context, key string, t *nearTier) (v V, ok 
 			h(key)
 		}
 		keep := found && err == nil
-		t.n.end(key, tk, t, nearEntry{v: v, size: uint32(min(len(key)+size+nearEntryOverhead, math.MaxUint32))}, keep, pttl, sent)
+		weight := min(uint64(len(key))+uint64(size)+nearEntryOverhead, math.MaxUint32)
+		t.n.end(key, tk, t, nearEntry{v: v, typ: reflect.TypeFor[V](), size: uint32(weight)}, keep, pttl, sent)
+		ended = true
 	}
 	if err != nil || !found {
 		return v, false, failIf(err, OpGet, s.k, key)

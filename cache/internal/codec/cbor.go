@@ -24,7 +24,10 @@ type CBOR[V any] struct{}
 var _ Codec[any] = CBOR[any]{}
 
 var (
-	cborEnc, _ = cbor.EncOptions{}.UserBufferEncMode()
+	cborEnc, _ = cbor.EncOptions{
+		// As encoding/json: a type's binary encoding is not its data.
+		BinaryMarshaler: cbor.BinaryMarshalerNone,
+	}.UserBufferEncMode()
 	cborDec, _ = cbor.DecOptions{
 		// Bounded by the input's size already (well-formedness is checked
 		// first): the defaults would refuse large values that encoded
@@ -33,7 +36,8 @@ var (
 		MaxMapPairs:      1<<31 - 1,
 		MaxNestedLevels:  65535, // the most it allows; encoding/json stops at 10000
 		// Strings round-trip as they were, like the []byte they came from.
-		UTF8: cbor.UTF8DecodeInvalid,
+		UTF8:              cbor.UTF8DecodeInvalid,
+		BinaryUnmarshaler: cbor.BinaryUnmarshalerNone,
 	}.DecMode()
 )
 
@@ -64,13 +68,15 @@ func (CBOR[V]) Decode(payload []byte) (V, error) {
 // whose CBOR and JSON encodings carry the same information (booleans,
 // numbers, strings, and slices, arrays, maps, pointers and structs of
 // them), and JSON otherwise: for interfaces (decoded into other types by
-// the two), types with their own JSON or text encoding (time.Time, say),
-// and fields tagged ",string".
+// the two), types with their own JSON, text or binary encoding (time.Time,
+// url.URL), fields tagged ",string" or "cbor", and recursive types, whose
+// values can hold a cycle: encoding/json reports it as an error, the CBOR
+// encoder would recurse until the stack overflows.
 func Auto[V any]() Codec[V] {
 	t := reflect.TypeFor[V]()
 	plain, ok := plainTypes.Load(t)
 	if !ok {
-		plain = isPlain(t, map[reflect.Type]bool{})
+		plain = isPlain(t, map[reflect.Type]bool{}, map[reflect.Type]bool{})
 		plainTypes.Store(t, plain)
 	}
 	if plain.(bool) {
@@ -98,16 +104,32 @@ var (
 	textUnmarshaler = reflect.TypeFor[encoding.TextUnmarshaler]()
 	cborMarshaler   = reflect.TypeFor[cbor.Marshaler]()
 	cborUnmarshaler = reflect.TypeFor[cbor.Unmarshaler]()
+	binMarshaler    = reflect.TypeFor[encoding.BinaryMarshaler]()
+	binUnmarshaler  = reflect.TypeFor[encoding.BinaryUnmarshaler]()
 )
 
-// isPlain reports whether values of t are plain data (see Auto). seen
-// holds the types being checked, so that recursive types end.
-func isPlain(t reflect.Type, seen map[reflect.Type]bool) bool {
-	if seen[t] {
+// isPlain reports whether values of t are plain data (see Auto). path
+// holds the types being checked on the way down, so that a recursive type
+// is seen (and refused); done holds the types already found plain.
+func isPlain(t reflect.Type, path, done map[reflect.Type]bool) bool {
+	if done[t] {
 		return true
 	}
-	seen[t] = true
-	for _, i := range []reflect.Type{jsonMarshaler, jsonUnmarshaler, textMarshaler, textUnmarshaler, cborMarshaler, cborUnmarshaler} {
+	if path[t] {
+		return false // recursive: a value may hold a cycle
+	}
+	path[t] = true
+	defer delete(path, t)
+	if !isPlainType(t, path, done) {
+		return false
+	}
+	done[t] = true
+	return true
+}
+
+func isPlainType(t reflect.Type, path, done map[reflect.Type]bool) bool {
+	for _, i := range []reflect.Type{jsonMarshaler, jsonUnmarshaler, textMarshaler, textUnmarshaler,
+		cborMarshaler, cborUnmarshaler, binMarshaler, binUnmarshaler} {
 		if t.Implements(i) || reflect.PointerTo(t).Implements(i) {
 			return false
 		}
@@ -118,7 +140,7 @@ func isPlain(t reflect.Type, seen map[reflect.Type]bool) bool {
 		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
 		return true
 	case reflect.Slice, reflect.Array, reflect.Pointer:
-		return isPlain(t.Elem(), seen)
+		return isPlain(t.Elem(), path, done)
 	case reflect.Map:
 		switch t.Key().Kind() {
 		case reflect.String, reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
@@ -126,7 +148,7 @@ func isPlain(t reflect.Type, seen map[reflect.Type]bool) bool {
 		default:
 			return false
 		}
-		return isPlain(t.Key(), seen) && isPlain(t.Elem(), seen)
+		return isPlain(t.Key(), path, done) && isPlain(t.Elem(), path, done)
 	case reflect.Struct:
 		for i := range t.NumField() {
 			f := t.Field(i)
@@ -141,7 +163,7 @@ func isPlain(t reflect.Type, seen map[reflect.Type]bool) bool {
 			if _, ok := f.Tag.Lookup("cbor"); ok { // a CBOR-specific encoding: keep to JSON's
 				return false
 			}
-			if !isPlain(f.Type, seen) {
+			if !isPlain(f.Type, path, done) {
 				return false
 			}
 		}

@@ -2,6 +2,7 @@ package codec
 
 import (
 	"encoding/json"
+	"net/url"
 	"reflect"
 	"strings"
 	"testing"
@@ -16,10 +17,18 @@ type plainHit struct {
 	Score    float64           `json:"score"`
 	Tags     []string          `json:"tags,omitempty"`
 	Extra    map[string]int    `json:"extra"`
-	Next     *plainHit         `json:"next,omitempty"`
+	Next     *plainLeaf        `json:"next,omitempty"`
+	Prev     *plainLeaf        `json:"prev,omitempty"` // the same type twice is not recursion
 	ByID     map[int64][]uint8 `json:"by_id"`
 	Skipped  chan int          `json:"-"`
 	internal func()
+}
+
+type plainLeaf struct{ ID string }
+
+type node struct {
+	Name     string
+	Children []*node
 }
 
 type withTime struct{ At time.Time }
@@ -59,6 +68,8 @@ func TestAuto(t *testing.T) {
 		{"embedded custom MarshalJSON", as[embedsCustom](), envelope.CodecJSON},
 		{"json.RawMessage", as[json.RawMessage](), envelope.CodecJSON},
 		{"map[bool]int", as[map[bool]int](), envelope.CodecJSON},
+		{"recursive type (a value may hold a cycle)", as[node](), envelope.CodecJSON},
+		{"url.URL (binary marshaler)", as[url.URL](), envelope.CodecJSON},
 	} {
 		if id := tc.got.ID(); id != tc.id {
 			t.Errorf("%s: %s, want %s", tc.name, id, tc.id)
@@ -81,7 +92,7 @@ func (idOnly) SizeHint(any) int                         { return 0 }
 // written before it.
 func TestCBORRoundTrip(t *testing.T) {
 	in := []plainHit{{ID: "tt0076759", Title: "Star Wars ✓ \xff", Score: 0.98, Tags: []string{"a"},
-		Extra: map[string]int{"x": 1}, Next: &plainHit{ID: "n"}, ByID: map[int64][]uint8{7: {1, 2}}}}
+		Extra: map[string]int{"x": 1}, Next: &plainLeaf{ID: "n"}, ByID: map[int64][]uint8{7: {1, 2}}}}
 	b, err := CBOR[[]plainHit]{}.Append([]byte("hdr"), in)
 	if err != nil || !strings.HasPrefix(string(b), "hdr") {
 		t.Fatalf("Append: %q, %v", b, err)
