@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/maypok86/otter/v2"
 )
@@ -116,5 +117,14 @@ func newKeyMemo(maxBytes int) *keyMemo {
 		Weigher: func(k memoKey, key string) uint32 {
 			return uint32(len(k.view) + len(k.in) + len(key) + nearEntryOverhead)
 		},
+		Clock: stoppedClock{},
 	})
 }
+
+// stoppedClock is the clock of caches whose entries never expire: reading
+// the time on every lookup would cost a fifth of a near-cache hit for
+// nothing. A nil Tick channel means no periodic clean-up.
+type stoppedClock struct{}
+
+func (stoppedClock) NowNano() int64                      { return 0 }
+func (stoppedClock) Tick(time.Duration) <-chan time.Time { return nil }
