@@ -81,8 +81,9 @@ type Health struct {
 }
 
 // Health sends a PING, bounded by ctx and Config.OperationTimeout, and
-// reports its round trip. A server that does not answer in time gives an
-// error wrapping [ErrUnavailable]; after [RedisCache.Close], [ErrClosed].
+// reports its round trip and whether the near cache is on (and if not,
+// why). A server that does not answer in time gives an error wrapping
+// [ErrUnavailable]; after [RedisCache.Close], [ErrClosed].
 func (c *RedisCache) Health(ctx context.Context) (Health, error) {
 	start := time.Now()
 	err := c.ping(ctx)

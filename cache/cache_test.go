@@ -560,4 +560,11 @@ func TestCompression(t *testing.T) {
 	if n, _ := raw.Do(ctx, raw.B().Strlen().Key(key).Build()).AsInt64(); n != 12+4*1536 {
 		t.Errorf("a vector was stored in %d bytes, want %d (uncompressed)", n, 12+4*1536)
 	}
+	// Vectors are not offered to the compressor at all: even one of zeros,
+	// which would shrink, is stored as it is.
+	emb.Set(ctx, "zeros", make([]float32, 1536))
+	key, _ = emb.Key("zeros")
+	if b, _ := raw.Do(ctx, raw.B().Get().Key(key).Build()).AsBytes(); len(b) != 12+4*1536 || b[3] != 0 {
+		t.Errorf("a vector of zeros was stored in %d bytes with flags %x, want %d bytes, no flag", len(b), b[3], 12+4*1536)
+	}
 }

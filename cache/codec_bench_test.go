@@ -42,7 +42,11 @@ func benchCodec[V any](b *testing.B, name string, cd codec.Codec[V], v V, now ti
 	if err != nil {
 		b.Fatal(err)
 	}
-	raw := envelope.Seal(plain, defaultCompressMinBytes)
+	compressMin := defaultCompressMinBytes // as store.put decides
+	if ic, ok := cd.(codec.Incompressible); ok && ic.Incompressible() {
+		compressMin = -1
+	}
+	raw := envelope.Seal(plain, compressMin)
 	b.Run("encode/"+name, func(b *testing.B) {
 		b.ReportAllocs()
 		b.SetBytes(int64(len(plain)))
@@ -51,7 +55,7 @@ func benchCodec[V any](b *testing.B, name string, cd codec.Codec[V], v V, now ti
 			if err != nil {
 				b.Fatal(err)
 			}
-			envelope.Seal(buf, defaultCompressMinBytes)
+			envelope.Seal(buf, compressMin)
 		}
 		b.ReportMetric(float64(len(raw)), "stored-B")
 	})

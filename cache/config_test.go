@@ -36,6 +36,9 @@ func TestInvalidConfig(t *testing.T) {
 		{"negative size", cache.Config{MaxValueBytes: -1}, "MaxValueBytes"},
 		{"glob in namespace", cache.Config{Namespace: "disc*"}, "Namespace"},
 		{"space in namespace", cache.Config{Namespace: "disc overy"}, "Namespace"},
+		{"negative near-cache age", cache.Config{NearCacheMaxAge: -time.Second}, "NearCacheMaxAge"},
+		{"tracking options with the near cache", cache.Config{ClientOption: &rueidis.ClientOption{
+			InitAddress: []string{"127.0.0.1:6379"}, ClientTrackingOptions: []string{"BCAST"}}}, "ClientTrackingOptions"},
 	}
 	for _, tt := range tests {
 		_, err := cache.New(ctxT(t), tt.cfg)
@@ -100,12 +103,15 @@ func TestConfigFromEnv(t *testing.T) {
 	t.Setenv("CACHE_OPERATION_TIMEOUT", "250ms")
 	t.Setenv("CACHE_MAX_VALUE_BYTES", "1048576")
 	t.Setenv("CACHE_COMPRESS_MIN_BYTES", "-1")
+	t.Setenv("CACHE_NEAR_CACHE_BYTES", "-1")
+	t.Setenv("CACHE_NEAR_CACHE_MAX_AGE", "30s")
 	got, err := cache.ConfigFromEnv()
 	if err != nil {
 		t.Fatal(err)
 	}
 	want := cache.Config{URL: "redis://127.0.0.1:6390/2", Namespace: "disc", SearchTTL: 45 * time.Minute,
-		IntentTTL: 5 * time.Minute, OperationTimeout: 250 * time.Millisecond, MaxValueBytes: 1 << 20, CompressMinBytes: -1}
+		IntentTTL: 5 * time.Minute, OperationTimeout: 250 * time.Millisecond, MaxValueBytes: 1 << 20, CompressMinBytes: -1,
+		NearCacheBytes: -1, NearCacheMaxAge: 30 * time.Second}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("ConfigFromEnv = %+v\nwant %+v", got, want)
 	}

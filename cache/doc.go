@@ -46,9 +46,9 @@
 // # Values
 //
 // A stored value is a 12-byte envelope (magic byte, format version, codec,
-// flags, written-at time) followed by the payload: CBOR for values of plain
-// data types, JSON for others (see [Kind]), packed little-endian float32
-// for embeddings. Bytes that are not a value
+// flags, written-at time) followed by the payload: for kinds, CBOR for
+// values of plain data types and JSON for others (see [Kind]), packed
+// little-endian float32 for embeddings; JSON for the key-level functions. Bytes that are not a value
 // of this cache, or not of the expected codec, are reported as
 // [ErrSerialization] by Get, and are a miss for Fetch, which overwrites
 // them. Values over [Config].MaxValueBytes are refused before they are sent.
@@ -61,8 +61,9 @@
 // it coherent (RESP3 client tracking): when any client changes a key this
 // process holds, the server tells it and the copy goes; when a connection
 // drops, every copy goes; no copy outlives its key's TTL in Redis or
-// [Config].NearCacheMaxAge. With a server that has no client tracking it
-// is off, and [RedisCache.Health] says so.
+// [Config].NearCacheMaxAge. It is off with a server that has no client
+// tracking, on Redis Cluster for now, and when the check New makes of the
+// invalidations fails; [RedisCache.Health] says so, and why.
 //
 // # Failures
 //

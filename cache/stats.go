@@ -228,13 +228,14 @@ type NearStats struct {
 
 // NearCacheStatus says whether the near cache is on, and if not, why.
 type NearCacheStatus struct {
+	// On is true when reads may be answered from the near cache.
 	On bool
 	// Reason says why it is off: turned off by Config.NearCacheBytes, or
 	// not possible with this server or client. Empty when on.
 	Reason string
 	// Flushes counts the times every entry was dropped at once, because a
-	// connection to Redis closed (its invalidations may have been lost) or
-	// the server's data was flushed.
+	// connection to Redis closed (its invalidations may have been lost),
+	// the server's data was flushed, or the cache was closed.
 	Flushes uint64
 }
 

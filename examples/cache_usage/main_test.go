@@ -6,6 +6,8 @@ import (
 	"os"
 	"strings"
 	"testing"
+
+	"github.com/media-gateway/discovery/internal/redistest"
 )
 
 // The walkthrough runs start to end on the embedded server, as
@@ -25,6 +27,24 @@ func TestWalkthrough(t *testing.T) {
 		"near cache:     off (the server does not offer client tracking",
 		"loader called 1 time(s)",
 	} {
+		if !strings.Contains(buf.String(), want) {
+			t.Errorf("output lacks %q:\n%s", want, buf.String())
+		}
+	}
+}
+
+// With a Redis server in REDIS_URL (a private one here), the walkthrough
+// uses it and the near cache is on.
+func TestWalkthroughWithRedis(t *testing.T) {
+	srv := redistest.Start(t)
+	t.Setenv("REDIS_URL", srv.URL())
+	var buf bytes.Buffer
+	out = &buf
+	defer func() { out = os.Stdout }()
+	if err := run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"using the Redis server in REDIS_URL", "near cache:     on:", "near cache on: true"} {
 		if !strings.Contains(buf.String(), want) {
 			t.Errorf("output lacks %q:\n%s", want, buf.String())
 		}

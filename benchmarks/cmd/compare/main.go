@@ -12,7 +12,8 @@
 // long after another instance's write each near cache serves the new
 // value, and how many reads are stale after a reconnection.
 //
-//	go -C benchmarks run ./cmd/compare -md ../docs/benchmarks-compare.md -chart ../docs/benchmarks-compare.png
+//	go -C benchmarks run ./cmd/compare -md ../docs/benchmarks-compare.md \
+//	    -json ../docs/benchmarks-compare.json -chart ../docs/benchmarks-compare.png
 //
 // The machine is shared and noisy: read ratios within one run, not
 // absolute figures across runs.
@@ -153,8 +154,9 @@ func run(args []string, out io.Writer) error {
 			st.close()
 		}
 	}()
-	// Store every key of every value in every stack, then read each once so
-	// that the near caches hold what they would hold in a warm service.
+	// Store every key of every value in every stack; each measurement
+	// starts with a warm-up of reads (see measure), which fills the local
+	// caches as a warm service's would be.
 	for _, st := range stacks {
 		for _, v := range o.values {
 			for i := range o.keys {
