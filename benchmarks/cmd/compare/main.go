@@ -54,6 +54,7 @@ type options struct {
 	jsonPath    string
 	chartPath   string
 	coherence   int
+	from        string
 	progressOut io.Writer
 }
 
@@ -72,6 +73,7 @@ func parseFlags(args []string) (options, error) {
 	fs.StringVar(&o.jsonPath, "json", "", "write every pass's figures as JSON to this file")
 	fs.StringVar(&o.chartPath, "chart", "", "draw the hot-read chart (PNG) to this file")
 	fs.IntVar(&o.coherence, "coherence", 100, "writes timed by the coherence measurement (0: skip it)")
+	fs.StringVar(&o.from, "from", "", "measure nothing: write the report and chart of the figures in this JSON file (from -json)")
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
@@ -137,6 +139,17 @@ func run(args []string, out io.Writer) error {
 	}
 	if o.progressOut == nil {
 		o.progressOut = os.Stderr
+	}
+	if o.from != "" {
+		b, err := os.ReadFile(o.from)
+		if err != nil {
+			return err
+		}
+		var rep report
+		if err := json.Unmarshal(b, &rep); err != nil {
+			return fmt.Errorf("-from %s: %w", o.from, err)
+		}
+		return o.write(rep, out)
 	}
 	srv, err := redistest.StartServer()
 	if err != nil {
@@ -227,6 +240,11 @@ func run(args []string, out io.Writer) error {
 		}
 	}
 
+	return o.write(rep, out)
+}
+
+// write writes the report to out and to the files the options name.
+func (o options) write(rep report, out io.Writer) error {
 	var md strings.Builder
 	writeMarkdown(&md, rep)
 	fmt.Fprint(out, md.String())
@@ -235,7 +253,7 @@ func run(args []string, out io.Writer) error {
 			return err
 		}
 	}
-	if o.jsonPath != "" {
+	if o.jsonPath != "" && o.jsonPath != o.from {
 		b, err := json.MarshalIndent(rep, "", "  ")
 		if err != nil {
 			return err

@@ -69,16 +69,20 @@ func writeMarkdown(w io.Writer, r report) {
 			round(s.Median.P99), base.Stack, ops(base.Median.OpsPerSec), s.Median.OpsPerSec/base.Median.OpsPerSec)
 	}
 	c, ok := r.cell("read", valueSearch, "zipf", 8)
-	target("hot search hits, Zipf, 8 goroutines: near cache vs the best peer", c, ok, "cache (near on)", "")
+	target("hot search hits, Zipf keys, 8 goroutines: near cache on vs the best peer", c, ok, "cache (near on)", "")
 	c, ok = r.cell("read", valueEmbedding, "zipf", 8)
-	target("hot embedding hits, Zipf, 8 goroutines: near cache vs rueidis' client-side cache", c, ok, "cache (near on)", "rueidis client-side cache")
-	c, ok = r.cell("read", valueSearch, "zipf", 64)
-	target("search hits from Redis, 64 goroutines: near cache off vs rueidis + encoding/json", c, ok, "cache (near off)", "rueidis")
-	c, ok = r.cell("read", valueSearch, "uniform", 64)
-	target("search hits from Redis, uniform, 64 goroutines: near cache off vs rueidis + encoding/json", c, ok, "cache (near off)", "rueidis")
+	target("hot embedding hits, Zipf keys, 8 goroutines: near cache on vs rueidis' client-side cache", c, ok, "cache (near on)", "rueidis client-side cache")
+	for _, d := range []string{"zipf", "uniform"} {
+		c, ok = r.cell("read", valueSearch, d, 64)
+		target("search hits from Redis, "+d+" keys, 64 goroutines: near cache off vs rueidis + encoding/json", c, ok, "cache (near off)", "rueidis")
+	}
 	for _, v := range []string{valueSearch, valueEmbedding} {
-		c, ok = r.cell("write", v, "uniform", 8)
-		target("writes of "+v+", 8 goroutines: vs a SET of the same bytes", c, ok, "cache (near off)", baselineSet)
+		for _, d := range []string{"zipf", "uniform"} {
+			for _, st := range []string{"cache (near off)", "cache (near on)"} {
+				c, ok = r.cell("write", v, d, 8)
+				target("writes of "+v+", "+d+" keys, 8 goroutines, "+strings.TrimPrefix(st, "cache ")+": vs a SET of the same bytes", c, ok, st, baselineSet)
+			}
+		}
 	}
 	fmt.Fprintln(w)
 
