@@ -52,6 +52,14 @@ func TestCompareRuns(t *testing.T) {
 	if fi, err := os.Stat(chartPath); err != nil || fi.Size() < 1000 {
 		t.Errorf("chart: %v, %v", fi, err)
 	}
+	// The same report, rendered again from the JSON alone.
+	var again bytes.Buffer
+	if err := run([]string{"-from", jsonPath}, &again); err != nil {
+		t.Fatal(err)
+	}
+	if again.String() != text {
+		t.Errorf("the report rendered from the JSON differs:\n%s\nwant\n%s", again.String(), text)
+	}
 }
 
 func TestFlags(t *testing.T) {
