@@ -261,14 +261,27 @@ func (r *resolved) clientOption() error {
 func parseURL(raw string) (redacted string, opt rueidis.ClientOption, err error) {
 	u, perr := url.Parse(raw)
 	if perr != nil {
-		// url.Error repeats the whole input, password included: keep only
-		// the reason.
+		if strings.Contains(raw, "@") {
+			// The reason would quote what the parser took for a port or a
+			// host, which may be part of the password.
+			return scrubURL(raw), opt, invalidConfig("URL %s is malformed; expected redis://[user:password@]host:port[/db], with / # ? @ in the user name or password escaped (%%2F %%23 %%3F %%40)", scrubURL(raw))
+		}
+		// url.Error repeats the whole input: keep only the reason.
 		if ue, ok := perr.(*url.Error); ok {
 			perr = ue.Err
 		}
 		return "", opt, invalidConfig("URL is malformed: %v; expected redis://[user:password@]host:port[/db]", perr)
 	}
 	redacted = u.Redacted()
+	if u.User == nil && strings.Contains(raw, "@") {
+		// An unescaped / # or ? in the password ends the authority early:
+		// what the parser took for a host or a path holds part of the
+		// password, so the URL is never repeated as parsed.
+		return scrubURL(raw), opt, invalidConfig("URL %s has an '@' outside its user information; escape / # ? @ in the user name or password (%%2F %%23 %%3F %%40)", scrubURL(raw))
+	}
+	if u.Query().Has("skip_verify") {
+		return redacted, opt, invalidConfig("URL %s sets skip_verify; TLS verification is never switched off by a URL: set Config.TLSConfig with InsecureSkipVerify if you must", redacted)
+	}
 	switch u.Scheme {
 	case "redis", "rediss", "unix":
 	default:
@@ -294,6 +307,16 @@ func parseURL(raw string) (redacted string, opt rueidis.ClientOption, err error)
 		return redacted, opt, invalidConfig("URL %s: %s", redacted, msg)
 	}
 	return redacted, opt, nil
+}
+
+// scrubURL hides everything between a URL's scheme and its last '@': where
+// a password may be, whatever characters it holds.
+func scrubURL(raw string) string {
+	i, j := strings.Index(raw, "://"), strings.LastIndex(raw, "@")
+	if i < 0 || j < i+3 {
+		return raw
+	}
+	return raw[:i+3] + "xxxxx@" + raw[j+1:]
 }
 
 // checkName validates a namespace or kind name: something that is placed

@@ -55,6 +55,35 @@ func TestInvalidConfig(t *testing.T) {
 	}
 }
 
+// Whatever the shape of a malformed URL, no error shows its password, or
+// any part of it; and TLS verification is never switched off by a URL.
+func TestURLNeverShowsThePassword(t *testing.T) {
+	t.Parallel()
+	for _, pw := range []string{"Zq/Xk#Vw", "Zq#Xk/Vw", "Zq?Xk@Vw", "Zq/Xk?Vw", "Zq%zzXk", "Zq Xk", "Zq:Xk"} {
+		for _, url := range []string{
+			"redis://user:" + pw + "@127.0.0.1:6379/0",
+			"redis://:" + pw + "@127.0.0.1:6379",
+			"rediss://user:" + pw + "@127.0.0.1:70000",
+			"redis://user:" + pw + "@127.0.0.1:6379/x",
+			"http://user:" + pw + "@127.0.0.1",
+		} {
+			_, err := cache.New(ctxT(t), cache.Config{URL: url})
+			if err == nil {
+				continue // a shape the parser accepts as written is not malformed
+			}
+			for _, part := range []string{"Zq", "Xk", "Vw"} {
+				if strings.Contains(err.Error(), part) && strings.Contains(pw, part) {
+					t.Errorf("URL %q: error shows %q of the password: %v", url, part, err)
+				}
+			}
+		}
+	}
+	_, err := cache.New(ctxT(t), cache.Config{URL: "rediss://u:pw@127.0.0.1:6380/0?skip_verify=true"})
+	if !errors.Is(err, cache.ErrInvalidConfig) || !strings.Contains(err.Error(), "skip_verify") {
+		t.Errorf("skip_verify in the URL: %v, want ErrInvalidConfig naming it", err)
+	}
+}
+
 func TestURLForms(t *testing.T) {
 	t.Parallel()
 	srv := redistest.Start(t)
