@@ -1,6 +1,7 @@
 package cache_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -566,5 +567,34 @@ func TestCompression(t *testing.T) {
 	key, _ = emb.Key("zeros")
 	if b, _ := raw.Do(ctx, raw.B().Get().Key(key).Build()).AsBytes(); len(b) != 12+4*1536 || b[3] != 0 {
 		t.Errorf("a vector of zeros was stored in %d bytes with flags %x, want %d bytes, no flag", len(b), b[3], 12+4*1536)
+	}
+}
+
+// A stored value larger than Config.MaxValueBytes, whatever wrote it, is
+// refused before decoding: a miss with ErrValueTooLarge for Get, and a
+// value Fetch replaces with its loader's.
+func TestOversizedStoredValue(t *testing.T) {
+	t.Parallel()
+	c := newCache(t, func(cfg *cache.Config) { cfg.MaxValueBytes = 64 << 10 })
+	ctx := ctxT(t)
+	raw := rawClient(t, redisURL(t))
+	search := cache.Search[string, string](c)
+	key, _ := search.Key("big")
+	big := append([]byte{0xDC, 1, 3, 0, 0, 0, 0, 0, 0, 0, 0, 0}, bytes.Repeat([]byte{'x'}, 1<<20)...)
+	if err := raw.Do(ctx, raw.B().Set().Key(key).Value(string(big)).Build()).Error(); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok, err := search.Get(ctx, "big"); ok || !errors.Is(err, cache.ErrValueTooLarge) {
+		t.Errorf("Get of 1 MiB with MaxValueBytes 64 KiB: %v, %v; want a miss with ErrValueTooLarge", ok, err)
+	}
+	if st := c.Stats().Kinds[cache.KindSearch]; st.Misses != 1 || st.Errors != 1 {
+		t.Errorf("figures %+v, want one miss and one error", st)
+	}
+	v, err := search.Fetch(ctx, "big", func(context.Context) (string, error) { return "small", nil })
+	if err != nil || v != "small" {
+		t.Fatalf("Fetch = %q, %v", v, err)
+	}
+	if n, _ := raw.Do(ctx, raw.B().Strlen().Key(key).Build()).AsInt64(); n > 1024 {
+		t.Errorf("after Fetch the key holds %d bytes; want the loader's small value", n)
 	}
 }

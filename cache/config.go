@@ -69,9 +69,10 @@ type Config struct {
 
 	// MaxValueBytes is the largest encoded value (envelope included, before
 	// compression) that Set stores; larger values are refused with
-	// ErrValueTooLarge before anything is sent, and compressed values that
-	// would expand past it are refused as corrupt when read. If zero,
-	// 4 MiB.
+	// ErrValueTooLarge before anything is sent. A stored value larger than
+	// it, whoever wrote it, is refused the same way before it is decoded (a
+	// miss, which Fetch replaces), and compressed values that would expand
+	// past it are refused as corrupt. If zero, 4 MiB.
 	MaxValueBytes int
 
 	// CompressMinBytes is the payload size from which values are

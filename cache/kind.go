@@ -119,7 +119,8 @@ func (kd *Kind[K, V]) altKey(in K) string {
 
 // Get returns the value stored for in. A miss is not an error: it returns
 // the zero value and false. Undecodable bytes give an error wrapping
-// [ErrSerialization]; Redis failures wrap [ErrUnavailable], [ErrOperation]
+// [ErrSerialization], and a stored value over Config.MaxValueBytes one
+// wrapping [ErrValueTooLarge] (both also a miss); Redis failures wrap [ErrUnavailable], [ErrOperation]
 // or [ErrClosed]; an input that cannot be hashed, [ErrKeyGeneration].
 //
 // The value may be shared with other callers of the same key: treat

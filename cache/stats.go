@@ -50,7 +50,7 @@ const (
 	OutcomeHit Outcome = iota + 1
 	// OutcomeMiss: a read found no usable value under the key: nothing, or
 	// bytes that could not be decoded (then the event's Class is
-	// ErrSerialization).
+	// ErrSerialization) or were too large to decode (ErrValueTooLarge).
 	OutcomeMiss
 	// OutcomeOK: a write, delete, clear, ping or load succeeded.
 	OutcomeOK

@@ -51,8 +51,8 @@ func (s store[V]) get(ctx context.Context, key, alt string) (V, bool, error) {
 	case ok:
 	case err == nil:
 		e.Outcome = OutcomeMiss
-	case classOf(err) == ErrSerialization:
-		e.Outcome, e.Class = OutcomeMiss, ErrSerialization
+	case unusable(err):
+		e.Outcome, e.Class = OutcomeMiss, classOf(err)
 	default: // a failure, not a miss
 		e.Outcome, e.Class = outcomeOf(ctx, err)
 	}
@@ -88,7 +88,12 @@ func (s store[V]) lookup(ctx context.Context, key string, t *nearTier) (v V, ok 
 		raw, pttl, found, err = s.c.getTracked(ctx, key)
 	}
 	var size int
-	if found {
+	if found && len(raw) > s.c.cfg.MaxValueBytes {
+		// Refused before decoding, as writes are: decoding 32 MiB of JSON
+		// would cost ten times that in memory.
+		err = &Error{Op: OpGet, Kind: s.k.name, Key: key, Class: ErrValueTooLarge,
+			Cause: fmt.Errorf("stored value is %d bytes, Config.MaxValueBytes is %d; it is not decoded", len(raw), s.c.cfg.MaxValueBytes)}
+	} else if found {
 		if s.plain {
 			v, size, err = decodeEither(s.codec, raw, s.c.cfg.MaxValueBytes)
 		} else {
@@ -173,6 +178,13 @@ func (s store[V]) del(ctx context.Context, keys ...string) (int64, error) {
 	n, err := s.c.unlink(ctx, keys)
 	s.c.observeResult(ctx, s.k, Event{Op: OpDelete, Latency: time.Since(start), Keys: n}, err)
 	return n, failIf(err, OpDelete, s.k, keys[0])
+}
+
+// unusable reports whether err says that a value was found but cannot be
+// used (undecodable, or too large to decode): a miss, which Fetch replaces.
+func unusable(err error) bool {
+	c := classOf(err)
+	return c == ErrSerialization || c == ErrValueTooLarge
 }
 
 // failIf is fail for an error that may be nil.

@@ -117,6 +117,9 @@ func Seal(buf []byte, compressMin int) []byte {
 	if len(compressed) > len(payload)-len(payload)/8 {
 		return buf // not worth a decompression on every read
 	}
+	if len(compressed)*MaxRatio < len(payload) {
+		return buf // a reader refuses more expansion than MaxRatio (see Open)
+	}
 	out := make([]byte, HeaderSize+len(compressed))
 	copy(out, buf[:HeaderSize])
 	copy(out[HeaderSize:], compressed)
@@ -127,10 +130,17 @@ func Seal(buf []byte, compressMin int) []byte {
 // scratchBuffers hold Seal's compression output until it is copied.
 var scratchBuffers = sync.Pool{New: func() any { return new([]byte) }}
 
+// MaxRatio is the most a stored payload may expand when decompressed. Seal
+// keeps payloads that compress more as they are, and Open refuses to
+// allocate more than MaxRatio times the bytes received, whatever length a
+// corrupt header claims.
+const MaxRatio = 64
+
 // Open is Parse followed by decompression: it returns the header and the
 // plain payload, refusing a compressed payload that would expand past
-// maxPayload bytes (so corrupt bytes cannot make it allocate without
-// bound). The payload aliases b when it was not compressed.
+// maxPayload bytes, or past MaxRatio times its own size (so corrupt bytes
+// cannot make it allocate beyond what they could hold). The payload
+// aliases b when it was not compressed.
 func Open(b []byte, want Codec, maxPayload int) (Header, []byte, error) {
 	h, payload, err := Parse(b, want)
 	if err != nil || h.Flags&FlagS2 == 0 {
@@ -142,6 +152,9 @@ func Open(b []byte, want Codec, maxPayload int) (Header, []byte, error) {
 	}
 	if n > maxPayload {
 		return h, nil, fmt.Errorf("%w: %d bytes once decompressed, the maximum is %d", ErrTooLarge, n, maxPayload)
+	}
+	if n > MaxRatio*len(payload) {
+		return h, nil, fmt.Errorf("%w: %d bytes claim to expand to %d, more than %d times", ErrCompressed, len(payload), n, MaxRatio)
 	}
 	plain, err := s2.Decode(make([]byte, n), payload)
 	if err != nil {

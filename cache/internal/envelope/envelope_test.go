@@ -3,6 +3,7 @@ package envelope
 import (
 	"bytes"
 	"errors"
+	"runtime"
 	"testing"
 	"time"
 )
@@ -124,4 +125,34 @@ func FuzzParse(f *testing.F) {
 			}
 		}
 	})
+}
+
+// A short value that claims a large decompressed length is refused without
+// allocating that length; a payload that compresses beyond MaxRatio is
+// stored as it is, so that every value Seal writes, Open reads.
+func TestOpenBoundedByBytesReceived(t *testing.T) {
+	// 7 bytes of S2 block: a length prefix of 4,000,000 (varint), then junk.
+	claim := AppendHeader(nil, CodecJSON, FlagS2, time.Now())
+	claim = append(claim, 0x80, 0x92, 0xf4, 0x01, 0x00, 0x00, 0x00)
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	for range 10 {
+		if _, _, err := Open(claim, CodecJSON, 8<<20); !errors.Is(err, ErrCompressed) {
+			t.Fatalf("Open = %v, want ErrCompressed", err)
+		}
+	}
+	runtime.ReadMemStats(&after)
+	if grew := after.TotalAlloc - before.TotalAlloc; grew > 1<<20 {
+		t.Errorf("ten refusals allocated %d bytes", grew)
+	}
+
+	zeros := AppendHeader(nil, CodecJSON, 0, time.Now())
+	zeros = append(zeros, make([]byte, 1<<20)...)
+	sealed := Seal(zeros, 1024)
+	if len(sealed) != len(zeros) || sealed[3] != 0 {
+		t.Errorf("1 MiB of zeros sealed into %d bytes, flags %x; want it kept as it is", len(sealed), sealed[3])
+	}
+	if _, p, err := Open(sealed, CodecJSON, 8<<20); err != nil || len(p) != 1<<20 {
+		t.Errorf("Open of what Seal wrote: %d bytes, %v", len(p), err)
+	}
 }
