@@ -47,8 +47,9 @@ type Config struct {
 	// Namespace is put in front of every key, followed by a colon
 	// ("discovery:search:<sha256>"). Clearing and pattern deletes never
 	// reach outside it, so two caches with different namespaces can share
-	// one Redis database safely. It may contain ':' but no glob characters
-	// (* ? [ ] \) and no white space. If empty, "discovery".
+	// one Redis database safely. It may not contain ':', the separator of
+	// keys (else "discovery" would reach into "discovery:tenant"), glob
+	// characters (* ? [ ] \) or white space. If empty, "discovery".
 	Namespace string
 
 	// SearchTTL, IntentTTL and EmbeddingTTL are how long values of each
@@ -330,6 +331,9 @@ func checkName(field, s string) error {
 		return strings.ContainsRune(`*?[]\`, r) || r <= ' ' || r == 0x7f
 	}); i >= 0 {
 		return fmt.Errorf("%s %q contains %q; glob characters (* ? [ ] \\), spaces and control characters are not allowed", field, s, s[i])
+	}
+	if strings.Contains(s, ":") {
+		return fmt.Errorf("%s %q contains ':', the separator of keys: its keys could be taken for another's (\"discovery\" would clear \"discovery:tenant\"); use '-', '_' or '.' instead", field, s)
 	}
 	return nil
 }

@@ -36,6 +36,7 @@ func TestInvalidConfig(t *testing.T) {
 		{"negative size", cache.Config{MaxValueBytes: -1}, "MaxValueBytes"},
 		{"glob in namespace", cache.Config{Namespace: "disc*"}, "Namespace"},
 		{"space in namespace", cache.Config{Namespace: "disc overy"}, "Namespace"},
+		{"colon in namespace", cache.Config{Namespace: "discovery:tenant"}, "separator of keys"},
 		{"negative near-cache age", cache.Config{NearCacheMaxAge: -time.Second}, "NearCacheMaxAge"},
 		{"tracking options with the near cache", cache.Config{ClientOption: &rueidis.ClientOption{
 			InitAddress: []string{"127.0.0.1:6379"}, ClientTrackingOptions: []string{"BCAST"}}}, "ClientTrackingOptions"},

@@ -30,7 +30,7 @@ func (s store[V]) fetch(ctx context.Context, key, alt string, keyErr error, ttl 
 	}
 	// When Redis failed, do not ask it again inside the flight: a second
 	// and third round trip (re-check, store) would only add timeouts.
-	redisOK := err == nil || unusable(err)
+	redisOK := err == nil || unusable(err) || wrongType(err)
 	if err != nil {
 		s.c.absorb(ctx, s.k, err)
 	}
@@ -55,7 +55,7 @@ func (s store[V]) fetch(ctx context.Context, key, alt string, keyErr error, ttl 
 		if redisOK && writes.Load() != before {
 			if v, ok, err := s.lookup(ctx, key, s.k.near); ok {
 				return v, nil
-			} else if err != nil && !unusable(err) {
+			} else if err != nil && !unusable(err) && !wrongType(err) {
 				redisOK = false
 			}
 		}

@@ -309,3 +309,36 @@ func TestFetchReadsOnce(t *testing.T) {
 		})
 	}
 }
+
+// A key that holds another Redis type (a hash here) is a miss for Fetch,
+// counted as an error, and its store replaces it: the next Fetch is a hit.
+func TestFetchReplacesWrongType(t *testing.T) {
+	t.Parallel()
+	c := newCache(t)
+	ctx := ctxT(t)
+	raw := rawClient(t, redisURL(t))
+	search := cache.Search[string, string](c)
+	key, _ := search.Key("q")
+	if err := raw.Do(ctx, raw.B().Hset().Key(key).FieldValue().FieldValue("f", "v").Build()).Error(); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := search.Get(ctx, "q"); !errors.Is(err, cache.ErrOperation) {
+		t.Errorf("Get of a hash: %v, want ErrOperation (WRONGTYPE)", err)
+	}
+	loads := 0
+	load := func(context.Context) (string, error) { loads++; return "loaded", nil }
+	for range 3 {
+		if v, err := search.Fetch(ctx, "q", load); err != nil || v != "loaded" {
+			t.Fatalf("Fetch = %q, %v", v, err)
+		}
+	}
+	if loads != 1 {
+		t.Errorf("the loader ran %d times; want once, then hits", loads)
+	}
+	if typ, _ := raw.Do(ctx, raw.B().Type().Key(key).Build()).ToString(); typ != "string" {
+		t.Errorf("the key is a %s after Fetch, want the cache's string", typ)
+	}
+	if st := c.Stats().Kinds[cache.KindSearch]; st.Errors != 2 {
+		t.Errorf("figures %+v: want the two WRONGTYPE reads (Get, first Fetch) counted as errors", st)
+	}
+}

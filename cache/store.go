@@ -2,11 +2,15 @@ package cache
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math"
 	"reflect"
+	"strings"
 	"sync"
 	"time"
+
+	"github.com/redis/rueidis"
 
 	"github.com/media-gateway/discovery/cache/internal/codec"
 	"github.com/media-gateway/discovery/cache/internal/envelope"
@@ -180,11 +184,18 @@ func (s store[V]) del(ctx context.Context, keys ...string) (int64, error) {
 	return n, failIf(err, OpDelete, s.k, keys[0])
 }
 
-// unusable reports whether err says that a value was found but cannot be
-// used (undecodable, or too large to decode): a miss, which Fetch replaces.
+// unusable reports whether err says that something was found but cannot be
+// used (undecodable, too large to decode): a miss, which Fetch replaces.
 func unusable(err error) bool {
 	c := classOf(err)
 	return c == ErrSerialization || c == ErrValueTooLarge
+}
+
+// wrongType reports whether err is Redis' WRONGTYPE: the key holds a hash,
+// a list… Fetch replaces it (SET overwrites any type); Get reports it.
+func wrongType(err error) bool {
+	var re *rueidis.RedisError
+	return errors.As(err, &re) && strings.HasPrefix(re.Error(), "WRONGTYPE")
 }
 
 // failIf is fail for an error that may be nil.
