@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"hash/maphash"
 	"log/slog"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -51,7 +52,8 @@ type RedisCache struct {
 }
 
 // New connects to Redis, checks it with a PING, and returns a ready cache.
-// It fails with an error wrapping [ErrInvalidConfig] for a bad setting;
+// It fails with an error wrapping [ErrInvalidConfig] for a bad setting
+// (a Sentinel's address given as a plain server included);
 // [ErrUnavailable] when Redis cannot be reached within ctx and
 // cfg.DialTimeout; [ErrOperation] when the server refuses the connection
 // (a wrong password or user: WRONGPASS, NOAUTH). Close the cache when done.
@@ -117,6 +119,11 @@ func (c *RedisCache) connect(ctx context.Context) error {
 		client.Close()
 		return err
 	}
+	if client.Mode() == rueidis.ClientModeStandalone && c.serverMode(ctx) == "sentinel" {
+		client.Close()
+		return &Error{Op: OpConnect, Key: r.redactedURL, Class: ErrInvalidConfig,
+			Cause: errors.New("the server is a Redis Sentinel, which holds no data; give the sentinels' addresses with ?master_set=<name> in the URL (or ClientOption.Sentinel.MasterSet), or the primary's address")}
+	}
 	if c.near != nil && client.Mode() == rueidis.ClientModeCluster {
 		// The cluster client resends a redirected or retried command on its
 		// own (MOVED, ASK, TRYAGAIN during a resharding or a failover),
@@ -135,6 +142,23 @@ func (c *RedisCache) connect(ctx context.Context) error {
 	}
 	c.nearState.On = c.near != nil
 	return nil
+}
+
+// serverMode returns the redis_mode of INFO server ("standalone",
+// "cluster", "sentinel"), or "" when the server does not say (INFO refused
+// by an ACL, a server without it).
+func (c *RedisCache) serverMode(ctx context.Context) string {
+	msg, err := c.send(ctx, c.client, c.client.B().Info().Section("server").Build())
+	if err != nil {
+		return ""
+	}
+	info, _ := msg.ToString()
+	for _, line := range strings.Split(info, "\n") {
+		if mode, ok := strings.CutPrefix(strings.TrimSpace(line), "redis_mode:"); ok {
+			return mode
+		}
+	}
+	return ""
 }
 
 // nearOff turns the near cache off before any kind exists, and says why.
