@@ -26,8 +26,9 @@ type store[V any] struct {
 	plain bool // write plain JSON and read either format (LegacyReadWrite)
 }
 
-// get reads and decodes key: a hit, a miss (nothing there, or undecodable
-// bytes, which also return an ErrSerialization error), or a failure. The
+// get reads and decodes key: a hit, a miss (nothing there; or bytes that
+// are undecodable or too large, which also return an ErrSerialization or
+// ErrValueTooLarge error), or a failure. The
 // kind's near cache answers first when it holds key. When key holds
 // nothing and alt is not empty, alt (the original service's key,
 // LegacyRead) is read in either format.
