@@ -42,11 +42,8 @@ func benchCodec[V any](b *testing.B, name string, cd codec.Codec[V], v V, now ti
 	if err != nil {
 		b.Fatal(err)
 	}
-	compressMin := defaultCompressMinBytes // as store.put decides
-	if ic, ok := cd.(codec.Incompressible); ok && ic.Incompressible() {
-		compressMin = -1
-	}
-	raw := envelope.Seal(plain, compressMin)
+	threshold := compressMin(cd, defaultCompressMinBytes) // as store.put decides
+	raw := envelope.Seal(plain, threshold)
 	b.Run("encode/"+name, func(b *testing.B) {
 		b.ReportAllocs()
 		b.SetBytes(int64(len(plain)))
@@ -55,7 +52,7 @@ func benchCodec[V any](b *testing.B, name string, cd codec.Codec[V], v V, now ti
 			if err != nil {
 				b.Fatal(err)
 			}
-			envelope.Seal(buf, compressMin)
+			envelope.Seal(buf, threshold)
 		}
 		b.ReportMetric(float64(len(raw)), "stored-B")
 	})

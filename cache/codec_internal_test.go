@@ -7,7 +7,6 @@ import (
 
 	"github.com/media-gateway/discovery/cache/internal/codec"
 	"github.com/media-gateway/discovery/cache/internal/envelope"
-	"github.com/media-gateway/discovery/internal/redistest"
 )
 
 type migratedHit struct {
@@ -18,13 +17,8 @@ type migratedHit struct {
 // Search values of plain types are written as CBOR; values written as JSON
 // before are still read.
 func TestSearchWritesCBORReadsJSON(t *testing.T) {
-	srv := redistest.Start(t)
 	ctx := context.Background()
-	c, err := New(ctx, Config{URL: srv.URL()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	c := privateServer(t, Config{})
 	search := Search[string, []migratedHit](c)
 	old, _ := search.Key("old")
 	buf, _ := encode[[]migratedHit](codec.JSON[[]migratedHit]{}, []migratedHit{{ID: "json", Score: 1}}, time.Now(), nil)

@@ -8,17 +8,25 @@ import (
 	"github.com/media-gateway/discovery/internal/redistest"
 )
 
+// privateServer returns a cache of cfg on a redis-server of its own,
+// closed when t ends.
+func privateServer(t *testing.T, cfg Config) *RedisCache {
+	t.Helper()
+	cfg.URL = redistest.Start(t).URL()
+	c, err := New(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
 // Regression test for the interleaving described in fetch: a value stored by
 // another caller after this caller's miss but before its flight must be
 // found by the re-check, not loaded again.
 func TestFetchRechecksInsideFlight(t *testing.T) {
-	srv := redistest.Start(t)
 	ctx := context.Background()
-	c, err := New(ctx, Config{URL: srv.URL()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	c := privateServer(t, Config{})
 	search := Search[string, string](c)
 	c.hookFetchMissed = func(string) {
 		if err := search.Set(ctx, "q", "stored by another caller"); err != nil {
@@ -40,13 +48,8 @@ func TestFetchRechecksInsideFlight(t *testing.T) {
 // Regression test: two callers reading one key as different types must not
 // receive each other's value (nor a silent zero value).
 func TestFetchSameKeyOtherType(t *testing.T) {
-	srv := redistest.Start(t)
 	ctx := context.Background()
-	c, err := New(ctx, Config{URL: srv.URL(), CompressMinBytes: -1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	c := privateServer(t, Config{CompressMinBytes: -1})
 	joined := make(chan string, 2)
 	c.hookFetchJoined = func(key string) { joined <- key }
 	started, release := make(chan struct{}), make(chan struct{})

@@ -232,30 +232,6 @@ func TestFetchInvalidArguments(t *testing.T) {
 	}
 }
 
-// countingClient counts the GETs sent through it.
-type countingClient struct {
-	rueidis.Client
-	gets *atomic.Int64
-}
-
-func (c countingClient) count(cmd rueidis.Completed) {
-	if cmd.Commands()[0] == "GET" {
-		c.gets.Add(1)
-	}
-}
-
-func (c countingClient) Do(ctx context.Context, cmd rueidis.Completed) rueidis.RedisResult {
-	c.count(cmd)
-	return c.Client.Do(ctx, cmd)
-}
-
-func (c countingClient) DoMulti(ctx context.Context, cmds ...rueidis.Completed) []rueidis.RedisResult {
-	for _, cmd := range cmds {
-		c.count(cmd)
-	}
-	return c.Client.DoMulti(ctx, cmds...)
-}
-
 // A Fetch that misses reads the key once (no second read inside its
 // flight when nothing was written meanwhile); with the near cache, the
 // next Fetch reads it once more, then never.
@@ -268,7 +244,11 @@ func TestFetchReadsOnce(t *testing.T) {
 				cfg.NearCacheBytes = nearBytes
 				cfg.ClientBuilder = func(opt rueidis.ClientOption) (rueidis.Client, error) {
 					client, err := rueidis.NewClient(opt)
-					return countingClient{Client: client, gets: gets}, err
+					return watchedClient{Client: client, see: func(cmd rueidis.Completed) {
+						if cmd.Commands()[0] == "GET" {
+							gets.Add(1)
+						}
+					}}, err
 				}
 			})
 			ctx := ctxT(t)

@@ -192,7 +192,13 @@ func TestRaceWithClose(t *testing.T) {
 		cfg.URL, cfg.ClientOption = "", &opt
 		cfg.ClientBuilder = func(opt rueidis.ClientOption) (rueidis.Client, error) {
 			client, err := rueidis.NewClient(opt)
-			return gatedClient{Client: client, entered: entered, gate: gate}, err
+			// Hold each GET of a search key until gate is closed.
+			return watchedClient{Client: client, see: func(cmd rueidis.Completed) {
+				if c := cmd.Commands(); c[0] == "GET" && strings.Contains(c[1], ":search:") {
+					entered <- struct{}{}
+					<-gate
+				}
+			}}, err
 		}
 	})
 	done := make(chan error)
@@ -208,27 +214,21 @@ func TestRaceWithClose(t *testing.T) {
 	}
 }
 
-// gatedClient holds each GET of a search key until gate is closed.
-type gatedClient struct {
+// watchedClient calls see with each command sent through it, before
+// sending it: to count commands, or to hold them.
+type watchedClient struct {
 	rueidis.Client
-	entered, gate chan struct{}
+	see func(rueidis.Completed)
 }
 
-func (g gatedClient) hold(cmd rueidis.Completed) {
-	if c := cmd.Commands(); c[0] == "GET" && strings.Contains(c[1], ":search:") {
-		g.entered <- struct{}{}
-		<-g.gate
-	}
+func (w watchedClient) Do(ctx context.Context, cmd rueidis.Completed) rueidis.RedisResult {
+	w.see(cmd)
+	return w.Client.Do(ctx, cmd)
 }
 
-func (g gatedClient) Do(ctx context.Context, cmd rueidis.Completed) rueidis.RedisResult {
-	g.hold(cmd)
-	return g.Client.Do(ctx, cmd)
-}
-
-func (g gatedClient) DoMulti(ctx context.Context, cmds ...rueidis.Completed) []rueidis.RedisResult {
+func (w watchedClient) DoMulti(ctx context.Context, cmds ...rueidis.Completed) []rueidis.RedisResult {
 	for _, cmd := range cmds {
-		g.hold(cmd)
+		w.see(cmd)
 	}
-	return g.Client.DoMulti(ctx, cmds...)
+	return w.Client.DoMulti(ctx, cmds...)
 }

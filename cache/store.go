@@ -152,11 +152,7 @@ func (s store[V]) put(ctx context.Context, key string, v V, ttl time.Duration) e
 	}
 	stored := buf
 	if !s.plain {
-		compressMin := s.c.cfg.CompressMinBytes
-		if ic, ok := s.codec.(codec.Incompressible); ok && ic.Incompressible() {
-			compressMin = -1
-		}
-		stored = envelope.Seal(buf, compressMin)
+		stored = envelope.Seal(buf, compressMin(s.codec, s.c.cfg.CompressMinBytes))
 	}
 	err = s.c.setBytes(ctx, key, stored, ttl)
 	// The encoding buffer goes back to the pool once nothing can read it:
@@ -168,6 +164,15 @@ func (s store[V]) put(ctx context.Context, key string, v V, ttl time.Duration) e
 		encodeBuffers.Put(pooled)
 	}
 	return failIf(err, OpSet, s.k, key)
+}
+
+// compressMin is the compression threshold for payloads of cd: configured,
+// or -1 (never) for codecs whose payloads do not compress.
+func compressMin[V any](cd codec.Codec[V], configured int) int {
+	if ic, ok := cd.(codec.Incompressible); ok && ic.Incompressible() {
+		return -1
+	}
+	return configured
 }
 
 // encodeBuffers hold the buffers values are encoded into, reused from one
