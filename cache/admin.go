@@ -74,24 +74,35 @@ func (c *RedisCache) clear(ctx context.Context, k *kindState, matches ...string)
 
 // Health is the answer to a health check.
 type Health struct {
-	// Latency is the round trip of one PING.
+	// Latency is the round trip of one PING; zero when it failed or was
+	// not sent.
 	Latency time.Duration
+	// Connected is false until the cache has connected once (see New).
+	Connected bool
+	// Breaker is the circuit breaker in front of Redis: while it is open,
+	// no call is sent (Health's PING neither) and Health fails at once.
+	Breaker BreakerStatus
 	// NearCache says whether the near cache is on, and if not, why.
 	NearCache NearCacheStatus
 }
 
 // Health sends a PING, bounded by ctx and Config.OperationTimeout, and
-// reports its round trip and whether the near cache is on (and if not,
-// why). A server that does not answer in time gives an error wrapping
-// [ErrUnavailable]; after [RedisCache.Close], [ErrClosed].
+// reports its round trip, the circuit breaker's state and whether the near
+// cache is on (and if not, why). A server that does not answer in time
+// gives an error wrapping [ErrUnavailable]; so does an open breaker, at
+// once (wrapping [ErrCircuitOpen] too); after [RedisCache.Close],
+// [ErrClosed]. The Health returned with an error still describes the
+// breaker and the near cache: a readiness probe can report why.
 func (c *RedisCache) Health(ctx context.Context) (Health, error) {
 	start := time.Now()
 	err := c.ping(ctx)
-	h := Health{Latency: time.Since(start), NearCache: c.nearStatus()}
-	c.observeResult(ctx, c.whole, Event{Op: OpPing, Latency: h.Latency}, err)
+	h := Health{Connected: c.conn.Load() != nil, Breaker: c.breakerStatus(), NearCache: c.nearStatus()}
+	latency := time.Since(start)
+	c.observeResult(ctx, c.whole, Event{Op: OpPing, Latency: latency}, err)
 	if err != nil {
-		return Health{}, failIf(err, OpPing, c.whole, c.cfg.redactedURL)
+		return h, failIf(err, OpPing, c.whole, c.cfg.redactedURL)
 	}
+	h.Latency = latency
 	return h, nil
 }
 

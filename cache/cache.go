@@ -2,6 +2,8 @@ package cache
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"hash/maphash"
@@ -13,6 +15,8 @@ import (
 
 	"github.com/redis/rueidis"
 	"golang.org/x/sync/singleflight"
+
+	"github.com/media-gateway/discovery/cache/internal/breaker"
 )
 
 // RedisCache is a cache of typed values in Redis. It is safe for concurrent
@@ -22,7 +26,8 @@ import (
 // [Embeddings], [NewKind]) or the key-level functions [Get], [Set] and
 // [Fetch]. Every key the cache touches starts with its namespace.
 type RedisCache struct {
-	client rueidis.Client
+	conn   atomic.Pointer[link] // nil until connected
+	brk    *breaker.Breaker     // see door and breaker.go
 	cfg    resolved
 	log    *slog.Logger
 	rec    Recorder           // the user's, or nil
@@ -34,15 +39,23 @@ type RedisCache struct {
 	writes    [writeStripes]atomic.Uint64
 	writeSeed maphash.Seed
 	closed    atomic.Bool
+	timeout   error // the cause of a call that got no answer within OperationTimeout
 
-	mu    sync.RWMutex          // guards kinds
-	kinds map[string]*kindState // by name; a kind is created once and never removed
-	whole *kindState            // figures of the operations of no kind
+	// life is the context of the background work (probes, connecting):
+	// canceled by Close. It carries the probing mark (see door).
+	life     context.Context
+	stop     context.CancelFunc
+	probing  atomic.Bool             // a probe loop runs (see probeLoop)
+	lastFail atomic.Pointer[failure] // the last failure to get an answer from Redis
+	connMu   sync.Mutex              // orders installing a client against Close
+	mu       sync.RWMutex            // guards kinds and nearState
+	kinds    map[string]*kindState   // by name; a kind is created once and never removed
+	whole    *kindState              // figures of the operations of no kind
 
 	search, intent, embedding, custom *kindState
 
-	near      *near           // nil when the near cache is off
-	nearState NearCacheStatus // whether it is on, and why not
+	near      atomic.Pointer[near] // nil when the near cache is off
+	nearState NearCacheStatus      // whether it is on, and why not
 
 	// Set by tests only: hookFetchMissed runs between a Fetch's miss and its
 	// flight, hookFetchJoined once it has joined (or started) the flight,
@@ -51,38 +64,80 @@ type RedisCache struct {
 	hookFetchMissed, hookFetchJoined, hookNearRead func(key string)
 }
 
-// New connects to Redis, checks it with a PING, and returns a ready cache.
-// It fails with an error wrapping [ErrInvalidConfig] for a bad setting
-// (a Sentinel's address given as a plain server included);
-// [ErrUnavailable] when Redis cannot be reached within ctx and
-// cfg.DialTimeout; [ErrOperation] when the server refuses the connection
-// (a wrong password or user: WRONGPASS, NOAUTH). Close the cache when done.
+// New returns a cache of values in Redis, connected when Redis can be
+// reached. It fails with an error wrapping [ErrInvalidConfig] for a bad
+// setting (a Sentinel's address given as a plain server included), and
+// with [ErrOperation] when the server refuses the connection (a wrong
+// password or user: WRONGPASS, NOAUTH). Close the cache when done.
 //
-// The connection is kept and re-established on its own if Redis restarts:
-// operations fail with ErrUnavailable while it is down and work again once
-// it is back, on the same RedisCache.
+// When Redis cannot be reached (refused, no answer within
+// Config.DialTimeout, or ctx's deadline), New still returns a working
+// cache: Fetch answers from its loaders, Get and Set fail at once with
+// [ErrUnavailable] (wrapping [ErrCircuitOpen]), and the cache connects in
+// the background, with backoff, as soon as Redis answers; [RedisCache.Health]
+// reports it. With Config.RequireConnection, New fails with ErrUnavailable
+// instead.
+//
+// Once connected, the connection is kept and re-established on its own if
+// Redis restarts; the circuit breaker (Config.BreakerThreshold) stops
+// calling a Redis that does not answer, and probes it until it does.
 func New(ctx context.Context, cfg Config) (*RedisCache, error) {
 	r, err := cfg.resolve()
 	if err != nil {
 		return nil, err
 	}
 	c := &RedisCache{cfg: r, log: r.Logger, rec: r.Recorder, now: time.Now, writeSeed: maphash.MakeSeed(),
-		kinds: make(map[string]*kindState), whole: &kindState{}}
-	if err := c.connect(ctx); err != nil {
-		return nil, err
+		kinds: make(map[string]*kindState), whole: &kindState{},
+		timeout: fmt.Errorf("%w: no answer within Config.OperationTimeout (%v)", context.DeadlineExceeded, r.OperationTimeout)}
+	c.life, c.stop = context.WithCancel(context.WithValue(context.Background(), probing{}, true))
+	c.brk = breaker.New(breaker.Config{Threshold: r.BreakerThreshold, Backoff: r.BreakerBackoff,
+		MaxBackoff: r.BreakerMaxBackoff, OnChange: c.breakerChanged})
+	if r.NearCacheBytes <= 0 {
+		c.nearState.Reason = "turned off by Config.NearCacheBytes"
+	} else {
+		c.near.Store(newNear(r.NearCacheBytes, r.NearCacheMaxAge))
+		c.nearState.Reason = "not connected to Redis yet"
 	}
 	c.search, _ = c.kind(KindSearch, r.SearchTTL) // a new cache: no kind exists yet
 	c.intent, _ = c.kind(KindIntent, r.IntentTTL)
 	c.embedding, _ = c.kind(KindEmbedding, r.EmbeddingTTL)
 	c.custom, _ = c.kind(KindCustom, 0)
+	if err := c.connect(ctx); err != nil {
+		if r.RequireConnection || classOf(err) != ErrUnavailable || misconfigured(err) || errors.Is(ctx.Err(), context.Canceled) {
+			c.Close()
+			return nil, err
+		}
+		c.failed(err)
+		c.log.LogAttrs(ctx, slog.LevelWarn, "cache: Redis unreachable; started without it, answering from loaders and connecting in the background",
+			slog.String("url", r.redactedURL), slog.String("error", err.Error()))
+		c.brk.Trip() // the probes connect
+		return c, nil
+	}
 	c.log.LogAttrs(ctx, slog.LevelDebug, "cache connected",
 		slog.String("url", r.redactedURL), slog.String("namespace", r.Namespace))
 	return c, nil
 }
 
+// misconfigured reports whether err, a failure to connect, comes from the
+// configuration rather than from an outage: a certificate that does not
+// verify, TLS spoken to a plain server. Waiting would not mend it, so New
+// fails.
+func misconfigured(err error) bool {
+	var (
+		verify   *tls.CertificateVerificationError
+		header   tls.RecordHeaderError
+		unknown  x509.UnknownAuthorityError
+		hostname x509.HostnameError
+		invalid  x509.CertificateInvalidError
+	)
+	return errors.As(err, &verify) || errors.As(err, &header) || errors.As(err, &unknown) ||
+		errors.As(err, &hostname) || errors.As(err, &invalid)
+}
+
 // connect builds the client and checks the server: with client tracking
 // for the near cache when the configuration wants it and the server has
-// it, without it otherwise.
+// it, without it otherwise. On success the client is installed (c.conn);
+// on failure it is closed.
 func (c *RedisCache) connect(ctx context.Context) error {
 	r := &c.cfg
 	build := r.ClientBuilder
@@ -90,18 +145,14 @@ func (c *RedisCache) connect(ctx context.Context) error {
 		build = rueidis.NewClient
 	}
 	opt := r.client
-	if r.NearCacheBytes <= 0 {
-		c.nearState.Reason = "turned off by Config.NearCacheBytes"
-	} else {
-		c.near = newNear(r.NearCacheBytes, r.NearCacheMaxAge)
-		opt.OnInvalidations = c.near.onInvalidations
+	if n := c.near.Load(); n != nil {
+		opt.OnInvalidations = n.onInvalidations
 		if user := r.client.OnInvalidations; user != nil {
-			n := c.near
 			opt.OnInvalidations = func(m []rueidis.RedisMessage) { user(m); n.onInvalidations(m) }
 		}
 	}
 	client, err := build(opt)
-	if c.near != nil && errors.Is(err, rueidis.ErrNoCache) {
+	if c.near.Load() != nil && errors.Is(err, rueidis.ErrNoCache) {
 		c.nearOff(ctx, "the server does not offer client tracking (RESP3 CLIENT TRACKING, Redis 6 and later)", err)
 		opt = r.client
 		opt.DisableCache = true
@@ -114,41 +165,65 @@ func (c *RedisCache) connect(ctx context.Context) error {
 		}
 		return &Error{Op: OpConnect, Key: r.redactedURL, Class: class, Cause: fmt.Errorf("%w (%s)", err, hint)}
 	}
-	c.client = client
-	if _, err := c.Health(ctx); err != nil {
+	// The checks below go through the door: they run with the probing mark
+	// (the breaker may be half-open) and see the client installed.
+	ctx = context.WithValue(ctx, probing{}, true)
+	c.conn.Store(&link{client})
+	if err := c.check(ctx, client); err != nil {
+		c.conn.Store(nil)
 		client.Close()
 		return err
 	}
-	if client.Mode() == rueidis.ClientModeStandalone && c.serverMode(ctx) == "sentinel" {
+	c.connMu.Lock()
+	defer c.connMu.Unlock()
+	if c.closed.Load() { // closed while connecting in the background
+		c.conn.Store(nil)
 		client.Close()
+		return &Error{Op: OpConnect, Class: ErrClosed}
+	}
+	c.mu.Lock()
+	c.nearState.On = c.near.Load() != nil
+	if c.nearState.On {
+		c.nearState.Reason = ""
+	}
+	c.mu.Unlock()
+	return nil
+}
+
+// check runs New's checks on a new client: a PING, not a Sentinel, and
+// whether the near cache can stay on.
+func (c *RedisCache) check(ctx context.Context, client rueidis.Client) error {
+	r := &c.cfg
+	if _, err := c.Health(ctx); err != nil {
+		return err
+	}
+	if client.Mode() == rueidis.ClientModeStandalone && c.serverMode(ctx, client) == "sentinel" {
 		return &Error{Op: OpConnect, Key: r.redactedURL, Class: ErrInvalidConfig,
 			Cause: errors.New("the server is a Redis Sentinel, which holds no data; give the sentinels' addresses with ?master_set=<name> in the URL (or ClientOption.Sentinel.MasterSet), or the primary's address")}
 	}
-	if c.near != nil && client.Mode() == rueidis.ClientModeCluster {
+	if c.near.Load() != nil && client.Mode() == rueidis.ClientModeCluster {
 		// The cluster client resends a redirected or retried command on its
 		// own (MOVED, ASK, TRYAGAIN during a resharding or a failover),
 		// without the CLIENT CACHING YES before it: the value read would
 		// not be tracked, and could stay stale until NearCacheMaxAge.
 		c.nearOff(ctx, "not yet on Redis Cluster: a read redirected during a resharding or failover is not tracked", nil)
 	}
-	if c.near != nil {
+	if c.near.Load() != nil {
 		if err := c.probeNear(ctx); err != nil {
 			if ctx.Err() != nil {
-				client.Close()
 				return &Error{Op: OpConnect, Key: r.redactedURL, Class: ErrUnavailable, Cause: ctx.Err()}
 			}
 			c.nearOff(ctx, "the check that invalidations reach the cache failed", err)
 		}
 	}
-	c.nearState.On = c.near != nil
 	return nil
 }
 
 // serverMode returns the redis_mode of INFO server ("standalone",
 // "cluster", "sentinel"), or "" when the server does not say (INFO refused
 // by an ACL, a server without it).
-func (c *RedisCache) serverMode(ctx context.Context) string {
-	msg, err := c.send(ctx, c.client, c.client.B().Info().Section("server").Build())
+func (c *RedisCache) serverMode(ctx context.Context, client rueidis.Client) string {
+	msg, err := c.send(ctx, client, client.B().Info().Section("server").Build())
 	if err != nil {
 		return ""
 	}
@@ -161,13 +236,20 @@ func (c *RedisCache) serverMode(ctx context.Context) string {
 	return ""
 }
 
-// nearOff turns the near cache off before any kind exists, and says why.
+// nearOff turns the near cache off, for good, and says why. Kinds that
+// exist lose their tiers.
 func (c *RedisCache) nearOff(ctx context.Context, reason string, err error) {
-	if c.near != nil {
-		c.near.close()
+	c.mu.Lock()
+	n := c.near.Swap(nil)
+	for _, k := range c.kinds {
+		k.near.Store(nil)
 	}
-	c.near = nil
-	c.nearState.Reason = reason
+	c.nearState = NearCacheStatus{Reason: reason}
+	c.mu.Unlock()
+	if n == nil {
+		return
+	}
+	n.close()
 	attrs := []slog.Attr{slog.String("reason", reason)}
 	if err != nil {
 		attrs = append(attrs, slog.String("error", err.Error()))
@@ -176,22 +258,29 @@ func (c *RedisCache) nearOff(ctx context.Context, reason string, err error) {
 }
 
 // Close releases the connections (the client's too, when it was built by
-// Config.ClientBuilder). Operations after Close, and operations racing it,
-// fail with [ErrClosed]. Close is safe to call more than once and always
-// returns nil.
+// Config.ClientBuilder) and stops the background work: a connection
+// attempt under way ends within Config.DialTimeout, and its client is
+// closed. Operations after Close, and operations racing it, fail with
+// [ErrClosed]. Close is safe to call more than once and always returns nil.
 func (c *RedisCache) Close() error {
-	if c.closed.CompareAndSwap(false, true) {
-		c.client.Close()
-		if c.near != nil {
-			c.near.flush()
-			c.near.close()
-		}
-		c.mu.RLock()
-		for _, k := range c.kinds {
-			k.keys.StopAllGoroutines()
-		}
-		c.mu.RUnlock()
+	if !c.closed.CompareAndSwap(false, true) {
+		return nil
 	}
+	c.stop()
+	c.connMu.Lock()
+	if l := c.conn.Load(); l != nil {
+		l.Close()
+	}
+	c.connMu.Unlock()
+	if n := c.near.Load(); n != nil {
+		n.flush()
+		n.close()
+	}
+	c.mu.RLock()
+	for _, k := range c.kinds {
+		k.keys.StopAllGoroutines()
+	}
+	c.mu.RUnlock()
 	return nil
 }
 
@@ -207,8 +296,8 @@ func (c *RedisCache) kind(name string, ttl time.Duration) (*kindState, error) {
 	k := c.kinds[name]
 	if k == nil {
 		k = &kindState{name: name, ttl: ttl, keys: newKeyMemo(c.memoBytes())}
-		if c.near != nil {
-			k.near = c.near.tier()
+		if n := c.near.Load(); n != nil {
+			k.near.Store(n.tier())
 		}
 		c.kinds[name] = k
 	}
@@ -239,8 +328,8 @@ func (c *RedisCache) memoBytes() int {
 // without waiting for the server's invalidation, and counts the write for
 // Fetch (see writesTo).
 func (c *RedisCache) wrote(key string) {
-	if c.near != nil {
-		c.near.invalidate(key)
+	if n := c.near.Load(); n != nil {
+		n.invalidate(key)
 	}
 	c.writesTo(key).Add(1)
 }

@@ -28,6 +28,9 @@ const (
 	defaultCompressMinBytes = 1024
 	defaultNearCacheBytes   = 16 << 20 // 16 MiB a kind
 	defaultNearCacheMaxAge  = time.Minute
+	defaultBreakerThreshold = 5
+	defaultBreakerBackoff   = time.Second
+	defaultBreakerMax       = 10 * time.Second
 )
 
 // Config configures a [RedisCache]. The zero value is valid: every zero
@@ -61,12 +64,38 @@ type Config struct {
 
 	// OperationTimeout bounds each network call (one GET, one SET, one
 	// SCAN page…) in addition to the caller's context, whichever ends
-	// first. If zero, 500 ms.
+	// first. The bound is hard: the call returns then, whatever the client
+	// is doing (redialling, closing a broken connection), and the client
+	// finishes on its own. If zero, 500 ms.
 	OperationTimeout time.Duration
 
 	// DialTimeout bounds establishing a connection, including the TLS
-	// handshake. If zero, 5 s (unless ClientOption sets its own).
+	// handshake: how long New waits for Redis before it starts without
+	// it, and how long a connection attempt made in the background may
+	// take. If zero, 5 s (unless ClientOption sets its own).
 	DialTimeout time.Duration
+
+	// RequireConnection makes New fail with ErrUnavailable when Redis
+	// cannot be reached, instead of returning a cache that answers from
+	// loaders and connects in the background (the default: a cache is not
+	// a dependency the service must wait for).
+	RequireConnection bool
+
+	// BreakerThreshold is how many calls in a row must fail for want of an
+	// answer (a timeout, a refused or broken connection; not an error
+	// reply, not the caller's own cancellation) before the circuit breaker
+	// opens. While it is open, calls fail at once with ErrCircuitOpen,
+	// Fetch answers from its loaders, and Redis is only probed in the
+	// background. If zero, 5; negative, the breaker never opens on
+	// failures.
+	BreakerThreshold int
+
+	// BreakerBackoff is how long the breaker stays open before its first
+	// probe (a PING); each failed probe doubles it, up to
+	// BreakerMaxBackoff, and a call that succeeds resets it. Waits are
+	// jittered by up to a fifth. If zero, 1 s and 10 s.
+	BreakerBackoff    time.Duration
+	BreakerMaxBackoff time.Duration
 
 	// MaxValueBytes is the largest encoded value (envelope included, before
 	// compression) that Set stores; larger values are refused with
@@ -181,6 +210,9 @@ func (c Config) resolve() (resolved, error) {
 	setDefault(&r.CompressMinBytes, defaultCompressMinBytes)
 	setDefault(&r.NearCacheBytes, defaultNearCacheBytes)
 	setDefault(&r.NearCacheMaxAge, defaultNearCacheMaxAge)
+	setDefault(&r.BreakerThreshold, defaultBreakerThreshold)
+	setDefault(&r.BreakerBackoff, defaultBreakerBackoff)
+	setDefault(&r.BreakerMaxBackoff, max(defaultBreakerMax, r.BreakerBackoff))
 	if r.Logger == nil {
 		r.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -190,11 +222,14 @@ func (c Config) resolve() (resolved, error) {
 	}{
 		{"SearchTTL", r.SearchTTL}, {"IntentTTL", r.IntentTTL}, {"EmbeddingTTL", r.EmbeddingTTL},
 		{"OperationTimeout", r.OperationTimeout}, {"DialTimeout", r.DialTimeout},
-		{"NearCacheMaxAge", r.NearCacheMaxAge},
+		{"NearCacheMaxAge", r.NearCacheMaxAge}, {"BreakerBackoff", r.BreakerBackoff}, {"BreakerMaxBackoff", r.BreakerMaxBackoff},
 	} {
 		if d.v < 0 {
 			return r, invalidConfig("%s is negative (%v); use a positive duration, or zero for the default", d.name, d.v)
 		}
+	}
+	if r.BreakerMaxBackoff < r.BreakerBackoff {
+		return r, invalidConfig("BreakerMaxBackoff (%v) is shorter than BreakerBackoff (%v); the backoff only grows", r.BreakerMaxBackoff, r.BreakerBackoff)
 	}
 	if r.MaxValueBytes < 0 {
 		return r, invalidConfig("MaxValueBytes is negative (%d); use a positive size, or zero for the default", r.MaxValueBytes)
@@ -220,6 +255,10 @@ func (c Config) resolve() (resolved, error) {
 	// The server tracks keys for this client (CLIENT TRACKING ON OPTIN) only
 	// for the near cache; New turns it off again for a server without it.
 	r.client.DisableCache = r.NearCacheBytes <= 0
+	// A failed read is not retried: the cache answers from the loader
+	// instead, and a retry would keep an abandoned call (see call) busy
+	// until its context ends, which for the client's is never.
+	r.client.DisableRetry = true
 	return r, nil
 }
 
@@ -360,6 +399,10 @@ const (
 	envLegacyModel      = "CACHE_LEGACY_EMBEDDING_MODEL"
 	envNearCacheBytes   = "CACHE_NEAR_CACHE_BYTES"
 	envNearCacheMaxAge  = "CACHE_NEAR_CACHE_MAX_AGE"
+	envRequire          = "CACHE_REQUIRE_CONNECTION"
+	envBreakerThreshold = "CACHE_BREAKER_THRESHOLD"
+	envBreakerBackoff   = "CACHE_BREAKER_BACKOFF"
+	envBreakerMax       = "CACHE_BREAKER_MAX_BACKOFF"
 )
 
 // ConfigFromEnv builds a Config from environment variables; unset or empty
@@ -372,6 +415,10 @@ const (
 //	CACHE_EMBEDDING_TTL       Config.EmbeddingTTL
 //	CACHE_OPERATION_TIMEOUT   Config.OperationTimeout ("250ms", or whole seconds)
 //	CACHE_DIAL_TIMEOUT        Config.DialTimeout
+//	CACHE_REQUIRE_CONNECTION  Config.RequireConnection (true or false)
+//	CACHE_BREAKER_THRESHOLD   Config.BreakerThreshold (failures in a row; -1 never opens)
+//	CACHE_BREAKER_BACKOFF     Config.BreakerBackoff
+//	CACHE_BREAKER_MAX_BACKOFF Config.BreakerMaxBackoff
 //	CACHE_MAX_VALUE_BYTES     Config.MaxValueBytes  (bytes)
 //	CACHE_COMPRESS_MIN_BYTES  Config.CompressMinBytes (bytes; -1 disables)
 //	CACHE_NEAR_CACHE_BYTES    Config.NearCacheBytes (bytes a kind; -1 turns the near cache off)
@@ -401,7 +448,7 @@ func ConfigFromEnv() (Config, error) {
 	}{
 		{envSearchTTL, &c.SearchTTL}, {envIntentTTL, &c.IntentTTL}, {envEmbeddingTTL, &c.EmbeddingTTL},
 		{envOperationTimeout, &c.OperationTimeout}, {envDialTimeout, &c.DialTimeout},
-		{envNearCacheMaxAge, &c.NearCacheMaxAge},
+		{envNearCacheMaxAge, &c.NearCacheMaxAge}, {envBreakerBackoff, &c.BreakerBackoff}, {envBreakerMax, &c.BreakerMaxBackoff},
 	} {
 		v, err := envDuration(d.env)
 		if err != nil {
@@ -412,14 +459,24 @@ func ConfigFromEnv() (Config, error) {
 	for _, d := range []struct {
 		env string
 		dst *int
-	}{{envMaxValueBytes, &c.MaxValueBytes}, {envCompressMinBytes, &c.CompressMinBytes}, {envNearCacheBytes, &c.NearCacheBytes}} {
+	}{
+		{envMaxValueBytes, &c.MaxValueBytes}, {envCompressMinBytes, &c.CompressMinBytes}, {envNearCacheBytes, &c.NearCacheBytes},
+		{envBreakerThreshold, &c.BreakerThreshold},
+	} {
 		if s := os.Getenv(d.env); s != "" {
 			n, err := strconv.Atoi(s)
 			if err != nil {
-				return c, invalidConfig("%s=%q is not a whole number of bytes", d.env, s)
+				return c, invalidConfig("%s=%q is not a whole number", d.env, s)
 			}
 			*d.dst = n
 		}
+	}
+	if s := os.Getenv(envRequire); s != "" {
+		b, err := strconv.ParseBool(s)
+		if err != nil {
+			return c, invalidConfig("%s=%q; use true or false", envRequire, s)
+		}
+		c.RequireConnection = b
 	}
 	return c, nil
 }

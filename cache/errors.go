@@ -1,6 +1,7 @@
 package cache
 
 import (
+	"errors"
 	"fmt"
 	"runtime/debug"
 	"strings"
@@ -97,6 +98,13 @@ func (c Class) String() string {
 	}
 	return classes[c].name
 }
+
+// ErrCircuitOpen is the cause of the [ErrUnavailable] errors of calls the
+// cache did not send because its circuit breaker is open: Redis failed
+// Config.BreakerThreshold times in a row, or could not be reached when New
+// ran, and no probe has succeeded since. Such calls return at once, without
+// touching the network; [RedisCache.Health] says when the next probe is due.
+var ErrCircuitOpen = errors.New("circuit breaker open: Redis is not answering; calls skip it until a background probe succeeds (see Health)")
 
 // Error describes a failed cache operation.
 type Error struct {

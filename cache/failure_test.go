@@ -211,14 +211,78 @@ func TestNewWithoutServer(t *testing.T) {
 	srv := redistest.Start(t)
 	srv.Stop() // a port where nothing listens
 	url := "redis://app:s3cret-pw@" + srv.Addr + "/0"
-	_, err := cache.New(ctxT(t), cache.Config{URL: url, DialTimeout: time.Second})
+	_, err := cache.New(ctxT(t), cache.Config{URL: url, DialTimeout: time.Second, RequireConnection: true})
 	if !errors.Is(err, cache.ErrUnavailable) {
-		t.Fatalf("New with no server: %v, want ErrUnavailable", err)
+		t.Fatalf("New with no server and RequireConnection: %v, want ErrUnavailable", err)
 	}
 	if strings.Contains(err.Error(), "s3cret-pw") {
 		t.Errorf("error leaks the password: %v", err)
 	}
 	if !strings.Contains(err.Error(), srv.Addr) {
 		t.Errorf("error %q does not say where it tried to connect", err)
+	}
+}
+
+// TestStartsDegraded: New while Redis is down returns a cache that answers
+// from loaders at once, and connects when Redis comes.
+func TestStartsDegraded(t *testing.T) {
+	t.Parallel()
+	srv := redistest.Start(t)
+	srv.Stop()
+	ctx := ctxT(t)
+	var events []cache.Event
+	var mu sync.Mutex
+	c, err := cache.New(ctx, cache.Config{URL: srv.URL(), DialTimeout: time.Second, BreakerBackoff: 50 * time.Millisecond,
+		BreakerMaxBackoff: 200 * time.Millisecond, Recorder: cache.RecorderFunc(func(e cache.Event) {
+			if e.Op == cache.OpBreaker {
+				mu.Lock()
+				events = append(events, e)
+				mu.Unlock()
+			}
+		})})
+	if err != nil {
+		t.Fatalf("New with Redis down: %v; want a cache that starts without it", err)
+	}
+	defer c.Close()
+	search := cache.Search[string, int](c)
+	loads := 0
+	load := func(context.Context) (int, error) { loads++; return 7, nil }
+	if v, err := search.Fetch(ctx, "q", load); v != 7 || err != nil {
+		t.Fatalf("Fetch before connecting = %d, %v; want the loader's 7", v, err)
+	}
+	_, _, err = search.Get(ctx, "q")
+	if !errors.Is(err, cache.ErrUnavailable) || !errors.Is(err, cache.ErrCircuitOpen) {
+		t.Fatalf("Get before connecting: %v; want ErrUnavailable and ErrCircuitOpen", err)
+	}
+	h, err := c.Health(ctx)
+	if err == nil || h.Connected || h.Breaker.State == cache.BreakerClosed || h.Breaker.LastError == "" {
+		t.Fatalf("Health before connecting = %+v, %v; want an error, not connected, the breaker not closed, the last error", h, err)
+	}
+
+	srv.Restart(t)
+	deadline := time.Now().Add(20 * time.Second) // a bound, not a figure: probes come every 50–200 ms
+	for {
+		h, err = c.Health(ctx)
+		if err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("not connected 20 s after Redis came back: %+v, %v", h, err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if !h.Connected || h.Breaker.State != cache.BreakerClosed || !h.NearCache.On {
+		t.Fatalf("Health once connected = %+v; want connected, the breaker closed, the near cache on", h)
+	}
+	if v, err := search.Fetch(ctx, "q", load); v != 7 || err != nil || loads != 2 {
+		t.Fatalf("Fetch once connected = %d, %v after %d loads", v, err, loads)
+	}
+	if v, err := search.Fetch(ctx, "q", load); v != 7 || err != nil || loads != 2 {
+		t.Fatalf("second Fetch once connected = %d, %v after %d loads; want a hit", v, err, loads)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(events) < 3 || events[0].Breaker != cache.BreakerOpen || events[len(events)-1].Breaker != cache.BreakerClosed {
+		t.Fatalf("breaker events %+v; want open first, closed last", events)
 	}
 }

@@ -53,7 +53,7 @@ func (s store[V]) fetch(ctx context.Context, key, alt string, keyErr error, ttl 
 		// loaded again (one load across processes is a lease's job). Not
 		// recorded: get recorded this miss.
 		if redisOK && writes.Load() != before {
-			if v, ok, err := s.lookup(ctx, key, s.k.near); ok {
+			if v, ok, err := s.lookup(ctx, key, s.k.near.Load()); ok {
 				return v, nil
 			} else if err != nil && !unusable(err) && !wrongType(err) {
 				redisOK = false

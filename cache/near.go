@@ -248,8 +248,12 @@ func (c *RedisCache) probeOnce(ctx context.Context) error {
 	var id [8]byte
 	_, _ = rand.Read(id[:]) // never fails
 	p := &nearProbe{key: c.cfg.Namespace + ":near-probe:" + hex.EncodeToString(id[:]), seen: make(chan struct{}, 1)}
-	c.near.probe.Store(p)
-	defer c.near.probe.Store(nil)
+	n := c.near.Load()
+	if n == nil {
+		return nil
+	}
+	n.probe.Store(p)
+	defer n.probe.Store(nil)
 	defer c.unlink(context.WithoutCancel(ctx), []string{p.key}) //nolint:errcheck // the key expires on its own
 	const ttl = 10 * time.Second
 	if err := c.setBytes(ctx, p.key, []byte{0}, ttl); err != nil {

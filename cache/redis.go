@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 	"unsafe"
 
@@ -12,76 +13,232 @@ import (
 )
 
 // This file is the cache's one door to Redis: every command it sends —
-// reads, writes, unlinks, scans, INFO, PING — leaves through send or
-// sendMulti, which refuse to run after Close, bound the call by the
-// operation timeout, translate a nil reply into a miss and classify errors.
+// reads, writes, unlinks, scans, INFO, PING — goes through door, which
+// refuses calls after Close and while the circuit breaker is open, and then
+// through send or sendMulti, which bound the call in time whatever the
+// client does inside, translate a nil reply into a miss, classify errors
+// and tell the breaker how the server answered.
 
 // errNil is send's answer for a nil reply: a missing key. It never leaves
 // the package.
 var errNil = errors.New("cache: nil reply")
 
+// link holds the client once the cache is connected.
+type link struct{ rueidis.Client }
+
+// probing marks the context of the breaker's probes and of connecting,
+// which go through the door while it is closed to every other call.
+type probing struct{}
+
+// door returns the client for a call: it fails at once, without touching
+// the network, after Close (ErrClosed) and while the circuit breaker is
+// open or the cache is not connected yet (ErrUnavailable wrapping
+// ErrCircuitOpen).
+func (c *RedisCache) door(ctx context.Context) (rueidis.Client, error) {
+	if c.closed.Load() {
+		return nil, &Error{Class: ErrClosed}
+	}
+	l := c.conn.Load()
+	if !c.brk.Allow() && ctx.Value(probing{}) == nil || l == nil {
+		cause := ErrCircuitOpen
+		if l == nil {
+			cause = errNotConnected
+		}
+		return nil, &Error{Class: ErrUnavailable, Cause: cause}
+	}
+	return l.Client, nil
+}
+
+// errNotConnected is the cause of the calls refused before the first
+// connection succeeded.
+var errNotConnected = fmt.Errorf("%w: not connected yet; New could not reach Redis and keeps trying in the background (see Health)", ErrCircuitOpen)
+
 // send runs one command on node (the client, or one node of a cluster).
 // Its error is errNil for a nil reply, or an *Error with a Class and a
 // Cause but no Op, Kind or Key (see fail).
 func (c *RedisCache) send(ctx context.Context, node rueidis.Client, cmd rueidis.Completed) (rueidis.RedisMessage, error) {
-	if c.closed.Load() {
-		return rueidis.RedisMessage{}, &Error{Class: ErrClosed}
+	cl := calls.Get().(*call)
+	cl.node, cl.cmd = node, cmd
+	if err := c.exchange(ctx, cl); err != nil {
+		return rueidis.RedisMessage{}, c.settle(ctx, err)
 	}
-	bctx, cancel := c.bound(ctx)
-	msg, err := node.Do(bctx, cmd).ToMessage()
-	if cancel != nil {
-		cancel()
+	msg, err := cl.res.ToMessage()
+	cl.release()
+	if err != nil && rueidis.IsRedisNil(err) { // before any wrapping: IsRedisNil compares with ==
+		c.settle(ctx, nil)
+		return msg, errNil
 	}
-	if err != nil {
-		if rueidis.IsRedisNil(err) { // before any wrapping: IsRedisNil compares with ==
-			return msg, errNil
-		}
-		return msg, c.classify(ctx, err)
-	}
-	return msg, nil
+	return msg, c.settle(ctx, err)
 }
 
 // sendMulti runs cmds on node in one round trip (pipelined) and returns
 // their replies. Its error is the first failure, classified as by send;
 // nil replies are not errors here.
 func (c *RedisCache) sendMulti(ctx context.Context, node rueidis.Client, cmds rueidis.Commands) ([]rueidis.RedisMessage, error) {
-	if c.closed.Load() {
-		return nil, &Error{Class: ErrClosed}
-	}
-	bctx, cancel := c.bound(ctx)
-	results := node.DoMulti(bctx, cmds...)
-	if cancel != nil {
-		cancel()
+	results, err := c.exchangeMulti(ctx, node, cmds)
+	if err != nil {
+		return nil, err
 	}
 	msgs := make([]rueidis.RedisMessage, len(results))
 	for i, r := range results {
 		msg, err := r.ToMessage()
 		if err != nil && !rueidis.IsRedisNil(err) {
-			return msgs[:i], c.classify(ctx, err)
+			return msgs[:i], c.classify(err)
 		}
 		msgs[i] = msg
 	}
 	return msgs, nil
 }
 
-// bound returns ctx limited to the operation timeout, and the function
-// that releases it; when the caller's own deadline comes first, ctx is
-// used as it is (no timer, no allocation) and the function is nil.
-func (c *RedisCache) bound(ctx context.Context) (context.Context, context.CancelFunc) {
-	if dl, ok := ctx.Deadline(); ok && time.Until(dl) <= c.cfg.OperationTimeout {
-		return ctx, nil
+// exchangeMulti runs cmds on node in one round trip and returns the raw
+// results; its error is a failure of the exchange itself (no answer in
+// time, the caller gone), already classified. The breaker is told how the
+// server answered.
+func (c *RedisCache) exchangeMulti(ctx context.Context, node rueidis.Client, cmds rueidis.Commands) ([]rueidis.RedisResult, error) {
+	cl := calls.Get().(*call)
+	cl.node, cl.multi = node, cmds
+	if err := c.exchange(ctx, cl); err != nil {
+		return nil, c.settle(ctx, err)
 	}
-	return context.WithTimeout(ctx, c.cfg.OperationTimeout)
+	results := cl.ress
+	cl.release()
+	var failed error // the first failure, if any, for the breaker
+	for _, r := range results {
+		if err := r.Error(); err != nil && !rueidis.IsRedisNil(err) {
+			failed = err
+			break
+		}
+	}
+	c.settle(ctx, failed) //nolint:errcheck // the replies carry the errors
+	return results, nil
 }
 
-// classify wraps an error of the client in an *Error of its class, adding
-// a hint when the operation timeout, not the caller, ended the call.
-func (c *RedisCache) classify(ctx context.Context, err error) error {
-	class := classOf(err)
-	if class == ErrUnavailable && errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil {
-		err = fmt.Errorf("%w (no answer within Config.OperationTimeout=%v)", err, c.cfg.OperationTimeout)
+// call is one command, or one pipeline, handed to the client on a
+// goroutine of its own, so that the caller waits no longer than its bound
+// whatever the client does inside: a redial, the close of a broken
+// connection (which can wait a second for a PING), a retry. A call whose
+// caller stopped waiting is abandoned: it ends when the client gives up
+// (within Dialer.Timeout and ConnWriteTimeout, as retries are off), and
+// its connection is kept, instead of being dropped by a deadline.
+type call struct {
+	ctx   detached
+	node  rueidis.Client
+	cmd   rueidis.Completed
+	multi rueidis.Commands
+	res   rueidis.RedisResult
+	ress  []rueidis.RedisResult
+	done  chan struct{} // receives once, when the client returned
+}
+
+// calls are reused once their answer has been read; an abandoned call is
+// left to the collector.
+var calls = sync.Pool{New: func() any { return &call{done: make(chan struct{}, 1)} }}
+
+func (cl *call) run() {
+	if cl.multi != nil {
+		cl.ress = cl.node.DoMulti(&cl.ctx, cl.multi...)
+	} else {
+		cl.res = cl.node.Do(&cl.ctx, cl.cmd)
 	}
-	return &Error{Class: class, Cause: err}
+	cl.done <- struct{}{}
+}
+
+func (cl *call) release() {
+	*cl = call{done: cl.done}
+	calls.Put(cl)
+}
+
+// exchange starts cl and waits for its answer, the end of ctx, or
+// Config.OperationTimeout, whichever comes first; it returns ctx's error,
+// or c.timeout, when the answer did not come.
+func (c *RedisCache) exchange(ctx context.Context, cl *call) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	cl.ctx.parent = ctx
+	go cl.run()
+	t := timers.Get().(*time.Timer)
+	t.Reset(c.cfg.OperationTimeout)
+	var err error
+	select {
+	case <-cl.done:
+	case <-ctx.Done():
+		err = ctx.Err()
+	case <-t.C:
+		err = c.timeout
+	}
+	t.Stop()
+	timers.Put(t)
+	return err
+}
+
+// timers bound exchanges; a timer is stopped before it goes back (since Go
+// 1.23, a stopped timer's channel holds no stale tick).
+var timers = sync.Pool{New: func() any {
+	t := time.NewTimer(time.Hour)
+	t.Stop()
+	return t
+}}
+
+// detached is a call's context as the client sees it: the caller's values
+// (for a ClientBuilder's tracing hooks), without its deadline or
+// cancellation, which exchange enforces instead. A deadline given to
+// rueidis would drop the connection when it passes.
+type detached struct{ parent context.Context }
+
+func (*detached) Deadline() (time.Time, bool) { return time.Time{}, false }
+func (*detached) Done() <-chan struct{}       { return nil }
+func (*detached) Err() error                  { return nil }
+func (d *detached) Value(key any) any         { return d.parent.Value(key) }
+
+// settle classifies err, an error of the client or of exchange (nil for an
+// answer), and tells the breaker: an answer, even an error reply, is a
+// success; no answer (a timeout, a broken connection) or a server that
+// answers it cannot serve (LOADING, BUSY, MASTERDOWN, CLUSTERDOWN) is a
+// failure; a call the caller gave up, or Close ended, is neither. The
+// breaker's own probes are not counted.
+func (c *RedisCache) settle(ctx context.Context, err error) error {
+	var class Class
+	if err != nil {
+		class = classOf(err)
+	}
+	switch {
+	case !c.brk.Allow() && ctx.Value(probing{}) != nil:
+	case ctx.Err() != nil || class == ErrClosed:
+	case class == ErrUnavailable || class == ErrOperation && cannotServe(err):
+		c.failed(err)
+	default:
+		c.brk.Success()
+	}
+	if err == nil {
+		return nil
+	}
+	return c.classify(err)
+}
+
+// cannotServe reports whether err is a reply of a server that is up but
+// cannot serve: loading its data, running a long script, without its
+// primary, or a cluster that is down.
+func cannotServe(err error) bool {
+	var re *rueidis.RedisError
+	if !errors.As(err, &re) {
+		return false
+	}
+	msg := re.Error()
+	for _, p := range [...]string{"LOADING", "BUSY ", "MASTERDOWN", "CLUSTERDOWN"} {
+		if strings.HasPrefix(msg, p) {
+			return true
+		}
+	}
+	return false
+}
+
+// classify wraps an error of the client in an *Error of its class.
+func (c *RedisCache) classify(err error) error {
+	if e, ok := err.(*Error); ok {
+		return e
+	}
+	return &Error{Class: classOf(err), Cause: err}
 }
 
 // classOf returns the class of an error: its own for the cache's errors,
@@ -123,7 +280,11 @@ func fail(err error, op Op, k *kindState, key string) error {
 // getBytes reads the bytes under key; a missing key is (nil, false, nil).
 // The returned bytes alias the reply and must not be modified.
 func (c *RedisCache) getBytes(ctx context.Context, key string) ([]byte, bool, error) {
-	msg, err := c.send(ctx, c.client, c.client.B().Get().Key(key).Build())
+	client, err := c.door(ctx)
+	if err != nil {
+		return nil, false, err
+	}
+	msg, err := c.send(ctx, client, client.B().Get().Key(key).Build())
 	if err == errNil {
 		return nil, false, nil
 	}
@@ -145,21 +306,21 @@ func (c *RedisCache) getBytes(ctx context.Context, key string) ([]byte, bool, er
 // without expiry, and 0 when the key cannot be kept locally (gone since
 // the GET, or the server would not track it).
 func (c *RedisCache) getTracked(ctx context.Context, key string) (val []byte, pttl int64, found bool, err error) {
-	if c.closed.Load() {
-		return nil, 0, false, &Error{Class: ErrClosed}
+	client, err := c.door(ctx)
+	if err != nil {
+		return nil, 0, false, err
 	}
-	b := c.client.B()
-	bctx, cancel := c.bound(ctx)
-	res := c.client.DoMulti(bctx, b.ClientCaching().Yes().Build(), b.Get().Key(key).Build(), b.Pttl().Key(key).Build())
-	if cancel != nil {
-		cancel()
+	b := client.B()
+	res, err := c.exchangeMulti(ctx, client, rueidis.Commands{b.ClientCaching().Yes().Build(), b.Get().Key(key).Build(), b.Pttl().Key(key).Build()})
+	if err != nil {
+		return nil, 0, false, err
 	}
 	s, err := res[1].ToString()
 	if err != nil {
 		if rueidis.IsRedisNil(err) {
 			return nil, 0, false, nil
 		}
-		return nil, 0, false, c.classify(ctx, err)
+		return nil, 0, false, c.classify(err)
 	}
 	if res[0].Error() == nil {
 		pttl, _ = res[2].AsInt64()
@@ -175,8 +336,12 @@ func (c *RedisCache) setBytes(ctx context.Context, key string, val []byte, ttl t
 	// succeeded, when the command has been written in full (store.put). A
 	// ClientBuilder wrapper that keeps commands after Do returns must copy
 	// them.
-	cmd := c.client.B().Set().Key(key).Value(rueidis.BinaryString(val)).Px(ttl).Build()
-	_, err := c.send(ctx, c.client, cmd)
+	client, err := c.door(ctx)
+	if err != nil {
+		return err
+	}
+	cmd := client.B().Set().Key(key).Value(rueidis.BinaryString(val)).Px(ttl).Build()
+	_, err = c.send(ctx, client, cmd)
 	c.wrote(key) // even after an error: the write may have been applied
 	return err
 }
@@ -185,11 +350,15 @@ func (c *RedisCache) setBytes(ctx context.Context, key string, val []byte, ttl t
 // (per-key commands stay valid on a cluster, where the keys of one batch
 // live in different slots). It returns how many keys existed.
 func (c *RedisCache) unlink(ctx context.Context, keys []string) (int64, error) {
+	client, err := c.door(ctx)
+	if err != nil {
+		return 0, err
+	}
 	cmds := make(rueidis.Commands, len(keys))
 	for i, k := range keys {
-		cmds[i] = c.client.B().Unlink().Key(k).Build()
+		cmds[i] = client.B().Unlink().Key(k).Build()
 	}
-	msgs, err := c.sendMulti(ctx, c.client, cmds)
+	msgs, err := c.sendMulti(ctx, client, cmds)
 	for _, k := range keys {
 		c.wrote(k)
 	}
@@ -212,6 +381,9 @@ func (c *RedisCache) scan(ctx context.Context, match string, fn func(keys []stri
 	for _, node := range nodes {
 		var cursor uint64
 		for {
+			if _, err := c.door(ctx); err != nil { // closed, or the breaker opened meanwhile
+				return err
+			}
 			msg, err := c.send(ctx, node, node.B().Scan().Cursor(cursor).Match(match).Count(scanCount).Build())
 			if err != nil {
 				return err
@@ -246,6 +418,9 @@ func (c *RedisCache) info(ctx context.Context) ([]string, error) {
 	}
 	out := make([]string, 0, len(nodes))
 	for _, node := range nodes {
+		if _, err := c.door(ctx); err != nil {
+			return out, err
+		}
 		msg, err := c.send(ctx, node, node.B().Info().Build())
 		if err != nil {
 			return out, err
@@ -261,7 +436,11 @@ func (c *RedisCache) info(ctx context.Context) ([]string, error) {
 
 // ping sends one PING.
 func (c *RedisCache) ping(ctx context.Context) error {
-	_, err := c.send(ctx, c.client, c.client.B().Ping().Build())
+	client, err := c.door(ctx)
+	if err != nil {
+		return err
+	}
+	_, err = c.send(ctx, client, client.B().Ping().Build())
 	return err
 }
 
@@ -271,11 +450,15 @@ func (c *RedisCache) ping(ctx context.Context) error {
 // refuses ROLE (a Redis-compatible server without it) is taken as a
 // primary.
 func (c *RedisCache) primaries(ctx context.Context) ([]rueidis.Client, error) {
-	if c.client.Mode() != rueidis.ClientModeCluster {
-		return []rueidis.Client{c.client}, nil
+	client, err := c.door(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if client.Mode() != rueidis.ClientModeCluster {
+		return []rueidis.Client{client}, nil
 	}
 	var out []rueidis.Client
-	for _, node := range c.client.Nodes() {
+	for _, node := range client.Nodes() {
 		msg, err := c.send(ctx, node, node.B().Role().Build())
 		if classOf(err) == ErrOperation { // a server without ROLE: one that cannot be told apart, so scanned
 			out = append(out, node)

@@ -25,12 +25,13 @@ const (
 	OpServerStats               // ServerStats
 	OpConnect                   // New
 	OpGenerateKey               // deriving a key from an input (in errors only)
+	OpBreaker                   // a change of state of the circuit breaker (in events only: see Event.Breaker)
 	numOps
 )
 
 var opNames = [numOps]string{
 	OpGet: "get", OpSet: "set", OpDelete: "delete", OpFetch: "fetch", OpLoad: "load", OpClear: "clear",
-	OpPing: "ping", OpServerStats: "server_stats", OpConnect: "connect", OpGenerateKey: "generate_key",
+	OpPing: "ping", OpServerStats: "server_stats", OpConnect: "connect", OpGenerateKey: "generate_key", OpBreaker: "breaker",
 }
 
 // String returns the operation's label ("get", "set", …), or "unknown".
@@ -106,6 +107,7 @@ type Event struct {
 	Tier    Tier          // where a read's answer came from (a miss: Redis); zero for other operations
 	Latency time.Duration // how long it took, encoding and decoding included; for OpLoad, the loader's run time
 	Keys    int64         // for OpDelete and OpClear, the keys removed
+	Breaker BreakerState  // for OpBreaker, the state the circuit breaker entered (its Class: the last failure's, when it opened)
 }
 
 // Recorder receives every operation of the cache, once, when it ends: the
@@ -128,7 +130,7 @@ func (f RecorderFunc) Record(e Event) { f(e) }
 type kindState struct {
 	name string
 	ttl  time.Duration
-	near *nearTier // nil when the near cache is off
+	near atomic.Pointer[nearTier] // nil when the near cache is off
 	keys *keyMemo  // the keys of recent string inputs (Kind.key)
 
 	localHits, hits, misses, sets, deletes, errors, canceled, loads, loadErrors atomic.Uint64
@@ -270,7 +272,7 @@ func (k *kindState) snapshot() KindStats {
 			s.Latency[Op(op)] = LatencySummary{Count: sum.Count, P50: sum.P50, P99: sum.P99}
 		}
 	}
-	if t := k.near; t != nil {
+	if t := k.near.Load(); t != nil {
 		t.data.CleanUp() // apply pending writes to the weights
 		s.Near = NearStats{Entries: t.data.EstimatedSize(), Bytes: t.data.WeightedSize(), Invalidated: t.invalidated.Load()}
 	}
@@ -287,6 +289,8 @@ type Stats struct {
 	Cache KindStats
 	// NearCache says whether the near cache is on.
 	NearCache NearCacheStatus
+	// Breaker is the circuit breaker in front of Redis.
+	Breaker BreakerStatus
 }
 
 // Total returns the sum of the counts of every kind (latencies are not
@@ -320,9 +324,10 @@ func (s Stats) Names() []string {
 // Stats returns the figures counted by this process. It does not touch the
 // network; see [RedisCache.ServerStats] for the server's side.
 func (c *RedisCache) Stats() Stats {
+	s := Stats{Cache: c.whole.snapshot(), NearCache: c.nearStatus(), Breaker: c.breakerStatus()}
 	c.mu.RLock()
 	defer c.mu.RUnlock()
-	s := Stats{Kinds: make(map[string]KindStats, len(c.kinds)), Cache: c.whole.snapshot(), NearCache: c.nearStatus()}
+	s.Kinds = make(map[string]KindStats, len(c.kinds))
 	for name, k := range c.kinds {
 		s.Kinds[name] = k.snapshot()
 	}
@@ -331,9 +336,11 @@ func (c *RedisCache) Stats() Stats {
 
 // nearStatus returns the near cache's status now.
 func (c *RedisCache) nearStatus() NearCacheStatus {
+	c.mu.RLock()
 	st := c.nearState
-	if c.near != nil {
-		st.Flushes = c.near.flushes.Load()
+	c.mu.RUnlock()
+	if n := c.near.Load(); n != nil {
+		st.Flushes = n.flushes.Load()
 	}
 	return st
 }

@@ -34,7 +34,8 @@ type store[V any] struct {
 // LegacyRead) is read in either format.
 func (s store[V]) get(ctx context.Context, key, alt string) (V, bool, error) {
 	start := time.Now()
-	if t := s.k.near; t != nil && !s.c.closed.Load() {
+	t := s.k.near.Load()
+	if t != nil && !s.c.closed.Load() {
 		if e, ok := t.data.GetIfPresent(key); ok {
 			// Another view of the kind may have stored another type: then
 			// this is a near-cache miss, and Redis answers.
@@ -45,7 +46,7 @@ func (s store[V]) get(ctx context.Context, key, alt string) (V, bool, error) {
 			}
 		}
 	}
-	v, ok, err := s.lookup(ctx, key, s.k.near)
+	v, ok, err := s.lookup(ctx, key, t)
 	if !ok && err == nil && alt != "" {
 		either := s
 		either.plain = true

@@ -1,0 +1,159 @@
+package cache
+
+import (
+	"context"
+	"log/slog"
+	"time"
+
+	"github.com/media-gateway/discovery/cache/internal/breaker"
+)
+
+// The circuit breaker stands in the door to Redis (see door and settle):
+// every call that gets no answer in time counts as a failure, every answer
+// as a success, and Config.BreakerThreshold failures in a row open it.
+// While it is open, calls fail at once with ErrCircuitOpen, Fetch answers
+// from its loader, and nothing is dialled; one goroutine probes Redis after
+// a backoff (Config.BreakerBackoff, doubling to Config.BreakerMaxBackoff)
+// and closes the breaker when a probe succeeds. A cache that could not
+// connect in New starts with the breaker open, and its probes connect.
+
+// BreakerState is the state of the circuit breaker.
+type BreakerState uint8
+
+// The states of the circuit breaker.
+const (
+	// BreakerClosed: calls go to Redis.
+	BreakerClosed BreakerState = iota + 1
+	// BreakerOpen: calls fail at once with ErrCircuitOpen; a probe is due
+	// after the backoff.
+	BreakerOpen
+	// BreakerHalfOpen: a probe is running; calls still fail at once.
+	BreakerHalfOpen
+)
+
+// String returns the state's label ("closed", "open", "half_open"), or
+// "unknown".
+func (s BreakerState) String() string {
+	switch s {
+	case BreakerClosed:
+		return "closed"
+	case BreakerOpen:
+		return "open"
+	case BreakerHalfOpen:
+		return "half_open"
+	}
+	return "unknown"
+}
+
+func stateOf(s breaker.State) BreakerState { return BreakerState(s) + 1 }
+
+// BreakerStatus describes the circuit breaker at one instant.
+type BreakerStatus struct {
+	State     BreakerState
+	Since     time.Time     // when it entered State
+	Failures  int64         // consecutive failures counted while closed
+	Opens     uint64        // how many times it opened since New
+	Backoff   time.Duration // the wait before the next probe, or before the first one if it opens
+	NextProbe time.Time     // when the next probe may start; zero unless open
+	// LastError is the last failure to get an answer from Redis, and
+	// LastErrorAt when it happened; empty if there was none.
+	LastError   string
+	LastErrorAt time.Time
+}
+
+// failure is a failure to get an answer from Redis.
+type failure struct {
+	err error
+	at  time.Time
+}
+
+// failed counts a failure to get an answer (see settle).
+func (c *RedisCache) failed(err error) {
+	c.lastFail.Store(&failure{err: err, at: time.Now()})
+	c.brk.Failure()
+}
+
+// breakerStatus returns the breaker's status now.
+func (c *RedisCache) breakerStatus() BreakerStatus {
+	st := c.brk.Status()
+	s := BreakerStatus{State: stateOf(st.State), Since: st.Since, Failures: st.Failures, Opens: st.Opens,
+		Backoff: st.Backoff, NextProbe: st.Due}
+	if f := c.lastFail.Load(); f != nil {
+		s.LastError, s.LastErrorAt = f.err.Error(), f.at
+	}
+	return s
+}
+
+// breakerChanged is the breaker's OnChange: one log line and one Event per
+// change of state, and a probe loop once it opens. It runs with the
+// breaker's lock held, and so calls nothing of the breaker.
+func (c *RedisCache) breakerChanged(from, to breaker.State) {
+	e := Event{Op: OpBreaker, Outcome: OutcomeOK, Breaker: stateOf(to)}
+	level, msg := slog.LevelInfo, "cache: circuit breaker closed; calls go to Redis again"
+	attrs := []slog.Attr{slog.String("from", stateOf(from).String()), slog.String("to", stateOf(to).String())}
+	switch to {
+	case breaker.Open:
+		level, msg = slog.LevelWarn, "cache: circuit breaker open; calls skip Redis (Fetch answers from loaders) until a probe succeeds"
+		if from == breaker.HalfOpen {
+			level, msg = slog.LevelDebug, "cache: circuit breaker probe failed; open again"
+		}
+		if f := c.lastFail.Load(); f != nil {
+			e.Class = classOf(f.err)
+			attrs = append(attrs, slog.String("error", f.err.Error()))
+		}
+		c.startProbing()
+	case breaker.HalfOpen:
+		level, msg = slog.LevelDebug, "cache: circuit breaker probing Redis"
+	}
+	c.log.LogAttrs(context.Background(), level, msg, attrs...)
+	if c.rec != nil {
+		c.rec.Record(e)
+	}
+}
+
+// startProbing starts the probe loop unless it runs.
+func (c *RedisCache) startProbing() {
+	if c.probing.CompareAndSwap(false, true) {
+		go c.probeLoop()
+	}
+}
+
+// probeLoop probes Redis each time the breaker's backoff has passed, until
+// a probe closes it or the cache is closed.
+func (c *RedisCache) probeLoop() {
+	for {
+		for c.brk.State() != breaker.Closed {
+			t := time.NewTimer(c.brk.Due())
+			select {
+			case <-c.life.Done():
+				t.Stop()
+				return // probing stays set: no loop starts after Close
+			case <-t.C:
+			}
+			if c.brk.Probe() {
+				c.brk.Probed(c.probe() == nil)
+			}
+		}
+		// The breaker may open again between the check above and this
+		// store, with its own start refused: look again.
+		c.probing.Store(false)
+		if c.brk.State() == breaker.Closed || !c.probing.CompareAndSwap(false, true) {
+			return
+		}
+	}
+}
+
+// probe checks that Redis answers: it connects when the cache never did,
+// and sends a PING otherwise. Neither is counted by the breaker.
+func (c *RedisCache) probe() error {
+	if c.conn.Load() == nil {
+		err := c.connect(c.life)
+		if err != nil {
+			c.lastFail.Store(&failure{err: err, at: time.Now()})
+		} else {
+			c.log.LogAttrs(c.life, slog.LevelInfo, "cache connected", slog.String("url", c.cfg.redactedURL))
+		}
+		return err
+	}
+	return c.ping(c.life)
+}

@@ -1,0 +1,138 @@
+package breaker
+
+import (
+	"sync"
+	"testing"
+	"time"
+)
+
+// clock is a manual clock.
+type clock struct{ t time.Time }
+
+func (c *clock) now() time.Time      { return c.t }
+func (c *clock) add(d time.Duration) { c.t = c.t.Add(d) }
+func newClock() *clock               { return &clock{t: time.Unix(1_000_000, 0)} }
+
+func TestOpensAtThresholdOfConsecutiveFailures(t *testing.T) {
+	var changes []string
+	b := New(Config{Threshold: 3, Backoff: time.Second, MaxBackoff: 8 * time.Second,
+		OnChange: func(from, to State) { changes = append(changes, from.String()+">"+to.String()) }})
+	b.Failure()
+	b.Failure()
+	b.Success() // breaks the run
+	b.Failure()
+	b.Failure()
+	if !b.Allow() {
+		t.Fatal("opened after 2 consecutive failures; threshold is 3")
+	}
+	b.Failure()
+	if b.Allow() || b.State() != Open {
+		t.Fatalf("state %v after 3 consecutive failures, want open", b.State())
+	}
+	if len(changes) != 1 || changes[0] != "closed>open" {
+		t.Fatalf("changes %v, want [closed>open]", changes)
+	}
+	if st := b.Status(); st.Opens != 1 || st.Failures != 3 {
+		t.Fatalf("status %+v, want 1 open and 3 failures", st)
+	}
+}
+
+func TestProbesWithBackoff(t *testing.T) {
+	clk := newClock()
+	b := New(Config{Threshold: 1, Backoff: time.Second, MaxBackoff: 4 * time.Second, Now: clk.now})
+	b.Failure()
+	for i, want := range []time.Duration{time.Second, 2 * time.Second, 4 * time.Second, 4 * time.Second} {
+		due := b.Due()
+		if due < want*4/5 || due > want*6/5 {
+			t.Fatalf("probe %d due in %v, want %v ± a fifth", i, due, want)
+		}
+		if b.Probe() {
+			t.Fatalf("probe %d allowed before its backoff passed", i)
+		}
+		clk.add(due)
+		if !b.Probe() || b.State() != HalfOpen {
+			t.Fatalf("probe %d not allowed once due (state %v)", i, b.State())
+		}
+		if b.Probe() {
+			t.Fatal("a second probe allowed while one runs")
+		}
+		if b.Allow() {
+			t.Fatal("calls allowed while half-open")
+		}
+		b.Probed(false)
+		if b.State() != Open {
+			t.Fatalf("state %v after a failed probe, want open", b.State())
+		}
+	}
+	clk.add(b.Due())
+	b.Probe()
+	b.Probed(true)
+	if !b.Allow() {
+		t.Fatal("still refusing calls after a successful probe")
+	}
+	// Opened again before any call succeeded: the backoff stays long.
+	b.Failure()
+	if due := b.Due(); due < 4*time.Second*4/5 {
+		t.Fatalf("reopened without a success in between: probe due in %v, want the long backoff (4s ± a fifth)", due)
+	}
+	clk.add(b.Due())
+	b.Probe()
+	b.Probed(true)
+	b.Success() // a call succeeded: the backoff starts over
+	b.Failure()
+	if due := b.Due(); due > time.Second*6/5 {
+		t.Fatalf("probe due in %v after a call succeeded, want the first backoff (1s ± a fifth)", due)
+	}
+}
+
+func TestTripAndNoThreshold(t *testing.T) {
+	b := New(Config{Threshold: 0, Backoff: time.Second})
+	for range 100 {
+		b.Failure()
+	}
+	if !b.Allow() {
+		t.Fatal("opened on failures with no threshold")
+	}
+	b.Trip()
+	if b.Allow() {
+		t.Fatal("Trip did not open the breaker")
+	}
+}
+
+func TestConcurrentUse(t *testing.T) {
+	b := New(Config{Threshold: 5, Backoff: time.Microsecond, MaxBackoff: time.Millisecond})
+	var wg sync.WaitGroup
+	for g := range 8 {
+		wg.Go(func() {
+			for i := range 2000 {
+				switch {
+				case b.Allow() && (i+g)%3 == 0:
+					b.Success()
+				case b.Allow():
+					b.Failure()
+				case b.Probe():
+					b.Probed(i%2 == 0)
+				}
+				_ = b.Status()
+			}
+		})
+	}
+	wg.Wait()
+	if s := b.State(); s > HalfOpen {
+		t.Fatalf("state %d", s)
+	}
+}
+
+func BenchmarkClosed(b *testing.B) {
+	br := New(Config{Threshold: 5, Backoff: time.Second})
+	b.ReportAllocs()
+	b.SetParallelism(32)
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if !br.Allow() {
+				b.Fatal("open")
+			}
+			br.Success()
+		}
+	})
+}
