@@ -11,4 +11,6 @@ func SetNearReadHook(c *RedisCache, hook func(key string)) { c.hookNearRead = ho
 
 // SetInvalidationHook makes c call hook each time its near cache has
 // dropped a key (an invalidation from the server, or a write of c).
-func SetInvalidationHook(c *RedisCache, hook func(key string)) { c.near.Load().hookInvalidated.Store(&hook) }
+func SetInvalidationHook(c *RedisCache, hook func(key string)) {
+	c.near.Load().hookInvalidated.Store(&hook)
+}

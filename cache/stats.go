@@ -131,7 +131,7 @@ type kindState struct {
 	name string
 	ttl  time.Duration
 	near atomic.Pointer[nearTier] // nil when the near cache is off
-	keys *keyMemo  // the keys of recent string inputs (Kind.key)
+	keys *keyMemo                 // the keys of recent string inputs (Kind.key)
 
 	localHits, hits, misses, sets, deletes, errors, canceled, loads, loadErrors atomic.Uint64
 	latency                                                                     [numOps]atomic.Pointer[latency.Histogram] // made on first use
