@@ -1,0 +1,433 @@
+package cache_test
+
+// The fault suite: a cache behind a fault-injecting TCP proxy
+// (redistest.Proxy) in front of a private redis-server, for blackholes,
+// added latency, refused and reset connections, a server killed and
+// restarted, and CLIENT PAUSE. Each test asserts what it proves with
+// margins a loaded machine cannot break, and reports its tight figures:
+// to the test log, and to the file named by CACHE_FAULT_REPORT, from which
+// docs/reliability.md is written:
+//
+//	CACHE_FAULT_REPORT=/tmp/faults.md go test ./cache -run Fault -count=1
+//
+// The tests do not run in parallel: each checks that the goroutines it
+// started are gone when its cache is closed.
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/redis/rueidis"
+	"go.uber.org/goleak"
+
+	"github.com/media-gateway/discovery/cache"
+	"github.com/media-gateway/discovery/internal/redistest"
+)
+
+// faultTimeout is the OperationTimeout of the suite's caches.
+const faultTimeout = 100 * time.Millisecond
+
+// faultRig is a cache on a proxy on a private server, counting the
+// client's dials.
+type faultRig struct {
+	srv   *redistest.Server
+	proxy *redistest.Proxy
+	c     *cache.RedisCache
+	dials atomic.Int64
+}
+
+// newFaultRig starts the rig. It checks, when t ends, that no goroutine
+// started during the test is left.
+func newFaultRig(t *testing.T, edit ...func(*cache.Config)) *faultRig {
+	t.Helper()
+	noLeaks(t)
+	r := &faultRig{srv: redistest.Start(t)}
+	r.proxy = redistest.StartProxy(t, r.srv.Addr)
+	cfg := cache.Config{
+		ClientOption: &rueidis.ClientOption{
+			InitAddress: []string{r.proxy.Addr},
+			DialCtxFn: func(ctx context.Context, addr string, d *net.Dialer, _ *tls.Config) (net.Conn, error) {
+				r.dials.Add(1)
+				return d.DialContext(ctx, "tcp", addr)
+			},
+		},
+		OperationTimeout: faultTimeout,
+		DialTimeout:      time.Second,
+	}
+	for _, e := range edit {
+		e(&cfg)
+	}
+	c, err := cache.New(ctxT(t), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	r.c = c
+	return r
+}
+
+// noLeaks fails t if goroutines started during it outlive it (its
+// cleanups included: registered first, this check runs last).
+func noLeaks(t *testing.T) {
+	t.Helper()
+	ignore := goleak.IgnoreCurrent()
+	t.Cleanup(func() {
+		// Abandoned calls end when the client is closed; a connection
+		// attempt within its DialTimeout. Find retries for about 2 s.
+		var err error
+		for range 3 {
+			if err = goleak.Find(ignore); err == nil {
+				return
+			}
+		}
+		t.Error(err)
+	})
+}
+
+// durations are latencies of calls.
+type durations []time.Duration
+
+func (d durations) quantile(q float64) time.Duration {
+	if len(d) == 0 {
+		return 0
+	}
+	s := slices.Clone(d)
+	slices.Sort(s)
+	return s[min(len(s)-1, int(q*float64(len(s))))]
+}
+
+func (d durations) String() string {
+	return fmt.Sprintf("p50 %v, p99 %v, max %v (%d calls)", round(d.quantile(0.5)), round(d.quantile(0.99)), round(d.quantile(1)), len(d))
+}
+
+func round(d time.Duration) time.Duration {
+	switch {
+	case d >= 10*time.Millisecond:
+		return d.Round(time.Millisecond)
+	case d >= 10*time.Microsecond:
+		return d.Round(time.Microsecond)
+	}
+	return d
+}
+
+// report logs one measured row of the reliability table, and appends it
+// to CACHE_FAULT_REPORT when set.
+func report(t *testing.T, what, measured string) {
+	t.Helper()
+	t.Logf("%s: %s", what, measured)
+	path := os.Getenv("CACHE_FAULT_REPORT")
+	if path == "" {
+		return
+	}
+	f, err := os.OpenFile(path, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644)
+	if err != nil {
+		t.Errorf("report: %v", err)
+		return
+	}
+	defer f.Close()
+	fmt.Fprintf(f, "| %s | %s | %s |\n", t.Name(), what, measured)
+}
+
+// timed runs op and returns how long it took.
+func timed(op func()) time.Duration {
+	start := time.Now()
+	op()
+	return time.Since(start)
+}
+
+// waitHealthy polls Health until it succeeds or within fails t, and
+// returns how long it took.
+func waitHealthy(t *testing.T, c *cache.RedisCache, within time.Duration) time.Duration {
+	t.Helper()
+	start := time.Now()
+	for {
+		h, err := c.Health(context.Background())
+		if err == nil {
+			return time.Since(start)
+		}
+		if time.Since(start) > within {
+			t.Fatalf("not healthy %v after the fault ended: %+v, %v", within, h, err)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func TestFaultBlackhole(t *testing.T) {
+	r := newFaultRig(t, func(cfg *cache.Config) { cfg.NearCacheBytes = -1 })
+	search := cache.Search[string, int](r.c)
+	ctx := context.Background()
+	if err := search.Set(ctx, "warm", 1); err != nil {
+		t.Fatal(err)
+	}
+	r.proxy.Blackhole()
+
+	// Until the breaker opens, each call waits for the operation timeout,
+	// and no longer.
+	var before durations
+	var err error
+	for i := 0; ; i++ {
+		before = append(before, timed(func() { _, _, err = search.Get(ctx, fmt.Sprint("q", i)) }))
+		if errors.Is(err, cache.ErrCircuitOpen) {
+			break
+		}
+		if !errors.Is(err, cache.ErrUnavailable) || i > 20 {
+			t.Fatalf("Get %d through a blackhole: %v; want ErrUnavailable, and the breaker open after 5", i, err)
+		}
+	}
+	waited := before[:len(before)-1]
+	if len(waited) != 5 {
+		t.Errorf("%d calls waited before the breaker opened; want BreakerThreshold (5)", len(waited))
+	}
+	if worst := waited.quantile(1); worst > 2*faultTimeout {
+		t.Errorf("a blackholed call took %v; want at most twice the operation timeout (%v)", worst, faultTimeout)
+	}
+	report(t, "blackhole: calls before the breaker opens", waited.String()+fmt.Sprintf("; OperationTimeout %v", faultTimeout))
+
+	// Open: no call waits on the network, and nothing is dialled.
+	dials := r.dials.Load()
+	var open durations
+	loads := 0
+	for i := range 1000 {
+		open = append(open, timed(func() {
+			_, _, err = search.Get(ctx, fmt.Sprint("q", i))
+		}))
+		if !errors.Is(err, cache.ErrCircuitOpen) {
+			t.Fatalf("Get with the breaker open: %v; want ErrCircuitOpen", err)
+		}
+		v, err := search.Fetch(ctx, fmt.Sprint("f", i), func(context.Context) (int, error) { loads++; return 7, nil })
+		if v != 7 || err != nil {
+			t.Fatalf("Fetch with the breaker open = %d, %v; want the loader's 7", v, err)
+		}
+	}
+	if got := r.dials.Load() - dials; got != 0 {
+		t.Errorf("%d dials with the breaker open; want 0", got)
+	}
+	if st := r.c.Stats().Breaker; st.State == cache.BreakerClosed || st.Opens != 1 {
+		t.Errorf("breaker %+v; want open, opened once", st)
+	}
+	report(t, "blackhole: Get with the breaker open", open.String()+fmt.Sprintf("; 0 dials; 1000 Fetches answered by the loader"))
+
+	// Probes fail while the blackhole lasts, then one succeeds after Heal.
+	time.Sleep(1500 * time.Millisecond) // the first probe comes after 1 s ± 20%
+	if st := r.c.Stats().Breaker; st.Backoff != 2*time.Second {
+		t.Errorf("breaker %+v after a failed probe; want the backoff doubled to 2 s", st)
+	}
+	r.proxy.Heal()
+	back := waitHealthy(t, r.c, 15*time.Second)
+	if _, _, err := search.Get(ctx, "warm"); err != nil {
+		t.Fatalf("Get after the blackhole: %v", err)
+	}
+	report(t, "blackhole healed: healthy again after", fmt.Sprintf("%v (the next probe is due 2 s ± 20%% after the failed one)", round(back)))
+}
+
+func TestFaultLatency(t *testing.T) {
+	r := newFaultRig(t, func(cfg *cache.Config) {
+		cfg.NearCacheBytes = -1
+		cfg.OperationTimeout = 500 * time.Millisecond
+	})
+	search := cache.Search[string, int](r.c)
+	if err := search.Set(context.Background(), "q", 1); err != nil {
+		t.Fatal(err)
+	}
+	r.proxy.Latency(200 * time.Millisecond)
+	const deadline = 50 * time.Millisecond
+	var gets, fetches durations
+	for i := range 20 {
+		ctx, cancel := context.WithTimeout(context.Background(), deadline)
+		var err error
+		gets = append(gets, timed(func() { _, _, err = search.Get(ctx, "q") }))
+		cancel()
+		if !errors.Is(err, context.DeadlineExceeded) {
+			t.Fatalf("Get %d with 200 ms each way and a 50 ms deadline: %v; want DeadlineExceeded", i, err)
+		}
+		ctx, cancel = context.WithTimeout(context.Background(), deadline)
+		fetches = append(fetches, timed(func() {
+			_, err = search.Fetch(ctx, "q", func(context.Context) (int, error) { return 2, nil })
+		}))
+		cancel()
+	}
+	for name, d := range map[string]durations{"Get": gets, "Fetch": fetches} {
+		if worst := d.quantile(1); worst > deadline+250*time.Millisecond {
+			t.Errorf("%s took %v with a %v deadline", name, worst, deadline)
+		}
+	}
+	if st := r.c.Stats().Breaker; st.State != cache.BreakerClosed || st.Failures != 0 {
+		t.Errorf("breaker %+v; the callers' own deadlines are not failures of Redis", st)
+	}
+	report(t, "200 ms added each way, caller deadline 50 ms: Get", gets.String())
+	report(t, "200 ms added each way, caller deadline 50 ms: Fetch", fetches.String())
+	// Redials: the calls that timed out kept their connection.
+	if n := r.dials.Load(); n > 2 {
+		t.Errorf("%d dials; a call timed out by its caller must not cost a redial", n)
+	}
+	report(t, "200 ms added each way: dials for 40 timed-out calls", fmt.Sprint(r.dials.Load()-1))
+}
+
+func TestFaultRefused(t *testing.T) {
+	r := newFaultRig(t, func(cfg *cache.Config) { cfg.NearCacheBytes = -1 })
+	search := cache.Search[string, int](r.c)
+	ctx := context.Background()
+	r.proxy.Refuse()
+	var before, open durations
+	var err error
+	for i := range 1005 {
+		d := timed(func() { _, _, err = search.Get(ctx, "q") })
+		if !errors.Is(err, cache.ErrUnavailable) {
+			t.Fatalf("Get %d with the server refusing: %v; want ErrUnavailable", i, err)
+		}
+		if errors.Is(err, cache.ErrCircuitOpen) {
+			open = append(open, d)
+		} else {
+			before = append(before, d)
+		}
+	}
+	if len(before) > 5 {
+		t.Errorf("%d calls reached the network; want the breaker open after 5", len(before))
+	}
+	dials := r.dials.Load()
+	for range 1000 {
+		search.Get(ctx, "q")
+	}
+	if n := r.dials.Load() - dials; n != 0 {
+		t.Errorf("%d dials with the breaker open; want 0", n)
+	}
+	report(t, "connection refused: Get before the breaker opens", before.String())
+	report(t, "connection refused: Get with the breaker open", open.String())
+	r.proxy.Heal()
+	back := waitHealthy(t, r.c, 15*time.Second)
+	report(t, "connection refused, then listening again: healthy after", round(back).String())
+}
+
+func TestFaultReset(t *testing.T) {
+	r := newFaultRig(t, func(cfg *cache.Config) { cfg.NearCacheBytes = -1 })
+	search := cache.Search[string, int](r.c)
+	ctx := context.Background()
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	var calls, errs atomic.Int64
+	for g := range 8 {
+		wg.Go(func() {
+			for i := 0; ; i++ {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				v, err := search.Fetch(ctx, fmt.Sprint(g, ":", i%50), func(context.Context) (int, error) { return 1, nil })
+				calls.Add(1)
+				if err != nil || v != 1 {
+					errs.Add(1)
+				}
+			}
+		})
+	}
+	const window = 2 * time.Second
+	dials := r.dials.Load()
+	end := time.Now().Add(window)
+	for time.Now().Before(end) {
+		r.proxy.Reset()
+		time.Sleep(10 * time.Millisecond)
+	}
+	close(stop)
+	wg.Wait()
+	n := r.dials.Load() - dials
+	if errs.Load() != 0 {
+		t.Errorf("%d of %d Fetches failed while connections were reset", errs.Load(), calls.Load())
+	}
+	// Without the breaker, each reset costs a redial (~200 in 2 s); with
+	// it, redials wait for the probes' backoff.
+	if n > 40 {
+		t.Errorf("%d dials in %v of resets every 10 ms; want them bounded by the breaker's backoff", n, window)
+	}
+	report(t, "a reset every 10 ms for 2 s, 8 goroutines Fetching", fmt.Sprintf("%d dials, %d Fetches, 0 errors", n, calls.Load()))
+}
+
+func TestFaultServerKilled(t *testing.T) {
+	r := newFaultRig(t, func(cfg *cache.Config) {
+		cfg.BreakerBackoff = 100 * time.Millisecond
+		cfg.BreakerMaxBackoff = 400 * time.Millisecond
+	})
+	search := cache.Search[string, int](r.c)
+	ctx := context.Background()
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	var calls, errs atomic.Int64
+	var mu sync.Mutex
+	var lat durations
+	for g := range 32 {
+		wg.Go(func() {
+			var mine durations
+			for i := 0; ; i++ {
+				select {
+				case <-stop:
+					mu.Lock()
+					lat = append(lat, mine...)
+					mu.Unlock()
+					return
+				default:
+				}
+				var err error
+				mine = append(mine, timed(func() {
+					_, err = search.Fetch(ctx, fmt.Sprint(g%4, ":", i%100), func(context.Context) (int, error) { return 1, nil })
+				}))
+				calls.Add(1)
+				if err != nil {
+					errs.Add(1)
+				}
+			}
+		})
+	}
+	time.Sleep(300 * time.Millisecond)
+	r.srv.Stop()
+	time.Sleep(time.Second)
+	r.srv.Restart(t)
+	back := waitHealthy(t, r.c, 15*time.Second)
+	time.Sleep(300 * time.Millisecond)
+	close(stop)
+	wg.Wait()
+	if errs.Load() != 0 {
+		t.Errorf("%d of %d Fetches failed with the server killed and restarted; want 0", errs.Load(), calls.Load())
+	}
+	report(t, "server killed for 1 s under 32 goroutines Fetching", fmt.Sprintf("0 errors; Fetch %v; healthy %v after the restart", lat, round(back)))
+}
+
+func TestFaultClientPause(t *testing.T) {
+	r := newFaultRig(t, func(cfg *cache.Config) { cfg.NearCacheBytes = -1 })
+	search := cache.Search[string, int](r.c)
+	ctx := context.Background()
+	raw := rawClient(t, r.srv.URL())
+	if err := raw.Do(ctx, raw.B().ClientPause().Timeout(1500).All().Build()).Error(); err != nil {
+		t.Fatal(err)
+	}
+	var gets, fetches durations
+	for i := range 10 {
+		var err error
+		gets = append(gets, timed(func() { _, _, err = search.Get(ctx, fmt.Sprint("q", i)) }))
+		if !errors.Is(err, cache.ErrUnavailable) {
+			t.Fatalf("Get during CLIENT PAUSE: %v; want ErrUnavailable", err)
+		}
+		var v int
+		fetches = append(fetches, timed(func() {
+			v, err = search.Fetch(ctx, fmt.Sprint("f", i), func(context.Context) (int, error) { return 3, nil })
+		}))
+		if v != 3 || err != nil {
+			t.Fatalf("Fetch during CLIENT PAUSE = %d, %v; want the loader's 3", v, err)
+		}
+	}
+	if worst := gets.quantile(1); worst > 2*faultTimeout {
+		t.Errorf("a Get during CLIENT PAUSE took %v; want at most twice the operation timeout", worst)
+	}
+	report(t, "CLIENT PAUSE 1.5 s: Get", gets.String())
+	report(t, "CLIENT PAUSE 1.5 s: Fetch (answered by the loader)", fetches.String())
+	back := waitHealthy(t, r.c, 15*time.Second)
+	report(t, "CLIENT PAUSE 1.5 s: healthy again after", round(back).String())
+}
