@@ -25,6 +25,9 @@ func (c *RedisCache) ClearKind(ctx context.Context, name string) (int64, error) 
 	if k == nil { // a kind this process never used: its removals count as the cache's
 		k = c.whole
 	}
+	if k.stale != nil {
+		k.stale.InvalidateAll()
+	}
 	matches := []string{c.namespaced(name + ":*")}
 	if c.cfg.Legacy != LegacyOff && slices.Contains(legacyKinds[:], name) {
 		matches = append(matches, legacyPattern(name))
@@ -37,6 +40,11 @@ func (c *RedisCache) ClearKind(ctx context.Context, name string) (int64, error) 
 // kinds too), and returns how many it removed. Its removals are counted in
 // Stats().Cache, not per kind.
 func (c *RedisCache) ClearAll(ctx context.Context) (int64, error) {
+	if p := c.stale.all.Load(); p != nil {
+		for _, s := range *p {
+			s.InvalidateAll()
+		}
+	}
 	matches := []string{c.namespaced("*")}
 	if c.cfg.Legacy != LegacyOff {
 		for _, name := range legacyKinds {

@@ -54,6 +54,7 @@ type RedisCache struct {
 
 	search, intent, embedding, custom *kindState
 
+	stale     staleStores          // every kind's stale store (Config.StaleMaxAge)
 	near      atomic.Pointer[near] // nil when the near cache is off
 	nearState NearCacheStatus      // whether it is on, and why not
 
@@ -95,7 +96,11 @@ func New(ctx context.Context, cfg Config) (*RedisCache, error) {
 	if r.NearCacheBytes <= 0 {
 		c.nearState.Reason = "turned off by Config.NearCacheBytes"
 	} else {
-		c.near.Store(newNear(r.NearCacheBytes, r.NearCacheMaxAge))
+		n := newNear(r.NearCacheBytes, r.NearCacheMaxAge)
+		if r.StaleMaxAge > 0 {
+			n.changed = c.forgetStale // another client changed the key
+		}
+		c.near.Store(n)
 		c.nearState.Reason = "not connected to Redis yet"
 	}
 	c.search, _ = c.kind(KindSearch, r.SearchTTL) // a new cache: no kind exists yet
@@ -279,6 +284,10 @@ func (c *RedisCache) Close() error {
 	c.mu.RLock()
 	for _, k := range c.kinds {
 		k.keys.StopAllGoroutines()
+		if k.stale != nil {
+			k.stale.InvalidateAll()
+			k.stale.StopAllGoroutines()
+		}
 	}
 	c.mu.RUnlock()
 	return nil
@@ -298,6 +307,9 @@ func (c *RedisCache) kind(name string, ttl time.Duration) (*kindState, error) {
 		k = &kindState{name: name, ttl: ttl, keys: newKeyMemo(c.memoBytes())}
 		if n := c.near.Load(); n != nil {
 			k.near.Store(n.tier())
+		}
+		if c.cfg.StaleMaxAge > 0 {
+			k.stale = c.newStale()
 		}
 		c.kinds[name] = k
 	}
@@ -331,6 +343,7 @@ func (c *RedisCache) wrote(key string) {
 	if n := c.near.Load(); n != nil {
 		n.invalidate(key)
 	}
+	c.forgetStale(key)
 	c.writesTo(key).Add(1)
 }
 

@@ -136,6 +136,20 @@ type Config struct {
 	// 1 min.
 	NearCacheMaxAge time.Duration
 
+	// StaleMaxAge, if positive, lets Fetch answer with the last value it
+	// read from Redis or loaded for a key, up to this old, instead of
+	// calling the loader, while Redis fails or the circuit breaker is
+	// open: an outage then costs neither latency nor loader calls for the
+	// keys this process served recently. Such answers are counted as
+	// KindStats.StaleHits. Values are kept decoded, per kind, bounded like
+	// the near cache (NearCacheBytes, or 16 MiB when it is off). A key is
+	// forgotten when this process writes or deletes it, and on ClearKind
+	// and ClearAll; with the near cache on, also when another client
+	// changes it after this process read it from Redis (a value this
+	// process loaded and stored itself is not tracked: it is kept until
+	// StaleMaxAge). If zero, Fetch never answers with a stale value.
+	StaleMaxAge time.Duration
+
 	// TLSConfig configures TLS for rediss:// URLs: a private CA in
 	// RootCAs (as managed Redis services with in-transit encryption
 	// require), a client certificate for mutual TLS, a minimum version. It
@@ -223,6 +237,7 @@ func (c Config) resolve() (resolved, error) {
 		{"SearchTTL", r.SearchTTL}, {"IntentTTL", r.IntentTTL}, {"EmbeddingTTL", r.EmbeddingTTL},
 		{"OperationTimeout", r.OperationTimeout}, {"DialTimeout", r.DialTimeout},
 		{"NearCacheMaxAge", r.NearCacheMaxAge}, {"BreakerBackoff", r.BreakerBackoff}, {"BreakerMaxBackoff", r.BreakerMaxBackoff},
+		{"StaleMaxAge", r.StaleMaxAge},
 	} {
 		if d.v < 0 {
 			return r, invalidConfig("%s is negative (%v); use a positive duration, or zero for the default", d.name, d.v)
@@ -403,6 +418,7 @@ const (
 	envBreakerThreshold = "CACHE_BREAKER_THRESHOLD"
 	envBreakerBackoff   = "CACHE_BREAKER_BACKOFF"
 	envBreakerMax       = "CACHE_BREAKER_MAX_BACKOFF"
+	envStaleMaxAge      = "CACHE_STALE_MAX_AGE"
 )
 
 // ConfigFromEnv builds a Config from environment variables; unset or empty
@@ -419,6 +435,7 @@ const (
 //	CACHE_BREAKER_THRESHOLD   Config.BreakerThreshold (failures in a row; -1 never opens)
 //	CACHE_BREAKER_BACKOFF     Config.BreakerBackoff
 //	CACHE_BREAKER_MAX_BACKOFF Config.BreakerMaxBackoff
+//	CACHE_STALE_MAX_AGE       Config.StaleMaxAge
 //	CACHE_MAX_VALUE_BYTES     Config.MaxValueBytes  (bytes)
 //	CACHE_COMPRESS_MIN_BYTES  Config.CompressMinBytes (bytes; -1 disables)
 //	CACHE_NEAR_CACHE_BYTES    Config.NearCacheBytes (bytes a kind; -1 turns the near cache off)
@@ -449,6 +466,7 @@ func ConfigFromEnv() (Config, error) {
 		{envSearchTTL, &c.SearchTTL}, {envIntentTTL, &c.IntentTTL}, {envEmbeddingTTL, &c.EmbeddingTTL},
 		{envOperationTimeout, &c.OperationTimeout}, {envDialTimeout, &c.DialTimeout},
 		{envNearCacheMaxAge, &c.NearCacheMaxAge}, {envBreakerBackoff, &c.BreakerBackoff}, {envBreakerMax, &c.BreakerMaxBackoff},
+		{envStaleMaxAge, &c.StaleMaxAge},
 	} {
 		v, err := envDuration(d.env)
 		if err != nil {

@@ -19,6 +19,8 @@ func (s store[V]) fetch(ctx context.Context, key, alt string, keyErr error, ttl 
 		s.c.absorb(ctx, s.k, keyErr)
 		return s.load(ctx, load)
 	}
+	start := time.Now()
+	s.stale = s.k.stale != nil
 	writes := s.c.writesTo(key)
 	before := writes.Load()
 	v, ok, err := s.get(ctx, key, alt)
@@ -33,6 +35,11 @@ func (s store[V]) fetch(ctx context.Context, key, alt string, keyErr error, ttl 
 	redisOK := err == nil || unusable(err) || wrongType(err)
 	if err != nil {
 		s.c.absorb(ctx, s.k, err)
+	}
+	if !redisOK {
+		if v, ok := s.staleValue(key, start); ok {
+			return v, nil
+		}
 	}
 	if h := s.c.hookFetchMissed; h != nil {
 		h(key)
@@ -68,6 +75,9 @@ func (s store[V]) fetch(ctx context.Context, key, alt string, keyErr error, ttl 
 			if err := s.set(ctx, key, v, ttl); err != nil {
 				s.c.absorb(ctx, s.k, err)
 			}
+		} else if s.stale {
+			// Kept for the next Fetches while Redis is away.
+			s.keepStale(key, v, s.encodedSize(v))
 		}
 		return v, nil
 	})

@@ -53,6 +53,10 @@ type near struct {
 
 	probe atomic.Pointer[nearProbe] // set while New checks that invalidations arrive
 
+	// changed, if not nil, is called with each key the server reports
+	// changed (not for flushes): the stale store forgets it.
+	changed func(key string)
+
 	// Set by tests only: called once invalidate has dropped a key.
 	hookInvalidated atomic.Pointer[func(key string)]
 }
@@ -226,6 +230,9 @@ func (n *near) onInvalidations(msgs []rueidis.RedisMessage) {
 			}
 		}
 		n.invalidate(key)
+		if n.changed != nil {
+			n.changed(key)
+		}
 	}
 }
 

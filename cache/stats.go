@@ -18,7 +18,7 @@ const (
 	OpGet         Op = iota + 1 // a read: Get, and the lookup that starts a Fetch
 	OpSet                       // a write: Set, and the store that ends a Fetch's load
 	OpDelete                    // Delete of named keys
-	OpFetch                     // Fetch (in errors only: its parts are recorded as OpGet, OpLoad and OpSet)
+	OpFetch                     // Fetch: in errors, and in events of stale answers (its parts are recorded as OpGet, OpLoad and OpSet)
 	OpLoad                      // a loader call made by Fetch
 	OpClear                     // ClearKind, ClearAll, DeletePattern
 	OpPing                      // Health, and the check made by New
@@ -60,11 +60,15 @@ const (
 	// OutcomeCanceled: the caller's context ended before the operation
 	// did. Not a failure of the cache.
 	OutcomeCanceled
+	// OutcomeStale: Fetch answered with a value from the stale store
+	// (Config.StaleMaxAge) instead of calling the loader, Redis having
+	// failed; the event's Op is OpFetch.
+	OutcomeStale
 	numOutcomes
 )
 
 var outcomeNames = [numOutcomes]string{
-	OutcomeHit: "hit", OutcomeMiss: "miss", OutcomeOK: "ok", OutcomeError: "error", OutcomeCanceled: "canceled",
+	OutcomeHit: "hit", OutcomeMiss: "miss", OutcomeOK: "ok", OutcomeError: "error", OutcomeCanceled: "canceled", OutcomeStale: "stale",
 }
 
 // String returns the outcome's label ("hit", "miss", …), or "unknown".
@@ -128,14 +132,15 @@ func (f RecorderFunc) Record(e Event) { f(e) }
 // kindState is the configuration and the live figures of one kind (or,
 // with an empty name, of the operations of the whole cache).
 type kindState struct {
-	name string
-	ttl  time.Duration
-	near atomic.Pointer[nearTier] // nil when the near cache is off
-	keys *keyMemo                 // the keys of recent string inputs (Kind.key)
+	name  string
+	ttl   time.Duration
+	near  atomic.Pointer[nearTier] // nil when the near cache is off
+	stale *staleStore              // nil unless Config.StaleMaxAge is set
+	keys  *keyMemo                 // the keys of recent string inputs (Kind.key)
 
-	localHits, hits, misses, sets, deletes, errors, canceled, loads, loadErrors atomic.Uint64
-	latency                                                                     [numOps]atomic.Pointer[latency.Histogram] // made on first use
-	logs                                                                        [numClasses]logLimit                      // see absorb
+	localHits, hits, misses, sets, deletes, errors, canceled, loads, loadErrors, staleHits atomic.Uint64
+	latency                                                                                [numOps]atomic.Pointer[latency.Histogram] // made on first use
+	logs                                                                                   [numClasses]logLimit                      // see absorb
 }
 
 // observe records one operation: the figures of k, and the user's
@@ -151,6 +156,8 @@ func (c *RedisCache) observe(k *kindState, e Event) {
 		k.misses.Add(1)
 	case OutcomeCanceled:
 		k.canceled.Add(1)
+	case OutcomeStale:
+		k.staleHits.Add(1)
 	}
 	if e.Class != 0 && e.Op != OpLoad { // a loader's panic is the loader's failure, not the cache's
 		k.errors.Add(1)
@@ -212,6 +219,7 @@ type KindStats struct {
 	Canceled   uint64 // operations cut short because the caller's context ended
 	Loads      uint64 // loader calls made by Fetch
 	LoadErrors uint64 // loader calls that returned an error or panicked
+	StaleHits  uint64 // Fetches answered from the stale store while Redis failed (Config.StaleMaxAge), not counted in Hits
 
 	// Latency summarises how long each operation took, by operation (reads,
 	// writes, loads…); operations never run are absent.
@@ -262,6 +270,7 @@ func (k *kindState) snapshot() KindStats {
 	s := KindStats{
 		LocalHits: k.localHits.Load(), Hits: k.hits.Load(), Misses: k.misses.Load(), Sets: k.sets.Load(), Deletes: k.deletes.Load(),
 		Errors: k.errors.Load(), Canceled: k.canceled.Load(), Loads: k.loads.Load(), LoadErrors: k.loadErrors.Load(),
+		StaleHits: k.staleHits.Load(),
 	}
 	for op := range k.latency {
 		if h := k.latency[op].Load(); h != nil {
@@ -307,6 +316,7 @@ func (s Stats) Total() KindStats {
 		t.Canceled += k.Canceled
 		t.Loads += k.Loads
 		t.LoadErrors += k.LoadErrors
+		t.StaleHits += k.StaleHits
 	}
 	return t
 }

@@ -8,6 +8,7 @@ import (
 	"reflect"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/redis/rueidis"
@@ -24,6 +25,7 @@ type store[V any] struct {
 	k     *kindState
 	codec codec.Codec[V]
 	plain bool // write plain JSON and read either format (LegacyReadWrite)
+	stale bool // keep what is read and stored in the kind's stale store (Fetch, with Config.StaleMaxAge)
 }
 
 // get reads and decodes key: a hit, a miss (nothing there; or bytes that
@@ -81,6 +83,14 @@ func (s store[V]) lookup(ctx context.Context, key string, t *nearTier) (v V, ok 
 		tk    nearTicket
 		ended bool // end was called
 	)
+	var writes *atomic.Uint64
+	var before uint64
+	if s.stale {
+		// A value read while this process wrote or deleted the key is not
+		// kept: the write may have come after it.
+		writes = s.c.writesTo(key)
+		before = writes.Load()
+	}
 	if t == nil {
 		raw, found, err = s.c.getBytes(ctx, key)
 	} else {
@@ -121,6 +131,9 @@ func (s store[V]) lookup(ctx context.Context, key string, t *nearTier) (v V, ok 
 	if err != nil || !found {
 		return v, false, failIf(err, OpGet, s.k, key)
 	}
+	if s.stale && writes.Load() == before {
+		s.keepStale(key, v, size)
+	}
 	return v, true, nil
 }
 
@@ -156,6 +169,9 @@ func (s store[V]) put(ctx context.Context, key string, v V, ttl time.Duration) e
 		stored = envelope.Seal(buf, compressMin(s.codec, s.c.cfg.CompressMinBytes))
 	}
 	err = s.c.setBytes(ctx, key, stored, ttl)
+	if err == nil && s.stale {
+		s.keepStale(key, v, len(buf))
+	}
 	// The encoding buffer goes back to the pool once nothing can read it:
 	// when the value sent was a compressed copy, or when the server has
 	// answered (the command was written in full). After an error the

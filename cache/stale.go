@@ -1,0 +1,110 @@
+package cache
+
+import (
+	"math"
+	"reflect"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/maypok86/otter/v2"
+
+	"github.com/media-gateway/discovery/cache/internal/codec"
+)
+
+// The stale store (Config.StaleMaxAge) keeps, per kind, the values Fetch
+// recently read from Redis or loaded, decoded, so that Fetch can answer
+// with one of them instead of calling the loader while Redis fails or the
+// breaker is open. Unlike the near cache it is never consulted while Redis
+// answers, and it is not emptied when a connection closes: that is when it
+// serves. It forgets a key when this process writes or deletes it, when the
+// server reports that another client changed it (with the near cache on,
+// for keys read with tracking), and on ClearKind and ClearAll; an entry
+// lives StaleMaxAge from when it was last read or loaded.
+
+// staleStore is one kind's stale store.
+type staleStore = otter.Cache[string, nearEntry]
+
+// staleStores are every kind's stores, for the writes that must drop a key
+// from whichever holds it.
+type staleStores struct {
+	mu  sync.Mutex                    // serialises additions
+	all atomic.Pointer[[]*staleStore] // copy on write
+}
+
+// newStale makes a kind's stale store, bounded by maxBytes and maxAge.
+func (c *RedisCache) newStale() *staleStore {
+	maxBytes := c.cfg.NearCacheBytes
+	if maxBytes <= 0 {
+		maxBytes = defaultNearCacheBytes
+	}
+	s := otter.Must(&otter.Options[string, nearEntry]{
+		MaximumWeight:    uint64(maxBytes),
+		Weigher:          func(_ string, e nearEntry) uint32 { return e.size },
+		ExpiryCalculator: otter.ExpiryWriting[string, nearEntry](c.cfg.StaleMaxAge),
+	})
+	c.stale.mu.Lock()
+	defer c.stale.mu.Unlock()
+	var all []*staleStore
+	if p := c.stale.all.Load(); p != nil {
+		all = append(all, *p...)
+	}
+	all = append(all, s)
+	c.stale.all.Store(&all)
+	return s
+}
+
+// forgetStale drops key from every kind's stale store.
+func (c *RedisCache) forgetStale(key string) {
+	if p := c.stale.all.Load(); p != nil {
+		for _, s := range *p {
+			s.Invalidate(key)
+		}
+	}
+}
+
+// keepStale keeps v, of size encoded bytes, as key's last known value.
+func (s store[V]) keepStale(key string, v V, size int) {
+	if st := s.k.stale; st != nil {
+		weight := min(uint64(len(key))+uint64(size)+nearEntryOverhead, math.MaxUint32)
+		st.Set(key, nearEntry{v: v, typ: reflect.TypeFor[V](), size: uint32(weight)})
+	}
+}
+
+// staleValue returns key's last known value, if the stale store has one of
+// type V, and records the stale hit.
+func (s store[V]) staleValue(key string, start time.Time) (V, bool) {
+	var zero V
+	st := s.k.stale
+	if st == nil {
+		return zero, false
+	}
+	e, ok := st.GetIfPresent(key)
+	if !ok || e.typ != reflect.TypeFor[V]() {
+		return zero, false
+	}
+	v, ok := e.v.(V)
+	if ok {
+		s.c.observe(s.k, Event{Op: OpFetch, Outcome: OutcomeStale, Tier: TierLocal, Latency: time.Since(start)})
+	}
+	return v, ok
+}
+
+// encodedSize returns the size v would have in Redis, to weigh a loaded
+// value kept while Redis is unavailable; 0 if it cannot be encoded.
+func (s store[V]) encodedSize(v V) int {
+	if s.plain {
+		b, _ := codec.JSON[V]{}.Append(nil, v)
+		return len(b)
+	}
+	pooled := encodeBuffers.Get().(*[]byte)
+	buf, err := s.codec.Append((*pooled)[:0], v)
+	if err != nil {
+		buf = buf[:0]
+	}
+	if cap(buf) <= maxPooledEncodeBuffer {
+		*pooled = buf[:0]
+		encodeBuffers.Put(pooled)
+	}
+	return len(buf)
+}
