@@ -98,7 +98,7 @@ func New(ctx context.Context, cfg Config) (*RedisCache, error) {
 	} else {
 		n := newNear(r.NearCacheBytes, r.NearCacheMaxAge)
 		if r.StaleMaxAge > 0 {
-			n.changed = c.forgetStale // another client changed the key
+			n.changed = c.staleChanged
 		}
 		c.near.Store(n)
 		c.nearState.Reason = "not connected to Redis yet"

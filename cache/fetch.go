@@ -77,7 +77,7 @@ func (s store[V]) fetch(ctx context.Context, key, alt string, keyErr error, ttl 
 			}
 		} else if s.stale {
 			// Kept for the next Fetches while Redis is away.
-			s.keepStale(key, v, s.encodedSize(v))
+			s.keepStale(key, v, s.encodedSize(v), true)
 		}
 		return v, nil
 	})

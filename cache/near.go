@@ -102,6 +102,7 @@ type nearEntry struct {
 	typ  reflect.Type  // the value type of the view that stored it: another view (of an interface type, say) must not take it
 	size uint32        // its weight: key, payload and bookkeeping bytes
 	ttl  time.Duration // how long it may be served from when stored
+	own  bool          // in a stale store: stored by this process, so not tracked (see staleChanged)
 }
 
 // nearEntryOverhead is the fixed cost of an entry, used to weigh it: its

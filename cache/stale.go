@@ -63,11 +63,26 @@ func (c *RedisCache) forgetStale(key string) {
 	}
 }
 
-// keepStale keeps v, of size encoded bytes, as key's last known value.
-func (s store[V]) keepStale(key string, v V, size int) {
+// staleChanged is told of each key the server reports changed: it drops
+// the values read from Redis under key. A value this process stored itself
+// stays: the report may be the echo of its own write (Redis sends it after
+// the write's reply), and such values are not tracked anyway.
+func (c *RedisCache) staleChanged(key string) {
+	if p := c.stale.all.Load(); p != nil {
+		for _, s := range *p {
+			if e, ok := s.GetIfPresent(key); ok && !e.own {
+				s.Invalidate(key)
+			}
+		}
+	}
+}
+
+// keepStale keeps v, of size encoded bytes, as key's last known value:
+// read from Redis, or stored by this process (own).
+func (s store[V]) keepStale(key string, v V, size int, own bool) {
 	if st := s.k.stale; st != nil {
 		weight := min(uint64(len(key))+uint64(size)+nearEntryOverhead, math.MaxUint32)
-		st.Set(key, nearEntry{v: v, typ: reflect.TypeFor[V](), size: uint32(weight)})
+		st.Set(key, nearEntry{v: v, typ: reflect.TypeFor[V](), size: uint32(weight), own: own})
 	}
 }
 

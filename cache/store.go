@@ -132,7 +132,7 @@ func (s store[V]) lookup(ctx context.Context, key string, t *nearTier) (v V, ok 
 		return v, false, failIf(err, OpGet, s.k, key)
 	}
 	if s.stale && writes.Load() == before {
-		s.keepStale(key, v, size)
+		s.keepStale(key, v, size, false)
 	}
 	return v, true, nil
 }
@@ -170,7 +170,7 @@ func (s store[V]) put(ctx context.Context, key string, v V, ttl time.Duration) e
 	}
 	err = s.c.setBytes(ctx, key, stored, ttl)
 	if err == nil && s.stale {
-		s.keepStale(key, v, len(buf))
+		s.keepStale(key, v, len(buf), true)
 	}
 	// The encoding buffer goes back to the pool once nothing can read it:
 	// when the value sent was a compressed copy, or when the server has
