@@ -7,10 +7,13 @@ import (
 	"errors"
 	"fmt"
 	"hash/maphash"
+	"io"
 	"log/slog"
+	"net"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/redis/rueidis"
@@ -108,6 +111,10 @@ func New(ctx context.Context, cfg Config) (*RedisCache, error) {
 	c.embedding, _ = c.kind(KindEmbedding, r.EmbeddingTTL)
 	c.custom, _ = c.kind(KindCustom, 0)
 	if err := c.connect(ctx); err != nil {
+		if bad := notRedis(err, r.client.InitAddress); bad != nil {
+			c.Close()
+			return nil, bad
+		}
 		if r.RequireConnection || classOf(err) != ErrUnavailable || misconfigured(err) || errors.Is(ctx.Err(), context.Canceled) {
 			c.Close()
 			return nil, err
@@ -137,6 +144,56 @@ func misconfigured(err error) bool {
 	)
 	return errors.As(err, &verify) || errors.As(err, &header) || errors.As(err, &unknown) ||
 		errors.As(err, &hostname) || errors.As(err, &invalid)
+}
+
+// notRedis returns an ErrInvalidConfig error when err, a failure to
+// connect, came from an address that accepts connections but does not
+// speak Redis: a Redis Cluster bus port (its cluster-port), or a TLS-only
+// port given without rediss://. Such a port resets the connection on the
+// first command; it is then asked PING twice, raw, and condemned if it
+// closes without answering or answers in TLS. Otherwise it returns nil,
+// and the failure is taken for an outage.
+func notRedis(err error, addrs []string) error {
+	if !errors.Is(err, syscall.ECONNRESET) && !errors.Is(err, io.EOF) {
+		return nil
+	}
+	for _, addr := range addrs {
+		if why := speaksRedis(addr); why != "" {
+			return &Error{Op: OpConnect, Key: addr, Class: ErrInvalidConfig,
+				Cause: fmt.Errorf("%s %s: it is not a Redis server's data port (is it a cluster node's bus port, its cluster-port? a TLS port, for which use rediss://?)", addr, why)}
+		}
+	}
+	return nil
+}
+
+// speaksRedis sends PING twice to addr (12 bytes: more than a cluster bus
+// reads before it checks its header) and says what is wrong with the
+// answer: "" for a RESP answer, or when there is no telling (no connection,
+// no answer within a second).
+func speaksRedis(addr string) string {
+	conn, err := net.DialTimeout("tcp", addr, time.Second)
+	if err != nil {
+		return ""
+	}
+	defer conn.Close()
+	conn.SetDeadline(time.Now().Add(time.Second))
+	if _, err := conn.Write([]byte("PING\r\nPING\r\n")); err != nil {
+		return ""
+	}
+	var b [1]byte
+	_, err = conn.Read(b[:])
+	var ne net.Error
+	switch {
+	case errors.As(err, &ne) && ne.Timeout():
+		return ""
+	case err != nil:
+		return "accepted a connection and closed it without answering PING"
+	case b[0] == 0x15 || b[0] == 0x16: // a TLS alert or handshake record
+		return "answered PING in TLS"
+	case !strings.ContainsRune("+-:$*_,#!=(%~>|", rune(b[0])):
+		return fmt.Sprintf("answered PING with byte %#x, not RESP", b[0])
+	}
+	return ""
 }
 
 // connect builds the client and checks the server: with client tracking

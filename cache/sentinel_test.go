@@ -58,3 +58,21 @@ func startSentinel(t *testing.T, primaryAddr string) string {
 	}
 	return addr
 }
+
+// A cluster node's bus port (its cluster-port) given as a server's address
+// is refused by New, not taken for an outage.
+func TestClusterBusAddressRefused(t *testing.T) {
+	t.Parallel()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	bus := l.Addr().(*net.TCPAddr).Port
+	l.Close()
+	redistest.Start(t, "--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf", "--cluster-port", fmt.Sprint(bus))
+	addr := fmt.Sprintf("127.0.0.1:%d", bus)
+	_, err = cache.New(ctxT(t), cache.Config{URL: "redis://" + addr})
+	if !errors.Is(err, cache.ErrInvalidConfig) || !strings.Contains(err.Error(), "bus port") {
+		t.Errorf("New on a cluster bus port: %v; want ErrInvalidConfig naming the bus port", err)
+	}
+}
