@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"strings"
 	"sync"
@@ -232,6 +233,7 @@ func TestStartsDegraded(t *testing.T) {
 	ctx := ctxT(t)
 	var events []cache.Event
 	var mu sync.Mutex
+	started := time.Now()
 	c, err := cache.New(ctx, cache.Config{URL: srv.URL(), DialTimeout: time.Second, BreakerBackoff: 50 * time.Millisecond,
 		BreakerMaxBackoff: 200 * time.Millisecond, Recorder: cache.RecorderFunc(func(e cache.Event) {
 			if e.Op == cache.OpBreaker {
@@ -244,6 +246,7 @@ func TestStartsDegraded(t *testing.T) {
 		t.Fatalf("New with Redis down: %v; want a cache that starts without it", err)
 	}
 	defer c.Close()
+	newTook := time.Since(started)
 	search := cache.Search[string, int](c)
 	loads := 0
 	load := func(context.Context) (int, error) { loads++; return 7, nil }
@@ -260,6 +263,7 @@ func TestStartsDegraded(t *testing.T) {
 	}
 
 	srv.Restart(t)
+	back := time.Now()
 	deadline := time.Now().Add(20 * time.Second) // a bound, not a figure: probes come every 50–200 ms
 	for {
 		h, err = c.Health(ctx)
@@ -274,6 +278,8 @@ func TestStartsDegraded(t *testing.T) {
 	if !h.Connected || h.Breaker.State != cache.BreakerClosed || !h.NearCache.On {
 		t.Fatalf("Health once connected = %+v; want connected, the breaker closed, the near cache on", h)
 	}
+	report(t, "New while Redis is down (connection refused)", fmt.Sprintf("returned a working cache in %v; connected %v after Redis came (BreakerBackoff 50 ms, max 200 ms)",
+		round(newTook), round(time.Since(back))))
 	if v, err := search.Fetch(ctx, "q", load); v != 7 || err != nil || loads != 2 {
 		t.Fatalf("Fetch once connected = %d, %v after %d loads", v, err, loads)
 	}

@@ -241,6 +241,10 @@ func TestFaultLatency(t *testing.T) {
 	if err := search.Set(context.Background(), "q", 1); err != nil {
 		t.Fatal(err)
 	}
+	for range 50 { // the client opens its pipelined connections (two here) on first use
+		search.Get(context.Background(), "q")
+	}
+	dials := r.dials.Load()
 	r.proxy.Latency(200 * time.Millisecond)
 	const deadline = 50 * time.Millisecond
 	var gets, fetches durations
@@ -269,10 +273,10 @@ func TestFaultLatency(t *testing.T) {
 	report(t, "200 ms added each way, caller deadline 50 ms: Get", gets.String())
 	report(t, "200 ms added each way, caller deadline 50 ms: Fetch", fetches.String())
 	// Redials: the calls that timed out kept their connection.
-	if n := r.dials.Load(); n > 2 {
+	if n := r.dials.Load() - dials; n > 0 {
 		t.Errorf("%d dials; a call timed out by its caller must not cost a redial", n)
 	}
-	report(t, "200 ms added each way: dials for 40 timed-out calls", fmt.Sprint(r.dials.Load()-1))
+	report(t, "200 ms added each way: dials for 40 timed-out calls", fmt.Sprint(r.dials.Load()-dials))
 }
 
 func TestFaultRefused(t *testing.T) {
