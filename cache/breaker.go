@@ -2,6 +2,7 @@ package cache
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"time"
 
@@ -144,7 +145,9 @@ func (c *RedisCache) probeLoop() {
 }
 
 // probe checks that Redis answers: it connects when the cache never did,
-// and sends a PING otherwise. Neither is counted by the breaker.
+// and sends a PING otherwise. Neither is counted by the breaker. A PING
+// that fails at once is sent again, up to three times: the client replaces
+// a broken connection only after a call has failed on it.
 func (c *RedisCache) probe() error {
 	if c.conn.Load() == nil {
 		err := c.connect(c.life)
@@ -155,5 +158,11 @@ func (c *RedisCache) probe() error {
 		}
 		return err
 	}
-	return c.ping(c.life)
+	var err error
+	for range 3 {
+		if err = c.ping(c.life); err == nil || errors.Is(err, context.DeadlineExceeded) {
+			break
+		}
+	}
+	return err
 }
