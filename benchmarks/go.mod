@@ -9,6 +9,7 @@ require (
 	github.com/media-gateway/discovery v0.0.0-00010101000000-000000000000
 	github.com/redis/go-redis/v9 v9.23.0
 	github.com/redis/rueidis v1.0.79
+	github.com/sony/gobreaker/v2 v2.4.0
 	gonum.org/v1/plot v0.17.0
 )
 

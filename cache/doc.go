@@ -68,13 +68,20 @@
 // # Failures
 //
 // Every command leaves through one door that bounds it by the caller's
-// context and [Config].OperationTimeout, whichever ends first. Get, Set and
-// the other explicit operations return an [*Error] whose [Class] (ErrUnavailable,
-// ErrOperation, ErrSerialization, …) matches with [errors.Is]. Fetch is the
-// cache-aside path: when Redis is slow or down it still answers from the
-// loader, counting and logging the error instead of returning it, and it
-// calls the loader once for concurrent misses of one key (see
-// [Kind.Fetch]). The client reconnects on its own when Redis comes back.
+// context and [Config].OperationTimeout, whichever ends first, whatever the
+// client does inside. Get, Set and the other explicit operations return an
+// [*Error] whose [Class] (ErrUnavailable, ErrOperation, ErrSerialization, …)
+// matches with [errors.Is]. Fetch is the cache-aside path: when Redis is
+// slow or down it still answers from the loader (or, with
+// [Config].StaleMaxAge, from the value it served last), counting and
+// logging the error instead of returning it, and it calls the loader once
+// for concurrent misses of one key (see [Kind.Fetch]).
+//
+// A circuit breaker stands in the door: after [Config].BreakerThreshold
+// calls in a row get no answer, calls fail at once with [ErrCircuitOpen]
+// and nothing is dialled, while one goroutine probes Redis with a doubling
+// backoff and closes the breaker when it answers. [New] returns a working
+// cache even when Redis cannot be reached, and connects in the background.
 //
 // # Observability
 //
@@ -85,7 +92,8 @@
 // [Outcome], [Class], [Tier], latency) for your metrics.
 // [RedisCache.ServerStats] reads the server's memory and keyspace figures
 // and counts this cache's keys per kind; [RedisCache.Health] pings and says
-// whether the near cache is on.
+// whether the cache is connected, the breaker's state and whether the near
+// cache is on.
 // Logs go to [Config].Logger (log/slog): only the errors Fetch absorbs, at
 // warn level and at most one line per kind and class every 10 s; hits and
 // misses at debug level; never a password.
