@@ -102,6 +102,11 @@ func (c *RedisCache) breakerChanged(from, to breaker.State) {
 			e.Class = classOf(f.err)
 			attrs = append(attrs, slog.String("error", f.err.Error()))
 		}
+		// A server that does not answer cannot send invalidations either:
+		// what the near cache holds may have changed since.
+		if n := c.near.Load(); n != nil && from == breaker.Closed {
+			n.flush()
+		}
 		c.startProbing()
 	case breaker.HalfOpen:
 		level, msg = slog.LevelDebug, "cache: circuit breaker probing Redis"

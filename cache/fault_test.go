@@ -538,3 +538,38 @@ func TestFaultStaleMaxAge(t *testing.T) {
 		t.Fatalf("Fetch 600 ms later = %d; want the loader's 2: a stale value lives StaleMaxAge (300 ms)", v)
 	}
 }
+
+// A Redis that does not answer cannot send invalidations either: when the
+// breaker opens, the near cache is emptied.
+func TestFaultBlackholeEmptiesNearCache(t *testing.T) {
+	r := newFaultRig(t)
+	search := cache.Search[string, int](r.c)
+	ctx := context.Background()
+	if err := search.Set(ctx, "k", 1); err != nil {
+		t.Fatal(err)
+	}
+	for range 2 {
+		if _, ok, err := search.Get(ctx, "k"); !ok || err != nil {
+			t.Fatalf("Get = %v, %v", ok, err)
+		}
+	}
+	st := r.c.Stats()
+	if st.Kinds[cache.KindSearch].LocalHits != 1 {
+		t.Fatalf("LocalHits = %d; want the second Get answered by the near cache", st.Kinds[cache.KindSearch].LocalHits)
+	}
+	r.proxy.Blackhole()
+	for i := range 5 {
+		search.Get(ctx, fmt.Sprint("other", i))
+	}
+	if _, _, err := search.Get(ctx, "k"); !errors.Is(err, cache.ErrCircuitOpen) {
+		t.Fatalf("Get of a key held locally with the breaker open: %v; want ErrCircuitOpen (the near cache emptied)", err)
+	}
+	if got := r.c.Stats().NearCache.Flushes; got != st.NearCache.Flushes+1 {
+		t.Errorf("near-cache flushes %d → %d; want one when the breaker opened", st.NearCache.Flushes, got)
+	}
+	r.proxy.Heal()
+	waitHealthy(t, r.c, 15*time.Second)
+	if v, ok, err := search.Get(ctx, "k"); v != 1 || !ok || err != nil {
+		t.Fatalf("Get after the blackhole = %d, %v, %v", v, ok, err)
+	}
+}

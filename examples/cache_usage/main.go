@@ -182,12 +182,26 @@ func run(ctx context.Context) error {
 	section("errors", "errors.Is(err, ErrValueTooLarge) = %v: %v", errors.Is(err, cache.ErrValueTooLarge), err)
 	section("", "errors.Is(err, ErrInvalidConfig) = %v: %v", errors.Is(badErr, cache.ErrInvalidConfig), badErr)
 
+	// A Redis that cannot be reached is not an outage: New starts without
+	// it, Fetch answers from the loader at once, and the cache connects in
+	// the background when Redis comes.
+	down, err := cache.New(ctx, cache.Config{URL: "redis://127.0.0.1:1/0", Namespace: "discovery-example"})
+	if err != nil {
+		return err
+	}
+	answer, err := cache.Search[string, string](down).Fetch(ctx, "q", func(context.Context) (string, error) { return "from the loader", nil })
+	_, _, getErr := cache.Search[string, string](down).Get(ctx, "q")
+	dh, _ := down.Health(ctx)
+	section("no Redis", "New succeeded; Fetch = %q, %v; Get: errors.Is(err, ErrCircuitOpen) = %v; breaker %v, connected %v",
+		answer, err, errors.Is(getErr, cache.ErrCircuitOpen), dh.Breaker.State, dh.Connected)
+	down.Close()
+
 	// 10. Health and statistics.
 	h, err := c.Health(ctx)
 	if err != nil {
 		return err
 	}
-	section("health", "PING round trip %v, near cache on: %v", h.Latency, h.NearCache.On)
+	section("health", "PING round trip %v, near cache on: %v, circuit breaker %v", h.Latency, h.NearCache.On, h.Breaker.State)
 	st := c.Stats()
 	for i, name := range st.Names() {
 		k := st.Kinds[name]
