@@ -1,6 +1,7 @@
 package cache_test
 
 import (
+	"context"
 	"fmt"
 	"strings"
 	"testing"
@@ -51,6 +52,34 @@ func TestCluster(t *testing.T) {
 	}
 	if v, ok, err := vectors.Get(ctx, "text"); len(v) != 2 || !ok || err != nil {
 		t.Errorf("embedding on a cluster: %v, %v, %v", v, ok, err)
+	}
+	// Batches span slots: one MGET per slot, one loader call for the misses.
+	ins := make([]int, 60)
+	for i := range ins {
+		ins[i] = 170 + i // 170..199 stored above, 200..229 not
+	}
+	var loads int
+	got, err := search.FetchMany(ctx, ins, func(_ context.Context, miss []int) ([]string, error) {
+		loads++
+		out := make([]string, len(miss))
+		for j, i := range miss {
+			out[j] = fmt.Sprint("result ", i)
+		}
+		return out, nil
+	})
+	if err != nil || loads != 1 || got[0] != "result 170" || got[59] != "result 229" {
+		t.Errorf("FetchMany on a cluster = %q…, %v, %d loads; want every result, 1 load", got[:1], err, loads)
+	}
+	if _, missing, err := search.GetMany(ctx, ins); len(missing) != 0 || err != nil {
+		t.Errorf("GetMany on a cluster: missing %v, %v", missing, err)
+	}
+	if n, err := c.ClearKind(ctx, cache.KindSearch); n != 230 || err != nil {
+		t.Fatalf("ClearKind(search) = %d, %v; want 230", n, err)
+	}
+	for i := range 200 {
+		if err := search.Set(ctx, i, fmt.Sprint("result ", i)); err != nil {
+			t.Fatal(err)
+		}
 	}
 	// Wait until the replicas hold their copies, so that counting them too
 	// would show.

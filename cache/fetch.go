@@ -101,18 +101,23 @@ func (s store[V]) fetch(ctx context.Context, key, alt string, keyErr error, ttl 
 
 // load calls the loader, records the call, and turns a panic into an
 // ErrLoaderPanic error that keeps the panic's value and stack.
-func (s store[V]) load(ctx context.Context, load LoaderFunc[V]) (v V, err error) {
+func (s store[V]) load(ctx context.Context, load LoaderFunc[V]) (V, error) {
+	return runLoader(ctx, s.c, s.k, load)
+}
+
+// runLoader calls a loader of one value or of a batch, as load does.
+func runLoader[T any](ctx context.Context, c *RedisCache, k *kindState, load func(context.Context) (T, error)) (v T, err error) {
 	start := time.Now()
 	defer func() {
 		e := Event{Op: OpLoad, Outcome: OutcomeOK, Latency: time.Since(start)}
 		if r := recover(); r != nil {
-			err = &Error{Op: OpLoad, Kind: s.k.name, Class: ErrLoaderPanic, Cause: newPanicError(r)}
+			err = &Error{Op: OpLoad, Kind: k.name, Class: ErrLoaderPanic, Cause: newPanicError(r)}
 			e.Class = ErrLoaderPanic
 		}
 		if err != nil { // a loader's own error is not a failure of the cache: no class
 			e.Outcome = OutcomeError
 		}
-		s.c.observe(s.k, e)
+		c.observe(k, e)
 	}()
 	return load(ctx)
 }

@@ -215,18 +215,26 @@ func TestRaceWithClose(t *testing.T) {
 }
 
 // watchedClient calls see with each command sent through it, before
-// sending it: to count commands, or to hold them.
+// sending it: to count commands, or to hold them; and trip, if set, once
+// per round trip (Do or DoMulti).
 type watchedClient struct {
 	rueidis.Client
-	see func(rueidis.Completed)
+	see  func(rueidis.Completed)
+	trip func()
 }
 
 func (w watchedClient) Do(ctx context.Context, cmd rueidis.Completed) rueidis.RedisResult {
+	if w.trip != nil {
+		w.trip()
+	}
 	w.see(cmd)
 	return w.Client.Do(ctx, cmd)
 }
 
 func (w watchedClient) DoMulti(ctx context.Context, cmds ...rueidis.Completed) []rueidis.RedisResult {
+	if w.trip != nil {
+		w.trip()
+	}
 	for _, cmd := range cmds {
 		w.see(cmd)
 	}

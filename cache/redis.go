@@ -477,3 +477,124 @@ func (c *RedisCache) primaries(ctx context.Context) ([]rueidis.Client, error) {
 	}
 	return out, nil
 }
+
+// mgetChunk is the most keys one MGET asks for: a batch larger than that
+// is split into several MGETs, still sent in one round trip, so that no
+// single command holds Redis for long.
+const mgetChunk = 512
+
+// getMany reads the bytes under keys in one round trip: one MGET per
+// chunk of keys on a server, one per hash slot on a cluster (a command may
+// not span slots). With tracked, the server is asked to report the next
+// change of each key (CLIENT CACHING YES before each MGET) and pttl holds
+// each key's PTTL reply, as for getTracked. vals[i] aliases the reply and
+// must not be modified; found[i] is false for a missing key.
+func (c *RedisCache) getMany(ctx context.Context, keys []string, tracked bool) (vals [][]byte, found []bool, pttl []int64, err error) {
+	client, err := c.door(ctx)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	b := client.B()
+	groups := groupKeys(client, keys)
+	cmds := make(rueidis.Commands, 0, 2*len(groups)+len(keys))
+	for _, g := range groups {
+		if tracked {
+			cmds = append(cmds, b.ClientCaching().Yes().Build())
+		}
+		ks := make([]string, len(g))
+		for j, i := range g {
+			ks[j] = keys[i]
+		}
+		cmds = append(cmds, b.Mget().Key(ks...).Build())
+	}
+	if tracked {
+		for _, k := range keys {
+			cmds = append(cmds, b.Pttl().Key(k).Build())
+		}
+	}
+	res, err := c.exchangeMulti(ctx, client, cmds)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	vals, found = make([][]byte, len(keys)), make([]bool, len(keys))
+	if tracked {
+		pttl = make([]int64, len(keys)) // 0 (not kept locally) unless the server tracks the key
+	}
+	next, pttls := 0, len(cmds)-len(keys) // the first PTTL reply, when tracked
+	for _, g := range groups {
+		trackedGroup := false
+		if tracked {
+			trackedGroup = res[next].Error() == nil
+			next++
+		}
+		arr, err := res[next].ToArray()
+		next++
+		if err != nil {
+			return nil, nil, nil, c.classify(err)
+		}
+		if len(arr) != len(g) {
+			return nil, nil, nil, &Error{Class: ErrOperation, Cause: fmt.Errorf("MGET of %d keys answered %d values", len(g), len(arr))}
+		}
+		for j, i := range g {
+			s, err := arr[j].ToString()
+			if err != nil { // a nil: no such key (or not a string, which MGET reports as nil too)
+				continue
+			}
+			vals[i], found[i] = unsafe.Slice(unsafe.StringData(s), len(s)), true
+			if trackedGroup {
+				pttl[i], _ = res[pttls+i].AsInt64()
+			}
+		}
+	}
+	return vals, found, pttl, nil
+}
+
+// groupKeys splits the positions of keys into the groups one MGET may
+// read: chunks of mgetChunk on a server; on a cluster, keys of one hash
+// slot.
+func groupKeys(client rueidis.Client, keys []string) [][]int {
+	var groups [][]int
+	if client.Mode() != rueidis.ClientModeCluster {
+		for lo := 0; lo < len(keys); lo += mgetChunk {
+			g := make([]int, 0, min(mgetChunk, len(keys)-lo))
+			for i := lo; i < min(lo+mgetChunk, len(keys)); i++ {
+				g = append(g, i)
+			}
+			groups = append(groups, g)
+		}
+		return groups
+	}
+	bySlot := make(map[uint16]int) // slot → its group
+	for i, k := range keys {
+		cmd := client.B().Get().Key(k).Build()
+		slot := cmd.Slot()
+		gi, ok := bySlot[slot]
+		if !ok || len(groups[gi]) == mgetChunk {
+			gi = len(groups)
+			bySlot[slot] = gi
+			groups = append(groups, nil)
+		}
+		groups[gi] = append(groups[gi], i)
+	}
+	return groups
+}
+
+// setMany stores vals[i] under keys[i] for ttls[i], pipelined in one round
+// trip (one SET per key, valid on a cluster). It returns the first failure;
+// the other writes may have been applied. vals are sent without a copy, as
+// by setBytes.
+func (c *RedisCache) setMany(ctx context.Context, keys []string, vals [][]byte, ttls []time.Duration) error {
+	client, err := c.door(ctx)
+	if err != nil {
+		return err
+	}
+	cmds := make(rueidis.Commands, len(keys))
+	for i, k := range keys {
+		cmds[i] = client.B().Set().Key(k).Value(rueidis.BinaryString(vals[i])).Px(max(ttls[i], time.Millisecond)).Build()
+	}
+	_, err = c.sendMulti(ctx, client, cmds)
+	for _, k := range keys {
+		c.wrote(k) // even after an error: the write may have been applied
+	}
+	return err
+}

@@ -26,12 +26,15 @@ const (
 	OpConnect                   // New
 	OpGenerateKey               // deriving a key from an input (in errors only)
 	OpBreaker                   // a change of state of the circuit breaker (in events only: see Event.Breaker)
+	OpGetMany                   // a batch read: GetMany, and the lookup that starts a FetchMany
+	OpSetMany                   // a batch write: SetMany, and the store that ends a FetchMany's load
 	numOps
 )
 
 var opNames = [numOps]string{
 	OpGet: "get", OpSet: "set", OpDelete: "delete", OpFetch: "fetch", OpLoad: "load", OpClear: "clear",
 	OpPing: "ping", OpServerStats: "server_stats", OpConnect: "connect", OpGenerateKey: "generate_key", OpBreaker: "breaker",
+	OpGetMany: "get_many", OpSetMany: "set_many",
 }
 
 // String returns the operation's label ("get", "set", …), or "unknown".
@@ -110,7 +113,7 @@ type Event struct {
 	Class   Class         // why it failed: set with OutcomeError, and with OutcomeMiss for undecodable bytes
 	Tier    Tier          // where a read's answer came from (a miss: Redis); zero for other operations
 	Latency time.Duration // how long it took, encoding and decoding included; for OpLoad, the loader's run time
-	Keys    int64         // for OpDelete and OpClear, the keys removed
+	Keys    int64         // for OpDelete and OpClear, the keys removed; for OpGetMany, the keys of the batch with this Outcome and Tier (one event per outcome, each with the batch's Latency); for OpSetMany, the keys stored
 	Breaker BreakerState  // for OpBreaker, the state the circuit breaker entered (its Class: the last failure's, when it opened)
 }
 
@@ -146,14 +149,18 @@ type kindState struct {
 // observe records one operation: the figures of k, and the user's
 // Recorder. It is the one place where figures are counted.
 func (c *RedisCache) observe(k *kindState, e Event) {
+	n := uint64(1) // reads counted
+	if e.Op == OpGetMany {
+		n = uint64(e.Keys)
+	}
 	switch e.Outcome {
 	case OutcomeHit:
-		k.hits.Add(1)
+		k.hits.Add(n)
 		if e.Tier == TierLocal {
-			k.localHits.Add(1)
+			k.localHits.Add(n)
 		}
 	case OutcomeMiss:
-		k.misses.Add(1)
+		k.misses.Add(n)
 	case OutcomeCanceled:
 		k.canceled.Add(1)
 	case OutcomeStale:
@@ -166,6 +173,10 @@ func (c *RedisCache) observe(k *kindState, e Event) {
 	case OpSet:
 		if e.Outcome == OutcomeOK {
 			k.sets.Add(1)
+		}
+	case OpSetMany:
+		if e.Outcome == OutcomeOK {
+			k.sets.Add(uint64(e.Keys))
 		}
 	case OpDelete, OpClear:
 		k.deletes.Add(uint64(e.Keys))

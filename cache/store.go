@@ -104,20 +104,8 @@ func (s store[V]) lookup(ctx context.Context, key string, t *nearTier) (v V, ok 
 		raw, pttl, found, err = s.c.getTracked(ctx, key)
 	}
 	var size int
-	if found && len(raw) > s.c.cfg.MaxValueBytes {
-		// Refused before decoding, as writes are: decoding 32 MiB of JSON
-		// would cost ten times that in memory.
-		err = &Error{Op: OpGet, Kind: s.k.name, Key: key, Class: ErrValueTooLarge,
-			Cause: fmt.Errorf("stored value is %d bytes, Config.MaxValueBytes is %d; it is not decoded", len(raw), s.c.cfg.MaxValueBytes)}
-	} else if found {
-		if s.plain {
-			v, size, err = decodeEither(s.codec, raw, s.c.cfg.MaxValueBytes)
-		} else {
-			v, size, err = decode(s.codec, raw, s.c.cfg.MaxValueBytes)
-		}
-		if err != nil {
-			err = &Error{Op: OpGet, Kind: s.k.name, Key: key, Class: ErrSerialization, Cause: err}
-		}
+	if found {
+		v, size, err = s.open(key, raw)
 	}
 	if t != nil {
 		if h := s.c.hookNearRead; h != nil {
@@ -137,6 +125,27 @@ func (s store[V]) lookup(ctx context.Context, key string, t *nearTier) (v V, ok 
 	return v, true, nil
 }
 
+// open decodes raw, the bytes stored under key, and returns the value and
+// the size of its payload; the error is an *Error of class
+// ErrValueTooLarge or ErrSerialization.
+func (s store[V]) open(key string, raw []byte) (v V, size int, err error) {
+	if len(raw) > s.c.cfg.MaxValueBytes {
+		// Refused before decoding, as writes are: decoding 32 MiB of JSON
+		// would cost ten times that in memory.
+		return v, 0, &Error{Op: OpGet, Kind: s.k.name, Key: key, Class: ErrValueTooLarge,
+			Cause: fmt.Errorf("stored value is %d bytes, Config.MaxValueBytes is %d; it is not decoded", len(raw), s.c.cfg.MaxValueBytes)}
+	}
+	if s.plain {
+		v, size, err = decodeEither(s.codec, raw, s.c.cfg.MaxValueBytes)
+	} else {
+		v, size, err = decode(s.codec, raw, s.c.cfg.MaxValueBytes)
+	}
+	if err != nil {
+		err = &Error{Op: OpGet, Kind: s.k.name, Key: key, Class: ErrSerialization, Cause: err}
+	}
+	return v, size, err
+}
+
 // set encodes v and stores it under key for ttl, which the caller has
 // checked is positive.
 func (s store[V]) set(ctx context.Context, key string, v V, ttl time.Duration) error {
@@ -148,25 +157,15 @@ func (s store[V]) set(ctx context.Context, key string, v V, ttl time.Duration) e
 
 // put is set without recording.
 func (s store[V]) put(ctx context.Context, key string, v V, ttl time.Duration) error {
-	var buf []byte
-	var err error
 	var pooled *[]byte
-	if s.plain {
-		buf, err = codec.JSON[V]{}.Append(nil, v)
-	} else {
-		pooled = encodeBuffers.Get().(*[]byte)
-		buf, err = encode(s.codec, v, time.Now(), *pooled)
-	}
-	if err != nil {
-		return &Error{Op: OpSet, Kind: s.k.name, Key: key, Class: ErrSerialization, Cause: err}
-	}
-	if len(buf) > s.c.cfg.MaxValueBytes {
-		return &Error{Op: OpSet, Kind: s.k.name, Key: key, Class: ErrValueTooLarge,
-			Cause: fmt.Errorf("encoded value is %d bytes, Config.MaxValueBytes is %d", len(buf), s.c.cfg.MaxValueBytes)}
-	}
-	stored := buf
+	var dst []byte
 	if !s.plain {
-		stored = envelope.Seal(buf, compressMin(s.codec, s.c.cfg.CompressMinBytes))
+		pooled = encodeBuffers.Get().(*[]byte)
+		dst = *pooled
+	}
+	buf, stored, err := s.seal(key, v, dst)
+	if err != nil {
+		return err
 	}
 	err = s.c.setBytes(ctx, key, stored, ttl)
 	if err == nil && s.stale {
@@ -181,6 +180,29 @@ func (s store[V]) put(ctx context.Context, key string, v V, ttl time.Duration) e
 		encodeBuffers.Put(pooled)
 	}
 	return failIf(err, OpSet, s.k, key)
+}
+
+// seal encodes v, to be stored under key, in dst's space when it is large
+// enough: buf is the encoding (envelope and payload), stored what to send
+// (buf, or a compressed copy). Its error is an *Error of class
+// ErrSerialization or ErrValueTooLarge.
+func (s store[V]) seal(key string, v V, dst []byte) (buf, stored []byte, err error) {
+	if s.plain {
+		buf, err = codec.JSON[V]{}.Append(dst[:0], v)
+	} else {
+		buf, err = encode(s.codec, v, time.Now(), dst)
+	}
+	if err != nil {
+		return nil, nil, &Error{Op: OpSet, Kind: s.k.name, Key: key, Class: ErrSerialization, Cause: err}
+	}
+	if len(buf) > s.c.cfg.MaxValueBytes {
+		return nil, nil, &Error{Op: OpSet, Kind: s.k.name, Key: key, Class: ErrValueTooLarge,
+			Cause: fmt.Errorf("encoded value is %d bytes, Config.MaxValueBytes is %d", len(buf), s.c.cfg.MaxValueBytes)}
+	}
+	if s.plain {
+		return buf, buf, nil
+	}
+	return buf, envelope.Seal(buf, compressMin(s.codec, s.c.cfg.CompressMinBytes)), nil
 }
 
 // compressMin is the compression threshold for payloads of cd: configured,

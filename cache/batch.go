@@ -1,0 +1,328 @@
+package cache
+
+import (
+	"context"
+	"math"
+	"reflect"
+	"time"
+)
+
+// BatchLoaderFunc computes the values of several inputs in one call (an
+// embedding model's batch endpoint, a multi-get on a database): it returns
+// one value per input, in the order of ins.
+type BatchLoaderFunc[K, V any] func(ctx context.Context, ins []K) ([]V, error)
+
+// GetMany returns the values stored for ins, in their order, and the
+// positions in ins of the inputs that have no usable value (their entries in
+// vals are zero). The near cache answers what it holds; the rest is read in
+// one round trip (MGET, one per hash slot on a cluster).
+//
+// A value that cannot be decoded, or is over Config.MaxValueBytes, is a miss
+// (counted as an error in [RedisCache.Stats]), not a failure of the batch.
+// A Redis failure returns an error wrapping [ErrUnavailable], [ErrOperation]
+// or [ErrClosed], with the near cache's answers in vals and every other
+// position in missing; an input that cannot be hashed returns an error
+// wrapping [ErrKeyGeneration] and nothing else. With Config.Legacy set to
+// LegacyRead, the original service's keys are not read by batches.
+//
+// Values may be shared with other callers: treat slices, maps and pointers
+// in them as read-only.
+func (kd *Kind[K, V]) GetMany(ctx context.Context, ins []K) (vals []V, missing []int, err error) {
+	keys, err := kd.keys(ins)
+	if err != nil {
+		return nil, nil, err
+	}
+	vals, hit, err := kd.getMany(ctx, keys)
+	for i, ok := range hit {
+		if !ok {
+			missing = append(missing, i)
+		}
+	}
+	return vals, missing, err
+}
+
+// SetMany stores vals[i] for ins[i], each for the kind's TTL, in one round
+// trip. Nothing is sent when ins and vals differ in length
+// ([ErrInvalidArgument]), when an input cannot be hashed
+// ([ErrKeyGeneration]), or when a value cannot be encoded
+// ([ErrSerialization]) or is over Config.MaxValueBytes ([ErrValueTooLarge]).
+// After a Redis failure, some of the values may have been stored. The cache
+// does not keep vals: the caller may change them afterwards.
+func (kd *Kind[K, V]) SetMany(ctx context.Context, ins []K, vals []V) error {
+	if len(ins) != len(vals) {
+		return invalidArgument(OpSetMany, kd.k.name, "", "%d inputs and %d values; give one value per input", len(ins), len(vals))
+	}
+	keys, err := kd.keys(ins)
+	if err != nil {
+		return err
+	}
+	return kd.setMany(ctx, keys, vals)
+}
+
+// FetchMany returns a value for each of ins, in their order: what the cache
+// holds (near cache first, the rest in one round trip, as by
+// [Kind.GetMany]), and for the inputs that missed, what load returns for
+// them. load is called at most once, with just the inputs that missed, each
+// once however often it appears in ins, in the order of their first
+// appearance; its values are stored in one round trip and returned.
+//
+// FetchMany fails as [Kind.Fetch] does: Redis failing costs latency, not
+// answers (every input is then loaded, or answered from the stale store
+// with Config.StaleMaxAge, and nothing is stored); an input that cannot be
+// hashed is loaded and not stored; a value that cannot be stored is
+// returned all the same. The errors it returns are the loader's (then no
+// value is returned or stored), [ErrLoaderPanic], [ErrInvalidArgument] when
+// load returns a number of values other than the number of inputs it was
+// given, and the caller's context error.
+//
+// Unlike Fetch, concurrent FetchMany calls do not share their loads: two
+// batches that miss the same input both load it. The loader runs with the
+// caller's context. Values may be shared with other callers: treat slices,
+// maps and pointers in them as read-only.
+func (kd *Kind[K, V]) FetchMany(ctx context.Context, ins []K, load BatchLoaderFunc[K, V]) ([]V, error) {
+	s := kd.store
+	s.stale = s.k.stale != nil
+	keys := make([]string, len(ins))
+	var read []int            // positions whose key is read: the first of each key
+	first := map[string]int{} // key → position of its first appearance
+	same := make([]int, len(ins))
+	for i, in := range ins {
+		same[i] = i
+		key, err := kd.key(in)
+		if err != nil { // loaded, not stored
+			s.c.absorb(ctx, s.k, err)
+			continue
+		}
+		if j, ok := first[key]; ok {
+			same[i] = j
+			continue
+		}
+		first[key], keys[i] = i, key
+		read = append(read, i)
+	}
+	readKeys := make([]string, len(read))
+	for j, i := range read {
+		readKeys[j] = keys[i]
+	}
+	start := time.Now()
+	got, hit, err := s.getMany(ctx, readKeys)
+	if ctx.Err() != nil {
+		return nil, ctx.Err()
+	}
+	redisOK := err == nil
+	if err != nil {
+		s.c.absorb(ctx, s.k, err)
+	}
+	out := make([]V, len(ins))
+	answered := make([]bool, len(ins))
+	for j, i := range read {
+		if hit[j] {
+			out[i], answered[i] = got[j], true
+		} else if !redisOK {
+			out[i], answered[i] = s.staleValue(keys[i], start)
+		}
+	}
+	var missed []int // positions to load: the first of each input
+	for i := range ins {
+		if same[i] == i && !answered[i] {
+			missed = append(missed, i)
+		}
+	}
+	if len(missed) > 0 {
+		missIns := make([]K, len(missed))
+		for j, i := range missed {
+			missIns[j] = ins[i]
+		}
+		loaded, err := loadMany(ctx, s, load, missIns)
+		if err != nil {
+			return nil, err
+		}
+		var storeKeys []string
+		var storeVals []V
+		for j, i := range missed {
+			out[i] = loaded[j]
+			if keys[i] != "" {
+				storeKeys, storeVals = append(storeKeys, keys[i]), append(storeVals, loaded[j])
+			}
+		}
+		if redisOK && len(storeKeys) > 0 {
+			if err := s.setMany(ctx, storeKeys, storeVals); err != nil {
+				s.c.absorb(ctx, s.k, err)
+			}
+		} else if s.stale {
+			for j, key := range storeKeys {
+				s.keepStale(key, storeVals[j], s.encodedSize(storeVals[j]), true)
+			}
+		}
+	}
+	for i, j := range same {
+		out[i] = out[j]
+	}
+	return out, nil
+}
+
+// keys returns the keys of ins.
+func (kd *Kind[K, V]) keys(ins []K) ([]string, error) {
+	keys := make([]string, len(ins))
+	for i, in := range ins {
+		key, err := kd.key(in)
+		if err != nil {
+			return nil, err
+		}
+		keys[i] = key
+	}
+	return keys, nil
+}
+
+// loadMany calls a batch loader with ins, recorded as one load; a loader
+// that returns another number of values than it was given inputs is an
+// ErrInvalidArgument error.
+func loadMany[K, V any](ctx context.Context, s store[V], load BatchLoaderFunc[K, V], ins []K) ([]V, error) {
+	vals, err := runLoader(ctx, s.c, s.k, func(ctx context.Context) ([]V, error) { return load(ctx, ins) })
+	if err == nil && len(vals) != len(ins) {
+		return nil, invalidArgument(OpLoad, s.k.name, "", "the batch loader returned %d values for %d inputs; return one value per input, in their order", len(vals), len(ins))
+	}
+	return vals, err
+}
+
+// getMany reads keys: the near cache first, the rest from Redis in one
+// round trip. hit[i] says whether vals[i] is a usable value; on a Redis
+// failure, the near cache's answers are kept and err says what failed.
+func (s store[V]) getMany(ctx context.Context, keys []string) (vals []V, hit []bool, err error) {
+	start := time.Now()
+	vals, hit = make([]V, len(keys)), make([]bool, len(keys))
+	t := s.k.near.Load()
+	var rest []int // positions to read from Redis
+	var local int64
+	if t != nil && !s.c.closed.Load() {
+		for i, key := range keys {
+			if e, ok := t.data.GetIfPresent(key); ok {
+				if v, ok := e.v.(V); ok && e.typ == reflect.TypeFor[V]() {
+					vals[i], hit[i] = v, true
+					local++
+					continue
+				}
+			}
+			rest = append(rest, i)
+		}
+	} else {
+		rest = make([]int, len(keys))
+		for i := range rest {
+			rest[i] = i
+		}
+	}
+	var found, missed int64
+	if len(rest) > 0 {
+		found, missed, err = s.readMany(ctx, keys, rest, t, vals, hit, start)
+	}
+	latency := time.Since(start)
+	for _, g := range [...]struct {
+		n    int64
+		out  Outcome
+		tier Tier
+	}{{local, OutcomeHit, TierLocal}, {found, OutcomeHit, TierRedis}, {missed, OutcomeMiss, TierRedis}} {
+		if g.n > 0 {
+			s.c.observe(s.k, Event{Op: OpGetMany, Outcome: g.out, Tier: g.tier, Keys: g.n, Latency: latency})
+		}
+	}
+	if err != nil {
+		e := Event{Op: OpGetMany, Keys: int64(len(rest)), Latency: latency}
+		e.Outcome, e.Class = outcomeOf(ctx, err)
+		s.c.observe(s.k, e)
+		err = failIf(err, OpGetMany, s.k, keys[rest[0]])
+	}
+	return vals, hit, err
+}
+
+// readMany reads the keys at positions rest from Redis into vals and hit,
+// tracked and kept in the near cache when t is not nil, and returns how
+// many were found and how many missed; each undecodable or oversized value
+// is a miss, recorded with its class.
+func (s store[V]) readMany(ctx context.Context, keys []string, rest []int, t *nearTier, vals []V, hit []bool, start time.Time) (found, missed int64, err error) {
+	ks := make([]string, len(rest))
+	for j, i := range rest {
+		ks[j] = keys[i]
+	}
+	var befores []uint64
+	if s.stale { // as in lookup: a value read while this process wrote its key is not kept
+		befores = make([]uint64, len(ks))
+		for j, k := range ks {
+			befores[j] = s.c.writesTo(k).Load()
+		}
+	}
+	var tks []nearTicket
+	ended := 0 // reads closed (see near.end), in order
+	if t != nil {
+		tks = make([]nearTicket, len(ks))
+		for j, k := range ks {
+			tks[j] = t.n.begin(k)
+		}
+		defer func() { // after a failure, or a decoder that panics
+			for ; ended < len(ks); ended++ {
+				t.n.end(ks[ended], tks[ended], t, nearEntry{}, false, 0, start)
+			}
+		}()
+	}
+	raws, ok, pttl, err := s.c.getMany(ctx, ks, t != nil)
+	if err != nil {
+		return 0, 0, err
+	}
+	for j, i := range rest {
+		var v V
+		var size int
+		var derr error
+		if ok[j] {
+			v, size, derr = s.open(ks[j], raws[j])
+		}
+		if t != nil {
+			weight := min(uint64(len(ks[j]))+uint64(size)+nearEntryOverhead, math.MaxUint32)
+			t.n.end(ks[j], tks[j], t, nearEntry{v: v, typ: reflect.TypeFor[V](), size: uint32(weight)}, ok[j] && derr == nil, pttl[j], start)
+			ended++
+		}
+		switch {
+		case derr != nil:
+			s.c.observe(s.k, Event{Op: OpGetMany, Outcome: OutcomeMiss, Class: classOf(derr), Tier: TierRedis, Keys: 1, Latency: time.Since(start)})
+		case !ok[j]:
+			missed++
+		default:
+			vals[i], hit[i] = v, true
+			found++
+			if s.stale && s.c.writesTo(ks[j]).Load() == befores[j] {
+				s.keepStale(ks[j], v, size, false)
+			}
+		}
+	}
+	return found, missed, nil
+}
+
+// setMany encodes vals and stores them under keys, pipelined, recording
+// one OpSetMany.
+func (s store[V]) setMany(ctx context.Context, keys []string, vals []V) error {
+	start := time.Now()
+	err := s.putMany(ctx, keys, vals)
+	e := Event{Op: OpSetMany, Latency: time.Since(start), Keys: int64(len(keys))}
+	s.c.observeResult(ctx, s.k, e, err)
+	return err
+}
+
+func (s store[V]) putMany(ctx context.Context, keys []string, vals []V) error {
+	stored := make([][]byte, len(keys))
+	sizes := make([]int, len(keys))
+	ttls := make([]time.Duration, len(keys))
+	for i, v := range vals {
+		buf, st, err := s.seal(keys[i], v, nil)
+		if err != nil {
+			return err
+		}
+		stored[i], sizes[i], ttls[i] = st, len(buf), s.k.ttl
+	}
+	if err := s.c.setMany(ctx, keys, stored, ttls); err != nil {
+		return failIf(err, OpSetMany, s.k, keys[0])
+	}
+	if s.stale {
+		for i, key := range keys {
+			s.keepStale(key, vals[i], sizes[i], true)
+		}
+	}
+	return nil
+}
