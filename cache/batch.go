@@ -105,7 +105,9 @@ func (kd *Kind[K, V]) FetchMany(ctx context.Context, ins []K, load BatchLoaderFu
 		readKeys[j] = keys[i]
 	}
 	start := time.Now()
-	got, hit, err := s.getMany(ctx, readKeys)
+	rctx, cancel := s.c.readBudget(ctx)
+	got, hit, err := s.getMany(rctx, readKeys)
+	cancel()
 	if ctx.Err() != nil {
 		return nil, ctx.Err()
 	}

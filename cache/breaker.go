@@ -86,8 +86,9 @@ func (c *RedisCache) breakerStatus() BreakerStatus {
 }
 
 // breakerChanged is the breaker's OnChange: one log line and one Event per
-// change of state, and a probe loop once it opens. It runs with the
-// breaker's lock held, and so calls nothing of the breaker.
+// change of state, and a probe loop once it opens. It runs once the
+// breaker's lock is released (a Recorder may read Stats), and changes
+// nothing of the breaker.
 func (c *RedisCache) breakerChanged(from, to breaker.State) {
 	e := Event{Op: OpBreaker, Outcome: OutcomeOK, Breaker: stateOf(to)}
 	level, msg := slog.LevelInfo, "cache: circuit breaker closed; calls go to Redis again"

@@ -207,6 +207,11 @@ func (c *RedisCache) connect(ctx context.Context) error {
 		build = rueidis.NewClient
 	}
 	opt := r.client
+	if d, ok := ctx.Deadline(); ok {
+		// The client dials and shakes hands within Dialer.Timeout, whatever
+		// the context: New must not outlast its caller's deadline.
+		opt.Dialer.Timeout = max(min(opt.Dialer.Timeout, time.Until(d)), time.Millisecond)
+	}
 	if n := c.near.Load(); n != nil {
 		opt.OnInvalidations = n.onInvalidations
 		if user := r.client.OnInvalidations; user != nil {
@@ -216,7 +221,7 @@ func (c *RedisCache) connect(ctx context.Context) error {
 	client, err := build(opt)
 	if c.near.Load() != nil && errors.Is(err, rueidis.ErrNoCache) {
 		c.nearOff(ctx, "the server does not offer client tracking (RESP3 CLIENT TRACKING, Redis 6 and later)", err)
-		opt = r.client
+		opt.OnInvalidations = r.client.OnInvalidations // the user's only: no near cache
 		opt.DisableCache = true
 		client, err = build(opt)
 	}
@@ -392,10 +397,12 @@ func (c *RedisCache) memoBytes() int {
 	return defaultNearCacheBytes / 4
 }
 
-// wrote is called once this process has written or deleted key: it drops
-// key from the near cache, so that its next read here sees the change
-// without waiting for the server's invalidation, and counts the write for
-// Fetch (see writesTo).
+// wrote is called once this process has written or deleted key, or tried
+// to (a write refused by the open breaker included): it drops key from the
+// near cache, so that its next read here sees the change without waiting
+// for the server's invalidation, and from the stale store, so that a value
+// meant to be replaced or deleted is never served stale; and it counts the
+// write for Fetch (see writesTo).
 func (c *RedisCache) wrote(key string) {
 	if n := c.near.Load(); n != nil {
 		n.invalidate(key)

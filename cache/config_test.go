@@ -3,8 +3,9 @@ package cache_test
 import (
 	"context"
 	"crypto/tls"
-
 	"errors"
+	"fmt"
+	"net"
 	"reflect"
 	"strings"
 	"testing"
@@ -60,26 +61,41 @@ func TestInvalidConfig(t *testing.T) {
 // any part of it; and TLS verification is never switched off by a URL.
 func TestURLNeverShowsThePassword(t *testing.T) {
 	t.Parallel()
+	// An address where nothing listens: a URL the parser accepts starts a
+	// cache without Redis, whose log is checked too.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
 	for _, pw := range []string{"Zq/Xk#Vw", "Zq#Xk/Vw", "Zq?Xk@Vw", "Zq/Xk?Vw", "Zq%zzXk", "Zq Xk", "Zq:Xk"} {
 		for _, url := range []string{
-			"redis://user:" + pw + "@127.0.0.1:6379/0",
-			"redis://:" + pw + "@127.0.0.1:6379",
+			"redis://user:" + pw + "@" + addr + "/0",
+			"redis://:" + pw + "@" + addr,
 			"rediss://user:" + pw + "@127.0.0.1:70000",
-			"redis://user:" + pw + "@127.0.0.1:6379/x",
+			"redis://user:" + pw + "@" + addr + "/x",
 			"http://user:" + pw + "@127.0.0.1",
 		} {
-			_, err := cache.New(ctxT(t), cache.Config{URL: url})
-			if err == nil {
-				continue // a shape the parser accepts as written is not malformed
+			var logs logBuffer
+			c, err := cache.New(ctxT(t), cache.Config{URL: url, Logger: logs.logger(), DialTimeout: time.Second})
+			shown := ""
+			if err != nil {
+				shown = err.Error()
+			} else {
+				h, herr := c.Health(ctxT(t))
+				shown = fmt.Sprint(h, herr)
+				c.Close()
 			}
+			shown += logs.String()
 			for _, part := range []string{"Zq", "Xk", "Vw"} {
-				if strings.Contains(err.Error(), part) && strings.Contains(pw, part) {
-					t.Errorf("URL %q: error shows %q of the password: %v", url, part, err)
+				if strings.Contains(shown, part) && strings.Contains(pw, part) {
+					t.Errorf("URL %q: an error, Health or the log shows %q of the password: %s", url, part, shown)
 				}
 			}
 		}
 	}
-	_, err := cache.New(ctxT(t), cache.Config{URL: "rediss://u:pw@127.0.0.1:6380/0?skip_verify=true"})
+	_, err = cache.New(ctxT(t), cache.Config{URL: "rediss://u:pw@127.0.0.1:6380/0?skip_verify=true"})
 	if !errors.Is(err, cache.ErrInvalidConfig) || !strings.Contains(err.Error(), "skip_verify") {
 		t.Errorf("skip_verify in the URL: %v, want ErrInvalidConfig naming it", err)
 	}

@@ -20,6 +20,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"runtime"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -211,16 +212,26 @@ func TestFaultBlackhole(t *testing.T) {
 			t.Fatalf("Fetch with the breaker open = %d, %v; want the loader's 7", v, err)
 		}
 	}
-	if got := r.dials.Load() - dials; got != 0 {
-		t.Errorf("%d dials with the breaker open; want 0", got)
-	}
 	if st := r.c.Stats().Breaker; st.State == cache.BreakerClosed || st.Opens != 1 {
 		t.Errorf("breaker %+v; want open, opened once", st)
 	}
-	report(t, "blackhole: Get with the breaker open", open.String()+fmt.Sprintf("; 0 dials; 1000 Fetches answered by the loader"))
+	if worst := open.quantile(1); worst >= faultTimeout {
+		t.Errorf("a Get with the breaker open took %v; want none to wait on the network (%v)", worst, faultTimeout)
+	}
+	report(t, "blackhole: Get with the breaker open", open.String()+fmt.Sprintf("; 1000 Fetches answered by the loader"))
 
 	// Probes fail while the blackhole lasts, then one succeeds after Heal.
-	time.Sleep(1500 * time.Millisecond) // the first probe comes after 1 s ± 20%
+	// Meanwhile calls keep failing at once, and nothing is dialled.
+	for end := time.Now().Add(1500 * time.Millisecond); time.Now().Before(end); { // the first probe comes after 1 s ± 20%
+		if _, _, err := search.Get(ctx, "q"); !errors.Is(err, cache.ErrCircuitOpen) {
+			t.Fatalf("Get while the probes fail: %v; want ErrCircuitOpen", err)
+		}
+		time.Sleep(time.Millisecond)
+	}
+	if got := r.dials.Load() - dials; got != 0 {
+		t.Errorf("%d dials from the breaker opening to the end of the blackhole (1.5 s); want 0", got)
+	}
+	report(t, "blackhole, breaker open: dials over 1.5 s of calls and a failed probe", fmt.Sprint(r.dials.Load()-dials))
 	if st := r.c.Stats().Breaker; st.Backoff != 2*time.Second {
 		t.Errorf("breaker %+v after a failed probe; want the backoff doubled to 2 s", st)
 	}
@@ -232,10 +243,16 @@ func TestFaultBlackhole(t *testing.T) {
 	report(t, "blackhole healed: healthy again after", fmt.Sprintf("%v (the next probe is due 2 s ± 20%% after the failed one)", round(back)))
 }
 
+// Redis slower than the callers' deadlines is no use to them: after
+// BreakerThreshold calls that got no answer before their deadline, the
+// breaker opens; every Fetch answers from the loader within its deadline
+// (its read gets half the time left); no call outlasts its deadline by
+// much, and the calls that timed out kept their connection.
 func TestFaultLatency(t *testing.T) {
 	r := newFaultRig(t, func(cfg *cache.Config) {
 		cfg.NearCacheBytes = -1
 		cfg.OperationTimeout = 500 * time.Millisecond
+		cfg.BreakerBackoff = 30 * time.Second // no probe during the test
 	})
 	search := cache.Search[string, int](r.c)
 	if err := search.Set(context.Background(), "q", 1); err != nil {
@@ -248,35 +265,117 @@ func TestFaultLatency(t *testing.T) {
 	r.proxy.Latency(200 * time.Millisecond)
 	const deadline = 50 * time.Millisecond
 	var gets, fetches durations
+	waited := 0 // Gets that waited on Redis before the breaker opened
 	for i := range 20 {
 		ctx, cancel := context.WithTimeout(context.Background(), deadline)
 		var err error
 		gets = append(gets, timed(func() { _, _, err = search.Get(ctx, "q") }))
 		cancel()
-		if !errors.Is(err, context.DeadlineExceeded) {
-			t.Fatalf("Get %d with 200 ms each way and a 50 ms deadline: %v; want DeadlineExceeded", i, err)
+		switch {
+		case errors.Is(err, cache.ErrCircuitOpen):
+		case errors.Is(err, context.DeadlineExceeded) && errors.Is(err, cache.ErrUnavailable):
+			waited++
+		default:
+			t.Fatalf("Get %d with 200 ms each way and a 50 ms deadline: %v; want DeadlineExceeded, then ErrCircuitOpen", i, err)
 		}
 		ctx, cancel = context.WithTimeout(context.Background(), deadline)
+		var v int
 		fetches = append(fetches, timed(func() {
-			_, err = search.Fetch(ctx, "q", func(context.Context) (int, error) { return 2, nil })
+			v, err = search.Fetch(ctx, "q", func(context.Context) (int, error) { return 2, nil })
 		}))
 		cancel()
-	}
-	for name, d := range map[string]durations{"Get": gets, "Fetch": fetches} {
-		if worst := d.quantile(1); worst > deadline+250*time.Millisecond {
-			t.Errorf("%s took %v with a %v deadline", name, worst, deadline)
+		if v != 2 || err != nil {
+			t.Fatalf("Fetch %d with 200 ms each way and a 50 ms deadline = %d, %v; want the loader's 2 within the deadline", i, v, err)
 		}
 	}
-	if st := r.c.Stats().Breaker; st.State != cache.BreakerClosed || st.Failures != 0 {
-		t.Errorf("breaker %+v; the callers' own deadlines are not failures of Redis", st)
+	for name, d := range map[string]durations{"Get": gets, "Fetch": fetches} {
+		if worst := d.quantile(1); worst > 2*deadline {
+			t.Errorf("%s took %v with a %v deadline; want at most twice the deadline", name, worst, deadline)
+		}
 	}
-	report(t, "200 ms added each way, caller deadline 50 ms: Get", gets.String())
-	report(t, "200 ms added each way, caller deadline 50 ms: Fetch", fetches.String())
+	if st := r.c.Stats().Breaker; st.State == cache.BreakerClosed || st.Opens != 1 || waited > 5 {
+		t.Errorf("breaker %+v after %d Gets waited; want it open once, after at most 5 calls that got no answer in time", st, waited)
+	}
+	slow := 0 // calls that waited on Redis
+	for _, d := range append(slices.Clone(gets), fetches...) {
+		if d > 10*time.Millisecond {
+			slow++
+		}
+	}
+	report(t, "200 ms added each way, caller deadline 50 ms: Get", gets.String()+fmt.Sprintf("; the breaker opened after %d calls waited", slow))
+	report(t, "200 ms added each way, caller deadline 50 ms: Fetch (every one answered by the loader)", fetches.String())
 	// Redials: the calls that timed out kept their connection.
 	if n := r.dials.Load() - dials; n > 0 {
 		t.Errorf("%d dials; a call timed out by its caller must not cost a redial", n)
 	}
-	report(t, "200 ms added each way: dials for 40 timed-out calls", fmt.Sprint(r.dials.Load()-dials))
+	report(t, "200 ms added each way: dials for the timed-out calls", fmt.Sprint(r.dials.Load()-dials))
+}
+
+// Callers whose deadlines are shorter than OperationTimeout (the default
+// 500 ms here), on a blackholed connection: every Fetch answers from its
+// loader within its deadline, the breaker opens after BreakerThreshold
+// calls, and the abandoned calls do not pile up.
+func TestFaultBlackholeShortDeadlines(t *testing.T) {
+	r := newFaultRig(t, func(cfg *cache.Config) {
+		cfg.NearCacheBytes = -1
+		cfg.OperationTimeout = 0 // the default, 500 ms
+		cfg.BreakerBackoff = 30 * time.Second
+	})
+	search := cache.Search[string, int](r.c)
+	if err := search.Set(context.Background(), "warm", 1); err != nil {
+		t.Fatal(err)
+	}
+	goroutines := runtime.NumGoroutine()
+	r.proxy.Blackhole()
+	const deadline = 50 * time.Millisecond
+	var fetches durations
+	most := 0
+	for i := range 100 {
+		ctx, cancel := context.WithTimeout(context.Background(), deadline)
+		var v int
+		var err error
+		fetches = append(fetches, timed(func() {
+			v, err = search.Fetch(ctx, fmt.Sprint("q", i), func(context.Context) (int, error) { return 7, nil })
+		}))
+		cancel()
+		if v != 7 || err != nil {
+			t.Fatalf("Fetch %d through a blackhole with a 50 ms deadline = %d, %v; want the loader's 7", i, v, err)
+		}
+		most = max(most, runtime.NumGoroutine())
+	}
+	if worst := fetches.quantile(1); worst > 2*deadline {
+		t.Errorf("a Fetch took %v with a %v deadline", worst, deadline)
+	}
+	if st := r.c.Stats().Breaker; st.State == cache.BreakerClosed || st.Opens != 1 {
+		t.Errorf("breaker %+v; want it open once", st)
+	}
+	if most > goroutines+20 {
+		t.Errorf("%d goroutines during the blackhole, %d before; abandoned calls pile up", most, goroutines)
+	}
+	report(t, "blackhole, caller deadline 50 ms, OperationTimeout 500 ms: Fetch (every one answered by the loader)",
+		fetches.String()+fmt.Sprintf("; goroutines %d before, at most %d during", goroutines, most))
+}
+
+// New with a deadline shorter than DialTimeout returns by it, started
+// degraded, when Redis does not answer.
+func TestFaultNewHonoursDeadline(t *testing.T) {
+	noLeaks(t)
+	srv := redistest.Start(t)
+	proxy := redistest.StartProxy(t, srv.Addr)
+	proxy.Blackhole()
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	var c *cache.RedisCache
+	var err error
+	took := timed(func() { c, err = cache.New(ctx, cache.Config{URL: proxy.URL(), DialTimeout: 3 * time.Second}) })
+	if err != nil {
+		t.Fatalf("New through a blackhole: %v; want a cache started without Redis", err)
+	}
+	c.Close()
+	if took > time.Second {
+		t.Errorf("New took %v with a 200 ms deadline (DialTimeout 3 s)", took)
+	}
+	report(t, "New through a blackhole, deadline 200 ms, DialTimeout 3 s", fmt.Sprintf("returned degraded after %v", round(took)))
 }
 
 func TestFaultRefused(t *testing.T) {
@@ -510,6 +609,15 @@ func TestFaultServesStale(t *testing.T) {
 	if fetch("new"); loads["new"] != 1 {
 		t.Errorf("a value loaded during the outage was loaded again (%d loads); want it kept", loads["new"])
 	}
+	// A Delete refused by the open breaker still ends the stale value: the
+	// caller meant it gone.
+	if _, err := search.Delete(ctx, "new"); !errors.Is(err, cache.ErrCircuitOpen) {
+		t.Fatalf("Delete with the breaker open: %v; want ErrCircuitOpen", err)
+	}
+	if fetch("new"); loads["new"] != 2 {
+		t.Errorf("Fetch after a refused Delete: %d loads; want the deleted value not served stale", loads["new"])
+	}
+	loads["new"] = 1 // the rest of the test counts the stale hits of the keys above
 	st := r.c.Stats().Kinds[cache.KindSearch]
 	mu.Lock()
 	defer mu.Unlock()

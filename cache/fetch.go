@@ -23,7 +23,12 @@ func (s store[V]) fetch(ctx context.Context, key, alt string, keyErr error, ttl 
 	s.stale = s.k.stale != nil
 	writes := s.c.writesTo(key)
 	before := writes.Load()
-	v, ok, err := s.get(ctx, key, alt)
+	if v, ok := s.local(ctx, key, start); ok {
+		return v, nil
+	}
+	rctx, cancel := s.c.readBudget(ctx)
+	v, ok, err := s.remote(rctx, key, alt, start)
+	cancel()
 	if ok {
 		return v, nil
 	}
@@ -98,6 +103,25 @@ func (s store[V]) fetch(ctx context.Context, key, alt string, keyErr error, ttl 
 		return zero, ctx.Err()
 	}
 }
+
+// readBudget returns the context of the read that starts a Fetch: ctx,
+// or, when the caller's deadline leaves less than twice
+// Config.OperationTimeout, ctx bounded to half the time left, so that a
+// Redis that does not answer leaves the loader the other half. cancel must
+// be called once the read is over.
+func (c *RedisCache) readBudget(ctx context.Context) (context.Context, context.CancelFunc) {
+	d, ok := ctx.Deadline()
+	if !ok {
+		return ctx, noCancel
+	}
+	half := time.Until(d) / 2
+	if half >= c.cfg.OperationTimeout {
+		return ctx, noCancel
+	}
+	return context.WithTimeout(ctx, half)
+}
+
+func noCancel() {}
 
 // load calls the loader, records the call, and turns a panic into an
 // ErrLoaderPanic error that keeps the panic's value and stack.

@@ -156,6 +156,7 @@ func (c *RedisCache) exchange(ctx context.Context, cl *call) error {
 		return err
 	}
 	cl.ctx.parent = ctx
+	start := time.Now()
 	go cl.run()
 	t := timers.Get().(*time.Timer)
 	t.Reset(c.cfg.OperationTimeout)
@@ -164,6 +165,9 @@ func (c *RedisCache) exchange(ctx context.Context, cl *call) error {
 	case <-cl.done:
 	case <-ctx.Done():
 		err = ctx.Err()
+		if err == context.DeadlineExceeded && time.Since(start) >= min(c.cfg.OperationTimeout, noAnswerWait) {
+			err = errNoAnswer
+		}
 	case <-t.C:
 		err = c.timeout
 	}
@@ -171,6 +175,21 @@ func (c *RedisCache) exchange(ctx context.Context, cl *call) error {
 	timers.Put(t)
 	return err
 }
+
+// errNoAnswer is exchange's error for a call whose caller's deadline
+// passed after it had waited noAnswerWait (or OperationTimeout, if
+// shorter) without an answer: a failure of Redis for the breaker (see
+// settle), not the caller's own impatience. Without it, callers whose
+// deadlines are shorter than OperationTimeout would wait on a Redis that
+// does not answer, every call, without the breaker ever opening.
+var errNoAnswer = fmt.Errorf("%w: no answer from Redis before the caller's deadline", context.DeadlineExceeded)
+
+// noAnswerWait is how long a call must have waited for its caller's
+// deadline to count against Redis: a healthy server nearby answers in well
+// under a millisecond, so a call that got nothing in 10 ms is not the
+// caller's fault; a caller with a deadline of a few microseconds cannot
+// open the breaker for everyone.
+const noAnswerWait = 10 * time.Millisecond
 
 // timers bound exchanges; a timer is stopped before it goes back (since Go
 // 1.23, a stopped timer's channel holds no stale tick).
@@ -193,10 +212,11 @@ func (d *detached) Value(key any) any         { return d.parent.Value(key) }
 
 // settle classifies err, an error of the client or of exchange (nil for an
 // answer), and tells the breaker: an answer, even an error reply, is a
-// success; no answer (a timeout, a broken connection) or a server that
-// answers it cannot serve (LOADING, BUSY, MASTERDOWN, CLUSTERDOWN) is a
-// failure; a call the caller gave up, or Close ended, is neither. The
-// breaker's own probes are not counted.
+// success; no answer (a timeout, a broken connection, the caller's
+// deadline passing after noAnswerWait) or a server that answers it cannot
+// serve (LOADING, BUSY, MASTERDOWN, CLUSTERDOWN) is a failure; a call the
+// caller canceled, or Close ended, is neither. The breaker's own probes
+// are not counted.
 func (c *RedisCache) settle(ctx context.Context, err error) error {
 	var class Class
 	if err != nil {
@@ -204,6 +224,8 @@ func (c *RedisCache) settle(ctx context.Context, err error) error {
 	}
 	switch {
 	case !c.brk.Allow() && ctx.Value(probing{}) != nil:
+	case err == errNoAnswer:
+		c.failed(err)
 	case ctx.Err() != nil || class == ErrClosed:
 	case class == ErrUnavailable || class == ErrOperation && cannotServe(err):
 		c.failed(err)
@@ -338,6 +360,7 @@ func (c *RedisCache) setBytes(ctx context.Context, key string, val []byte, ttl t
 	// them.
 	client, err := c.door(ctx)
 	if err != nil {
+		c.wrote(key) // what this process knew of the key is over all the same (see wrote)
 		return err
 	}
 	cmd := client.B().Set().Key(key).Value(rueidis.BinaryString(val)).Px(ttl).Build()
@@ -352,6 +375,9 @@ func (c *RedisCache) setBytes(ctx context.Context, key string, val []byte, ttl t
 func (c *RedisCache) unlink(ctx context.Context, keys []string) (int64, error) {
 	client, err := c.door(ctx)
 	if err != nil {
+		for _, k := range keys {
+			c.wrote(k) // a deleted value must not be served stale (see wrote)
+		}
 		return 0, err
 	}
 	cmds := make(rueidis.Commands, len(keys))
@@ -586,6 +612,9 @@ func groupKeys(client rueidis.Client, keys []string) [][]int {
 func (c *RedisCache) setMany(ctx context.Context, keys []string, vals [][]byte, ttls []time.Duration) error {
 	client, err := c.door(ctx)
 	if err != nil {
+		for _, k := range keys {
+			c.wrote(k)
+		}
 		return err
 	}
 	cmds := make(rueidis.Commands, len(keys))

@@ -2,6 +2,7 @@ package cache
 
 import (
 	"context"
+	"errors"
 	"sort"
 	"sync/atomic"
 	"time"
@@ -212,7 +213,7 @@ func outcomeOf(ctx context.Context, err error) (Outcome, Class) {
 	switch {
 	case err == nil:
 		return OutcomeOK, 0
-	case ctx.Err() != nil:
+	case ctx.Err() != nil && !errors.Is(err, errNoAnswer): // Redis did not answer in 10 ms: its failure, not the caller's
 		return OutcomeCanceled, 0
 	}
 	return OutcomeError, classOf(err)

@@ -36,6 +36,15 @@ type store[V any] struct {
 // LegacyRead) is read in either format.
 func (s store[V]) get(ctx context.Context, key, alt string) (V, bool, error) {
 	start := time.Now()
+	if v, ok := s.local(ctx, key, start); ok {
+		return v, true, nil
+	}
+	return s.remote(ctx, key, alt, start)
+}
+
+// local returns the near cache's value for key, if it holds one of type V,
+// and records the hit; a read that started at start.
+func (s store[V]) local(ctx context.Context, key string, start time.Time) (V, bool) {
 	t := s.k.near.Load()
 	if t != nil && !s.c.closed.Load() {
 		if e, ok := t.data.GetIfPresent(key); ok {
@@ -44,11 +53,17 @@ func (s store[V]) get(ctx context.Context, key, alt string) (V, bool, error) {
 			if v, ok := e.v.(V); ok && e.typ == reflect.TypeFor[V]() {
 				s.c.observe(s.k, Event{Op: OpGet, Outcome: OutcomeHit, Tier: TierLocal, Latency: time.Since(start)})
 				s.c.logHitMiss(ctx, s.k, key, true)
-				return v, true, nil
+				return v, true
 			}
 		}
 	}
-	v, ok, err := s.lookup(ctx, key, t)
+	var zero V
+	return zero, false
+}
+
+// remote is get's read from Redis, after the near cache did not answer.
+func (s store[V]) remote(ctx context.Context, key, alt string, start time.Time) (V, bool, error) {
+	v, ok, err := s.lookup(ctx, key, s.k.near.Load())
 	if !ok && err == nil && alt != "" {
 		either := s
 		either.plain = true

@@ -38,8 +38,9 @@ type Config struct {
 	// a fleet does not probe in step.
 	Backoff, MaxBackoff time.Duration
 	// OnChange, if not nil, is called on each change of state, in order,
-	// with the breaker's lock held: it must be quick and must not call the
-	// breaker.
+	// on the goroutine that made it, once the breaker's lock is released:
+	// it may read the breaker (State, Status), but must not change its
+	// state (Failure, Trip, Probe, Probed), which would wait for it.
 	OnChange func(from, to State)
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
@@ -56,10 +57,35 @@ type Breaker struct {
 	proven atomic.Bool
 
 	mu      sync.Mutex // guards the fields below, and every change of state
+	changes []change   // made under mu, to report once it is released (see unlock)
+	// notify orders the reports of changes made by different goroutines:
+	// it is taken before mu is released, so reports come in the order of
+	// the changes.
+	notify  sync.Mutex
 	backoff time.Duration
 	due     time.Time // when the next probe may start (Open)
 	since   time.Time // when the current state began
 	opens   uint64
+}
+
+// change is a change of state, from and to.
+type change struct{ from, to State }
+
+// unlock releases mu, then reports the changes of state made while it was
+// held (see Config.OnChange).
+func (b *Breaker) unlock() {
+	if len(b.changes) == 0 {
+		b.mu.Unlock()
+		return
+	}
+	changes := b.changes
+	b.changes = nil
+	b.notify.Lock()
+	b.mu.Unlock()
+	defer b.notify.Unlock()
+	for _, ch := range changes {
+		b.cfg.OnChange(ch.from, ch.to)
+	}
 }
 
 // New returns a closed breaker.
@@ -107,7 +133,7 @@ func (b *Breaker) Failure() {
 // that is not connected yet).
 func (b *Breaker) Trip() {
 	b.mu.Lock()
-	defer b.mu.Unlock()
+	defer b.unlock()
 	if b.State() != Closed {
 		return
 	}
@@ -140,7 +166,7 @@ func (b *Breaker) Due() time.Duration {
 // reports whether it did: then the caller probes, and reports with Probed.
 func (b *Breaker) Probe() bool {
 	b.mu.Lock()
-	defer b.mu.Unlock()
+	defer b.unlock()
 	now := b.cfg.Now()
 	if b.State() != Open || now.Before(b.due) {
 		return false
@@ -153,7 +179,7 @@ func (b *Breaker) Probe() bool {
 // its failure opens it again, for twice the backoff.
 func (b *Breaker) Probed(ok bool) {
 	b.mu.Lock()
-	defer b.mu.Unlock()
+	defer b.unlock()
 	if b.State() != HalfOpen {
 		return
 	}
@@ -173,7 +199,7 @@ func (b *Breaker) set(to State, now time.Time) {
 	b.state.Store(uint32(to))
 	b.since = now
 	if b.cfg.OnChange != nil && from != to {
-		b.cfg.OnChange(from, to)
+		b.changes = append(b.changes, change{from, to})
 	}
 }
 

@@ -136,3 +136,31 @@ func BenchmarkClosed(b *testing.B) {
 		}
 	})
 }
+
+// OnChange runs once the lock is released: it may read the breaker (a
+// Recorder that reads the cache's Stats, a log handler that takes its
+// time) without deadlocking or holding up other callers.
+func TestOnChangeRunsOutsideTheLock(t *testing.T) {
+	c := newClock()
+	var seen []Status
+	var b *Breaker
+	b = New(Config{Threshold: 1, Backoff: time.Second, Now: c.now,
+		OnChange: func(from, to State) { seen = append(seen, b.Status()) }})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		b.Failure()
+		c.add(2 * time.Second)
+		if b.Probe() {
+			b.Probed(true)
+		}
+	}()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		t.Fatal("a change of state whose OnChange reads Status never returned")
+	}
+	if len(seen) != 3 || seen[0].State != Open || seen[1].State != HalfOpen || seen[2].State != Closed {
+		t.Fatalf("OnChange saw %+v; want open, half-open, closed, each already in force", seen)
+	}
+}
