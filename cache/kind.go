@@ -178,7 +178,9 @@ func (kd *Kind[K, V]) Delete(ctx context.Context, in K) (bool, error) {
 //     is returned all the same. The error is counted in [RedisCache.Stats]
 //     and logged at warn level (at most one line per kind and class every
 //     10 s), never returned. The cost of an outage is latency (at most
-//     Config.OperationTimeout per Redis call), not availability.
+//     Config.OperationTimeout per Redis call, and for the read, at most
+//     half the time ctx's deadline leaves, so that the loader has the
+//     rest), not availability; once the circuit breaker is open, none.
 //   - Bytes under the key cannot be decoded: a miss (and an error in the
 //     figures); the loader runs and its value replaces them.
 //   - The input cannot be hashed into a key: the loader's value is returned

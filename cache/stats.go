@@ -62,7 +62,8 @@ const (
 	// OutcomeError: the operation failed; the event's Class says how.
 	OutcomeError
 	// OutcomeCanceled: the caller's context ended before the operation
-	// did. Not a failure of the cache.
+	// did. Not a failure of the cache. (A deadline that passed after Redis
+	// had not answered for 10 ms is an OutcomeError of ErrUnavailable.)
 	OutcomeCanceled
 	// OutcomeStale: Fetch answered with a value from the stale store
 	// (Config.StaleMaxAge) instead of calling the loader, Redis having
