@@ -22,6 +22,7 @@ import (
 	"os"
 	"runtime"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -379,7 +380,8 @@ func TestFaultNewHonoursDeadline(t *testing.T) {
 }
 
 func TestFaultRefused(t *testing.T) {
-	r := newFaultRig(t, func(cfg *cache.Config) { cfg.NearCacheBytes = -1 })
+	var logs logBuffer
+	r := newFaultRig(t, func(cfg *cache.Config) { cfg.NearCacheBytes = -1; cfg.Logger = logs.logger() })
 	search := cache.Search[string, int](r.c)
 	ctx := context.Background()
 	r.proxy.Refuse()
@@ -411,6 +413,15 @@ func TestFaultRefused(t *testing.T) {
 	r.proxy.Heal()
 	back := waitHealthy(t, r.c, 15*time.Second)
 	report(t, "connection refused, then listening again: healthy after", round(back).String())
+	// One line per change of state: a warning when it opened, one when it
+	// closed (probes are at debug level).
+	out := logs.String()
+	if n := strings.Count(out, "circuit breaker open;"); n != 1 || !strings.Contains(out, "level=WARN msg=\"cache: circuit breaker open") {
+		t.Errorf("%d warnings that the breaker opened; want 1:\n%s", n, out)
+	}
+	if n := strings.Count(out, "circuit breaker closed"); n != 1 {
+		t.Errorf("%d lines that the breaker closed; want 1:\n%s", n, out)
+	}
 }
 
 func TestFaultReset(t *testing.T) {
