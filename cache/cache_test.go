@@ -118,10 +118,10 @@ func TestKeysInRedis(t *testing.T) {
 	}
 }
 
-// Each kind's TTL is set on the key, as the server sees it.
+// Each kind's TTL is set on the key, as the server sees it (jitter off).
 func TestTTLPerKind(t *testing.T) {
 	t.Parallel()
-	c := newCache(t, func(cfg *cache.Config) { cfg.IntentTTL = 7 * time.Minute })
+	c := newCache(t, func(cfg *cache.Config) { cfg.IntentTTL = 7 * time.Minute; cfg.Policy.TTLJitter = -1 })
 	ctx := ctxT(t)
 	raw := rawClient(t, redisURL(t))
 	custom, err := cache.NewKind[string, string](c, "trending", 90*time.Second)
@@ -157,6 +157,66 @@ func TestTTLPerKind(t *testing.T) {
 		// PTTL counts down from the moment of SET: allow the time the test took.
 		if got > s.want || got < s.want-10*time.Second {
 			t.Errorf("%s: PTTL %v, want %v", s.name, got, s.want)
+		}
+	}
+}
+
+// TTL jitter spreads the expiry of keys written together over the
+// configured fraction of the TTL, per kind: by default 10%, 50% for a kind
+// that asks for it, none for a kind that turns it off.
+func TestTTLJitter(t *testing.T) {
+	t.Parallel()
+	c := newCache(t, func(cfg *cache.Config) {
+		cfg.Policies = map[string]cache.Policy{"jittery": {TTLJitter: 0.5}, "exact": {TTLJitter: -1}}
+	})
+	ctx := ctxT(t)
+	raw := rawClient(t, redisURL(t))
+	kind := func(name string) *cache.Kind[int, int] {
+		kd, err := cache.NewKind[int, int](c, name, time.Hour)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return kd
+	}
+	ins, vals := make([]int, 200), make([]int, 200)
+	for i := range ins {
+		ins[i] = i
+	}
+	for _, tc := range []struct {
+		kd       *cache.Kind[int, int]
+		fraction float64
+	}{{kind("default"), 0.1}, {kind("jittery"), 0.5}, {kind("exact"), 0}} {
+		if err := tc.kd.SetMany(ctx, ins, vals); err != nil {
+			t.Fatal(err)
+		}
+		if err := tc.kd.Set(ctx, 1000, 0); err != nil { // the single write too
+			t.Fatal(err)
+		}
+		cmds := make(rueidis.Commands, 0, len(ins)+1)
+		for _, in := range append(ins, 1000) {
+			key, _ := tc.kd.Key(in)
+			cmds = append(cmds, raw.B().Pttl().Key(key).Build())
+		}
+		lo, hi := time.Duration(math.MaxInt64), time.Duration(0)
+		for _, r := range raw.DoMulti(ctx, cmds...) {
+			ms, err := r.AsInt64()
+			if err != nil {
+				t.Fatal(err)
+			}
+			d := time.Duration(ms) * time.Millisecond
+			lo, hi = min(lo, d), max(hi, d)
+		}
+		floor := time.Duration(float64(time.Hour) * (1 - tc.fraction))
+		// 201 writes spread evenly over the fraction: with no jitter all sit
+		// at the TTL; with it, some fall in its lower half (a chance of
+		// 2^-201 of not).
+		const slack = 10 * time.Second // the time the test took
+		if lo < floor-slack || hi > time.Hour {
+			t.Errorf("%s: TTLs from %v to %v; want within [%v, 1h]", tc.kd.Name(), lo, hi, floor)
+		}
+		spread := hi - lo
+		if tc.fraction > 0 && spread < time.Duration(float64(time.Hour)*tc.fraction/2) || tc.fraction == 0 && spread > slack {
+			t.Errorf("%s: TTLs spread over %v (%v to %v); want about %.0f%% of the TTL", tc.kd.Name(), spread, lo, hi, 100*tc.fraction)
 		}
 	}
 }

@@ -151,6 +151,17 @@ type Config struct {
 	// StaleMaxAge). If zero, Fetch never answers with a stale value.
 	StaleMaxAge time.Duration
 
+	// Policy tunes how every kind loads its values and lets them expire:
+	// the lease that makes one process load a missing key for a fleet, and
+	// TTL jitter. Its zero value means the defaults documented on
+	// [Policy]'s fields.
+	Policy Policy
+
+	// Policies overrides Policy for the kinds named (KindSearch,
+	// KindIntent, KindEmbedding, KindCustom for the key-level functions, or
+	// a kind of your own), field by field: a zero field takes Policy's.
+	Policies map[string]Policy
+
 	// TLSConfig configures TLS for rediss:// URLs: a private CA in
 	// RootCAs (as managed Redis services with in-transit encryption
 	// require), a client certificate for mutual TLS, a minimum version. It
@@ -201,6 +212,58 @@ type Config struct {
 	// OnInvalidations included): New checks that invalidations reach the
 	// cache, and turns the near cache off, saying why, when they do not.
 	ClientBuilder func(rueidis.ClientOption) (rueidis.Client, error)
+}
+
+// Policy tunes how a kind loads its values and lets them expire (see
+// Config.Policy and Config.Policies). Each zero field means its default.
+type Policy struct {
+	// Lease makes one process load a missing key for a fleet: a Fetch that
+	// misses first writes a short lease under the key (SET NX, for this
+	// long), and the Fetches of other processes that then miss wait for the
+	// value it stores instead of calling their own loaders (woken by the
+	// server's invalidation when the near cache is on, else polling with
+	// backoff). They wait at most this long, and never more than half the
+	// time their caller's deadline leaves, then load for themselves, so a
+	// leaseholder that died stalls no one for longer. The lease is released
+	// if its load fails. If zero, 2 s; negative turns leases off.
+	Lease time.Duration
+
+	// TTLJitter shortens each write's TTL by a random fraction of up to
+	// this much, so that keys written together do not expire together:
+	// 0.1 keeps each value for 90% to 100% of its kind's TTL. If zero,
+	// 0.1; negative, none; at most 0.5.
+	TTLJitter float64
+}
+
+// Defaults of the fields of Policy.
+const (
+	defaultLease     = 2 * time.Second
+	defaultTTLJitter = 0.1
+)
+
+// policy is a Policy with defaults applied: zero means off.
+type policy struct {
+	lease  time.Duration
+	jitter float64
+}
+
+// policyOf returns the policy of the kind called name: Policies[name],
+// its zero fields taken from Policy, then from the defaults.
+func (r *resolved) policyOf(name string) policy {
+	p := r.Policies[name]
+	setDefault(&p.Lease, r.Policy.Lease)
+	setDefault(&p.Lease, defaultLease)
+	setDefault(&p.TTLJitter, r.Policy.TTLJitter)
+	setDefault(&p.TTLJitter, defaultTTLJitter)
+	return policy{lease: max(p.Lease, 0), jitter: max(p.TTLJitter, 0)}
+}
+
+// check validates a Policy given as field (Policy, or Policies[name]).
+func (p Policy) check(field string) error {
+	if p.TTLJitter > 0.5 || p.TTLJitter != p.TTLJitter {
+		return invalidConfig("%s.TTLJitter is %v; use a fraction up to 0.5, or a negative number for none", field, p.TTLJitter)
+	}
+	return nil
 }
 
 // resolved is a Config with defaults applied, plus the client options
@@ -258,6 +321,17 @@ func (c Config) resolve() (resolved, error) {
 	}
 	if err := checkName("Namespace", r.Namespace); err != nil {
 		return r, invalidConfig("%v", err)
+	}
+	if err := r.Policy.check("Policy"); err != nil {
+		return r, err
+	}
+	for name, p := range r.Policies {
+		if err := checkName("Policies kind name", name); err != nil {
+			return r, invalidConfig("%v", err)
+		}
+		if err := p.check(fmt.Sprintf("Policies[%q]", name)); err != nil {
+			return r, err
+		}
 	}
 	if err := r.clientOption(); err != nil {
 		return r, err
@@ -420,6 +494,8 @@ const (
 	envBreakerBackoff   = "CACHE_BREAKER_BACKOFF"
 	envBreakerMax       = "CACHE_BREAKER_MAX_BACKOFF"
 	envStaleMaxAge      = "CACHE_STALE_MAX_AGE"
+	envLease            = "CACHE_LEASE"
+	envTTLJitter        = "CACHE_TTL_JITTER"
 )
 
 // ConfigFromEnv builds a Config from environment variables; unset or empty
@@ -437,6 +513,8 @@ const (
 //	CACHE_BREAKER_BACKOFF     Config.BreakerBackoff
 //	CACHE_BREAKER_MAX_BACKOFF Config.BreakerMaxBackoff
 //	CACHE_STALE_MAX_AGE       Config.StaleMaxAge
+//	CACHE_LEASE               Config.Policy.Lease ("2s"; "-1s" turns leases off)
+//	CACHE_TTL_JITTER          Config.Policy.TTLJitter (a fraction: "0.1"; "-1" for none)
 //	CACHE_MAX_VALUE_BYTES     Config.MaxValueBytes  (bytes)
 //	CACHE_COMPRESS_MIN_BYTES  Config.CompressMinBytes (bytes; -1 disables)
 //	CACHE_NEAR_CACHE_BYTES    Config.NearCacheBytes (bytes a kind; -1 turns the near cache off)
@@ -467,7 +545,7 @@ func ConfigFromEnv() (Config, error) {
 		{envSearchTTL, &c.SearchTTL}, {envIntentTTL, &c.IntentTTL}, {envEmbeddingTTL, &c.EmbeddingTTL},
 		{envOperationTimeout, &c.OperationTimeout}, {envDialTimeout, &c.DialTimeout},
 		{envNearCacheMaxAge, &c.NearCacheMaxAge}, {envBreakerBackoff, &c.BreakerBackoff}, {envBreakerMax, &c.BreakerMaxBackoff},
-		{envStaleMaxAge, &c.StaleMaxAge},
+		{envStaleMaxAge, &c.StaleMaxAge}, {envLease, &c.Policy.Lease},
 	} {
 		v, err := envDuration(d.env)
 		if err != nil {
@@ -489,6 +567,13 @@ func ConfigFromEnv() (Config, error) {
 			}
 			*d.dst = n
 		}
+	}
+	if s := os.Getenv(envTTLJitter); s != "" {
+		f, err := strconv.ParseFloat(s, 64)
+		if err != nil {
+			return c, invalidConfig("%s=%q is not a number; write a fraction such as 0.1, or -1 for none", envTTLJitter, s)
+		}
+		c.Policy.TTLJitter = f
 	}
 	if s := os.Getenv(envRequire); s != "" {
 		b, err := strconv.ParseBool(s)

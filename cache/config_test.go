@@ -38,6 +38,9 @@ func TestInvalidConfig(t *testing.T) {
 		{"glob in namespace", cache.Config{Namespace: "disc*"}, "Namespace"},
 		{"space in namespace", cache.Config{Namespace: "disc overy"}, "Namespace"},
 		{"colon in namespace", cache.Config{Namespace: "discovery:tenant"}, "separator of keys"},
+		{"jitter over half", cache.Config{Policy: cache.Policy{TTLJitter: 0.6}}, "Policy.TTLJitter"},
+		{"jitter of a kind", cache.Config{Policies: map[string]cache.Policy{"recs": {TTLJitter: 2}}}, `Policies["recs"].TTLJitter`},
+		{"glob in a policy's kind", cache.Config{Policies: map[string]cache.Policy{"re*": {}}}, "Policies kind name"},
 		{"negative near-cache age", cache.Config{NearCacheMaxAge: -time.Second}, "NearCacheMaxAge"},
 		{"tracking options with the near cache", cache.Config{ClientOption: &rueidis.ClientOption{
 			InitAddress: []string{"127.0.0.1:6379"}, ClientTrackingOptions: []string{"BCAST"}}}, "ClientTrackingOptions"},
@@ -152,18 +155,21 @@ func TestConfigFromEnv(t *testing.T) {
 	t.Setenv("CACHE_COMPRESS_MIN_BYTES", "-1")
 	t.Setenv("CACHE_NEAR_CACHE_BYTES", "-1")
 	t.Setenv("CACHE_NEAR_CACHE_MAX_AGE", "30s")
+	t.Setenv("CACHE_LEASE", "-1s")
+	t.Setenv("CACHE_TTL_JITTER", "0.25")
 	got, err := cache.ConfigFromEnv()
 	if err != nil {
 		t.Fatal(err)
 	}
 	want := cache.Config{URL: "redis://127.0.0.1:6390/2", Namespace: "disc", SearchTTL: 45 * time.Minute,
 		IntentTTL: 5 * time.Minute, OperationTimeout: 250 * time.Millisecond, MaxValueBytes: 1 << 20, CompressMinBytes: -1,
-		NearCacheBytes: -1, NearCacheMaxAge: 30 * time.Second}
+		NearCacheBytes: -1, NearCacheMaxAge: 30 * time.Second, Policy: cache.Policy{Lease: -time.Second, TTLJitter: 0.25}}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("ConfigFromEnv = %+v\nwant %+v", got, want)
 	}
 	for env, val := range map[string]string{
 		"CACHE_SEARCH_TTL": "half an hour", "CACHE_DIAL_TIMEOUT": "99999999999999999999", "CACHE_MAX_VALUE_BYTES": "1MB",
+		"CACHE_TTL_JITTER": "ten percent",
 	} {
 		t.Run(env, func(t *testing.T) {
 			t.Setenv(env, val)

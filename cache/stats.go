@@ -137,11 +137,12 @@ func (f RecorderFunc) Record(e Event) { f(e) }
 // kindState is the configuration and the live figures of one kind (or,
 // with an empty name, of the operations of the whole cache).
 type kindState struct {
-	name  string
-	ttl   time.Duration
-	near  atomic.Pointer[nearTier] // nil when the near cache is off
-	stale *staleStore              // nil unless Config.StaleMaxAge is set
-	keys  *keyMemo                 // the keys of recent string inputs (Kind.key)
+	name   string
+	ttl    time.Duration
+	policy policy                   // see Config.Policies
+	near   atomic.Pointer[nearTier] // nil when the near cache is off
+	stale  *staleStore              // nil unless Config.StaleMaxAge is set
+	keys   *keyMemo                 // the keys of recent string inputs (Kind.key)
 
 	localHits, hits, misses, sets, deletes, errors, canceled, loads, loadErrors, staleHits atomic.Uint64
 	latency                                                                                [numOps]atomic.Pointer[latency.Histogram] // made on first use

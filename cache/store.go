@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"math/rand/v2"
 	"reflect"
 	"strings"
 	"sync"
@@ -182,7 +183,7 @@ func (s store[V]) put(ctx context.Context, key string, v V, ttl time.Duration) e
 	if err != nil {
 		return err
 	}
-	err = s.c.setBytes(ctx, key, stored, ttl)
+	err = s.c.setBytes(ctx, key, stored, s.k.jittered(ttl))
 	if err == nil && s.stale {
 		s.keepStale(key, v, len(buf), true)
 	}
@@ -218,6 +219,15 @@ func (s store[V]) seal(key string, v V, dst []byte) (buf, stored []byte, err err
 		return buf, buf, nil
 	}
 	return buf, envelope.Seal(buf, compressMin(s.codec, s.c.cfg.CompressMinBytes)), nil
+}
+
+// jittered returns ttl shortened by a random fraction of up to the kind's
+// Policy.TTLJitter, so that keys written together do not expire together.
+func (k *kindState) jittered(ttl time.Duration) time.Duration {
+	if k.policy.jitter == 0 {
+		return ttl
+	}
+	return ttl - time.Duration(rand.Float64()*k.policy.jitter*float64(ttl))
 }
 
 // compressMin is the compression threshold for payloads of cd: configured,
