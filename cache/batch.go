@@ -273,6 +273,7 @@ func (s store[V]) readMany(ctx context.Context, keys []string, rest []int, t *ne
 		var v V
 		var size int
 		var derr error
+		ok[j] = ok[j] && !isLease(raws[j]) // another process is loading it: a miss
 		if ok[j] {
 			v, size, derr = s.open(ks[j], raws[j])
 		}

@@ -58,6 +58,7 @@ type RedisCache struct {
 	search, intent, embedding, custom *kindState
 
 	stale     staleStores          // every kind's stale store (Config.StaleMaxAge)
+	waits     waiters              // Fetches waiting on another process's lease (see lease.go)
 	near      atomic.Pointer[near] // nil when the near cache is off
 	nearState NearCacheStatus      // whether it is on, and why not
 
@@ -100,9 +101,7 @@ func New(ctx context.Context, cfg Config) (*RedisCache, error) {
 		c.nearState.Reason = "turned off by Config.NearCacheBytes"
 	} else {
 		n := newNear(r.NearCacheBytes, r.NearCacheMaxAge)
-		if r.StaleMaxAge > 0 {
-			n.changed = c.staleChanged
-		}
+		n.changed = c.keyChanged
 		c.near.Store(n)
 		c.nearState.Reason = "not connected to Redis yet"
 	}

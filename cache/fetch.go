@@ -49,10 +49,14 @@ func (s store[V]) fetch(ctx context.Context, key, alt string, keyErr error, ttl 
 	if h := s.c.hookFetchMissed; h != nil {
 		h(key)
 	}
+	wait := s.leasing(ctx) // computed here: the flight's context has no deadline
 	ch := s.c.flight.DoChan(key, func() (any, error) {
 		// The load runs without the cancellation of the caller that started
 		// it, so that one caller giving up does not fail the others.
 		ctx := context.WithoutCancel(ctx)
+		if redisOK && wait > 0 {
+			return s.leasedLoad(ctx, key, ttl, wait, load)
+		}
 		// Re-check inside the flight when this process wrote a key of the
 		// same stripe since the read that missed. Without it, this
 		// interleaving calls the loader twice for one key:
@@ -102,6 +106,40 @@ func (s store[V]) fetch(ctx context.Context, key, alt string, keyErr error, ttl 
 		var zero V
 		return zero, ctx.Err()
 	}
+}
+
+// leasedLoad is a Fetch's flight with a lease (Policy.Lease): it takes the
+// lease on key and loads, or waits up to wait for the value of the process
+// that holds it. The lease's own GET re-reads the key, so no other
+// re-check is needed: a value stored since the miss, by this process or
+// another, is found there.
+func (s store[V]) leasedLoad(ctx context.Context, key string, ttl, wait time.Duration, load LoaderFunc[V]) (any, error) {
+	lease := newLease()
+	v, res := s.lease(ctx, key, lease, wait)
+	if res == leaseValue {
+		return v, nil
+	}
+	v, err := s.load(ctx, load)
+	switch {
+	case err != nil && res == leaseHeld:
+		// Free the key for the others at once, rather than when the
+		// lease expires.
+		if rerr := s.c.release(ctx, key, lease); rerr != nil {
+			s.c.absorb(ctx, s.k, failIf(rerr, OpDelete, s.k, key))
+		}
+		return v, err
+	case err != nil:
+		return v, err
+	case res == leaseDown:
+		if s.stale {
+			s.keepStale(key, v, s.encodedSize(v), true)
+		}
+	default: // the value replaces the lease (or a value that could not be used)
+		if err := s.set(ctx, key, v, ttl); err != nil {
+			s.c.absorb(ctx, s.k, err)
+		}
+	}
+	return v, nil
 }
 
 // readBudget returns the context of the read that starts a Fetch: ctx,

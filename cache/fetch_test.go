@@ -233,14 +233,21 @@ func TestFetchInvalidArguments(t *testing.T) {
 }
 
 // A Fetch that misses reads the key once (no second read inside its
-// flight when nothing was written meanwhile); with the near cache, the
-// next Fetch reads it once more, then never.
+// flight when nothing was written meanwhile), or, with a lease, once more
+// in the round trip that takes the lease (which is its re-check); with the
+// near cache, the next Fetch reads it once more, then never.
 func TestFetchReadsOnce(t *testing.T) {
 	t.Parallel()
-	for _, nearBytes := range []int{-1, 0} {
-		t.Run(fmt.Sprint("NearCacheBytes=", nearBytes), func(t *testing.T) {
+	for _, tc := range []struct {
+		nearBytes int
+		lease     time.Duration
+		missGets  int64
+	}{{-1, -1, 1}, {0, -1, 1}, {-1, 0, 2}, {0, 0, 2}} {
+		nearBytes := tc.nearBytes
+		t.Run(fmt.Sprintf("NearCacheBytes=%d/Lease=%v", tc.nearBytes, tc.lease), func(t *testing.T) {
 			gets := new(atomic.Int64)
 			c := newCache(t, func(cfg *cache.Config) {
+				cfg.Policy.Lease = tc.lease
 				cfg.NearCacheBytes = nearBytes
 				cfg.ClientBuilder = func(opt rueidis.ClientOption) (rueidis.Client, error) {
 					client, err := rueidis.NewClient(opt)
@@ -263,8 +270,8 @@ func TestFetchReadsOnce(t *testing.T) {
 				}
 				return gets.Load() - before
 			}
-			if n := fetch(); n != 1 {
-				t.Errorf("a Fetch that missed sent %d GETs, want 1", n)
+			if n := fetch(); n != tc.missGets {
+				t.Errorf("a Fetch that missed sent %d GETs, want %d", n, tc.missGets)
 			}
 			if nearBytes < 0 {
 				for range 3 {

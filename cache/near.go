@@ -54,7 +54,7 @@ type near struct {
 	probe atomic.Pointer[nearProbe] // set while New checks that invalidations arrive
 
 	// changed, if not nil, is called with each key the server reports
-	// changed (not for flushes): the stale store forgets it.
+	// changed (not for flushes): see RedisCache.keyChanged.
 	changed func(key string)
 
 	// Set by tests only: called once invalidate has dropped a key.

@@ -627,3 +627,58 @@ func (c *RedisCache) setMany(ctx context.Context, keys []string, vals [][]byte, 
 	}
 	return err
 }
+
+// acquire tries to take the lease on key (see lease.go): SET key lease NX
+// PX ttl, then GET key, in one round trip (one key: one connection, in
+// this order, on a cluster too). With tracked, the GET asks the server to
+// report the key's next change (CLIENT CACHING YES before it). held
+// reports whether the SET took the lease; raw and found are what the GET
+// read (raw aliases the reply).
+func (c *RedisCache) acquire(ctx context.Context, key string, lease []byte, ttl time.Duration, tracked bool) (held bool, raw []byte, found bool, err error) {
+	client, err := c.door(ctx)
+	if err != nil {
+		return false, nil, false, err
+	}
+	b := client.B()
+	cmds := make(rueidis.Commands, 0, 3)
+	cmds = append(cmds, b.Set().Key(key).Value(rueidis.BinaryString(lease)).Nx().Px(max(ttl, time.Millisecond)).Build())
+	if tracked {
+		cmds = append(cmds, b.ClientCaching().Yes().Build())
+	}
+	cmds = append(cmds, b.Get().Key(key).Build())
+	res, err := c.exchangeMulti(ctx, client, cmds)
+	if err != nil {
+		return false, nil, false, err
+	}
+	if err := res[0].Error(); err != nil && !rueidis.IsRedisNil(err) {
+		return false, nil, false, c.classify(err)
+	}
+	held = res[0].Error() == nil // OK; a nil reply when the key exists
+	s, err := res[len(res)-1].ToString()
+	switch {
+	case rueidis.IsRedisNil(err):
+		return held, nil, false, nil
+	case err != nil:
+		return held, nil, false, c.classify(err)
+	}
+	return held, unsafe.Slice(unsafe.StringData(s), len(s)), true, nil
+}
+
+// releaseScript deletes a lease if it is still the one given: a flight
+// whose load failed frees the key for other processes at once, and never
+// deletes another's lease, or a value.
+const releaseScript = `if redis.call("GET", KEYS[1]) == ARGV[1] then return redis.call("DEL", KEYS[1]) end return 0`
+
+// release removes key if it still holds lease.
+func (c *RedisCache) release(ctx context.Context, key string, lease []byte) error {
+	client, err := c.door(ctx)
+	if err != nil {
+		return err
+	}
+	_, err = c.send(ctx, client, client.B().Eval().Script(releaseScript).Numkeys(1).Key(key).Arg(string(lease)).Build())
+	if err == errNil {
+		err = nil
+	}
+	c.wrote(key)
+	return err
+}

@@ -63,6 +63,16 @@ func (c *RedisCache) forgetStale(key string) {
 	}
 }
 
+// keyChanged is told of each key the server reports changed (see
+// near.onInvalidations): the stale store forgets what it read under it,
+// and a Fetch waiting on another process's lease of it tries again.
+func (c *RedisCache) keyChanged(key string) {
+	if c.cfg.StaleMaxAge > 0 {
+		c.staleChanged(key)
+	}
+	c.waits.wake(key)
+}
+
 // staleChanged is told of each key the server reports changed: it drops
 // the values read from Redis under key. A value this process stored itself
 // stays: the report may be the echo of its own write (Redis sends it after

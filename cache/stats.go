@@ -29,13 +29,14 @@ const (
 	OpBreaker                   // a change of state of the circuit breaker (in events only: see Event.Breaker)
 	OpGetMany                   // a batch read: GetMany, and the lookup that starts a FetchMany
 	OpSetMany                   // a batch write: SetMany, and the store that ends a FetchMany's load
+	OpLease                     // a Fetch's wait on another process's lease (Policy.Lease): OutcomeHit when its value came, OutcomeMiss when the wait ended without it
 	numOps
 )
 
 var opNames = [numOps]string{
 	OpGet: "get", OpSet: "set", OpDelete: "delete", OpFetch: "fetch", OpLoad: "load", OpClear: "clear",
 	OpPing: "ping", OpServerStats: "server_stats", OpConnect: "connect", OpGenerateKey: "generate_key", OpBreaker: "breaker",
-	OpGetMany: "get_many", OpSetMany: "set_many",
+	OpGetMany: "get_many", OpSetMany: "set_many", OpLease: "lease",
 }
 
 // String returns the operation's label ("get", "set", …), or "unknown".
@@ -144,17 +145,25 @@ type kindState struct {
 	stale  *staleStore              // nil unless Config.StaleMaxAge is set
 	keys   *keyMemo                 // the keys of recent string inputs (Kind.key)
 
-	localHits, hits, misses, sets, deletes, errors, canceled, loads, loadErrors, staleHits atomic.Uint64
-	latency                                                                                [numOps]atomic.Pointer[latency.Histogram] // made on first use
-	logs                                                                                   [numClasses]logLimit                      // see absorb
+	localHits, hits, misses, sets, deletes, errors, canceled, loads, loadErrors, staleHits, leaseHits, leaseTimeouts atomic.Uint64
+	latency                                                                                                          [numOps]atomic.Pointer[latency.Histogram] // made on first use
+	logs                                                                                                             [numClasses]logLimit                      // see absorb
 }
 
 // observe records one operation: the figures of k, and the user's
 // Recorder. It is the one place where figures are counted.
 func (c *RedisCache) observe(k *kindState, e Event) {
 	n := uint64(1) // reads counted
-	if e.Op == OpGetMany {
+	switch e.Op {
+	case OpGetMany:
 		n = uint64(e.Keys)
+	case OpLease: // not a read: the Fetch's read was counted
+		n = 0
+		if e.Outcome == OutcomeHit {
+			k.leaseHits.Add(1)
+		} else {
+			k.leaseTimeouts.Add(1)
+		}
 	}
 	switch e.Outcome {
 	case OutcomeHit:
@@ -234,6 +243,11 @@ type KindStats struct {
 	Loads      uint64 // loader calls made by Fetch
 	LoadErrors uint64 // loader calls that returned an error or panicked
 	StaleHits  uint64 // Fetches answered from the stale store while Redis failed (Config.StaleMaxAge), not counted in Hits
+	// LeaseHits counts the Fetches that missed, waited on another
+	// process's lease of the key (Policy.Lease) and got the value it
+	// loaded: loader calls saved across the fleet. LeaseTimeouts counts
+	// those whose wait ended without it (they loaded for themselves).
+	LeaseHits, LeaseTimeouts uint64
 
 	// Latency summarises how long each operation took, by operation (reads,
 	// writes, loads…); operations never run are absent.
@@ -284,7 +298,7 @@ func (k *kindState) snapshot() KindStats {
 	s := KindStats{
 		LocalHits: k.localHits.Load(), Hits: k.hits.Load(), Misses: k.misses.Load(), Sets: k.sets.Load(), Deletes: k.deletes.Load(),
 		Errors: k.errors.Load(), Canceled: k.canceled.Load(), Loads: k.loads.Load(), LoadErrors: k.loadErrors.Load(),
-		StaleHits: k.staleHits.Load(),
+		StaleHits: k.staleHits.Load(), LeaseHits: k.leaseHits.Load(), LeaseTimeouts: k.leaseTimeouts.Load(),
 	}
 	for op := range k.latency {
 		if h := k.latency[op].Load(); h != nil {
@@ -331,6 +345,8 @@ func (s Stats) Total() KindStats {
 		t.Loads += k.Loads
 		t.LoadErrors += k.LoadErrors
 		t.StaleHits += k.StaleHits
+		t.LeaseHits += k.LeaseHits
+		t.LeaseTimeouts += k.LeaseTimeouts
 	}
 	return t
 }

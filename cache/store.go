@@ -119,6 +119,7 @@ func (s store[V]) lookup(ctx context.Context, key string, t *nearTier) (v V, ok 
 		sent = time.Now()
 		raw, pttl, found, err = s.c.getTracked(ctx, key)
 	}
+	found = found && !isLease(raw) // another process is loading it: a miss
 	var size int
 	if found {
 		v, size, err = s.open(key, raw)
