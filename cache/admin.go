@@ -40,11 +40,7 @@ func (c *RedisCache) ClearKind(ctx context.Context, name string) (int64, error) 
 // kinds too), and returns how many it removed. Its removals are counted in
 // Stats().Cache, not per kind.
 func (c *RedisCache) ClearAll(ctx context.Context) (int64, error) {
-	if p := c.stale.all.Load(); p != nil {
-		for _, s := range *p {
-			s.InvalidateAll()
-		}
-	}
+	c.forgetAllStale()
 	matches := []string{c.namespaced("*")}
 	if c.cfg.Legacy != LegacyOff {
 		for _, name := range legacyKinds {

@@ -206,23 +206,18 @@ func (c *RedisCache) connect(ctx context.Context) error {
 		build = rueidis.NewClient
 	}
 	opt := r.client
-	if d, ok := ctx.Deadline(); ok {
-		// The client dials and shakes hands within Dialer.Timeout, whatever
-		// the context: New must not outlast its caller's deadline.
-		opt.Dialer.Timeout = max(min(opt.Dialer.Timeout, time.Until(d)), time.Millisecond)
-	}
 	if n := c.near.Load(); n != nil {
 		opt.OnInvalidations = n.onInvalidations
 		if user := r.client.OnInvalidations; user != nil {
 			opt.OnInvalidations = func(m []rueidis.RedisMessage) { user(m); n.onInvalidations(m) }
 		}
 	}
-	client, err := build(opt)
+	client, err := buildBy(ctx, build, opt)
 	if c.near.Load() != nil && errors.Is(err, rueidis.ErrNoCache) {
 		c.nearOff(ctx, "the server does not offer client tracking (RESP3 CLIENT TRACKING, Redis 6 and later)", err)
 		opt.OnInvalidations = r.client.OnInvalidations // the user's only: no near cache
 		opt.DisableCache = true
-		client, err = build(opt)
+		client, err = buildBy(ctx, build, opt)
 	}
 	if err != nil {
 		class, hint := classOf(err), "is Redis running there? set Config.URL or REDIS_URL"
@@ -254,6 +249,34 @@ func (c *RedisCache) connect(ctx context.Context) error {
 	}
 	c.mu.Unlock()
 	return nil
+}
+
+// buildBy builds a client with build, giving up when ctx ends first: the
+// client dials and shakes hands within its Dialer.Timeout whatever the
+// context, and New must not outlast its caller's deadline. A client built
+// after that is closed. The options are left as they are: they serve the
+// client's later redials too.
+func buildBy(ctx context.Context, build func(rueidis.ClientOption) (rueidis.Client, error), opt rueidis.ClientOption) (rueidis.Client, error) {
+	type built struct {
+		client rueidis.Client
+		err    error
+	}
+	ch := make(chan built, 1)
+	go func() {
+		client, err := build(opt)
+		ch <- built{client, err}
+	}()
+	select {
+	case b := <-ch:
+		return b.client, b.err
+	case <-ctx.Done():
+		go func() {
+			if b := <-ch; b.client != nil {
+				b.client.Close()
+			}
+		}()
+		return nil, ctx.Err()
+	}
 }
 
 // check runs New's checks on a new client: a PING, not a Sentinel, and

@@ -82,10 +82,12 @@ type Config struct {
 	RequireConnection bool
 
 	// BreakerThreshold is how many calls in a row must fail for want of an
-	// answer (a timeout, a refused or broken connection, the caller's
-	// deadline passing after 10 ms without an answer; not an error reply,
-	// not the caller's own cancellation) before the circuit breaker
-	// opens. While it is open, calls fail at once with ErrCircuitOpen,
+	// answer within OperationTimeout (a timeout, a refused or broken
+	// connection; not an error reply) before the circuit breaker opens. A
+	// call whose caller stopped waiting (its deadline, a cancellation) is
+	// counted all the same, by whether its answer came in time, so
+	// impatient callers neither open it on a healthy Redis nor keep it
+	// closed on a dead one. While it is open, calls fail at once with ErrCircuitOpen,
 	// Fetch answers from its loaders, and Redis is only probed in the
 	// background. If zero, 5; negative, the breaker never opens on
 	// failures.

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -291,4 +292,41 @@ func TestStartsDegraded(t *testing.T) {
 	if len(events) < 3 || events[0].Breaker != cache.BreakerOpen || events[len(events)-1].Breaker != cache.BreakerClosed {
 		t.Fatalf("breaker events %+v; want open first, closed last", events)
 	}
+}
+
+// Callers more impatient than Redis on a loaded machine (64 goroutines,
+// deadlines of 1 to 30 ms) never open the breaker of a healthy Redis: a
+// call they abandon is judged by whether it was answered within
+// OperationTimeout, not by their patience. (The callers pause 100 µs
+// between calls, as a service does its own work: 64 goroutines spinning on
+// near-cache hits starve the client's reading goroutine of the two cores,
+// so that answers are read late, which is another matter.)
+func TestBreakerIgnoresImpatientCallers(t *testing.T) {
+	t.Parallel()
+	_, c := privateCache(t, func(cfg *cache.Config) { cfg.OperationTimeout = 0 }) // the default, 500 ms
+	search := cache.Search[int, int](c)
+	if err := search.Set(ctxT(t), 1, 1); err != nil {
+		t.Fatal(err)
+	}
+	var abandoned atomic.Int64
+	var wg sync.WaitGroup
+	end := time.Now().Add(2 * time.Second)
+	for g := range 64 {
+		wg.Go(func() {
+			for i := 0; time.Now().Before(end); i++ {
+				ctx, cancel := context.WithTimeout(context.Background(), time.Duration(1+(g+i)%30)*time.Millisecond)
+				_, err := search.Fetch(ctx, i%100, func(context.Context) (int, error) { return 1, nil })
+				if err != nil {
+					abandoned.Add(1)
+				}
+				cancel()
+				time.Sleep(100 * time.Microsecond)
+			}
+		})
+	}
+	wg.Wait()
+	if st := c.Stats().Breaker; st.Opens != 0 {
+		t.Errorf("breaker %+v after %d Fetches gave up on a healthy Redis; want it never opened", st, abandoned.Load())
+	}
+	t.Logf("%d Fetches ended with their caller's deadline; breaker never opened", abandoned.Load())
 }

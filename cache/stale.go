@@ -54,6 +54,17 @@ func (c *RedisCache) newStale() *staleStore {
 	return s
 }
 
+// forgetAllStale empties every kind's stale store: before a clear, whose
+// keys are not known in advance (and which may be refused, or fail half
+// way, while Redis is away).
+func (c *RedisCache) forgetAllStale() {
+	if p := c.stale.all.Load(); p != nil {
+		for _, s := range *p {
+			s.InvalidateAll()
+		}
+	}
+}
+
 // forgetStale drops key from every kind's stale store.
 func (c *RedisCache) forgetStale(key string) {
 	if p := c.stale.all.Load(); p != nil {

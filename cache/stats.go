@@ -2,7 +2,6 @@ package cache
 
 import (
 	"context"
-	"errors"
 	"sort"
 	"sync/atomic"
 	"time"
@@ -63,8 +62,8 @@ const (
 	// OutcomeError: the operation failed; the event's Class says how.
 	OutcomeError
 	// OutcomeCanceled: the caller's context ended before the operation
-	// did. Not a failure of the cache. (A deadline that passed after Redis
-	// had not answered for 10 ms is an OutcomeError of ErrUnavailable.)
+	// did. Not a failure of the cache (the circuit breaker still counts a
+	// call that got no answer within Config.OperationTimeout).
 	OutcomeCanceled
 	// OutcomeStale: Fetch answered with a value from the stale store
 	// (Config.StaleMaxAge) instead of calling the loader, Redis having
@@ -224,7 +223,7 @@ func outcomeOf(ctx context.Context, err error) (Outcome, Class) {
 	switch {
 	case err == nil:
 		return OutcomeOK, 0
-	case ctx.Err() != nil && !errors.Is(err, errNoAnswer): // Redis did not answer in 10 ms: its failure, not the caller's
+	case ctx.Err() != nil:
 		return OutcomeCanceled, 0
 	}
 	return OutcomeError, classOf(err)

@@ -38,9 +38,9 @@ type Config struct {
 	// a fleet does not probe in step.
 	Backoff, MaxBackoff time.Duration
 	// OnChange, if not nil, is called on each change of state, in order,
-	// on the goroutine that made it, once the breaker's lock is released:
-	// it may read the breaker (State, Status), but must not change its
-	// state (Failure, Trip, Probe, Probed), which would wait for it.
+	// once the breaker's lock is released, on the goroutine that made the
+	// change or on one that was reporting others: it may read the breaker
+	// (State, Status) and take its time without holding up calls.
 	OnChange func(from, to State)
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
@@ -58,10 +58,7 @@ type Breaker struct {
 
 	mu      sync.Mutex // guards the fields below, and every change of state
 	changes []change   // made under mu, to report once it is released (see unlock)
-	// notify orders the reports of changes made by different goroutines:
-	// it is taken before mu is released, so reports come in the order of
-	// the changes.
-	notify  sync.Mutex
+	notify  sync.Mutex // held by the goroutine reporting changes (see unlock)
 	backoff time.Duration
 	due     time.Time // when the next probe may start (Open)
 	since   time.Time // when the current state began
@@ -72,19 +69,27 @@ type Breaker struct {
 type change struct{ from, to State }
 
 // unlock releases mu, then reports the changes of state made while it was
-// held (see Config.OnChange).
+// held (see Config.OnChange). One goroutine at a time reports (notify),
+// without holding mu, so OnChange may read the breaker; a change made
+// while another goroutine reports is reported by that one, after its own,
+// so reports keep the order of the changes.
 func (b *Breaker) unlock() {
-	if len(b.changes) == 0 {
-		b.mu.Unlock()
-		return
-	}
-	changes := b.changes
-	b.changes = nil
-	b.notify.Lock()
+	pending := len(b.changes) > 0
 	b.mu.Unlock()
-	defer b.notify.Unlock()
-	for _, ch := range changes {
-		b.cfg.OnChange(ch.from, ch.to)
+	for pending && b.notify.TryLock() {
+		b.mu.Lock()
+		changes := b.changes
+		b.changes = nil
+		b.mu.Unlock()
+		for _, ch := range changes {
+			b.cfg.OnChange(ch.from, ch.to)
+		}
+		b.notify.Unlock()
+		// A change made while this goroutine reported found notify taken
+		// and left its report here.
+		b.mu.Lock()
+		pending = len(b.changes) > 0
+		b.mu.Unlock()
 	}
 }
 

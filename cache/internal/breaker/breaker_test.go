@@ -1,6 +1,7 @@
 package breaker
 
 import (
+	"fmt"
 	"sync"
 	"testing"
 	"time"
@@ -162,5 +163,61 @@ func TestOnChangeRunsOutsideTheLock(t *testing.T) {
 	}
 	if len(seen) != 3 || seen[0].State != Open || seen[1].State != HalfOpen || seen[2].State != Closed {
 		t.Fatalf("OnChange saw %+v; want open, half-open, closed, each already in force", seen)
+	}
+}
+
+// A slow OnChange that reads Status, while another goroutine changes the
+// state: neither waits on the other, no report is lost, and they come in
+// order.
+func TestOnChangeSlowWhileStateChanges(t *testing.T) {
+	c := newClock()
+	var mu sync.Mutex // guards clock and seen
+	now := func() time.Time { mu.Lock(); defer mu.Unlock(); return c.now() }
+	var seen []string
+	var b *Breaker
+	b = New(Config{Threshold: 1, Backoff: time.Second, Now: now,
+		OnChange: func(from, to State) {
+			time.Sleep(20 * time.Millisecond)
+			_ = b.Status()
+			mu.Lock()
+			seen = append(seen, from.String()+">"+to.String())
+			mu.Unlock()
+		}})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		var wg sync.WaitGroup
+		wg.Go(b.Failure) // closed > open, reported slowly
+		wg.Go(func() {
+			for b.State() != Open {
+				time.Sleep(time.Millisecond)
+			}
+			mu.Lock()
+			c.add(2 * time.Second)
+			mu.Unlock()
+			if b.Probe() { // open > half-open, while the first report may still run
+				b.Success() // a call succeeding meanwhile is not held up
+				b.Probed(true)
+			}
+		})
+		wg.Wait()
+	}()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		t.Fatal("changes of state with a slow OnChange that reads Status never returned")
+	}
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(time.Millisecond) {
+		mu.Lock()
+		n := len(seen)
+		mu.Unlock()
+		if n == 3 || time.Now().After(deadline) {
+			break
+		}
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if want := []string{"closed>open", "open>half_open", "half_open>closed"}; fmt.Sprint(seen) != fmt.Sprint(want) {
+		t.Errorf("reports %v; want %v", seen, want)
 	}
 }
