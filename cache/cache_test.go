@@ -207,9 +207,9 @@ func TestTTLJitter(t *testing.T) {
 			lo, hi = min(lo, d), max(hi, d)
 		}
 		floor := time.Duration(float64(time.Hour) * (1 - tc.fraction))
-		// 201 writes spread evenly over the fraction: with no jitter all sit
-		// at the TTL; with it, some fall in its lower half (a chance of
-		// 2^-201 of not).
+		// 201 keys spread evenly over the fraction (each key's share is drawn
+		// from its hash): with no jitter all sit at the TTL; with it, some
+		// fall in its lower half.
 		const slack = 10 * time.Second // the time the test took
 		if lo < floor-slack || hi > time.Hour {
 			t.Errorf("%s: TTLs from %v to %v; want within [%v, 1h]", tc.kd.Name(), lo, hi, floor)

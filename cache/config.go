@@ -230,23 +230,37 @@ type Policy struct {
 	// if its load fails. If zero, 2 s; negative turns leases off.
 	Lease time.Duration
 
-	// TTLJitter shortens each write's TTL by a random fraction of up to
-	// this much, so that keys written together do not expire together:
-	// 0.1 keeps each value for 90% to 100% of its kind's TTL. If zero,
-	// 0.1; negative, none; at most 0.5.
+	// TTLJitter shortens each write's TTL by a fraction of up to this
+	// much, drawn from the key (so every reader can tell when a value
+	// expires), so that keys written together do not expire together: 0.1
+	// keeps each value for 90% to 100% of its kind's TTL. If zero, 0.1;
+	// negative, none; at most 0.5.
 	TTLJitter float64
+
+	// EarlyRefresh lets a Fetch that hits reload the value in the
+	// background shortly before it expires, so that a hot key is never
+	// missed: each hit refreshes with a probability that grows as expiry
+	// nears, exp(-time left / (EarlyRefresh × the kind's load time)) —
+	// XFetch, "optimal probabilistic cache stampede prevention" (Vattani et
+	// al., VLDB 2015). Callers keep getting the current value meanwhile;
+	// one refresh runs per key in a process. The load time is an average
+	// of the kind's loads in this process (100 ms until one is timed).
+	// Larger values refresh earlier. If zero, 1; negative turns it off.
+	EarlyRefresh float64
 }
 
 // Defaults of the fields of Policy.
 const (
-	defaultLease     = 2 * time.Second
-	defaultTTLJitter = 0.1
+	defaultLease        = 2 * time.Second
+	defaultTTLJitter    = 0.1
+	defaultEarlyRefresh = 1.0
 )
 
 // policy is a Policy with defaults applied: zero means off.
 type policy struct {
-	lease  time.Duration
-	jitter float64
+	lease   time.Duration
+	jitter  float64
+	refresh float64 // XFetch's beta
 }
 
 // policyOf returns the policy of the kind called name: Policies[name],
@@ -257,13 +271,18 @@ func (r *resolved) policyOf(name string) policy {
 	setDefault(&p.Lease, defaultLease)
 	setDefault(&p.TTLJitter, r.Policy.TTLJitter)
 	setDefault(&p.TTLJitter, defaultTTLJitter)
-	return policy{lease: max(p.Lease, 0), jitter: max(p.TTLJitter, 0)}
+	setDefault(&p.EarlyRefresh, r.Policy.EarlyRefresh)
+	setDefault(&p.EarlyRefresh, defaultEarlyRefresh)
+	return policy{lease: max(p.Lease, 0), jitter: max(p.TTLJitter, 0), refresh: max(p.EarlyRefresh, 0)}
 }
 
 // check validates a Policy given as field (Policy, or Policies[name]).
 func (p Policy) check(field string) error {
 	if p.TTLJitter > 0.5 || p.TTLJitter != p.TTLJitter {
 		return invalidConfig("%s.TTLJitter is %v; use a fraction up to 0.5, or a negative number for none", field, p.TTLJitter)
+	}
+	if p.EarlyRefresh != p.EarlyRefresh || p.EarlyRefresh > 100 {
+		return invalidConfig("%s.EarlyRefresh is %v; use a factor such as 1 (larger refreshes earlier), or a negative number for none", field, p.EarlyRefresh)
 	}
 	return nil
 }
@@ -498,6 +517,7 @@ const (
 	envStaleMaxAge      = "CACHE_STALE_MAX_AGE"
 	envLease            = "CACHE_LEASE"
 	envTTLJitter        = "CACHE_TTL_JITTER"
+	envEarlyRefresh     = "CACHE_EARLY_REFRESH"
 )
 
 // ConfigFromEnv builds a Config from environment variables; unset or empty
@@ -517,6 +537,7 @@ const (
 //	CACHE_STALE_MAX_AGE       Config.StaleMaxAge
 //	CACHE_LEASE               Config.Policy.Lease ("2s"; "-1s" turns leases off)
 //	CACHE_TTL_JITTER          Config.Policy.TTLJitter (a fraction: "0.1"; "-1" for none)
+//	CACHE_EARLY_REFRESH       Config.Policy.EarlyRefresh (a factor: "1"; "-1" turns it off)
 //	CACHE_MAX_VALUE_BYTES     Config.MaxValueBytes  (bytes)
 //	CACHE_COMPRESS_MIN_BYTES  Config.CompressMinBytes (bytes; -1 disables)
 //	CACHE_NEAR_CACHE_BYTES    Config.NearCacheBytes (bytes a kind; -1 turns the near cache off)
@@ -570,12 +591,17 @@ func ConfigFromEnv() (Config, error) {
 			*d.dst = n
 		}
 	}
-	if s := os.Getenv(envTTLJitter); s != "" {
-		f, err := strconv.ParseFloat(s, 64)
-		if err != nil {
-			return c, invalidConfig("%s=%q is not a number; write a fraction such as 0.1, or -1 for none", envTTLJitter, s)
+	for _, f := range []struct {
+		env, example string
+		dst          *float64
+	}{{envTTLJitter, "a fraction such as 0.1", &c.Policy.TTLJitter}, {envEarlyRefresh, "a factor such as 1", &c.Policy.EarlyRefresh}} {
+		if s := os.Getenv(f.env); s != "" {
+			v, err := strconv.ParseFloat(s, 64)
+			if err != nil {
+				return c, invalidConfig("%s=%q is not a number; write %s, or -1 for none", f.env, s, f.example)
+			}
+			*f.dst = v
 		}
-		c.Policy.TTLJitter = f
 	}
 	if s := os.Getenv(envRequire); s != "" {
 		b, err := strconv.ParseBool(s)

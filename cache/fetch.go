@@ -23,13 +23,15 @@ func (s store[V]) fetch(ctx context.Context, key, alt string, keyErr error, ttl 
 	s.stale = s.k.stale != nil
 	writes := s.c.writesTo(key)
 	before := writes.Load()
-	if v, ok := s.local(ctx, key, start); ok {
+	if v, exp, ok := s.local(ctx, key, start); ok {
+		s.refreshEarly(ctx, key, ttl, exp, start, load)
 		return v, nil
 	}
 	rctx, cancel := s.c.readBudget(ctx)
-	v, ok, err := s.remote(rctx, key, alt, start)
+	v, exp, ok, err := s.remote(rctx, key, alt, ttl, start)
 	cancel()
 	if ok {
+		s.refreshEarly(ctx, key, ttl, exp, start, load)
 		return v, nil
 	}
 	if err := ctx.Err(); err != nil { // the caller is gone: start no load for it
@@ -69,7 +71,7 @@ func (s store[V]) fetch(ctx context.Context, key, alt string, keyErr error, ttl 
 		// loaded again (one load across processes is a lease's job). Not
 		// recorded: get recorded this miss.
 		if redisOK && writes.Load() != before {
-			if v, ok, err := s.lookup(ctx, key, s.k.near.Load()); ok {
+			if v, _, ok, err := s.lookup(ctx, key, s.k.near.Load(), ttl); ok {
 				return v, nil
 			} else if err != nil && !unusable(err) && !wrongType(err) {
 				redisOK = false

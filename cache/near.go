@@ -102,6 +102,7 @@ type nearEntry struct {
 	typ  reflect.Type  // the value type of the view that stored it: another view (of an interface type, say) must not take it
 	size uint32        // its weight: key, payload and bookkeeping bytes
 	ttl  time.Duration // how long it may be served from when stored
+	exp  int64         // when the key expires in Redis, Unix nanoseconds (at the latest: sent + PTTL); 0 for never
 	own  bool          // in a stale store: stored by this process, so not tracked (see staleChanged)
 }
 
@@ -164,6 +165,9 @@ func (n *near) end(key string, tk nearTicket, t *nearTier, e nearEntry, keep boo
 	s.mu.Lock()
 	r := s.reads[key]
 	if keep && r.gen == tk.gen && n.epoch.Load() == tk.epoch {
+		if pttl > 0 {
+			e.exp = sent.Add(time.Duration(pttl) * time.Millisecond).UnixNano()
+		}
 		if e.ttl = n.entryTTL(pttl, sent); e.ttl > 0 {
 			t.data.Set(key, e)
 		}

@@ -3,6 +3,7 @@ package cache
 import (
 	"context"
 	"sort"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -29,13 +30,14 @@ const (
 	OpGetMany                   // a batch read: GetMany, and the lookup that starts a FetchMany
 	OpSetMany                   // a batch write: SetMany, and the store that ends a FetchMany's load
 	OpLease                     // a Fetch's wait on another process's lease (Policy.Lease): OutcomeHit when its value came, OutcomeMiss when the wait ended without it
+	OpRefresh                   // an early refresh (Policy.EarlyRefresh): a reload in the background, before expiry, with its load and store
 	numOps
 )
 
 var opNames = [numOps]string{
 	OpGet: "get", OpSet: "set", OpDelete: "delete", OpFetch: "fetch", OpLoad: "load", OpClear: "clear",
 	OpPing: "ping", OpServerStats: "server_stats", OpConnect: "connect", OpGenerateKey: "generate_key", OpBreaker: "breaker",
-	OpGetMany: "get_many", OpSetMany: "set_many", OpLease: "lease",
+	OpGetMany: "get_many", OpSetMany: "set_many", OpLease: "lease", OpRefresh: "refresh",
 }
 
 // String returns the operation's label ("get", "set", …), or "unknown".
@@ -144,9 +146,12 @@ type kindState struct {
 	stale  *staleStore              // nil unless Config.StaleMaxAge is set
 	keys   *keyMemo                 // the keys of recent string inputs (Kind.key)
 
-	localHits, hits, misses, sets, deletes, errors, canceled, loads, loadErrors, staleHits, leaseHits, leaseTimeouts atomic.Uint64
-	latency                                                                                                          [numOps]atomic.Pointer[latency.Histogram] // made on first use
-	logs                                                                                                             [numClasses]logLimit                      // see absorb
+	loadNanos  atomic.Int64 // the average load time, for early refresh (see timedLoad)
+	refreshing sync.Map     // keys being refreshed early (see refreshEarly)
+
+	localHits, hits, misses, sets, deletes, errors, canceled, loads, loadErrors, staleHits, leaseHits, leaseTimeouts, refreshes atomic.Uint64
+	latency                                                                                                                     [numOps]atomic.Pointer[latency.Histogram] // made on first use
+	logs                                                                                                                        [numClasses]logLimit                      // see absorb
 }
 
 // observe records one operation: the figures of k, and the user's
@@ -191,8 +196,11 @@ func (c *RedisCache) observe(k *kindState, e Event) {
 		}
 	case OpDelete, OpClear:
 		k.deletes.Add(uint64(e.Keys))
+	case OpRefresh:
+		k.refreshes.Add(1)
 	case OpLoad:
 		k.loads.Add(1)
+		k.timedLoad(e.Latency)
 		if e.Outcome != OutcomeOK {
 			k.loadErrors.Add(1)
 		}
@@ -247,6 +255,10 @@ type KindStats struct {
 	// loaded: loader calls saved across the fleet. LeaseTimeouts counts
 	// those whose wait ended without it (they loaded for themselves).
 	LeaseHits, LeaseTimeouts uint64
+	// Refreshes counts the early refreshes (Policy.EarlyRefresh): values
+	// reloaded in the background shortly before they expired, while
+	// Fetches kept getting them; their loads are in Loads too.
+	Refreshes uint64
 
 	// Latency summarises how long each operation took, by operation (reads,
 	// writes, loads…); operations never run are absent.
@@ -298,6 +310,7 @@ func (k *kindState) snapshot() KindStats {
 		LocalHits: k.localHits.Load(), Hits: k.hits.Load(), Misses: k.misses.Load(), Sets: k.sets.Load(), Deletes: k.deletes.Load(),
 		Errors: k.errors.Load(), Canceled: k.canceled.Load(), Loads: k.loads.Load(), LoadErrors: k.loadErrors.Load(),
 		StaleHits: k.staleHits.Load(), LeaseHits: k.leaseHits.Load(), LeaseTimeouts: k.leaseTimeouts.Load(),
+		Refreshes: k.refreshes.Load(),
 	}
 	for op := range k.latency {
 		if h := k.latency[op].Load(); h != nil {
@@ -346,6 +359,7 @@ func (s Stats) Total() KindStats {
 		t.StaleHits += k.StaleHits
 		t.LeaseHits += k.LeaseHits
 		t.LeaseTimeouts += k.LeaseTimeouts
+		t.Refreshes += k.Refreshes
 	}
 	return t
 }

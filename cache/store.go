@@ -4,8 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"math"
-	"math/rand/v2"
 	"reflect"
 	"strings"
 	"sync"
@@ -37,15 +37,17 @@ type store[V any] struct {
 // LegacyRead) is read in either format.
 func (s store[V]) get(ctx context.Context, key, alt string) (V, bool, error) {
 	start := time.Now()
-	if v, ok := s.local(ctx, key, start); ok {
+	if v, _, ok := s.local(ctx, key, start); ok {
 		return v, true, nil
 	}
-	return s.remote(ctx, key, alt, start)
+	v, _, ok, err := s.remote(ctx, key, alt, s.k.ttl, start)
+	return v, ok, err
 }
 
 // local returns the near cache's value for key, if it holds one of type V,
-// and records the hit; a read that started at start.
-func (s store[V]) local(ctx context.Context, key string, start time.Time) (V, bool) {
+// and when the key expires in Redis (see nearEntry.exp), and records the
+// hit; a read that started at start.
+func (s store[V]) local(ctx context.Context, key string, start time.Time) (V, int64, bool) {
 	t := s.k.near.Load()
 	if t != nil && !s.c.closed.Load() {
 		if e, ok := t.data.GetIfPresent(key); ok {
@@ -54,21 +56,22 @@ func (s store[V]) local(ctx context.Context, key string, start time.Time) (V, bo
 			if v, ok := e.v.(V); ok && e.typ == reflect.TypeFor[V]() {
 				s.c.observe(s.k, Event{Op: OpGet, Outcome: OutcomeHit, Tier: TierLocal, Latency: time.Since(start)})
 				s.c.logHitMiss(ctx, s.k, key, true)
-				return v, true
+				return v, e.exp, true
 			}
 		}
 	}
 	var zero V
-	return zero, false
+	return zero, 0, false
 }
 
-// remote is get's read from Redis, after the near cache did not answer.
-func (s store[V]) remote(ctx context.Context, key, alt string, start time.Time) (V, bool, error) {
-	v, ok, err := s.lookup(ctx, key, s.k.near.Load())
+// remote is get's read from Redis, after the near cache did not answer;
+// ttl and exp are as for lookup.
+func (s store[V]) remote(ctx context.Context, key, alt string, ttl time.Duration, start time.Time) (V, int64, bool, error) {
+	v, exp, ok, err := s.lookup(ctx, key, s.k.near.Load(), ttl)
 	if !ok && err == nil && alt != "" {
 		either := s
 		either.plain = true
-		v, ok, err = either.lookup(ctx, alt, nil) // not kept locally: the near cache is by key
+		v, exp, ok, err = either.lookup(ctx, alt, nil, ttl) // not kept locally: the near cache is by key
 	}
 	e := Event{Op: OpGet, Outcome: OutcomeHit, Tier: TierRedis, Latency: time.Since(start)}
 	switch {
@@ -84,13 +87,16 @@ func (s store[V]) remote(ctx context.Context, key, alt string, start time.Time) 
 	if e.Outcome == OutcomeHit || e.Outcome == OutcomeMiss {
 		s.c.logHitMiss(ctx, s.k, key, ok)
 	}
-	return v, ok, err
+	return v, exp, ok, err
 }
 
 // lookup reads key from Redis without recording (Fetch's re-check inside
 // its flight uses it too). With a near-cache tier t, the read is tracked
-// and a value read is kept in t (see near).
-func (s store[V]) lookup(ctx context.Context, key string, t *nearTier) (v V, ok bool, err error) {
+// and a value read is kept in t (see near). exp is when the value found
+// expires in Redis, Unix nanoseconds: from its PTTL when the read was
+// tracked, else from its written-at time and ttl, the TTL it was written
+// with; 0 when unknown.
+func (s store[V]) lookup(ctx context.Context, key string, t *nearTier, ttl time.Duration) (v V, exp int64, ok bool, err error) {
 	var (
 		raw   []byte
 		found bool
@@ -134,12 +140,18 @@ func (s store[V]) lookup(ctx context.Context, key string, t *nearTier) (v V, ok 
 		ended = true
 	}
 	if err != nil || !found {
-		return v, false, failIf(err, OpGet, s.k, key)
+		return v, 0, false, failIf(err, OpGet, s.k, key)
 	}
 	if s.stale && writes.Load() == before {
 		s.keepStale(key, v, size, false)
 	}
-	return v, true, nil
+	switch at, ok := envelope.WrittenAt(raw); {
+	case t != nil && pttl > 0:
+		exp = sent.Add(time.Duration(pttl) * time.Millisecond).UnixNano()
+	case ok && ttl > 0:
+		exp = at.Add(s.k.jittered(ttl, key)).UnixNano()
+	}
+	return v, exp, true, nil
 }
 
 // open decodes raw, the bytes stored under key, and returns the value and
@@ -184,7 +196,7 @@ func (s store[V]) put(ctx context.Context, key string, v V, ttl time.Duration) e
 	if err != nil {
 		return err
 	}
-	err = s.c.setBytes(ctx, key, stored, s.k.jittered(ttl))
+	err = s.c.setBytes(ctx, key, stored, s.k.jittered(ttl, key))
 	if err == nil && s.stale {
 		s.keepStale(key, v, len(buf), true)
 	}
@@ -222,13 +234,19 @@ func (s store[V]) seal(key string, v V, dst []byte) (buf, stored []byte, err err
 	return buf, envelope.Seal(buf, compressMin(s.codec, s.c.cfg.CompressMinBytes)), nil
 }
 
-// jittered returns ttl shortened by a random fraction of up to the kind's
-// Policy.TTLJitter, so that keys written together do not expire together.
-func (k *kindState) jittered(ttl time.Duration) time.Duration {
+// jittered returns the TTL of a value written under key for ttl: ttl
+// shortened by a fraction of up to the kind's Policy.TTLJitter, drawn from
+// the key, so that keys written together do not expire together, and any
+// reader can tell when a value expires (writtenAt + jittered; see
+// expiry).
+func (k *kindState) jittered(ttl time.Duration, key string) time.Duration {
 	if k.policy.jitter == 0 {
 		return ttl
 	}
-	return ttl - time.Duration(rand.Float64()*k.policy.jitter*float64(ttl))
+	h := fnv.New64a()
+	h.Write([]byte(key))
+	u := float64(h.Sum64()>>11) / (1 << 53) // in [0, 1)
+	return ttl - time.Duration(u*k.policy.jitter*float64(ttl))
 }
 
 // compressMin is the compression threshold for payloads of cd: configured,

@@ -190,3 +190,13 @@ func Parse(b []byte, want Codec) (Header, []byte, error) {
 	}
 	return h, b[HeaderSize:], nil
 }
+
+// WrittenAt returns the written-at time of b, a stored value, without
+// checking more than its magic byte and length; false when b is not an
+// envelope (plain JSON of the original service, foreign bytes).
+func WrittenAt(b []byte) (time.Time, bool) {
+	if len(b) < HeaderSize || b[0] != Magic {
+		return time.Time{}, false
+	}
+	return time.UnixMilli(int64(binary.LittleEndian.Uint64(b[4:12]))), true
+}

@@ -156,3 +156,16 @@ func TestOpenBoundedByBytesReceived(t *testing.T) {
 		t.Errorf("Open of what Seal wrote: %d bytes, %v", len(p), err)
 	}
 }
+
+func TestWrittenAt(t *testing.T) {
+	at := time.UnixMilli(1_700_000_123_456)
+	b := AppendHeader(nil, CodecJSON, 0, at)
+	if got, ok := WrittenAt(append(b, '1')); !ok || !got.Equal(at) {
+		t.Errorf("WrittenAt = %v, %v; want %v", got, ok, at)
+	}
+	for _, b := range [][]byte{nil, []byte(`{"plain":"json"}`), b[:HeaderSize-1]} {
+		if _, ok := WrittenAt(b); ok {
+			t.Errorf("WrittenAt(%q) found a time in bytes that are not an envelope", b)
+		}
+	}
+}

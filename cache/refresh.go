@@ -1,0 +1,87 @@
+package cache
+
+import (
+	"context"
+	"math/rand/v2"
+	"time"
+)
+
+// Early refresh (Policy.EarlyRefresh) is XFetch: a Fetch that hits a value
+// expiring in gap reloads it in the background when
+//
+//	gap <= beta × delta × Exp(1)
+//
+// where delta is how long the kind's loads take and Exp(1) a random draw
+// (-ln of a uniform one). Far from expiry the chance is nil; as expiry
+// nears it grows to certainty, sooner for slower loads, so that one of the
+// many readers of a hot key reloads it shortly before it expires and none
+// ever waits on a load; a cold key is left to expire. Vattani, Chierichetti
+// and Lowenstein, "Optimal Probabilistic Cache Stampede Prevention", VLDB
+// 2015.
+
+// defaultLoadTime is the delta of a kind none of whose loads has been
+// timed in this process yet.
+const defaultLoadTime = 100 * time.Millisecond
+
+// refreshEarly starts, with XFetch's chance, a background reload of key,
+// whose value expires at exp (Unix nanoseconds; 0 when unknown or never)
+// and was read at now. One reload runs per key at a time in a process; it
+// joins a Fetch's flight of the key, if one runs, and stores for ttl.
+func (s store[V]) refreshEarly(ctx context.Context, key string, ttl time.Duration, exp int64, now time.Time, load LoaderFunc[V]) {
+	beta := s.k.policy.refresh
+	if beta == 0 || exp == 0 {
+		return
+	}
+	gap := float64(exp - now.UnixNano())
+	scale := beta * float64(s.k.loadTime())
+	if gap > 20*scale { // a chance under exp(-20): not worth a draw
+		return
+	}
+	if gap > scale*rand.ExpFloat64() || s.c.closed.Load() {
+		return
+	}
+	if _, busy := s.k.refreshing.LoadOrStore(key, struct{}{}); busy {
+		return
+	}
+	go func() {
+		defer s.k.refreshing.Delete(key)
+		ctx := context.WithoutCancel(ctx) // the caller's values, not its deadline: it has its answer
+		start := time.Now()
+		_, err, _ := s.c.flight.Do(key, func() (any, error) {
+			v, err := s.load(ctx, load)
+			if err != nil {
+				return v, err // the current value stays until it expires
+			}
+			if err := s.set(ctx, key, v, ttl); err != nil {
+				s.c.absorb(ctx, s.k, err)
+			}
+			return v, nil
+		})
+		e := Event{Op: OpRefresh, Outcome: OutcomeOK, Latency: time.Since(start)}
+		if err != nil {
+			e.Outcome = OutcomeError // the loader's: no class
+		}
+		s.c.observe(s.k, e)
+	}()
+}
+
+// loadTime is the kind's delta for early refresh: an average of its recent
+// loads' durations.
+func (k *kindState) loadTime() time.Duration {
+	if d := k.loadNanos.Load(); d > 0 {
+		return time.Duration(d)
+	}
+	return defaultLoadTime
+}
+
+// timedLoad adds one load's duration to the kind's average (an
+// exponentially weighted one, an eighth for the newest), racing other
+// loads without harm.
+func (k *kindState) timedLoad(d time.Duration) {
+	old := k.loadNanos.Load()
+	if old == 0 {
+		k.loadNanos.Store(int64(d))
+		return
+	}
+	k.loadNanos.Store(old + (int64(d)-old)/8)
+}
