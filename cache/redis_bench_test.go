@@ -72,6 +72,11 @@ func BenchmarkGetHit(b *testing.B) {
 	}
 	run("search-20/near", func() error { _, _, err := searchNear.Get(ctx, "star wars"); return err })
 	run("embedding-1536/near", func() error { _, _, err := embNear.Get(ctx, "a heist thriller"); return err })
+	// Fetch adds the early-refresh check (Policy.EarlyRefresh) to a hit.
+	run("embedding-1536/near-fetch", func() error {
+		_, err := embNear.Fetch(ctx, "a heist thriller", func(context.Context) ([]float32, error) { return vec, nil })
+		return err
+	})
 	// A caller deadline sooner than Config.OperationTimeout is used as it
 	// is: no second timer.
 	short, cancel := context.WithTimeout(ctx, time.Hour)
