@@ -1,0 +1,170 @@
+package cache
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"time"
+)
+
+// WarmOptions configures [Kind.Warm]. The zero value is ready to use.
+type WarmOptions struct {
+	// Concurrency is how many loads run at once. If zero or less, 8.
+	Concurrency int
+	// Force loads every input, cached or not (to replace values after a
+	// change of the loader). If false, inputs whose values are cached are
+	// only read, which keeps them in the near cache.
+	Force bool
+	// Progress, if not nil, is called after each input is done, with the
+	// figures so far: for a progress bar or a log line. Calls come one at a
+	// time, in no particular order of inputs; Progress must not call Warm.
+	Progress func(WarmSummary)
+}
+
+// WarmSummary is what [Kind.Warm] did.
+type WarmSummary struct {
+	Inputs int // inputs given (each distinct key once)
+	Done   int // inputs done so far: Cached + Loaded + Failed
+	Cached int // already cached: read, not loaded
+	Loaded int // loaded and stored
+	Failed int // whose load failed, or whose value could not be stored
+	// FirstError is the first failure, for a message; nil if none.
+	FirstError error
+	Took       time.Duration // from the start of Warm
+}
+
+// Warm preloads the values of ins: the cached ones are read (a round trip
+// per 512 inputs, which keeps them in the near cache), the others loaded
+// with load, Concurrency at a time, stored — as Fetch does, so the lease
+// makes one process of a fleet load each key while the others wait for it
+// — and read back (which keeps most of them in the near cache too: one
+// whose read crosses the server's report of its own write is read again
+// on first use). Warming the cache when a service starts spares its first users
+// the misses. Inputs that map to one key are warmed once.
+//
+// Failures of single inputs (their load, their store) are counted in the
+// summary, not returned; Warm returns an error only when ctx ends (with
+// the summary so far) or when an input cannot be hashed
+// ([ErrKeyGeneration], before any work). With Redis unavailable, every
+// input is loaded and counted as failed, as none can be stored.
+func (kd *Kind[K, V]) Warm(ctx context.Context, ins []K, load func(context.Context, K) (V, error), opt WarmOptions) (WarmSummary, error) {
+	start := time.Now()
+	var uniq []K
+	seen := make(map[string]bool, len(ins))
+	for _, in := range ins {
+		key, err := kd.key(in)
+		if err != nil {
+			return WarmSummary{}, err
+		}
+		if !seen[key] {
+			seen[key] = true
+			uniq = append(uniq, in)
+		}
+	}
+	w := &warming{sum: WarmSummary{Inputs: len(uniq)}, start: start, progress: opt.Progress}
+	todo := uniq
+	if !opt.Force {
+		todo = nil
+		for lo := 0; lo < len(uniq); lo += mgetChunk {
+			chunk := uniq[lo:min(lo+mgetChunk, len(uniq))]
+			_, missing, err := kd.GetMany(ctx, chunk)
+			if err := ctx.Err(); err != nil {
+				return w.summary(), err
+			}
+			if err != nil { // Redis failing: load them all; their stores tell
+				missing = missing[:0]
+				for i := range chunk {
+					missing = append(missing, i)
+				}
+			}
+			w.add(len(chunk)-len(missing), 0, nil)
+			for _, i := range missing {
+				todo = append(todo, chunk[i])
+			}
+		}
+	}
+	n := opt.Concurrency
+	if n <= 0 {
+		n = 8
+	}
+	sem := make(chan struct{}, n)
+	var wg sync.WaitGroup
+	for _, in := range todo {
+		select {
+		case sem <- struct{}{}:
+		case <-ctx.Done():
+			wg.Wait()
+			return w.summary(), ctx.Err()
+		}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			w.add(0, 1, kd.warmOne(ctx, in, load, opt.Force))
+		})
+	}
+	wg.Wait()
+	return w.summary(), ctx.Err()
+}
+
+// warmOne loads and stores in: through Fetch (one load per key across
+// processes), then reads it back, which checks that it was stored (Fetch
+// absorbs a failure to store) and keeps it in the near cache; with force,
+// with a Set whatever is cached. Its error is the load's, or the store's.
+func (kd *Kind[K, V]) warmOne(ctx context.Context, in K, load func(context.Context, K) (V, error), force bool) error {
+	if force {
+		v, err := load(ctx, in)
+		if err != nil {
+			return err
+		}
+		return kd.Set(ctx, in, v)
+	}
+	if _, err := kd.Fetch(ctx, in, func(ctx context.Context) (V, error) { return load(ctx, in) }); err != nil {
+		return err
+	}
+	_, ok, err := kd.Get(ctx, in)
+	if err == nil && !ok {
+		err = &Error{Op: OpSet, Kind: kd.k.name, Class: ErrUnavailable, Cause: errNotStored}
+	}
+	return err
+}
+
+// errNotStored is the cause of a warmed value that is not in Redis after
+// its load.
+var errNotStored = errors.New("the value was loaded but is not in Redis: it could not be stored")
+
+// warming is the shared state of one Warm.
+type warming struct {
+	mu       sync.Mutex // guards sum, and orders calls of progress
+	sum      WarmSummary
+	start    time.Time
+	progress func(WarmSummary)
+}
+
+// add counts cached inputs, or one loaded input that failed with err, and
+// reports progress.
+func (w *warming) add(cached, loaded int, err error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.sum.Cached += cached
+	switch {
+	case err != nil:
+		w.sum.Failed += loaded
+		if w.sum.FirstError == nil {
+			w.sum.FirstError = err
+		}
+	default:
+		w.sum.Loaded += loaded
+	}
+	w.sum.Done = w.sum.Cached + w.sum.Loaded + w.sum.Failed
+	w.sum.Took = time.Since(w.start)
+	if w.progress != nil && cached+loaded > 0 {
+		w.progress(w.sum)
+	}
+}
+
+func (w *warming) summary() WarmSummary {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	s := w.sum
+	s.Took = time.Since(w.start)
+	return s
+}
