@@ -317,7 +317,7 @@ func (s store[V]) putMany(ctx context.Context, keys []string, vals []V) error {
 		if err != nil {
 			return err
 		}
-		stored[i], sizes[i], ttls[i] = st, len(buf), s.k.jittered(s.k.ttl, keys[i])
+		stored[i], sizes[i], ttls[i] = st, len(buf), s.k.storeTTL(s.k.ttl, keys[i])
 	}
 	if err := s.c.setMany(ctx, keys, stored, ttls); err != nil {
 		return failIf(err, OpSetMany, s.k, keys[0])

@@ -134,15 +134,23 @@ func TestFetchManyEmbeddings(t *testing.T) {
 			}
 			// Values this process stored are not held locally (the server
 			// does not track them for it), values it read are: once all
-			// have been read, a batch costs no round trip.
-			if _, missing, err := vectors.GetMany(ctx, texts); len(missing) != 0 || err != nil {
-				t.Fatal(missing, err)
-			}
-			if cmds, trips := cc.take(); trips != 0 {
-				t.Errorf("a batch of values read before sent %v in %d round trips; want none", cmds, trips)
-			}
-			if st := c.Stats().Kinds[cache.KindEmbedding]; st.LocalHits != 80+100 {
-				t.Errorf("LocalHits = %d; want 80 (second batch) + 100 (third)", st.LocalHits)
+			// have been read, a batch costs no round trip. (A read that
+			// crosses the server's report of this process's own write is
+			// not kept: then the next batch reads that key again.)
+			for i := 0; ; i++ {
+				before := c.Stats().Kinds[cache.KindEmbedding].LocalHits
+				if _, missing, err := vectors.GetMany(ctx, texts); len(missing) != 0 || err != nil {
+					t.Fatal(missing, err)
+				}
+				if _, trips := cc.take(); trips == 0 {
+					if local := c.Stats().Kinds[cache.KindEmbedding].LocalHits - before; local != 100 {
+						t.Errorf("a batch with no round trip counted %d local hits; want 100", local)
+					}
+					break
+				}
+				if i == 5 {
+					t.Fatal("the near cache never answered a whole batch")
+				}
 			}
 		})
 	}

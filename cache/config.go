@@ -247,6 +247,23 @@ type Policy struct {
 	// of the kind's loads in this process (100 ms until one is timed).
 	// Larger values refresh earlier. If zero, 1; negative turns it off.
 	EarlyRefresh float64
+
+	// Adaptive makes a kind's TTL follow its reads (off unless set): a
+	// value is first stored for ColdTTL, and a hit (Get, Fetch) of a value
+	// with less than half the kind's TTL left extends its life to the TTL
+	// from the hit (a PEXPIREAT in the background, at most one at a time
+	// per key in a process), but never past MaxTTL after it was written.
+	// Keys read again and again stay, their age bounded by MaxTTL (early
+	// refresh reloads them before that), and keys never read again leave
+	// early, freeing Redis memory. It applies to kinds, not to the
+	// key-level functions; batch reads do not extend.
+	Adaptive bool
+	// ColdTTL is how long an adaptive kind's values live until read: if
+	// zero, a quarter of the kind's TTL; at most the TTL.
+	ColdTTL time.Duration
+	// MaxTTL is the longest an adaptive kind's value lives after it was
+	// written: if zero, four times the kind's TTL; at least the TTL.
+	MaxTTL time.Duration
 }
 
 // Defaults of the fields of Policy.
@@ -258,9 +275,24 @@ const (
 
 // policy is a Policy with defaults applied: zero means off.
 type policy struct {
-	lease   time.Duration
-	jitter  float64
-	refresh float64 // XFetch's beta
+	lease      time.Duration
+	jitter     float64
+	refresh    float64       // XFetch's beta
+	cold, most time.Duration // adaptive TTLs, set by forKind; zero when off
+	adaptive   bool          // as asked; forKind decides
+}
+
+// forKind completes p for a kind whose TTL is ttl: its adaptive TTLs
+// (none for the key-level functions, whose TTL is the caller's).
+func (p policy) forKind(ttl time.Duration) policy {
+	if !p.adaptive || ttl <= 0 {
+		p.cold, p.most = 0, 0
+		return p
+	}
+	setDefault(&p.cold, ttl/4)
+	setDefault(&p.most, 4*ttl)
+	p.cold, p.most = min(p.cold, ttl), max(p.most, ttl)
+	return p
 }
 
 // policyOf returns the policy of the kind called name: Policies[name],
@@ -273,13 +305,22 @@ func (r *resolved) policyOf(name string) policy {
 	setDefault(&p.TTLJitter, defaultTTLJitter)
 	setDefault(&p.EarlyRefresh, r.Policy.EarlyRefresh)
 	setDefault(&p.EarlyRefresh, defaultEarlyRefresh)
-	return policy{lease: max(p.Lease, 0), jitter: max(p.TTLJitter, 0), refresh: max(p.EarlyRefresh, 0)}
+	setDefault(&p.ColdTTL, r.Policy.ColdTTL)
+	setDefault(&p.MaxTTL, r.Policy.MaxTTL)
+	return policy{lease: max(p.Lease, 0), jitter: max(p.TTLJitter, 0), refresh: max(p.EarlyRefresh, 0),
+		adaptive: p.Adaptive || r.Policy.Adaptive, cold: max(p.ColdTTL, 0), most: max(p.MaxTTL, 0)}
 }
 
 // check validates a Policy given as field (Policy, or Policies[name]).
 func (p Policy) check(field string) error {
 	if p.TTLJitter > 0.5 || p.TTLJitter != p.TTLJitter {
 		return invalidConfig("%s.TTLJitter is %v; use a fraction up to 0.5, or a negative number for none", field, p.TTLJitter)
+	}
+	if p.ColdTTL < 0 || p.MaxTTL < 0 {
+		return invalidConfig("%s: ColdTTL (%v) and MaxTTL (%v) may not be negative; use zero for the defaults", field, p.ColdTTL, p.MaxTTL)
+	}
+	if p.ColdTTL > 0 && p.MaxTTL > 0 && p.ColdTTL > p.MaxTTL {
+		return invalidConfig("%s: ColdTTL (%v) is longer than MaxTTL (%v)", field, p.ColdTTL, p.MaxTTL)
 	}
 	if p.EarlyRefresh != p.EarlyRefresh || p.EarlyRefresh > 100 {
 		return invalidConfig("%s.EarlyRefresh is %v; use a factor such as 1 (larger refreshes earlier), or a negative number for none", field, p.EarlyRefresh)

@@ -23,15 +23,15 @@ func (s store[V]) fetch(ctx context.Context, key, alt string, keyErr error, ttl 
 	s.stale = s.k.stale != nil
 	writes := s.c.writesTo(key)
 	before := writes.Load()
-	if v, exp, ok := s.local(ctx, key, start); ok {
-		s.refreshEarly(ctx, key, ttl, exp, start, load)
+	if v, m, ok := s.local(ctx, key, start); ok {
+		s.hit(ctx, key, ttl, m, start, load)
 		return v, nil
 	}
 	rctx, cancel := s.c.readBudget(ctx)
-	v, exp, ok, err := s.remote(rctx, key, alt, ttl, start)
+	v, m, ok, err := s.remote(rctx, key, alt, ttl, start)
 	cancel()
 	if ok {
-		s.refreshEarly(ctx, key, ttl, exp, start, load)
+		s.hit(ctx, key, ttl, m, start, load)
 		return v, nil
 	}
 	if err := ctx.Err(); err != nil { // the caller is gone: start no load for it

@@ -103,6 +103,7 @@ type nearEntry struct {
 	size uint32        // its weight: key, payload and bookkeeping bytes
 	ttl  time.Duration // how long it may be served from when stored
 	exp  int64         // when the key expires in Redis, Unix nanoseconds (at the latest: sent + PTTL); 0 for never
+	born int64         // when the value was written, Unix nanoseconds (its envelope's time); 0 when unknown
 	own  bool          // in a stale store: stored by this process, so not tracked (see staleChanged)
 }
 

@@ -374,26 +374,47 @@ func (c *RedisCache) getBytes(ctx context.Context, key string) ([]byte, bool, er
 // without expiry, and 0 when the key cannot be kept locally (gone since
 // the GET, or the server would not track it).
 func (c *RedisCache) getTracked(ctx context.Context, key string) (val []byte, pttl int64, found bool, err error) {
+	return c.getWithTTL(ctx, key, true)
+}
+
+// getWithTTL reads the bytes under key and its PTTL in one round trip,
+// tracked (see getTracked) or not; pttl is as for getTracked.
+func (c *RedisCache) getWithTTL(ctx context.Context, key string, tracked bool) (val []byte, pttl int64, found bool, err error) {
 	client, err := c.door(ctx)
 	if err != nil {
 		return nil, 0, false, err
 	}
 	b := client.B()
-	res, err := c.exchangeMulti(ctx, client, rueidis.Commands{b.ClientCaching().Yes().Build(), b.Get().Key(key).Build(), b.Pttl().Key(key).Build()})
+	cmds := rueidis.Commands{b.Get().Key(key).Build(), b.Pttl().Key(key).Build()}
+	if tracked {
+		cmds = append(rueidis.Commands{b.ClientCaching().Yes().Build()}, cmds...)
+	}
+	res, err := c.exchangeMulti(ctx, client, cmds)
 	if err != nil {
 		return nil, 0, false, err
 	}
-	s, err := res[1].ToString()
+	get := len(res) - 2
+	s, err := res[get].ToString()
 	if err != nil {
 		if rueidis.IsRedisNil(err) {
 			return nil, 0, false, nil
 		}
 		return nil, 0, false, c.classify(err)
 	}
-	if res[0].Error() == nil {
-		pttl, _ = res[2].AsInt64()
+	if !tracked || res[0].Error() == nil {
+		pttl, _ = res[get+1].AsInt64()
 	}
 	return unsafe.Slice(unsafe.StringData(s), len(s)), pttl, true, nil
+}
+
+// expireAt sets when key expires, if it exists (PEXPIREAT).
+func (c *RedisCache) expireAt(ctx context.Context, key string, at time.Time) error {
+	client, err := c.door(ctx)
+	if err != nil {
+		return err
+	}
+	_, err = c.send(ctx, client, client.B().Pexpireat().Key(key).MillisecondsTimestamp(at.UnixMilli()).Build())
+	return err
 }
 
 // setBytes stores val under key for ttl.

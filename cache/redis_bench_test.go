@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"math"
+	mrand "math/rand/v2"
 	"testing"
 	"time"
 
@@ -289,4 +290,83 @@ func BenchmarkBatchEmbeddings(b *testing.B) {
 			forget(b, keys)
 		}
 	})
+}
+
+// BenchmarkAdaptiveTTL replays one Zipf workload (s = 1.1 over 20,000
+// queries, 2,000 Fetches a second for 12 s, in compressed time: a TTL of
+// 2 s stands for 30 min) against a kind with a fixed TTL and an adaptive
+// one (ColdTTL 0.5 s, MaxTTL 8 s), and reports the hit rate, the loads a
+// second, and the keys held in Redis (sampled every 250 ms; with values of
+// one size, a measure of memory). Early refresh and the near cache are off
+// in both, so that only the TTLs differ. Run it once:
+//
+//	go test ./cache -run '^$' -bench AdaptiveTTL -benchtime 1x
+func BenchmarkAdaptiveTTL(b *testing.B) {
+	const (
+		queries = 20_000
+		rate    = 2000 // Fetches a second
+		run     = 12 * time.Second
+	)
+	value := make([]byte, 1024)
+	for _, tc := range []struct {
+		name   string
+		policy cache.Policy
+	}{
+		{"fixed", cache.Policy{EarlyRefresh: -1}},
+		{"adaptive", cache.Policy{EarlyRefresh: -1, Adaptive: true, ColdTTL: 500 * time.Millisecond, MaxTTL: 8 * time.Second}},
+	} {
+		b.Run(tc.name, func(b *testing.B) {
+			c := newCache(b, func(cfg *cache.Config) {
+				cfg.NearCacheBytes = -1
+				cfg.Policies = map[string]cache.Policy{"replay": tc.policy}
+			})
+			kd, err := cache.NewKind[int, []byte](c, "replay", 2*time.Second)
+			if err != nil {
+				b.Fatal(err)
+			}
+			ctx := context.Background()
+			load := func(context.Context) ([]byte, error) { return value, nil }
+			var hitRate, loadRate, keys float64
+			for b.Loop() {
+				zipf := mrand.NewZipf(mrand.New(mrand.NewPCG(1, 2)), 1.1, 1, queries-1)
+				before := c.Stats().Kinds["replay"]
+				done := make(chan struct{})
+				samples := make(chan int64, 1)
+				go func() { // the keys held, sampled
+					var sum, n int64
+					tick := time.NewTicker(250 * time.Millisecond)
+					defer tick.Stop()
+					for {
+						select {
+						case <-done:
+							samples <- sum / max(n, 1)
+							return
+						case <-tick.C:
+							if st, err := c.ServerStats(ctx); err == nil {
+								sum, n = sum+st.Keys["replay"], n+1
+							}
+						}
+					}
+				}()
+				start := time.Now()
+				for sent := 0; time.Since(start) < run; {
+					for due := int(time.Since(start).Seconds() * rate); sent < due; sent++ {
+						if _, err := kd.Fetch(ctx, int(zipf.Uint64()), load); err != nil {
+							b.Fatal(err)
+						}
+					}
+					time.Sleep(5 * time.Millisecond)
+				}
+				close(done)
+				keys = float64(<-samples)
+				st := c.Stats().Kinds["replay"]
+				hits, misses := st.Hits-before.Hits, st.Misses-before.Misses
+				hitRate = float64(hits) / float64(hits+misses)
+				loadRate = float64(st.Loads-before.Loads) / run.Seconds()
+			}
+			b.ReportMetric(hitRate, "hit-rate")
+			b.ReportMetric(loadRate, "loads/s")
+			b.ReportMetric(keys, "keys")
+		})
+	}
 }

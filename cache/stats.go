@@ -31,13 +31,14 @@ const (
 	OpSetMany                   // a batch write: SetMany, and the store that ends a FetchMany's load
 	OpLease                     // a Fetch's wait on another process's lease (Policy.Lease): OutcomeHit when its value came, OutcomeMiss when the wait ended without it
 	OpRefresh                   // an early refresh (Policy.EarlyRefresh): a reload in the background, before expiry, with its load and store
+	OpExtend                    // an adaptive kind's extension of a value's life on a hit (Policy.Adaptive)
 	numOps
 )
 
 var opNames = [numOps]string{
 	OpGet: "get", OpSet: "set", OpDelete: "delete", OpFetch: "fetch", OpLoad: "load", OpClear: "clear",
 	OpPing: "ping", OpServerStats: "server_stats", OpConnect: "connect", OpGenerateKey: "generate_key", OpBreaker: "breaker",
-	OpGetMany: "get_many", OpSetMany: "set_many", OpLease: "lease", OpRefresh: "refresh",
+	OpGetMany: "get_many", OpSetMany: "set_many", OpLease: "lease", OpRefresh: "refresh", OpExtend: "extend",
 }
 
 // String returns the operation's label ("get", "set", …), or "unknown".
@@ -148,10 +149,11 @@ type kindState struct {
 
 	loadNanos  atomic.Int64 // the average load time, for early refresh (see timedLoad)
 	refreshing sync.Map     // keys being refreshed early (see refreshEarly)
+	extending  sync.Map     // keys whose life is being extended (see adapt)
 
-	localHits, hits, misses, sets, deletes, errors, canceled, loads, loadErrors, staleHits, leaseHits, leaseTimeouts, refreshes atomic.Uint64
-	latency                                                                                                                     [numOps]atomic.Pointer[latency.Histogram] // made on first use
-	logs                                                                                                                        [numClasses]logLimit                      // see absorb
+	localHits, hits, misses, sets, deletes, errors, canceled, loads, loadErrors, staleHits, leaseHits, leaseTimeouts, refreshes, extensions atomic.Uint64
+	latency                                                                                                                                 [numOps]atomic.Pointer[latency.Histogram] // made on first use
+	logs                                                                                                                                    [numClasses]logLimit                      // see absorb
 }
 
 // observe records one operation: the figures of k, and the user's
@@ -198,6 +200,10 @@ func (c *RedisCache) observe(k *kindState, e Event) {
 		k.deletes.Add(uint64(e.Keys))
 	case OpRefresh:
 		k.refreshes.Add(1)
+	case OpExtend:
+		if e.Outcome == OutcomeOK {
+			k.extensions.Add(1)
+		}
 	case OpLoad:
 		k.loads.Add(1)
 		k.timedLoad(e.Latency)
@@ -259,6 +265,9 @@ type KindStats struct {
 	// reloaded in the background shortly before they expired, while
 	// Fetches kept getting them; their loads are in Loads too.
 	Refreshes uint64
+	// Extensions counts the values of an adaptive kind whose life a hit
+	// extended (Policy.Adaptive).
+	Extensions uint64
 
 	// Latency summarises how long each operation took, by operation (reads,
 	// writes, loads…); operations never run are absent.
@@ -310,7 +319,7 @@ func (k *kindState) snapshot() KindStats {
 		LocalHits: k.localHits.Load(), Hits: k.hits.Load(), Misses: k.misses.Load(), Sets: k.sets.Load(), Deletes: k.deletes.Load(),
 		Errors: k.errors.Load(), Canceled: k.canceled.Load(), Loads: k.loads.Load(), LoadErrors: k.loadErrors.Load(),
 		StaleHits: k.staleHits.Load(), LeaseHits: k.leaseHits.Load(), LeaseTimeouts: k.leaseTimeouts.Load(),
-		Refreshes: k.refreshes.Load(),
+		Refreshes: k.refreshes.Load(), Extensions: k.extensions.Load(),
 	}
 	for op := range k.latency {
 		if h := k.latency[op].Load(); h != nil {
@@ -360,6 +369,7 @@ func (s Stats) Total() KindStats {
 		t.LeaseHits += k.LeaseHits
 		t.LeaseTimeouts += k.LeaseTimeouts
 		t.Refreshes += k.Refreshes
+		t.Extensions += k.Extensions
 	}
 	return t
 }

@@ -37,17 +37,21 @@ type store[V any] struct {
 // LegacyRead) is read in either format.
 func (s store[V]) get(ctx context.Context, key, alt string) (V, bool, error) {
 	start := time.Now()
-	if v, _, ok := s.local(ctx, key, start); ok {
+	if v, m, ok := s.local(ctx, key, start); ok {
+		s.adapt(key, m, start)
 		return v, true, nil
 	}
-	v, _, ok, err := s.remote(ctx, key, alt, s.k.ttl, start)
+	v, m, ok, err := s.remote(ctx, key, alt, s.k.ttl, start)
+	if ok {
+		s.adapt(key, m, start)
+	}
 	return v, ok, err
 }
 
 // local returns the near cache's value for key, if it holds one of type V,
 // and when the key expires in Redis (see nearEntry.exp), and records the
 // hit; a read that started at start.
-func (s store[V]) local(ctx context.Context, key string, start time.Time) (V, int64, bool) {
+func (s store[V]) local(ctx context.Context, key string, start time.Time) (V, meta, bool) {
 	t := s.k.near.Load()
 	if t != nil && !s.c.closed.Load() {
 		if e, ok := t.data.GetIfPresent(key); ok {
@@ -56,22 +60,23 @@ func (s store[V]) local(ctx context.Context, key string, start time.Time) (V, in
 			if v, ok := e.v.(V); ok && e.typ == reflect.TypeFor[V]() {
 				s.c.observe(s.k, Event{Op: OpGet, Outcome: OutcomeHit, Tier: TierLocal, Latency: time.Since(start)})
 				s.c.logHitMiss(ctx, s.k, key, true)
-				return v, e.exp, true
+				return v, meta{exp: e.exp, born: e.born}, true
 			}
 		}
 	}
 	var zero V
-	return zero, 0, false
+	return zero, meta{}, false
 }
 
 // remote is get's read from Redis, after the near cache did not answer;
-// ttl and exp are as for lookup.
-func (s store[V]) remote(ctx context.Context, key, alt string, ttl time.Duration, start time.Time) (V, int64, bool, error) {
-	v, exp, ok, err := s.lookup(ctx, key, s.k.near.Load(), ttl)
+// ttl and the meta are as for lookup.
+func (s store[V]) remote(ctx context.Context, key, alt string, ttl time.Duration, start time.Time) (V, meta, bool, error) {
+	v, m, ok, err := s.lookup(ctx, key, s.k.near.Load(), ttl)
 	if !ok && err == nil && alt != "" {
 		either := s
 		either.plain = true
-		v, exp, ok, err = either.lookup(ctx, alt, nil, ttl) // not kept locally: the near cache is by key
+		v, m, ok, err = either.lookup(ctx, alt, nil, ttl) // not kept locally: the near cache is by key
+		m = meta{}                                        // the original service's key: not extended, not refreshed
 	}
 	e := Event{Op: OpGet, Outcome: OutcomeHit, Tier: TierRedis, Latency: time.Since(start)}
 	switch {
@@ -87,16 +92,20 @@ func (s store[V]) remote(ctx context.Context, key, alt string, ttl time.Duration
 	if e.Outcome == OutcomeHit || e.Outcome == OutcomeMiss {
 		s.c.logHitMiss(ctx, s.k, key, ok)
 	}
-	return v, exp, ok, err
+	return v, m, ok, err
 }
+
+// meta is what a read learned of a value's life in Redis, in Unix
+// nanoseconds: when it expires (0: unknown, or never) and when it was
+// written (0: unknown).
+type meta struct{ exp, born int64 }
 
 // lookup reads key from Redis without recording (Fetch's re-check inside
 // its flight uses it too). With a near-cache tier t, the read is tracked
-// and a value read is kept in t (see near). exp is when the value found
-// expires in Redis, Unix nanoseconds: from its PTTL when the read was
-// tracked, else from its written-at time and ttl, the TTL it was written
-// with; 0 when unknown.
-func (s store[V]) lookup(ctx context.Context, key string, t *nearTier, ttl time.Duration) (v V, exp int64, ok bool, err error) {
+// and a value read is kept in t (see near). m.exp comes from the key's
+// PTTL when the read asked it (tracked, or an adaptive kind's), else from
+// the value's written-at time and ttl, the TTL it was written with.
+func (s store[V]) lookup(ctx context.Context, key string, t *nearTier, ttl time.Duration) (v V, m meta, ok bool, err error) {
 	var (
 		raw   []byte
 		found bool
@@ -113,9 +122,13 @@ func (s store[V]) lookup(ctx context.Context, key string, t *nearTier, ttl time.
 		writes = s.c.writesTo(key)
 		before = writes.Load()
 	}
-	if t == nil {
+	switch {
+	case t == nil && s.k.policy.most > 0: // adaptive: its expiry cannot be told from its age
+		sent = time.Now()
+		raw, pttl, found, err = s.c.getWithTTL(ctx, key, false)
+	case t == nil:
 		raw, found, err = s.c.getBytes(ctx, key)
-	} else {
+	default:
 		tk = t.n.begin(key)
 		defer func() { // a decoder that panics (a user's UnmarshalJSON) must not leave the read open
 			if !ended {
@@ -136,22 +149,30 @@ func (s store[V]) lookup(ctx context.Context, key string, t *nearTier, ttl time.
 		}
 		keep := found && err == nil
 		weight := min(uint64(len(key))+uint64(size)+nearEntryOverhead, math.MaxUint32)
-		t.n.end(key, tk, t, nearEntry{v: v, typ: reflect.TypeFor[V](), size: uint32(weight)}, keep, pttl, sent)
+		e := nearEntry{v: v, typ: reflect.TypeFor[V](), size: uint32(weight)}
+		if at, ok := envelope.WrittenAt(raw); ok && keep {
+			e.born = at.UnixNano()
+		}
+		t.n.end(key, tk, t, e, keep, pttl, sent)
 		ended = true
 	}
 	if err != nil || !found {
-		return v, 0, false, failIf(err, OpGet, s.k, key)
+		return v, m, false, failIf(err, OpGet, s.k, key)
 	}
 	if s.stale && writes.Load() == before {
 		s.keepStale(key, v, size, false)
 	}
-	switch at, ok := envelope.WrittenAt(raw); {
-	case t != nil && pttl > 0:
-		exp = sent.Add(time.Duration(pttl) * time.Millisecond).UnixNano()
-	case ok && ttl > 0:
-		exp = at.Add(s.k.jittered(ttl, key)).UnixNano()
+	at, written := envelope.WrittenAt(raw)
+	if written {
+		m.born = at.UnixNano()
 	}
-	return v, exp, true, nil
+	switch {
+	case pttl > 0:
+		m.exp = sent.Add(time.Duration(pttl) * time.Millisecond).UnixNano()
+	case written && ttl > 0 && pttl == 0 && s.k.policy.most == 0:
+		m.exp = at.Add(s.k.jittered(ttl, key)).UnixNano()
+	}
+	return v, m, true, nil
 }
 
 // open decodes raw, the bytes stored under key, and returns the value and
@@ -196,7 +217,7 @@ func (s store[V]) put(ctx context.Context, key string, v V, ttl time.Duration) e
 	if err != nil {
 		return err
 	}
-	err = s.c.setBytes(ctx, key, stored, s.k.jittered(ttl, key))
+	err = s.c.setBytes(ctx, key, stored, s.k.storeTTL(ttl, key))
 	if err == nil && s.stale {
 		s.keepStale(key, v, len(buf), true)
 	}
@@ -232,6 +253,15 @@ func (s store[V]) seal(key string, v V, dst []byte) (buf, stored []byte, err err
 		return buf, buf, nil
 	}
 	return buf, envelope.Seal(buf, compressMin(s.codec, s.c.cfg.CompressMinBytes)), nil
+}
+
+// storeTTL returns the TTL to store a value under key with, when asked
+// for ttl: an adaptive kind's ColdTTL instead of its TTL, jittered.
+func (k *kindState) storeTTL(ttl time.Duration, key string) time.Duration {
+	if k.policy.cold > 0 {
+		ttl = k.policy.cold
+	}
+	return k.jittered(ttl, key)
 }
 
 // jittered returns the TTL of a value written under key for ttl: ttl

@@ -37,9 +37,8 @@ type WarmSummary struct {
 // per 512 inputs, which keeps them in the near cache), the others loaded
 // with load, Concurrency at a time, stored — as Fetch does, so the lease
 // makes one process of a fleet load each key while the others wait for it
-// — and read back (which keeps most of them in the near cache too: one
-// whose read crosses the server's report of its own write is read again
-// on first use). Warming the cache when a service starts spares its first users
+// — and read back, to check they were stored and to keep them in the near
+// cache. Warming the cache when a service starts spares its first users
 // the misses. Inputs that map to one key are warmed once.
 //
 // Failures of single inputs (their load, their store) are counted in the
@@ -89,6 +88,8 @@ func (kd *Kind[K, V]) Warm(ctx context.Context, ins []K, load func(context.Conte
 	}
 	sem := make(chan struct{}, n)
 	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var stored []K // guarded by mu
 	for _, in := range todo {
 		select {
 		case sem <- struct{}{}:
@@ -98,10 +99,24 @@ func (kd *Kind[K, V]) Warm(ctx context.Context, ins []K, load func(context.Conte
 		}
 		wg.Go(func() {
 			defer func() { <-sem }()
-			w.add(0, 1, kd.warmOne(ctx, in, load, opt.Force))
+			err := kd.warmOne(ctx, in, load, opt.Force)
+			if err == nil {
+				mu.Lock()
+				stored = append(stored, in)
+				mu.Unlock()
+			}
+			w.add(0, 1, err)
 		})
 	}
 	wg.Wait()
+	if kd.k.near.Load() != nil {
+		// Read what was stored once more: a read back that crossed the
+		// server's report of its own write was not kept in the near cache;
+		// by now the reports have come.
+		for lo := 0; lo < len(stored) && ctx.Err() == nil; lo += mgetChunk {
+			kd.GetMany(ctx, stored[lo:min(lo+mgetChunk, len(stored))]) //nolint:errcheck // only to fill the near cache
+		}
+	}
 	return w.summary(), ctx.Err()
 }
 

@@ -1,0 +1,49 @@
+package cache
+
+import (
+	"context"
+	"time"
+)
+
+// Adaptive TTLs (Policy.Adaptive): an adaptive kind stores a value for its
+// ColdTTL, and a hit of a value with less than half the kind's TTL left
+// moves its expiry to the TTL from the hit, capped at MaxTTL after the
+// value was written. The move is a PEXPIREAT sent in the background, one at
+// a time per key in a process; the server then reports the key changed, so
+// near caches read it again with its new PTTL. A value's age never passes
+// MaxTTL, so adaptive TTLs trade no more staleness than a fixed TTL of
+// MaxTTL would, for the memory of the keys nobody reads again.
+
+// hit is what a Fetch does after a hit, besides returning the value: an
+// adaptive kind's extension, and early refresh.
+func (s store[V]) hit(ctx context.Context, key string, ttl time.Duration, m meta, now time.Time, load LoaderFunc[V]) {
+	s.adapt(key, m, now)
+	s.refreshEarly(ctx, key, ttl, m.exp, now, load)
+}
+
+// adapt extends the life of a value of an adaptive kind just hit at now,
+// whose life is m, when it has less than half the kind's TTL left and can
+// still gain at least an eighth of it before MaxTTL.
+func (s store[V]) adapt(key string, m meta, now time.Time) {
+	p, ttl := s.k.policy, s.k.ttl
+	if p.most == 0 || m.exp == 0 || m.born == 0 {
+		return
+	}
+	at := now.UnixNano()
+	if m.exp-at > int64(ttl/2) {
+		return
+	}
+	target := min(at+int64(ttl), m.born+int64(p.most))
+	if target-m.exp < int64(ttl/8) || s.c.closed.Load() {
+		return
+	}
+	if _, busy := s.k.extending.LoadOrStore(key, struct{}{}); busy {
+		return
+	}
+	go func() {
+		defer s.k.extending.Delete(key)
+		start := time.Now()
+		err := s.c.expireAt(context.Background(), key, time.Unix(0, target)) // bounded by OperationTimeout
+		s.c.observeResult(context.Background(), s.k, Event{Op: OpExtend, Latency: time.Since(start)}, failIf(err, OpExtend, s.k, key))
+	}()
+}
