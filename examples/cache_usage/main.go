@@ -157,6 +157,44 @@ func run(ctx context.Context) error {
 	}
 	wg.Wait()
 	section("fetch", "20 concurrent callers, loader called %d time(s)", calls)
+	// Across processes too: the first to miss takes a short lease under the
+	// key, and the others wait for its value (Config.Policy.Lease).
+
+	// Batches: look up many texts in one round trip, embed only the misses
+	// in one call, store them in one more.
+	texts := []string{"a heist thriller set in Paris", "space opera", "cosy mystery", "space opera", "noir"}
+	var embedded []string
+	batch, err := vectors.FetchMany(ctx, texts, func(ctx context.Context, missed []string) ([][]float32, error) {
+		embedded = missed
+		out := make([][]float32, len(missed))
+		for i := range out {
+			out[i] = vec // a model's batch endpoint
+		}
+		return out, nil
+	})
+	if err != nil {
+		return err
+	}
+	section("batch", "%d vectors for %d texts; the embedder was called once, with %q", len(batch), len(texts), embedded)
+
+	// Warming: preload the queries a service will see first, a few loads at
+	// a time, with progress and a summary.
+	var warmQueries []string
+	for i := range 50 {
+		warmQueries = append(warmQueries, fmt.Sprint("popular query ", i))
+	}
+	warmQueries = append(warmQueries, "alien") // already cached
+	sum, err := searches.Warm(ctx, warmQueries, func(ctx context.Context, q string) ([]Hit, error) {
+		return []Hit{{ID: "tt" + q, Title: q}}, nil
+	}, cache.WarmOptions{Concurrency: 4, Progress: func(s cache.WarmSummary) {
+		if s.Done == s.Inputs {
+			section("warm", "%d/%d done", s.Done, s.Inputs)
+		}
+	}})
+	if err != nil {
+		return err
+	}
+	section("", "%d inputs: %d already cached, %d loaded, %d failed, in %v", sum.Inputs, sum.Cached, sum.Loaded, sum.Failed, sum.Took.Round(time.Millisecond))
 
 	// 8. Generic typed operations with a TTL, for anything else.
 	type Profile struct {

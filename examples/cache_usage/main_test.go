@@ -26,6 +26,8 @@ func TestWalkthrough(t *testing.T) {
 		"using an embedded in-process server",
 		"near cache:     off (the server does not offer client tracking",
 		"loader called 1 time(s)",
+		`5 vectors for 5 texts; the embedder was called once, with ["space opera" "cosy mystery" "noir"]`,
+		"51 inputs: 1 already cached, 50 loaded, 0 failed",
 	} {
 		if !strings.Contains(buf.String(), want) {
 			t.Errorf("output lacks %q:\n%s", want, buf.String())
