@@ -83,6 +83,19 @@
 // backoff and closes the breaker when it answers. [New] returns a working
 // cache even when Redis cannot be reached, and connects in the background.
 //
+// # Fewer loads
+//
+// [Kind.GetMany] and [Kind.FetchMany] read a batch of inputs in one round
+// trip and load only the misses, in one call of a [BatchLoaderFunc].
+// Across processes, a Fetch that misses takes a short lease under the key
+// ([Policy].Lease), so that a fleet loads a missing key once. TTLs are
+// jittered per key, so keys written together expire apart; a Fetch that
+// hits a value about to expire reloads it in the background
+// ([Policy].EarlyRefresh, XFetch), so hot keys are never missed; adaptive
+// TTLs ([Policy].Adaptive) keep the keys that keep being read and let the
+// others go early. [Kind.Warm] preloads a list of inputs. [Config].Policy
+// tunes all of it for every kind, [Config].Policies per kind.
+//
 // # Observability
 //
 // [RedisCache.Stats] returns per-kind hits, misses, sets, deletes, errors,
