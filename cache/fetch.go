@@ -118,8 +118,11 @@ func (s store[V]) fetch(ctx context.Context, key, alt string, keyErr error, ttl 
 func (s store[V]) leasedLoad(ctx context.Context, key string, ttl, wait time.Duration, load LoaderFunc[V]) (any, error) {
 	lease := newLease()
 	v, res := s.lease(ctx, key, lease, wait)
-	if res == leaseValue {
+	switch res {
+	case leaseValue:
 		return v, nil
+	case leaseTimeout:
+		return s.raceLoad(ctx, key, ttl, load)
 	}
 	v, err := s.load(ctx, load)
 	switch {

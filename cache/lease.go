@@ -24,8 +24,9 @@ import (
 //     tracked), or at the next poll (2 ms, doubling to 100 ms), and tries
 //     again; it gets the value when it is there, takes the lease if it has
 //     gone (a leaseholder that died: its lease expires), and after
-//     Policy.Lease, or half the time its caller's deadline leaves, loads
-//     for itself.
+//     Policy.Lease, or when its caller's deadline leaves just the time of
+//     a load, loads for itself while it keeps looking: the holder's value
+//     or its own, whichever comes first, answers (see raceLoad).
 //   - Readers take a lease for a miss (see isLease): Get, GetMany and the
 //     near cache never return or keep one.
 
@@ -54,7 +55,8 @@ type leaseResult uint8
 const (
 	leaseHeld  leaseResult = iota + 1 // this flight holds the lease: it loads and stores
 	leaseValue                        // a value arrived (another process's load): no load
-	leaseNone                         // load without the lease: waited too long, or a value to replace
+	leaseNone                         // load without the lease: a value to replace
+	leaseTimeout                      // waited as long as it may on another's lease: load, and keep looking for its value (see raceLoad)
 	leaseDown                         // Redis failed: load, and do not store
 )
 
@@ -66,9 +68,12 @@ const (
 )
 
 // leasing returns how long a Fetch of s that missed, with the caller's
-// context ctx, may wait on another process's lease: the kind's
-// Policy.Lease, at most half the time ctx's deadline leaves; zero when the
-// kind takes no leases. A view that shares the original service's cache
+// context ctx, may wait on another process's lease before it loads for
+// itself (and keeps looking: see raceLoad): the kind's Policy.Lease, but
+// no longer than half the time ctx's deadline leaves, nor than leaves time
+// for a load of its own (one and a half times the kind's average load),
+// and at least a quarter of that time; zero when the kind takes no
+// leases. A view that shares the original service's cache
 // (LegacyReadWrite) takes none: that service would read a lease as a
 // corrupt value.
 func (s store[V]) leasing(ctx context.Context) time.Duration {
@@ -77,7 +82,8 @@ func (s store[V]) leasing(ctx context.Context) time.Duration {
 		return 0
 	}
 	if d, ok := ctx.Deadline(); ok {
-		wait = min(wait, time.Until(d)/2)
+		left := time.Until(d)
+		wait = min(wait, max(left/4, min(left/2, left-3*s.k.loadTime()/2)))
 	}
 	return max(wait, time.Millisecond)
 }
@@ -131,9 +137,65 @@ func (s store[V]) lease(ctx context.Context, key string, mark []byte, wait time.
 			s.c.waits.drop(key, woken)
 		}
 		if left <= 0 {
-			s.c.observe(s.k, Event{Op: OpLease, Outcome: OutcomeMiss, Latency: time.Since(start)})
-			return zero, leaseNone
+			return zero, leaseTimeout
 		}
+	}
+}
+
+// raceLoad loads for a flight that waited on another process's lease as
+// long as it may, and meanwhile keeps looking for that process's value:
+// whichever comes first answers, so a holder slower than the wait costs no
+// more than a load of one's own, and still saves it when it comes first.
+// The load, if it loses, ends on its own and its value is not stored.
+func (s store[V]) raceLoad(ctx context.Context, key string, ttl time.Duration, load LoaderFunc[V]) (any, error) {
+	type result struct {
+		v   V
+		err error
+	}
+	start := time.Now()
+	own := make(chan result, 1)
+	go func() {
+		v, err := s.load(ctx, load)
+		own <- result{v, err}
+	}()
+	stored := func(r result) (any, error) {
+		s.c.observe(s.k, Event{Op: OpLease, Outcome: OutcomeMiss, Latency: time.Since(start)})
+		if r.err == nil {
+			if err := s.set(ctx, key, r.v, ttl); err != nil {
+				s.c.absorb(ctx, s.k, err)
+			}
+		}
+		return r.v, r.err
+	}
+	tracked := s.k.near.Load() != nil
+	for poll := leasePollMin; ; poll = min(2*poll, leasePollMax) {
+		var woken <-chan struct{}
+		if tracked {
+			woken = s.c.waits.add(key)
+		}
+		raw, _, found, err := s.c.getWithTTL(ctx, key, tracked)
+		if err == nil && found && !isLease(raw) {
+			if v, _, err := s.open(key, raw); err == nil {
+				s.c.waits.drop(key, woken)
+				s.c.observe(s.k, Event{Op: OpLease, Outcome: OutcomeHit, Latency: time.Since(start)})
+				return v, nil
+			}
+		}
+		if err != nil { // Redis failing: the own load answers
+			s.c.waits.drop(key, woken)
+			return stored(<-own)
+		}
+		t := time.NewTimer(poll)
+		select {
+		case r := <-own:
+			t.Stop()
+			s.c.waits.drop(key, woken)
+			return stored(r)
+		case <-woken:
+		case <-t.C:
+		}
+		t.Stop()
+		s.c.waits.drop(key, woken)
 	}
 }
 
@@ -170,8 +232,12 @@ func (w *waiters) add(key string) <-chan struct{} {
 	return ch
 }
 
-// drop ends a wait registered by add, unless it was woken.
+// drop ends a wait registered by add (a nil ch: none), unless it was
+// woken.
 func (w *waiters) drop(key string, ch <-chan struct{}) {
+	if ch == nil {
+		return
+	}
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if cur, ok := w.m[key]; ok && (<-chan struct{})(cur) == ch {
