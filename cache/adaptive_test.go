@@ -64,3 +64,62 @@ func TestAdaptiveTTL(t *testing.T) {
 		})
 	}
 }
+
+// Adaptive TTLs on for every kind, off for one (a negative ColdTTL); the
+// key-level functions store for the TTL they are given, jitter included,
+// unless their own policy asks for jitter, which then spreads keys that
+// differ only at their end.
+func TestPolicyPerKind(t *testing.T) {
+	t.Parallel()
+	ns := uniqueNamespace(t)
+	c := newCache(t, func(cfg *cache.Config) {
+		cfg.Namespace = ns
+		cfg.Policy = cache.Policy{Adaptive: true, TTLJitter: -1}
+		cfg.Policies = map[string]cache.Policy{"fixed": {ColdTTL: -1}}
+	})
+	ctx := ctxT(t)
+	raw := rawClient(t, redisURL(t))
+	pttl := func(key string) time.Duration {
+		ms, err := raw.Do(ctx, raw.B().Pttl().Key(key).Build()).AsInt64()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return time.Duration(ms) * time.Millisecond
+	}
+	for name, want := range map[string]time.Duration{"adaptive": 15 * time.Minute, "fixed": time.Hour} {
+		kd, err := cache.NewKind[string, int](c, name, time.Hour)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := kd.Set(ctx, "k", 1); err != nil {
+			t.Fatal(err)
+		}
+		key, _ := kd.Key("k")
+		if got := pttl(key); got > want || got < want-10*time.Second {
+			t.Errorf("%s: stored for %v; want %v", name, got, want)
+		}
+	}
+	for i := range 5 {
+		if err := cache.Set(ctx, c, fmt.Sprint("user:", i), i, 100*time.Second); err != nil {
+			t.Fatal(err)
+		}
+		if got := pttl(ns + fmt.Sprint(":user:", i)); got > 100*time.Second || got < 90*time.Second {
+			t.Errorf("key-level Set for 100 s stored for %v", got)
+		}
+	}
+	jittery := newCache(t, func(cfg *cache.Config) {
+		cfg.Policies = map[string]cache.Policy{cache.KindCustom: {TTLJitter: 0.5}}
+	})
+	buckets := map[int]bool{}
+	for i := range 200 {
+		key := fmt.Sprint("user:", i)
+		if err := cache.Set(ctx, jittery, key, i, 100*time.Second); err != nil {
+			t.Fatal(err)
+		}
+		buckets[int(pttl(jittery.Namespace()+":"+key)/time.Second)] = true
+	}
+	// 200 keys over 50 one-second buckets: an even hash fills nearly all.
+	if len(buckets) < 40 {
+		t.Errorf("200 keys differing at their end fell into %d of the 50 seconds of jitter; want them spread", len(buckets))
+	}
+}

@@ -154,9 +154,9 @@ type Config struct {
 	StaleMaxAge time.Duration
 
 	// Policy tunes how every kind loads its values and lets them expire:
-	// the lease that makes one process load a missing key for a fleet, and
-	// TTL jitter. Its zero value means the defaults documented on
-	// [Policy]'s fields.
+	// the lease that makes one process load a missing key for a fleet, TTL
+	// jitter, early refresh and adaptive TTLs. Its zero value means the
+	// defaults documented on [Policy]'s fields.
 	Policy Policy
 
 	// Policies overrides Policy for the kinds named (KindSearch,
@@ -234,7 +234,9 @@ type Policy struct {
 	// much, drawn from the key (so every reader can tell when a value
 	// expires), so that keys written together do not expire together: 0.1
 	// keeps each value for 90% to 100% of its kind's TTL. If zero, 0.1;
-	// negative, none; at most 0.5.
+	// negative, none; at most 0.5. The key-level functions (KindCustom)
+	// store for the TTL they are given unless Policies[KindCustom] sets
+	// it.
 	TTLJitter float64
 
 	// EarlyRefresh lets a Fetch that hits reload the value in the
@@ -259,7 +261,9 @@ type Policy struct {
 	// key-level functions; batch reads do not extend.
 	Adaptive bool
 	// ColdTTL is how long an adaptive kind's values live until read: if
-	// zero, a quarter of the kind's TTL; at most the TTL.
+	// zero, a quarter of the kind's TTL; at most the TTL. Negative in
+	// Policies[name] turns Adaptive off for that kind (when Policy turns
+	// it on for all).
 	ColdTTL time.Duration
 	// MaxTTL is the longest an adaptive kind's value lives after it was
 	// written: if zero, four times the kind's TTL; at least the TTL.
@@ -299,16 +303,19 @@ func (p policy) forKind(ttl time.Duration) policy {
 // its zero fields taken from Policy, then from the defaults.
 func (r *resolved) policyOf(name string) policy {
 	p := r.Policies[name]
+	adaptive := (p.Adaptive || r.Policy.Adaptive) && p.ColdTTL >= 0
 	setDefault(&p.Lease, r.Policy.Lease)
 	setDefault(&p.Lease, defaultLease)
-	setDefault(&p.TTLJitter, r.Policy.TTLJitter)
-	setDefault(&p.TTLJitter, defaultTTLJitter)
+	if name != KindCustom { // the key-level functions store for the TTL they are given, unless asked
+		setDefault(&p.TTLJitter, r.Policy.TTLJitter)
+		setDefault(&p.TTLJitter, defaultTTLJitter)
+	}
 	setDefault(&p.EarlyRefresh, r.Policy.EarlyRefresh)
 	setDefault(&p.EarlyRefresh, defaultEarlyRefresh)
 	setDefault(&p.ColdTTL, r.Policy.ColdTTL)
 	setDefault(&p.MaxTTL, r.Policy.MaxTTL)
 	return policy{lease: max(p.Lease, 0), jitter: max(p.TTLJitter, 0), refresh: max(p.EarlyRefresh, 0),
-		adaptive: p.Adaptive || r.Policy.Adaptive, cold: max(p.ColdTTL, 0), most: max(p.MaxTTL, 0)}
+		adaptive: adaptive, cold: max(p.ColdTTL, 0), most: max(p.MaxTTL, 0)}
 }
 
 // check validates a Policy given as field (Policy, or Policies[name]).
@@ -316,8 +323,8 @@ func (p Policy) check(field string) error {
 	if p.TTLJitter > 0.5 || p.TTLJitter != p.TTLJitter {
 		return invalidConfig("%s.TTLJitter is %v; use a fraction up to 0.5, or a negative number for none", field, p.TTLJitter)
 	}
-	if p.ColdTTL < 0 || p.MaxTTL < 0 {
-		return invalidConfig("%s: ColdTTL (%v) and MaxTTL (%v) may not be negative; use zero for the defaults", field, p.ColdTTL, p.MaxTTL)
+	if p.MaxTTL < 0 {
+		return invalidConfig("%s.MaxTTL is negative (%v); use zero for the default", field, p.MaxTTL)
 	}
 	if p.ColdTTL > 0 && p.MaxTTL > 0 && p.ColdTTL > p.MaxTTL {
 		return invalidConfig("%s: ColdTTL (%v) is longer than MaxTTL (%v)", field, p.ColdTTL, p.MaxTTL)

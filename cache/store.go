@@ -275,7 +275,14 @@ func (k *kindState) jittered(ttl time.Duration, key string) time.Duration {
 	}
 	h := fnv.New64a()
 	h.Write([]byte(key))
-	u := float64(h.Sum64()>>11) / (1 << 53) // in [0, 1)
+	// FNV's last multiply barely stirs the high bits, so keys that differ
+	// only at the end ("user:1", "user:2") would share a fraction: mix
+	// them (splitmix64's finaliser) before taking the top 53.
+	x := h.Sum64()
+	x = (x ^ x>>30) * 0xbf58476d1ce4e5b9
+	x = (x ^ x>>27) * 0x94d049bb133111eb
+	x ^= x >> 31
+	u := float64(x>>11) / (1 << 53) // in [0, 1)
 	return ttl - time.Duration(u*k.policy.jitter*float64(ttl))
 }
 
