@@ -1,6 +1,7 @@
 package cache
 
 import (
+	"cmp"
 	"context"
 	"math"
 	"reflect"
@@ -56,7 +57,7 @@ func (kd *Kind[K, V]) SetMany(ctx context.Context, ins []K, vals []V) error {
 	if err != nil {
 		return err
 	}
-	return kd.setMany(ctx, keys, vals)
+	return kd.setMany(ctx, keys, vals, false)
 }
 
 // FetchMany returns a value for each of ins, in their order: what the cache
@@ -148,7 +149,7 @@ func (kd *Kind[K, V]) FetchMany(ctx context.Context, ins []K, load BatchLoaderFu
 			}
 		}
 		if redisOK && len(storeKeys) > 0 {
-			if err := s.setMany(ctx, storeKeys, storeVals); err != nil {
+			if err := s.setMany(ctx, storeKeys, storeVals, true); err != nil { // what can be stored is
 				s.c.absorb(ctx, s.k, err)
 			}
 		} else if s.stale {
@@ -299,33 +300,55 @@ func (s store[V]) readMany(ctx context.Context, keys []string, rest []int, t *ne
 }
 
 // setMany encodes vals and stores them under keys, pipelined, recording
-// one OpSetMany.
-func (s store[V]) setMany(ctx context.Context, keys []string, vals []V) error {
+// one OpSetMany; partial is as for putMany.
+func (s store[V]) setMany(ctx context.Context, keys []string, vals []V, partial bool) error {
 	start := time.Now()
-	err := s.putMany(ctx, keys, vals)
-	e := Event{Op: OpSetMany, Latency: time.Since(start), Keys: int64(len(keys))}
-	s.c.observeResult(ctx, s.k, e, err)
+	n, err := s.putMany(ctx, keys, vals, partial)
+	if n > 0 { // stored: with partial, beside values refused
+		s.c.observe(s.k, Event{Op: OpSetMany, Outcome: OutcomeOK, Latency: time.Since(start), Keys: int64(n)})
+	}
+	if err != nil {
+		s.c.observeResult(ctx, s.k, Event{Op: OpSetMany, Latency: time.Since(start)}, err)
+	}
 	return err
 }
 
-func (s store[V]) putMany(ctx context.Context, keys []string, vals []V) error {
-	stored := make([][]byte, len(keys))
-	sizes := make([]int, len(keys))
-	ttls := make([]time.Duration, len(keys))
+// putMany is setMany without recording; it returns how many values it
+// stored. With partial, a value that cannot be encoded or is too large is
+// left out, the others are stored, and the first such error is returned
+// after them; without, nothing is sent.
+func (s store[V]) putMany(ctx context.Context, keys []string, vals []V, partial bool) (int, error) {
+	stored := make([][]byte, 0, len(keys))
+	sizes := make([]int, 0, len(keys))
+	ttls := make([]time.Duration, 0, len(keys))
+	sent := make([]int, 0, len(keys)) // positions of the values sent
+	var refused error
 	for i, v := range vals {
 		buf, st, err := s.seal(keys[i], v, nil)
-		if err != nil {
-			return err
+		if err != nil && !partial {
+			return 0, err
 		}
-		stored[i], sizes[i], ttls[i] = st, len(buf), s.k.storeTTL(s.k.ttl, keys[i])
+		if err != nil {
+			refused = cmp.Or(refused, err)
+			continue
+		}
+		stored, sizes, sent = append(stored, st), append(sizes, len(buf)), append(sent, i)
+		ttls = append(ttls, s.k.storeTTL(s.k.ttl, keys[i]))
 	}
-	if err := s.c.setMany(ctx, keys, stored, ttls); err != nil {
-		return failIf(err, OpSetMany, s.k, keys[0])
+	if len(sent) == 0 {
+		return 0, refused
+	}
+	sentKeys := make([]string, len(sent))
+	for j, i := range sent {
+		sentKeys[j] = keys[i]
+	}
+	if err := s.c.setMany(ctx, sentKeys, stored, ttls); err != nil {
+		return 0, failIf(err, OpSetMany, s.k, sentKeys[0])
 	}
 	if s.stale {
-		for i, key := range keys {
-			s.keepStale(key, vals[i], sizes[i], true)
+		for j, i := range sent {
+			s.keepStale(keys[i], vals[i], sizes[j], true)
 		}
 	}
-	return nil
+	return len(sent), refused
 }

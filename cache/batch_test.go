@@ -304,3 +304,24 @@ func TestGetManyNearCacheCoherent(t *testing.T) {
 		t.Errorf("GetMany after another instance's write = %q, %v; want A and B2", vals, err)
 	}
 }
+
+// A value too large to store does not keep the rest of a FetchMany's
+// batch from being stored; it is returned all the same, and counted.
+func TestFetchManyStoresWhatItCan(t *testing.T) {
+	t.Parallel()
+	c := newCache(t, func(cfg *cache.Config) { cfg.MaxValueBytes = 1000 })
+	ctx := ctxT(t)
+	search := cache.Search[string, string](c)
+	got, err := search.FetchMany(ctx, []string{"a", "huge", "b"}, func(_ context.Context, ins []string) ([]string, error) {
+		return []string{"A", strings.Repeat("x", 5000), "B"}, nil
+	})
+	if err != nil || got[0] != "A" || len(got[1]) != 5000 || got[2] != "B" {
+		t.Fatalf("FetchMany = %d values, %v", len(got), err)
+	}
+	if _, missing, err := search.GetMany(ctx, []string{"a", "huge", "b"}); !slices.Equal(missing, []int{1}) || err != nil {
+		t.Errorf("after FetchMany, missing %v, %v; want only the value too large", missing, err)
+	}
+	if st := c.Stats().Kinds[cache.KindSearch]; st.Sets != 2 || st.Errors != 1 {
+		t.Errorf("figures %+v; want 2 sets and 1 error", st)
+	}
+}

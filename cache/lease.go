@@ -53,11 +53,11 @@ func newLease() []byte {
 type leaseResult uint8
 
 const (
-	leaseHeld  leaseResult = iota + 1 // this flight holds the lease: it loads and stores
-	leaseValue                        // a value arrived (another process's load): no load
-	leaseNone                         // load without the lease: a value to replace
-	leaseTimeout                      // waited as long as it may on another's lease: load, and keep looking for its value (see raceLoad)
-	leaseDown                         // Redis failed: load, and do not store
+	leaseHeld    leaseResult = iota + 1 // this flight holds the lease: it loads and stores
+	leaseValue                          // a value arrived (another process's load): no load
+	leaseNone                           // load without the lease: a value to replace
+	leaseTimeout                        // waited as long as it may on another's lease: load, and keep looking for its value (see raceLoad)
+	leaseDown                           // Redis failed: load, and do not store
 )
 
 // Bounds of the polls of a lease held by another process, when no

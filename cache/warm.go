@@ -15,9 +15,10 @@ type WarmOptions struct {
 	// change of the loader). If false, inputs whose values are cached are
 	// only read, which keeps them in the near cache.
 	Force bool
-	// Progress, if not nil, is called after each input is done, with the
+	// Progress, if not nil, is called after each load, after each batch
+	// of up to 512 inputs found cached, and after the read back, with the
 	// figures so far: for a progress bar or a log line. Calls come one at a
-	// time, in no particular order of inputs; Progress must not call Warm.
+	// time; Progress must not call Warm.
 	Progress func(WarmSummary)
 }
 
@@ -37,8 +38,9 @@ type WarmSummary struct {
 // per 512 inputs, which keeps them in the near cache), the others loaded
 // with load, Concurrency at a time, stored — as Fetch does, so the lease
 // makes one process of a fleet load each key while the others wait for it
-// — and read back, to check they were stored and to keep them in the near
-// cache. Warming the cache when a service starts spares its first users
+// (those count as loaded too) — and read back in batches, to check they
+// were stored and to keep them in the near cache. Reads by Warm extend no
+// adaptive TTL (Policy.Adaptive). Warming the cache when a service starts spares its first users
 // the misses. Inputs that map to one key are warmed once.
 //
 // Failures of single inputs (their load, their store) are counted in the
@@ -109,10 +111,24 @@ func (kd *Kind[K, V]) Warm(ctx context.Context, ins []K, load func(context.Conte
 		})
 	}
 	wg.Wait()
+	// Read back what was loaded, in batches: Fetch stores without saying
+	// whether it could, and the reads keep the values in the near cache.
+	// Batch reads extend no adaptive TTL: warming is not use.
+	for lo := 0; lo < len(stored) && ctx.Err() == nil; lo += mgetChunk {
+		chunk := stored[lo:min(lo+mgetChunk, len(stored))]
+		_, missing, err := kd.GetMany(ctx, chunk)
+		if err != nil {
+			w.unstored(len(chunk), err)
+			continue
+		}
+		if len(missing) > 0 {
+			w.unstored(len(missing), &Error{Op: OpSet, Kind: kd.k.name, Class: ErrUnavailable, Cause: errNotStored})
+		}
+	}
 	if kd.k.near.Load() != nil {
-		// Read what was stored once more: a read back that crossed the
-		// server's report of its own write was not kept in the near cache;
-		// by now the reports have come.
+		// Once more for the near cache: a read that crossed the server's
+		// report of this process's own write was not kept; by now the
+		// reports have come, and what was kept costs no round trip.
 		for lo := 0; lo < len(stored) && ctx.Err() == nil; lo += mgetChunk {
 			kd.GetMany(ctx, stored[lo:min(lo+mgetChunk, len(stored))]) //nolint:errcheck // only to fill the near cache
 		}
@@ -121,9 +137,8 @@ func (kd *Kind[K, V]) Warm(ctx context.Context, ins []K, load func(context.Conte
 }
 
 // warmOne loads and stores in: through Fetch (one load per key across
-// processes), then reads it back, which checks that it was stored (Fetch
-// absorbs a failure to store) and keeps it in the near cache; with force,
-// with a Set whatever is cached. Its error is the load's, or the store's.
+// processes; Warm reads the values back), or with force, with a Set
+// whatever is cached. Its error is the load's, or the Set's.
 func (kd *Kind[K, V]) warmOne(ctx context.Context, in K, load func(context.Context, K) (V, error), force bool) error {
 	if force {
 		v, err := load(ctx, in)
@@ -132,13 +147,7 @@ func (kd *Kind[K, V]) warmOne(ctx context.Context, in K, load func(context.Conte
 		}
 		return kd.Set(ctx, in, v)
 	}
-	if _, err := kd.Fetch(ctx, in, func(ctx context.Context) (V, error) { return load(ctx, in) }); err != nil {
-		return err
-	}
-	_, ok, err := kd.Get(ctx, in)
-	if err == nil && !ok {
-		err = &Error{Op: OpSet, Kind: kd.k.name, Class: ErrUnavailable, Cause: errNotStored}
-	}
+	_, err := kd.Fetch(ctx, in, func(ctx context.Context) (V, error) { return load(ctx, in) })
 	return err
 }
 
@@ -172,6 +181,22 @@ func (w *warming) add(cached, loaded int, err error) {
 	w.sum.Done = w.sum.Cached + w.sum.Loaded + w.sum.Failed
 	w.sum.Took = time.Since(w.start)
 	if w.progress != nil && cached+loaded > 0 {
+		w.progress(w.sum)
+	}
+}
+
+// unstored moves n inputs counted as loaded to the failed, with err: their
+// values were not found stored when read back.
+func (w *warming) unstored(n int, err error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.sum.Loaded -= n
+	w.sum.Failed += n
+	if w.sum.FirstError == nil {
+		w.sum.FirstError = err
+	}
+	w.sum.Took = time.Since(w.start)
+	if w.progress != nil {
 		w.progress(w.sum)
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/media-gateway/discovery/cache"
 )
@@ -97,5 +98,29 @@ func TestWarmFailures(t *testing.T) {
 	sum, err := intents.Warm(ctx, []string{"a", "b", "c"}, ok, cache.WarmOptions{})
 	if err != nil || sum.Failed != 3 || sum.Loaded != 0 || !errors.Is(sum.FirstError, cache.ErrUnavailable) {
 		t.Errorf("Warm with Redis down = %+v, %v; want 3 failed with ErrUnavailable", sum, err)
+	}
+}
+
+// Warming is not use: the values of an adaptive kind that Warm stores and
+// reads back keep their ColdTTL.
+func TestWarmAdaptive(t *testing.T) {
+	t.Parallel()
+	c := newCache(t, func(cfg *cache.Config) { cfg.Policy = cache.Policy{Adaptive: true, TTLJitter: -1} })
+	ctx := ctxT(t)
+	raw := rawClient(t, redisURL(t))
+	kd, err := cache.NewKind[string, string](c, "warmed", time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum, err := kd.Warm(ctx, []string{"a", "b", "c"}, func(_ context.Context, in string) (string, error) { return in, nil }, cache.WarmOptions{})
+	if err != nil || sum.Loaded != 3 {
+		t.Fatalf("Warm = %+v, %v", sum, err)
+	}
+	key, _ := kd.Key("a")
+	if ms, _ := raw.Do(ctx, raw.B().Pttl().Key(key).Build()).AsInt64(); ms > (15 * time.Minute).Milliseconds() {
+		t.Errorf("a warmed value lives %d ms; want ColdTTL (15 min), not extended", ms)
+	}
+	if st := c.Stats().Kinds["warmed"]; st.Extensions != 0 {
+		t.Errorf("%d extensions by Warm; want none", st.Extensions)
 	}
 }
