@@ -40,10 +40,12 @@ func (s store[V]) adapt(key string, m meta, now time.Time) {
 	if _, busy := s.k.extending.LoadOrStore(key, struct{}{}); busy {
 		return
 	}
-	go func() {
+	if !s.c.background(func(ctx context.Context) {
 		defer s.k.extending.Delete(key)
 		start := time.Now()
-		err := s.c.expireAt(context.Background(), key, time.Unix(0, target)) // bounded by OperationTimeout
-		s.c.observeResult(context.Background(), s.k, Event{Op: OpExtend, Latency: time.Since(start)}, failIf(err, OpExtend, s.k, key))
-	}()
+		err := s.c.expireAt(ctx, key, time.Unix(0, target)) // bounded by OperationTimeout
+		s.c.observeResult(ctx, s.k, Event{Op: OpExtend, Latency: time.Since(start)}, failIf(err, OpExtend, s.k, key))
+	}) {
+		s.k.extending.Delete(key)
+	}
 }

@@ -46,9 +46,16 @@ type RedisCache struct {
 
 	// life is the context of the background work (probes, connecting):
 	// canceled by Close. It carries the probing mark (see door).
-	life     context.Context
-	stop     context.CancelFunc
-	probing  atomic.Bool             // a probe loop runs (see probeLoop)
+	life    context.Context
+	stop    context.CancelFunc
+	probing atomic.Bool // a probe loop runs (see probeLoop)
+	// bg is the context of the work started in the background by reads
+	// (early refreshes, adaptive extensions): canceled by Close, which
+	// waits for them (see background).
+	bg       context.Context
+	bgStop   context.CancelFunc
+	bgMu     sync.Mutex              // orders starting background work against Close
+	bgWork   sync.WaitGroup          // background work under way
 	lastFail atomic.Pointer[failure] // the last failure to get an answer from Redis
 	connMu   sync.Mutex              // orders installing a client against Close
 	mu       sync.RWMutex            // guards kinds and nearState
@@ -95,6 +102,7 @@ func New(ctx context.Context, cfg Config) (*RedisCache, error) {
 		kinds: make(map[string]*kindState), whole: &kindState{},
 		timeout: fmt.Errorf("%w: no answer within Config.OperationTimeout (%v)", context.DeadlineExceeded, r.OperationTimeout)}
 	c.life, c.stop = context.WithCancel(context.WithValue(context.Background(), probing{}, true))
+	c.bg, c.bgStop = context.WithCancel(context.Background())
 	c.brk = breaker.New(breaker.Config{Threshold: r.BreakerThreshold, Backoff: r.BreakerBackoff,
 		MaxBackoff: r.BreakerMaxBackoff, OnChange: c.breakerChanged})
 	if r.NearCacheBytes <= 0 {
@@ -349,13 +357,15 @@ func (c *RedisCache) nearOff(ctx context.Context, reason string, err error) {
 // Close releases the connections (the client's too, when it was built by
 // Config.ClientBuilder) and stops the background work: a connection
 // attempt under way ends within Config.DialTimeout, and its client is
-// closed. Operations after Close, and operations racing it, fail with
+// closed; the early refreshes and TTL extensions under way see their
+// context canceled, and Close waits for them up to 2 s. Operations after Close, and operations racing it, fail with
 // [ErrClosed]. Close is safe to call more than once and always returns nil.
 func (c *RedisCache) Close() error {
 	if !c.closed.CompareAndSwap(false, true) {
 		return nil
 	}
 	c.stop()
+	c.stopBackground()
 	c.connMu.Lock()
 	if l := c.conn.Load(); l != nil {
 		l.Close()
@@ -376,6 +386,56 @@ func (c *RedisCache) Close() error {
 	c.mu.RUnlock()
 	return nil
 }
+
+// background runs fn on a goroutine of its own with the context of
+// background work, unless the cache is closed (then it reports false).
+func (c *RedisCache) background(fn func(ctx context.Context)) bool {
+	c.bgMu.Lock()
+	defer c.bgMu.Unlock()
+	if c.closed.Load() {
+		return false
+	}
+	c.bgWork.Add(1)
+	go func() {
+		defer c.bgWork.Done()
+		fn(c.bg)
+	}()
+	return true
+}
+
+// backgroundWait bounds how long Close waits for background work whose
+// context it canceled: a loader that ignores its context is left to end
+// on its own.
+const backgroundWait = 2 * time.Second
+
+// stopBackground cancels the background work and waits for it, up to
+// backgroundWait.
+func (c *RedisCache) stopBackground() {
+	c.bgStop()
+	c.bgMu.Lock() // no background work starts from here on (see background)
+	c.bgMu.Unlock()
+	done := make(chan struct{})
+	go func() {
+		c.bgWork.Wait()
+		close(done)
+	}()
+	t := time.NewTimer(backgroundWait)
+	defer t.Stop()
+	select {
+	case <-done:
+	case <-t.C:
+	}
+}
+
+// valuesOf is a context with the values of one context and the deadline
+// and cancellation of another: background work started for a caller
+// keeps the caller's values (tracing), and ends with the cache.
+type valuesOf struct {
+	values context.Context
+	context.Context
+}
+
+func (v valuesOf) Value(key any) any { return v.values.Value(key) }
 
 // Namespace returns the prefix of every key this cache touches.
 func (c *RedisCache) Namespace() string { return c.cfg.Namespace }

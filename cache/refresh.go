@@ -43,9 +43,12 @@ func (s store[V]) refreshEarly(ctx context.Context, key string, ttl time.Duratio
 	if _, busy := s.k.refreshing.LoadOrStore(key, struct{}{}); busy {
 		return
 	}
-	go func() {
+	if !s.c.background(func(bg context.Context) {
 		defer s.k.refreshing.Delete(key)
-		ctx := context.WithoutCancel(ctx) // the caller's values, not its deadline: it has its answer
+		ctx := valuesOf{ctx, bg} // the caller's values; not its deadline (it has its answer), but Close's end
+		if !s.claimRefresh(ctx, key, ttl) {
+			return
+		}
 		start := time.Now()
 		_, err, _ := s.c.flight.Do(key, func() (any, error) {
 			v, err := s.load(ctx, load)
@@ -62,8 +65,32 @@ func (s store[V]) refreshEarly(ctx context.Context, key string, ttl time.Duratio
 			e.Outcome = OutcomeError // the loader's: no class
 		}
 		s.c.observe(s.k, e)
-	}()
+	}) {
+		s.k.refreshing.Delete(key)
+	}
 }
+
+// claimRefresh makes one process of a fleet refresh key, stored for ttl,
+// early: it writes key + ":refresh" if no other process has (SET NX), and
+// reports whether it did. The claim lives the kind's Policy.Lease, and at
+// most half of ttl, so that it is gone when the refreshed value nears its
+// own expiry. With leases off, every process refreshes for itself. A
+// Redis that does not answer gets no refresh either.
+func (s store[V]) claimRefresh(ctx context.Context, key string, ttl time.Duration) bool {
+	claim := s.k.policy.lease
+	if claim <= 0 {
+		return true
+	}
+	if ttl > 0 {
+		claim = min(claim, ttl/2)
+	}
+	held, _, _, err := s.c.acquire(ctx, key+refreshSuffix, []byte{1}, claim, false)
+	return err == nil && held
+}
+
+// refreshSuffix names the key that claims an early refresh of a key for
+// one process of a fleet.
+const refreshSuffix = ":refresh"
 
 // loadTime is the kind's delta for early refresh: an average of its recent
 // loads' durations.
