@@ -20,7 +20,12 @@ func TestEarlyRefreshHotKey(t *testing.T) {
 	for _, near := range []int{0, -1} {
 		t.Run(fmt.Sprint("NearCacheBytes=", near), func(t *testing.T) {
 			t.Parallel()
-			c := newCache(t, func(cfg *cache.Config) { cfg.NearCacheBytes = near })
+			// EarlyRefresh 2 (twice the default's head start) keeps the test
+			// from missing when a loaded machine delays the refresh itself.
+			c := newCache(t, func(cfg *cache.Config) {
+				cfg.NearCacheBytes = near
+				cfg.Policies = map[string]cache.Policy{"hot": {EarlyRefresh: 2}}
+			})
 			ctx := ctxT(t)
 			hot, err := cache.NewKind[string, int](c, "hot", time.Second)
 			if err != nil {
