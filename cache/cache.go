@@ -427,15 +427,15 @@ func (c *RedisCache) stopBackground() {
 	}
 }
 
-// valuesOf is a context with the values of one context and the deadline
-// and cancellation of another: background work started for a caller
-// keeps the caller's values (tracing), and ends with the cache.
-type valuesOf struct {
-	values context.Context
-	context.Context
+// backgroundFor returns a context for work started on behalf of a caller
+// that must outlive the caller's own context: the caller's values
+// (tracing), no deadline, canceled by cancel or by Close. Call cancel
+// when the work is over.
+func (c *RedisCache) backgroundFor(ctx context.Context) (context.Context, context.CancelFunc) {
+	ctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	stop := context.AfterFunc(c.bg, cancel)
+	return ctx, func() { stop(); cancel() }
 }
-
-func (v valuesOf) Value(key any) any { return v.values.Value(key) }
 
 // Namespace returns the prefix of every key this cache touches.
 func (c *RedisCache) Namespace() string { return c.cfg.Namespace }

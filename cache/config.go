@@ -326,6 +326,9 @@ func (p Policy) check(field string) error {
 	if p.MaxTTL < 0 {
 		return invalidConfig("%s.MaxTTL is negative (%v); use zero for the default", field, p.MaxTTL)
 	}
+	if p.Adaptive && p.ColdTTL < 0 {
+		return invalidConfig("%s sets Adaptive and a negative ColdTTL, which turns it off; choose one", field)
+	}
 	if p.ColdTTL > 0 && p.MaxTTL > 0 && p.ColdTTL > p.MaxTTL {
 		return invalidConfig("%s: ColdTTL (%v) is longer than MaxTTL (%v)", field, p.ColdTTL, p.MaxTTL)
 	}
@@ -390,6 +393,9 @@ func (c Config) resolve() (resolved, error) {
 	}
 	if err := checkName("Namespace", r.Namespace); err != nil {
 		return r, invalidConfig("%v", err)
+	}
+	if r.Policy.ColdTTL < 0 {
+		return r, invalidConfig("Policy.ColdTTL is negative (%v); a negative ColdTTL turns Adaptive off for one kind, in Policies: leave Adaptive false here instead", r.Policy.ColdTTL)
 	}
 	if err := r.Policy.check("Policy"); err != nil {
 		return r, err

@@ -43,6 +43,8 @@ func TestInvalidConfig(t *testing.T) {
 		{"glob in a policy's kind", cache.Config{Policies: map[string]cache.Policy{"re*": {}}}, "Policies kind name"},
 		{"cold over max", cache.Config{Policy: cache.Policy{Adaptive: true, ColdTTL: time.Hour, MaxTTL: time.Minute}}, "ColdTTL"},
 		{"negative max", cache.Config{Policies: map[string]cache.Policy{"recs": {MaxTTL: -time.Minute}}}, "MaxTTL"},
+		{"negative cold for all", cache.Config{Policy: cache.Policy{Adaptive: true, ColdTTL: -1}}, "Policy.ColdTTL"},
+		{"adaptive and off", cache.Config{Policies: map[string]cache.Policy{"recs": {Adaptive: true, ColdTTL: -1}}}, "choose one"},
 		{"negative near-cache age", cache.Config{NearCacheMaxAge: -time.Second}, "NearCacheMaxAge"},
 		{"tracking options with the near cache", cache.Config{ClientOption: &rueidis.ClientOption{
 			InitAddress: []string{"127.0.0.1:6379"}, ClientTrackingOptions: []string{"BCAST"}}}, "ClientTrackingOptions"},

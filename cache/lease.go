@@ -146,7 +146,8 @@ func (s store[V]) lease(ctx context.Context, key string, mark []byte, wait time.
 // long as it may, and meanwhile keeps looking for that process's value:
 // whichever comes first answers, so a holder slower than the wait costs no
 // more than a load of one's own, and still saves it when it comes first.
-// The load, if it loses, ends on its own and its value is not stored.
+// The load, if it loses, sees its context canceled, and its value is not
+// stored.
 func (s store[V]) raceLoad(ctx context.Context, key string, ttl time.Duration, load LoaderFunc[V]) (any, error) {
 	type result struct {
 		v   V
@@ -154,8 +155,10 @@ func (s store[V]) raceLoad(ctx context.Context, key string, ttl time.Duration, l
 	}
 	start := time.Now()
 	own := make(chan result, 1)
+	lctx, cancel := s.c.backgroundFor(ctx) // canceled when the holder's value wins, or by Close
 	go func() {
-		v, err := s.load(ctx, load)
+		defer cancel()
+		v, err := s.load(lctx, load)
 		own <- result{v, err}
 	}()
 	stored := func(r result) (any, error) {
@@ -177,6 +180,7 @@ func (s store[V]) raceLoad(ctx context.Context, key string, ttl time.Duration, l
 		if err == nil && found && !isLease(raw) {
 			if v, _, err := s.open(key, raw); err == nil {
 				s.c.waits.drop(key, woken)
+				cancel() // the own load is not needed: a loader that honours its context stops
 				s.c.observe(s.k, Event{Op: OpLease, Outcome: OutcomeHit, Latency: time.Since(start)})
 				return v, nil
 			}

@@ -43,10 +43,12 @@ func (s store[V]) refreshEarly(ctx context.Context, key string, ttl time.Duratio
 	if _, busy := s.k.refreshing.LoadOrStore(key, struct{}{}); busy {
 		return
 	}
-	if !s.c.background(func(bg context.Context) {
+	if !s.c.background(func(context.Context) {
 		defer s.k.refreshing.Delete(key)
-		ctx := valuesOf{ctx, bg} // the caller's values; not its deadline (it has its answer), but Close's end
-		if !s.claimRefresh(ctx, key, ttl) {
+		ctx, cancel := s.c.backgroundFor(ctx) // the caller's values; not its deadline (it has its answer), but Close's end
+		defer cancel()
+		claim, ok := s.claimRefresh(ctx, key, ttl)
+		if !ok {
 			return
 		}
 		start := time.Now()
@@ -63,6 +65,9 @@ func (s store[V]) refreshEarly(ctx context.Context, key string, ttl time.Duratio
 		e := Event{Op: OpRefresh, Outcome: OutcomeOK, Latency: time.Since(start)}
 		if err != nil {
 			e.Outcome = OutcomeError // the loader's: no class
+			if claim != nil {        // let another process try
+				s.c.release(ctx, key+refreshSuffix, claim) //nolint:errcheck // it expires anyway
+			}
 		}
 		s.c.observe(s.k, e)
 	}) {
@@ -71,26 +76,30 @@ func (s store[V]) refreshEarly(ctx context.Context, key string, ttl time.Duratio
 }
 
 // claimRefresh makes one process of a fleet refresh key, stored for ttl,
-// early: it writes key + ":refresh" if no other process has (SET NX), and
-// reports whether it did. The claim lives the kind's Policy.Lease, and at
-// most half of ttl, so that it is gone when the refreshed value nears its
-// own expiry. With leases off, every process refreshes for itself. A
-// Redis that does not answer gets no refresh either.
-func (s store[V]) claimRefresh(ctx context.Context, key string, ttl time.Duration) bool {
-	claim := s.k.policy.lease
-	if claim <= 0 {
-		return true
+// early: it writes a token of its own under key + refreshSuffix if no
+// other process has (SET NX), and reports whether it did, with the token
+// (nil when leases are off: then every process refreshes for itself). The
+// claim lives the kind's Policy.Lease, and at most half the TTL the value
+// is stored for, so that it is gone when the refreshed value nears its
+// own expiry; a refresh that fails releases it. A Redis that does not
+// answer gets no refresh either.
+func (s store[V]) claimRefresh(ctx context.Context, key string, ttl time.Duration) ([]byte, bool) {
+	life := s.k.policy.lease
+	if life <= 0 {
+		return nil, true
 	}
 	if ttl > 0 {
-		claim = min(claim, ttl/2)
+		life = min(life, s.k.storeTTL(ttl, key)/2)
 	}
-	held, _, _, err := s.c.acquire(ctx, key+refreshSuffix, []byte{1}, claim, false)
-	return err == nil && held
+	token := newLease()
+	held, _, _, err := s.c.acquire(ctx, key+refreshSuffix, token, life, false)
+	return token, err == nil && held
 }
 
 // refreshSuffix names the key that claims an early refresh of a key for
-// one process of a fleet.
-const refreshSuffix = ":refresh"
+// one process of a fleet: the 0xDD of leases makes it a key no kind's and,
+// in practice, no caller's.
+const refreshSuffix = ":\xddrefresh"
 
 // loadTime is the kind's delta for early refresh: an average of its recent
 // loads' durations.

@@ -117,6 +117,9 @@ func (kd *Kind[K, V]) Warm(ctx context.Context, ins []K, load func(context.Conte
 	for lo := 0; lo < len(stored) && ctx.Err() == nil; lo += mgetChunk {
 		chunk := stored[lo:min(lo+mgetChunk, len(stored))]
 		_, missing, err := kd.GetMany(ctx, chunk)
+		if ctx.Err() != nil {
+			break // not known: counted as loaded
+		}
 		if err != nil {
 			w.unstored(len(chunk), err)
 			continue
