@@ -493,6 +493,13 @@ func (c *RedisCache) wrote(key string) {
 	c.writesTo(key).Add(1)
 }
 
+// wroteAll is wrote for each of keys.
+func (c *RedisCache) wroteAll(keys []string) {
+	for _, k := range keys {
+		c.wrote(k)
+	}
+}
+
 // redisKey returns the namespaced key of prefix and the hash of data.
 func (c *RedisCache) redisKey(prefix string, data any) (string, error) {
 	ns := c.cfg.Namespace

@@ -425,14 +425,15 @@ func (c *RedisCache) setBytes(ctx context.Context, key string, val []byte, ttl t
 	// succeeded, when the command has been written in full (store.put). A
 	// ClientBuilder wrapper that keeps commands after Do returns must copy
 	// them.
+	// Even after an error, or a refusal by the breaker: the write may have
+	// been applied, and what this process knew of the key is over anyway.
+	defer c.wrote(key)
 	client, err := c.door(ctx)
 	if err != nil {
-		c.wrote(key) // what this process knew of the key is over all the same (see wrote)
 		return err
 	}
 	cmd := client.B().Set().Key(key).Value(rueidis.BinaryString(val)).Px(ttl).Build()
 	_, err = c.send(ctx, client, cmd)
-	c.wrote(key) // even after an error: the write may have been applied
 	return err
 }
 
@@ -440,11 +441,9 @@ func (c *RedisCache) setBytes(ctx context.Context, key string, val []byte, ttl t
 // (per-key commands stay valid on a cluster, where the keys of one batch
 // live in different slots). It returns how many keys existed.
 func (c *RedisCache) unlink(ctx context.Context, keys []string) (int64, error) {
+	defer c.wroteAll(keys) // as for setBytes: a deleted value must not be served stale
 	client, err := c.door(ctx)
 	if err != nil {
-		for _, k := range keys {
-			c.wrote(k) // a deleted value must not be served stale (see wrote)
-		}
 		return 0, err
 	}
 	cmds := make(rueidis.Commands, len(keys))
@@ -452,9 +451,6 @@ func (c *RedisCache) unlink(ctx context.Context, keys []string) (int64, error) {
 		cmds[i] = client.B().Unlink().Key(k).Build()
 	}
 	msgs, err := c.sendMulti(ctx, client, cmds)
-	for _, k := range keys {
-		c.wrote(k)
-	}
 	var removed int64
 	for _, m := range msgs {
 		n, _ := m.AsInt64()
@@ -677,11 +673,9 @@ func groupKeys(client rueidis.Client, keys []string) [][]int {
 // the other writes may have been applied. vals are sent without a copy, as
 // by setBytes.
 func (c *RedisCache) setMany(ctx context.Context, keys []string, vals [][]byte, ttls []time.Duration) error {
+	defer c.wroteAll(keys) // as for setBytes
 	client, err := c.door(ctx)
 	if err != nil {
-		for _, k := range keys {
-			c.wrote(k)
-		}
 		return err
 	}
 	cmds := make(rueidis.Commands, len(keys))
@@ -689,9 +683,6 @@ func (c *RedisCache) setMany(ctx context.Context, keys []string, vals [][]byte, 
 		cmds[i] = client.B().Set().Key(k).Value(rueidis.BinaryString(vals[i])).Px(max(ttls[i], time.Millisecond)).Build()
 	}
 	_, err = c.sendMulti(ctx, client, cmds)
-	for _, k := range keys {
-		c.wrote(k) // even after an error: the write may have been applied
-	}
 	return err
 }
 
