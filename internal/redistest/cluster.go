@@ -2,6 +2,7 @@ package redistest
 
 import (
 	"fmt"
+	"os"
 	"os/exec"
 	"strconv"
 	"strings"
@@ -123,7 +124,11 @@ func (s *Server) inSync() bool {
 // cli runs one command on s with redis-cli and returns its raw output.
 func (s *Server) cli(args ...string) (string, error) {
 	host, port, _ := strings.Cut(s.Addr, ":")
-	out, err := exec.Command("redis-cli", append([]string{"-h", host, "-p", port}, args...)...).Output()
+	cmd := exec.Command("redis-cli", append([]string{"-h", host, "-p", port}, args...)...)
+	if s.auth != "" {
+		cmd.Env = append(os.Environ(), "REDISCLI_AUTH="+s.auth) // not -a, which would show it in ps
+	}
+	out, err := cmd.Output()
 	if err != nil {
 		return "", fmt.Errorf("redistest: redis-cli %s on %s: %w", strings.Join(args, " "), s.Addr, err)
 	}
@@ -139,6 +144,29 @@ func (c *Cluster) Failover(tb testing.TB, s *Server) {
 	if out, err := s.cli("CLUSTER", "FAILOVER"); err != nil || !strings.HasPrefix(out, "OK") {
 		tb.Fatalf("redistest: CLUSTER FAILOVER on %s: %v %s", s.Addr, err, out)
 	}
+	c.WaitPrimary(tb, s)
+}
+
+// ReplicaOf returns a replica of the primary p.
+func (c *Cluster) ReplicaOf(tb testing.TB, p *Server) *Server {
+	tb.Helper()
+	_, port, _ := strings.Cut(p.Addr, ":")
+	for _, r := range append(append([]*Server(nil), c.Replicas...), c.Primaries...) {
+		if role, err := r.cli("ROLE"); err == nil && strings.HasPrefix(role, "slave\n") &&
+			strings.Contains(role, "\n"+port+"\n") {
+			return r
+		}
+	}
+	tb.Fatalf("redistest: no replica of %s", p.Addr)
+	return nil
+}
+
+// WaitPrimary waits until s answers ROLE as a primary and every running
+// node reports the cluster ok, up to 30 s: after CLUSTER FAILOVER, or once
+// the cluster has promoted s in place of a primary that was stopped.
+// Primaries and Replicas keep the roles of creation.
+func (c *Cluster) WaitPrimary(tb testing.TB, s *Server) {
+	tb.Helper()
 	deadline := time.Now().Add(clusterTimeout)
 	for {
 		role, err := s.cli("ROLE")
@@ -146,12 +174,12 @@ func (c *Cluster) Failover(tb testing.TB, s *Server) {
 			break
 		}
 		if time.Now().After(deadline) {
-			tb.Fatalf("redistest: %s not a primary %v after CLUSTER FAILOVER", clusterTimeout, s.Addr)
+			tb.Fatalf("redistest: %s is not a primary %v after its promotion began", s.Addr, clusterTimeout)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
 	for _, n := range append(append([]*Server(nil), c.Primaries...), c.Replicas...) {
-		for {
+		for n.running() {
 			info, err := n.cli("CLUSTER", "INFO")
 			if err == nil && strings.Contains(info, "cluster_state:ok") {
 				break

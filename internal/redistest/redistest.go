@@ -38,6 +38,8 @@ type Server struct {
 	TLSAddr string // "127.0.0.1:PORT" of its TLS listener, for servers from StartTLS
 	dir     string
 	args    []string // extra redis-server arguments
+	conf    string   // for a Sentinel: its configuration file, which it rewrites
+	auth    string   // the password cli sends (its requirepass), or ""
 
 	mu  sync.Mutex // guards cmd
 	cmd *exec.Cmd  // nil while stopped
@@ -102,10 +104,14 @@ func (s *Server) URL() string { return "redis://" + s.Addr + "/0" }
 // start runs redis-server on s.Addr and waits until it answers PING.
 func (s *Server) start(bin string) error {
 	_, port, _ := net.SplitHostPort(s.Addr)
-	cmd := exec.Command(bin,
+	var first []string
+	if s.conf != "" {
+		first = []string{s.conf, "--sentinel"}
+	}
+	cmd := exec.Command(bin, append(first,
 		"--port", port, "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
 		"--dir", s.dir, "--unixsocket", s.Socket, "--unixsocketperm", "700",
-		"--daemonize", "no", "--loglevel", "warning", "--logfile", filepath.Join(s.dir, "redis.log"))
+		"--daemonize", "no", "--loglevel", "warning", "--logfile", filepath.Join(s.dir, "redis.log"))...)
 	cmd.Args = append(cmd.Args, s.args...)
 	cmd.SysProcAttr = sysProcAttr()
 	if err := cmd.Start(); err != nil {

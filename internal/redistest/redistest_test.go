@@ -83,3 +83,22 @@ func sum(ns []int) (total int) {
 	}
 	return total
 }
+
+// A Sentinel setup with passwords starts with its primary named by every
+// sentinel, and a failover promotes the replica.
+func TestStartSentinel(t *testing.T) {
+	t.Parallel()
+	st := StartSentinel(t, SentinelOptions{Password: "data-pw", SentinelPassword: "sentinel-pw"})
+	if p := st.Primary(t, nil); p != st.Servers[0] {
+		t.Fatalf("primary at start: %s, want %s", p.Addr, st.Servers[0].Addr)
+	}
+	if _, err := st.Sentinels[0].cli("PING"); err != nil {
+		t.Fatalf("PING with the sentinel's password: %v", err)
+	}
+	if out, _ := exec.Command("redis-cli", "-p", strings.Split(st.Sentinels[0].Addr, ":")[1], "PING").Output(); !strings.Contains(string(out), "NOAUTH") {
+		t.Errorf("a sentinel answered PING without its password: %q", out)
+	}
+	if p := st.Failover(t); p != st.Servers[1] {
+		t.Fatalf("primary after the failover: %s, want %s", p.Addr, st.Servers[1].Addr)
+	}
+}
