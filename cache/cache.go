@@ -228,9 +228,15 @@ func (c *RedisCache) connect(ctx context.Context) error {
 		client, err = buildBy(ctx, build, opt)
 	}
 	if err != nil {
+		if why := r.misused(err); why != "" {
+			return &Error{Op: OpConnect, Key: r.redactedURL, Class: ErrInvalidConfig, Cause: fmt.Errorf("%w (%s)", err, why)}
+		}
 		class, hint := classOf(err), "is Redis running there? set Config.URL or REDIS_URL"
 		if class == ErrOperation { // the server answered the handshake with an error
 			hint = "check the user, password and ACL in the URL"
+			if r.client.Sentinel.MasterSet != "" {
+				hint += ", and the sentinels' in Config.Sentinel"
+			}
 		}
 		return &Error{Op: OpConnect, Key: r.redactedURL, Class: class, Cause: fmt.Errorf("%w (%s)", err, hint)}
 	}
@@ -257,6 +263,22 @@ func (c *RedisCache) connect(ctx context.Context) error {
 	}
 	c.mu.Unlock()
 	return nil
+}
+
+// misused says how the configuration is wrong when err, a failure to
+// build the client, shows the servers are not what it says they are: ""
+// when it does not.
+func (r *resolved) misused(err error) string {
+	msg := strings.ToLower(err.Error())
+	switch {
+	case len(r.ClusterAddrs) > 0 && strings.Contains(msg, "cluster support disabled"):
+		return "Config.ClusterAddrs lists servers that are not in cluster mode (cluster-enabled no); give one server's address as Config.URL instead"
+	case r.client.Sentinel.MasterSet != "" && strings.Contains(msg, "unknown command") && strings.Contains(msg, "sentinel"):
+		return "the addresses given as sentinels are not Redis Sentinels: list the sentinels' addresses (often port 26379), or give a server's address as Config.URL"
+	case r.client.Sentinel.MasterSet != "" && strings.Contains(msg, "no such master"):
+		return fmt.Sprintf("the sentinels watch no primary named %q: give the name of their 'sentinel monitor' line (SENTINEL MASTERS lists them)", r.client.Sentinel.MasterSet)
+	}
+	return ""
 }
 
 // buildBy builds a client with build, giving up when ctx ends first: the
@@ -296,7 +318,11 @@ func (c *RedisCache) check(ctx context.Context, client rueidis.Client) error {
 	}
 	if client.Mode() == rueidis.ClientModeStandalone && c.serverMode(ctx, client) == "sentinel" {
 		return &Error{Op: OpConnect, Key: r.redactedURL, Class: ErrInvalidConfig,
-			Cause: errors.New("the server is a Redis Sentinel, which holds no data; give the sentinels' addresses with ?master_set=<name> in the URL (or ClientOption.Sentinel.MasterSet), or the primary's address")}
+			Cause: errors.New("the server is a Redis Sentinel, which holds no data; give the sentinels in Config.Sentinel (Addrs and MasterSet) or with ?master_set=<name> in the URL, or the primary's address")}
+	}
+	if len(r.ClusterAddrs) > 0 && client.Mode() != rueidis.ClientModeCluster {
+		return &Error{Op: OpConnect, Key: r.redactedURL, Class: ErrInvalidConfig,
+			Cause: errors.New("Config.ClusterAddrs is set but the server is not in cluster mode (cluster-enabled no); give its address as Config.URL instead")}
 	}
 	if c.near.Load() != nil && client.Mode() == rueidis.ClientModeCluster {
 		// The cluster client resends a redirected or retried command on its

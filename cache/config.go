@@ -2,11 +2,14 @@ package cache
 
 import (
 	"crypto/tls"
+	"errors"
 	"fmt"
 	"log/slog"
 	"math"
+	"net"
 	"net/url"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -43,9 +46,35 @@ type Config struct {
 	//	unix://[user:password@]/path/to/redis.sock[?db=N]
 	//
 	// Query options dial_timeout, write_timeout, client_name and
-	// protocol=2 are honoured as by rueidis.ParseURL. If empty and
-	// ClientOption is nil, redis://127.0.0.1:6379/0.
+	// protocol=2 are honoured as by rueidis.ParseURL; so are addr=host:port
+	// (repeatable: more cluster seeds, or more sentinels) and
+	// master_set=<name> (the URL's hosts are then sentinels, which find the
+	// primary of that name), with sentinel_username= and
+	// sentinel_password= for the sentinels' own credentials. Any other
+	// option is an error. If empty and ClientOption is nil,
+	// redis://127.0.0.1:6379/0; with ClusterAddrs or Sentinel.Addrs, it
+	// may be empty, or give only the credentials, the database, TLS and
+	// options of the data servers: rediss://user:password@/0.
+	//
+	// A URL naming one node of a Redis Cluster reaches the whole cluster
+	// (the client sees cluster mode and learns the other nodes), but needs
+	// that node to start: ClusterAddrs lists several.
 	URL string
+
+	// ClusterAddrs, if not empty, are seed nodes of a Redis Cluster, as
+	// host:port: a few of its nodes (one is enough, three survive a node
+	// down at start), from which the client learns the others and follows
+	// failovers and reshardings on its own. URL, if set, gives the user,
+	// password, TLS and options of every node, and its host, if any, is
+	// one more seed. New fails with ErrInvalidConfig when the servers are
+	// not in cluster mode. See docs/scaling.md.
+	ClusterAddrs []string
+
+	// Sentinel, when its Addrs are set, reaches a primary watched by Redis
+	// Sentinel: the sentinels say which server is the primary, and the
+	// cache follows it when they fail it over. URL then gives the data
+	// servers' user, password, database and TLS, and must name no host.
+	Sentinel SentinelConfig
 
 	// Namespace is put in front of every key, followed by a colon
 	// ("discovery:search:<sha256>"). Clearing and pattern deletes never
@@ -216,6 +245,21 @@ type Config struct {
 	ClientBuilder func(rueidis.ClientOption) (rueidis.Client, error)
 }
 
+// SentinelConfig locates a primary through Redis Sentinel (see
+// Config.Sentinel).
+type SentinelConfig struct {
+	// Addrs lists sentinels, as host:port ("10.0.0.1:26379"): all of them,
+	// or enough that one answers when the cache starts.
+	Addrs []string
+	// MasterSet is the name the sentinels watch the primary under
+	// ("sentinel monitor <name> …"). Required with Addrs.
+	MasterSet string
+	// Username and Password authenticate to the sentinels themselves
+	// (their requirepass or ACL), which need not be the data servers'.
+	// TLS, when URL is rediss://, applies to the sentinels too.
+	Username, Password string
+}
+
 // Policy tunes how a kind loads its values and lets them expire (see
 // Config.Policy and Config.Policies). Each zero field means its default.
 type Policy struct {
@@ -268,6 +312,23 @@ type Policy struct {
 	// MaxTTL is the longest an adaptive kind's value lives after it was
 	// written: if zero, four times the kind's TTL; at least the TTL.
 	MaxTTL time.Duration
+
+	// ReplicaReads sends a kind's reads to replicas, on a Redis Cluster or
+	// with Sentinel, to spread the load of reads over more servers (off
+	// unless set; Policy's applies to every kind, and a kind's own cannot
+	// turn it off). Only for kinds that tolerate stale reads: a replica
+	// lags its primary by the replication delay (usually under a
+	// millisecond, more under load or after a reconnection), so a read
+	// just after a write may miss the value or see the one before, and a
+	// deleted or cleared value may be read once more. With the near cache
+	// on, a replica's value is tracked on the replica, which reports the
+	// change when it applies it. On a cluster, the reads that fill the
+	// near cache still go to primaries (the cluster client sends a read
+	// with tracking to the slot's primary); plain reads, batches and the
+	// reads of a cache without the near cache go to replicas. With one
+	// server, it has no effect. Writes, leases and clears always go to
+	// primaries.
+	ReplicaReads bool
 }
 
 // Defaults of the fields of Policy.
@@ -316,6 +377,55 @@ func (r *resolved) policyOf(name string) policy {
 	setDefault(&p.MaxTTL, r.Policy.MaxTTL)
 	return policy{lease: max(p.Lease, 0), jitter: max(p.TTLJitter, 0), refresh: max(p.EarlyRefresh, 0),
 		adaptive: adaptive, cold: max(p.ColdTTL, 0), most: max(p.MaxTTL, 0)}
+}
+
+// sentinelRefresh is how often the client asks the sentinels which server
+// is the primary, besides following their announcements.
+const sentinelRefresh = 5 * time.Second
+
+// replicaRoute returns the client's SendToReplicas for Policy.ReplicaReads
+// and Policies[name].ReplicaReads, or nil when no kind reads from
+// replicas. A read goes to a replica when it reads keys of such a kind
+// (GET, MGET, PTTL: the first segment after the namespace names the kind;
+// any key of the namespace with Policy.ReplicaReads, but for the near
+// cache's probe, which must read its own write); CLIENT CACHING, which
+// asks for the next read's tracking, may go too, so that a tracked read
+// and its request travel together (with Sentinel; the cluster client
+// sends them to the primary).
+func (r *resolved) replicaRoute() func(rueidis.Completed) bool {
+	all := r.Policy.ReplicaReads
+	kinds := make(map[string]bool)
+	for name, p := range r.Policies {
+		if p.ReplicaReads {
+			kinds[name] = true
+		}
+	}
+	if !all && len(kinds) == 0 {
+		return nil
+	}
+	prefix := r.Namespace + ":"
+	return func(cmd rueidis.Completed) bool {
+		args := cmd.Commands()
+		if len(args) < 2 {
+			return false
+		}
+		switch args[0] {
+		case "GET", "MGET", "PTTL":
+		case "CLIENT":
+			return args[1] == "CACHING"
+		default:
+			return false
+		}
+		rest, ok := strings.CutPrefix(args[1], prefix)
+		if !ok {
+			return false
+		}
+		kind, _, _ := strings.Cut(rest, ":")
+		if kind == nearProbeSegment {
+			return false
+		}
+		return all || kinds[kind]
+	}
 }
 
 // check validates a Policy given as field (Policy, or Policies[name]).
@@ -414,6 +524,24 @@ func (c Config) resolve() (resolved, error) {
 	if r.client.Dialer.Timeout == 0 {
 		r.client.Dialer.Timeout = r.DialTimeout
 	}
+	if so := &r.client.Sentinel; so.MasterSet != "" {
+		// The sentinels are dialled and protected as the data servers are.
+		if so.Dialer.Timeout == 0 {
+			so.Dialer = r.client.Dialer
+		}
+		if so.TLSConfig == nil && r.client.TLSConfig != nil {
+			so.TLSConfig = r.client.TLSConfig.Clone()
+		}
+		// Without it, a missed +switch-master message would bind the
+		// client to a demoted primary until restarted.
+		setDefault(&so.TopologyRefreshInterval, sentinelRefresh)
+	}
+	if route := r.replicaRoute(); route != nil {
+		if r.client.SendToReplicas != nil {
+			return r, invalidConfig("ReplicaReads is set and ClientOption.SendToReplicas too; choose the reads for replicas in one of them")
+		}
+		r.client.SendToReplicas = route
+	}
 	if r.NearCacheBytes > 0 && r.client.ClientTrackingOptions != nil {
 		return r, invalidConfig("ClientOption.ClientTrackingOptions is set; the near cache needs OPTIN tracking: leave it empty, or turn the near cache off (NearCacheBytes < 0)")
 	}
@@ -428,12 +556,23 @@ func (c Config) resolve() (resolved, error) {
 }
 
 // clientOption sets r.client and r.redactedURL from ClientOption, or from
-// URL and TLSConfig.
+// URL, ClusterAddrs, Sentinel and TLSConfig.
 func (r *resolved) clientOption() error {
+	cluster, sentinel := len(r.ClusterAddrs) > 0, len(r.Sentinel.Addrs) > 0
+	switch {
+	case cluster && sentinel:
+		return invalidConfig("ClusterAddrs and Sentinel.Addrs are both set; a Redis Cluster fails over on its own, without sentinels: set one")
+	case !sentinel && (r.Sentinel.MasterSet != "" || r.Sentinel.Username != "" || r.Sentinel.Password != ""):
+		return invalidConfig("Sentinel is set without Sentinel.Addrs; list the sentinels' addresses")
+	case sentinel && r.Sentinel.MasterSet == "":
+		return invalidConfig("Sentinel.Addrs is set without Sentinel.MasterSet; give the name the sentinels watch the primary under (sentinel monitor <name> …)")
+	}
 	if r.ClientOption != nil {
 		switch {
 		case r.URL != "":
 			return invalidConfig("URL and ClientOption are both set; give the server in one of them")
+		case cluster || sentinel:
+			return invalidConfig("ClusterAddrs or Sentinel is set with ClientOption; put the addresses in ClientOption.InitAddress (and ClientOption.Sentinel) instead")
 		case r.TLSConfig != nil:
 			return invalidConfig("TLSConfig and ClientOption are both set; put the TLS settings in ClientOption.TLSConfig")
 		case len(r.ClientOption.InitAddress) == 0:
@@ -443,9 +582,25 @@ func (r *resolved) clientOption() error {
 		r.redactedURL = strings.Join(r.client.InitAddress, ",")
 		return nil
 	}
-	setDefault(&r.URL, defaultURL)
+	field, addrs := "ClusterAddrs", r.ClusterAddrs
+	if sentinel {
+		field, addrs = "Sentinel.Addrs", r.Sentinel.Addrs
+	}
+	for i, a := range addrs {
+		if err := checkAddr(a); err != nil {
+			return invalidConfig("%s[%d] %q: %v", field, i, a, err)
+		}
+	}
+	raw := r.URL
+	switch {
+	case raw == "" && len(addrs) > 0:
+		raw = "redis://"
+	case raw == "":
+		raw = defaultURL
+	}
 	var err error
-	r.redactedURL, r.client, err = parseURL(r.URL)
+	var hostless bool
+	r.redactedURL, r.client, hostless, err = parseURL(raw, len(addrs) > 0)
 	if err != nil {
 		return err
 	}
@@ -459,50 +614,126 @@ func (r *resolved) clientOption() error {
 			r.client.TLSConfig.ServerName = serverName
 		}
 	}
+	if len(addrs) == 0 {
+		return nil
+	}
+	if hostless {
+		r.client.InitAddress = nil
+		if r.client.TLSConfig != nil && (r.TLSConfig == nil || r.TLSConfig.ServerName == "") {
+			r.client.TLSConfig.ServerName = "" // each node's certificate is checked against its own host
+		}
+	}
+	if sentinel {
+		switch {
+		case !hostless:
+			return invalidConfig("URL %s names a host and Sentinel.Addrs is set; the sentinels find the primary: give the URL without a host (redis://user:password@/0) for the data servers' credentials", r.redactedURL)
+		case r.client.Sentinel.MasterSet != "":
+			return invalidConfig("URL %s sets master_set and Sentinel.Addrs is set; give the sentinels in one of them", r.redactedURL)
+		}
+		r.client.Sentinel.MasterSet = r.Sentinel.MasterSet
+		r.client.Sentinel.Username, r.client.Sentinel.Password = r.Sentinel.Username, r.Sentinel.Password
+	}
+	r.client.InitAddress = append(slices.Clone(addrs), r.client.InitAddress...)
+	where := "cluster seeds " + strings.Join(r.client.InitAddress, ",")
+	if sentinel {
+		where = "sentinels " + strings.Join(r.client.InitAddress, ",") + ", master set " + r.Sentinel.MasterSet
+	}
+	if r.URL == "" {
+		r.redactedURL = where
+	} else {
+		r.redactedURL += " (" + where + ")"
+	}
 	return nil
 }
 
-// parseURL checks a Redis URL and turns it into client options. Errors
-// never contain the password, whatever the input.
-func parseURL(raw string) (redacted string, opt rueidis.ClientOption, err error) {
+// checkAddr checks a host:port address.
+func checkAddr(a string) error {
+	host, port, err := net.SplitHostPort(a)
+	if err != nil {
+		return errors.New("not host:port (a URL belongs in URL)")
+	}
+	if host == "" {
+		return errors.New("no host")
+	}
+	if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
+		return fmt.Errorf("port %s; a port is 1 to 65535", port)
+	}
+	return nil
+}
+
+// urlOptions are the query options a URL may carry: rueidis.ParseURL's
+// that the cache honours, and the sentinels' credentials.
+var urlOptions = []string{"db", "dial_timeout", "write_timeout", "client_name", "protocol", "addr", "master_set",
+	"sentinel_username", "sentinel_password"}
+
+// parseURL checks a Redis URL and turns it into client options; with
+// hostOptional, the URL may name no host (hostless: its addresses are
+// given elsewhere). Errors never contain a password, whatever the input.
+func parseURL(raw string, hostOptional bool) (redacted string, opt rueidis.ClientOption, hostless bool, err error) {
 	u, perr := url.Parse(raw)
 	if perr != nil {
 		if strings.Contains(raw, "@") {
 			// The reason would quote what the parser took for a port or a
 			// host, which may be part of the password.
-			return scrubURL(raw), opt, invalidConfig("URL %s is malformed; expected redis://[user:password@]host:port[/db], with / # ? @ in the user name or password escaped (%%2F %%23 %%3F %%40)", scrubURL(raw))
+			return scrubURL(raw), opt, false, invalidConfig("URL %s is malformed; expected redis://[user:password@]host:port[/db], with / # ? @ in the user name or password escaped (%%2F %%23 %%3F %%40)", scrubURL(raw))
 		}
 		// url.Error repeats the whole input: keep only the reason.
 		if ue, ok := perr.(*url.Error); ok {
 			perr = ue.Err
 		}
-		return "", opt, invalidConfig("URL is malformed: %v; expected redis://[user:password@]host:port[/db]", perr)
+		return "", opt, false, invalidConfig("URL is malformed: %v; expected redis://[user:password@]host:port[/db]", perr)
 	}
-	redacted = u.Redacted()
+	q := u.Query()
+	if q.Has("sentinel_password") { // never shown
+		hidden := u.Query()
+		hidden.Set("sentinel_password", "xxxxx")
+		shown := *u
+		shown.RawQuery = hidden.Encode()
+		redacted = shown.Redacted()
+	} else {
+		redacted = u.Redacted()
+	}
 	if u.User == nil && strings.Contains(raw, "@") {
 		// An unescaped / # or ? in the password ends the authority early:
 		// what the parser took for a host or a path holds part of the
 		// password, so the URL is never repeated as parsed.
-		return scrubURL(raw), opt, invalidConfig("URL %s has an '@' outside its user information; escape / # ? @ in the user name or password (%%2F %%23 %%3F %%40)", scrubURL(raw))
+		return scrubURL(raw), opt, false, invalidConfig("URL %s has an '@' outside its user information; escape / # ? @ in the user name or password (%%2F %%23 %%3F %%40)", scrubURL(raw))
 	}
-	if u.Query().Has("skip_verify") {
-		return redacted, opt, invalidConfig("URL %s sets skip_verify; TLS verification is never switched off by a URL: set Config.TLSConfig with InsecureSkipVerify if you must", redacted)
+	if q.Has("skip_verify") {
+		return redacted, opt, false, invalidConfig("URL %s sets skip_verify; TLS verification is never switched off by a URL: set Config.TLSConfig with InsecureSkipVerify if you must", redacted)
+	}
+	for name := range q {
+		if !slices.Contains(urlOptions, name) {
+			return redacted, opt, false, invalidConfig("URL %s has the unknown option %q; the options are %s", redacted, name, strings.Join(urlOptions, ", "))
+		}
 	}
 	switch u.Scheme {
 	case "redis", "rediss", "unix":
 	default:
-		return redacted, opt, invalidConfig("URL %s has scheme %q; use redis://, rediss:// (TLS) or unix://", redacted, u.Scheme)
+		return redacted, opt, false, invalidConfig("URL %s has scheme %q; use redis://, rediss:// (TLS) or unix://", redacted, u.Scheme)
 	}
-	if u.Scheme != "unix" && u.Hostname() == "" {
-		return redacted, opt, invalidConfig("URL %s has no host; expected redis://host:port", redacted)
+	hostless = u.Scheme != "unix" && u.Hostname() == ""
+	if hostless && !hostOptional {
+		return redacted, opt, false, invalidConfig("URL %s has no host; expected redis://host:port", redacted)
 	}
 	if p := u.Port(); u.Scheme != "unix" && p != "" {
 		if n, err := strconv.Atoi(p); err != nil || n < 1 || n > 65535 {
-			return redacted, opt, invalidConfig("URL %s has port %s; a port is 1 to 65535", redacted, p)
+			return redacted, opt, false, invalidConfig("URL %s has port %s; a port is 1 to 65535", redacted, p)
 		}
 	}
 	if u.Scheme == "unix" && u.Path == "" {
-		return redacted, opt, invalidConfig("URL %s has no socket path; expected unix:///path/to/redis.sock", redacted)
+		return redacted, opt, false, invalidConfig("URL %s has no socket path; expected unix:///path/to/redis.sock", redacted)
+	}
+	for i, a := range q["addr"] {
+		if err := checkAddr(a); err != nil {
+			return redacted, opt, false, invalidConfig("URL %s: addr #%d %q: %v", redacted, i+1, a, err)
+		}
+	}
+	if ms := q.Get("master_set"); q.Has("master_set") && ms == "" {
+		return redacted, opt, false, invalidConfig("URL %s has an empty master_set; give the name the sentinels watch the primary under", redacted)
+	}
+	if !q.Has("master_set") && (q.Has("sentinel_username") || q.Has("sentinel_password")) {
+		return redacted, opt, false, invalidConfig("URL %s gives sentinel credentials without master_set", redacted)
 	}
 	opt, perr = rueidis.ParseURL(raw)
 	if perr != nil {
@@ -510,9 +741,10 @@ func parseURL(raw string) (redacted string, opt rueidis.ClientOption, err error)
 		if pw, ok := u.User.Password(); ok && pw != "" {
 			msg = strings.ReplaceAll(msg, pw, "xxxxx")
 		}
-		return redacted, opt, invalidConfig("URL %s: %s", redacted, msg)
+		return redacted, opt, false, invalidConfig("URL %s: %s", redacted, msg)
 	}
-	return redacted, opt, nil
+	opt.Sentinel.Username, opt.Sentinel.Password = q.Get("sentinel_username"), q.Get("sentinel_password")
+	return redacted, opt, hostless, nil
 }
 
 // scrubURL hides everything between a URL's scheme and its last '@': where
@@ -572,12 +804,23 @@ const (
 	envLease            = "CACHE_LEASE"
 	envTTLJitter        = "CACHE_TTL_JITTER"
 	envEarlyRefresh     = "CACHE_EARLY_REFRESH"
+	envReplicaReads     = "CACHE_REPLICA_READS"
+	envClusterAddrs     = "REDIS_CLUSTER_ADDRS"
+	envSentinelAddrs    = "REDIS_SENTINEL_ADDRS"
+	envSentinelMaster   = "REDIS_SENTINEL_MASTER"
+	envSentinelUser     = "REDIS_SENTINEL_USERNAME"
+	envSentinelPassword = "REDIS_SENTINEL_PASSWORD"
 )
 
 // ConfigFromEnv builds a Config from environment variables; unset or empty
 // variables leave the field zero (so its default applies):
 //
 //	REDIS_URL                 Config.URL
+//	REDIS_CLUSTER_ADDRS       Config.ClusterAddrs (host:port,host:port,…)
+//	REDIS_SENTINEL_ADDRS      Config.Sentinel.Addrs (host:port,host:port,…)
+//	REDIS_SENTINEL_MASTER     Config.Sentinel.MasterSet
+//	REDIS_SENTINEL_USERNAME   Config.Sentinel.Username
+//	REDIS_SENTINEL_PASSWORD   Config.Sentinel.Password
 //	CACHE_NAMESPACE           Config.Namespace
 //	CACHE_SEARCH_TTL          Config.SearchTTL      ("30m", or whole seconds: "1800")
 //	CACHE_INTENT_TTL          Config.IntentTTL
@@ -592,6 +835,7 @@ const (
 //	CACHE_LEASE               Config.Policy.Lease ("2s"; "-1s" turns leases off)
 //	CACHE_TTL_JITTER          Config.Policy.TTLJitter (a fraction: "0.1"; "-1" for none)
 //	CACHE_EARLY_REFRESH       Config.Policy.EarlyRefresh (a factor: "1"; "-1" turns it off)
+//	CACHE_REPLICA_READS       Policy.ReplicaReads: "true" for every kind, or the kinds' names ("search,embedding")
 //	CACHE_MAX_VALUE_BYTES     Config.MaxValueBytes  (bytes)
 //	CACHE_COMPRESS_MIN_BYTES  Config.CompressMinBytes (bytes; -1 disables)
 //	CACHE_NEAR_CACHE_BYTES    Config.NearCacheBytes (bytes a kind; -1 turns the near cache off)
@@ -607,6 +851,26 @@ func ConfigFromEnv() (Config, error) {
 		URL:                  os.Getenv(envURL),
 		Namespace:            os.Getenv(envNamespace),
 		LegacyEmbeddingModel: os.Getenv(envLegacyModel),
+		ClusterAddrs:         envList(envClusterAddrs),
+		Sentinel: SentinelConfig{Addrs: envList(envSentinelAddrs), MasterSet: os.Getenv(envSentinelMaster),
+			Username: os.Getenv(envSentinelUser), Password: os.Getenv(envSentinelPassword)},
+	}
+	if s := strings.TrimSpace(os.Getenv(envReplicaReads)); s != "" {
+		if all, err := strconv.ParseBool(s); err == nil {
+			c.Policy.ReplicaReads = all
+		} else {
+			for _, name := range envList(envReplicaReads) {
+				if err := checkName(envReplicaReads+" kind", name); err != nil {
+					return c, invalidConfig("%v; use true, false, or kinds' names separated by commas (search,embedding)", err)
+				}
+				if c.Policies == nil {
+					c.Policies = make(map[string]Policy)
+				}
+				p := c.Policies[name]
+				p.ReplicaReads = true
+				c.Policies[name] = p
+			}
+		}
 	}
 	if s := os.Getenv(envLegacy); s != "" {
 		l, ok := parseLegacy(s)
@@ -665,6 +929,17 @@ func ConfigFromEnv() (Config, error) {
 		c.RequireConnection = b
 	}
 	return c, nil
+}
+
+// envList reads a list separated by commas; empty items are dropped.
+func envList(name string) []string {
+	var out []string
+	for _, item := range strings.Split(os.Getenv(name), ",") {
+		if item = strings.TrimSpace(item); item != "" {
+			out = append(out, item)
+		}
+	}
+	return out
 }
 
 // envDuration reads a duration written the Go way ("90s", "30m") or as a

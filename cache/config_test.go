@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -46,6 +47,22 @@ func TestInvalidConfig(t *testing.T) {
 		{"negative cold for all", cache.Config{Policy: cache.Policy{Adaptive: true, ColdTTL: -1}}, "Policy.ColdTTL"},
 		{"adaptive and off", cache.Config{Policies: map[string]cache.Policy{"recs": {Adaptive: true, ColdTTL: -1}}}, "choose one"},
 		{"negative near-cache age", cache.Config{NearCacheMaxAge: -time.Second}, "NearCacheMaxAge"},
+		{"cluster and sentinel", cache.Config{ClusterAddrs: []string{"127.0.0.1:7000"}, Sentinel: cache.SentinelConfig{Addrs: []string{"127.0.0.1:26379"}, MasterSet: "m"}}, "both set"},
+		{"sentinel without a master set", cache.Config{Sentinel: cache.SentinelConfig{Addrs: []string{"127.0.0.1:26379"}}}, "MasterSet"},
+		{"sentinel without addresses", cache.Config{Sentinel: cache.SentinelConfig{MasterSet: "m", Password: pw}}, "Sentinel.Addrs"},
+		{"a URL as a cluster seed", cache.Config{ClusterAddrs: []string{"redis://127.0.0.1:7000"}}, "ClusterAddrs[0]"},
+		{"a seed without a port", cache.Config{ClusterAddrs: []string{"127.0.0.1:7000", "node2"}}, "ClusterAddrs[1]"},
+		{"a sentinel's port", cache.Config{Sentinel: cache.SentinelConfig{Addrs: []string{"127.0.0.1:0"}, MasterSet: "m"}}, "Sentinel.Addrs[0]"},
+		{"a host with sentinels", cache.Config{URL: "redis://:" + pw + "@10.0.0.1/0", Sentinel: cache.SentinelConfig{Addrs: []string{"127.0.0.1:26379"}, MasterSet: "m"}}, "without a host"},
+		{"two master sets", cache.Config{URL: "redis://:" + pw + "@/0?master_set=a", Sentinel: cache.SentinelConfig{Addrs: []string{"127.0.0.1:26379"}, MasterSet: "m"}}, "master_set"},
+		{"seeds with ClientOption", cache.Config{ClusterAddrs: []string{"127.0.0.1:7000"}, ClientOption: &rueidis.ClientOption{InitAddress: []string{"127.0.0.1:7001"}}}, "ClientOption.InitAddress"},
+		{"an unknown URL option", cache.Config{URL: "redis://:" + pw + "@127.0.0.1/0?master_sett=m"}, `unknown option "master_sett"`},
+		{"a sentinel password in the URL", cache.Config{URL: "redis://127.0.0.1/0?master_set=m&sentinel_password=" + pw + "&db=x"}, "sentinel_password=xxxxx"},
+		{"sentinel credentials without a master set", cache.Config{URL: "redis://127.0.0.1/0?sentinel_password=" + pw}, "without master_set"},
+		{"an empty master set", cache.Config{URL: "redis://127.0.0.1/0?master_set="}, "empty master_set"},
+		{"a malformed addr", cache.Config{URL: "redis://127.0.0.1/0?addr=10.0.0.2"}, "addr #1"},
+		{"replica reads and SendToReplicas", cache.Config{Policy: cache.Policy{ReplicaReads: true}, ClientOption: &rueidis.ClientOption{
+			InitAddress: []string{"127.0.0.1:7001"}, SendToReplicas: func(rueidis.Completed) bool { return false }}}, "SendToReplicas"},
 		{"tracking options with the near cache", cache.Config{ClientOption: &rueidis.ClientOption{
 			InitAddress: []string{"127.0.0.1:6379"}, ClientTrackingOptions: []string{"BCAST"}}}, "ClientTrackingOptions"},
 	}
@@ -161,19 +178,33 @@ func TestConfigFromEnv(t *testing.T) {
 	t.Setenv("CACHE_NEAR_CACHE_MAX_AGE", "30s")
 	t.Setenv("CACHE_LEASE", "-1s")
 	t.Setenv("CACHE_TTL_JITTER", "0.25")
+	t.Setenv("REDIS_SENTINEL_ADDRS", "10.0.0.1:26379, 10.0.0.2:26379,")
+	t.Setenv("REDIS_SENTINEL_MASTER", "primary")
+	t.Setenv("REDIS_SENTINEL_USERNAME", "watcher")
+	t.Setenv("REDIS_SENTINEL_PASSWORD", "s-pw")
+	t.Setenv("CACHE_REPLICA_READS", "search, embedding")
 	got, err := cache.ConfigFromEnv()
 	if err != nil {
 		t.Fatal(err)
 	}
 	want := cache.Config{URL: "redis://127.0.0.1:6390/2", Namespace: "disc", SearchTTL: 45 * time.Minute,
 		IntentTTL: 5 * time.Minute, OperationTimeout: 250 * time.Millisecond, MaxValueBytes: 1 << 20, CompressMinBytes: -1,
-		NearCacheBytes: -1, NearCacheMaxAge: 30 * time.Second, Policy: cache.Policy{Lease: -time.Second, TTLJitter: 0.25}}
+		NearCacheBytes: -1, NearCacheMaxAge: 30 * time.Second, Policy: cache.Policy{Lease: -time.Second, TTLJitter: 0.25},
+		Sentinel: cache.SentinelConfig{Addrs: []string{"10.0.0.1:26379", "10.0.0.2:26379"}, MasterSet: "primary", Username: "watcher", Password: "s-pw"},
+		Policies: map[string]cache.Policy{"search": {ReplicaReads: true}, "embedding": {ReplicaReads: true}}}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("ConfigFromEnv = %+v\nwant %+v", got, want)
 	}
+	t.Setenv("REDIS_SENTINEL_ADDRS", "")
+	t.Setenv("REDIS_CLUSTER_ADDRS", "10.0.0.1:7000,10.0.0.2:7000")
+	t.Setenv("CACHE_REPLICA_READS", "true")
+	if got, err := cache.ConfigFromEnv(); err != nil || !slices.Equal(got.ClusterAddrs, []string{"10.0.0.1:7000", "10.0.0.2:7000"}) ||
+		!got.Policy.ReplicaReads || got.Policies != nil {
+		t.Errorf("ConfigFromEnv with REDIS_CLUSTER_ADDRS and CACHE_REPLICA_READS=true: %+v, %v", got, err)
+	}
 	for env, val := range map[string]string{
 		"CACHE_SEARCH_TTL": "half an hour", "CACHE_DIAL_TIMEOUT": "99999999999999999999", "CACHE_MAX_VALUE_BYTES": "1MB",
-		"CACHE_TTL_JITTER": "ten percent",
+		"CACHE_TTL_JITTER": "ten percent", "CACHE_REPLICA_READS": "search,emb*",
 	} {
 		t.Run(env, func(t *testing.T) {
 			t.Setenv(env, val)

@@ -257,10 +257,13 @@ func (c *RedisCache) probeNear(ctx context.Context) error {
 	return err
 }
 
+// nearProbeSegment names the keys of probeOnce.
+const nearProbeSegment = "near-probe"
+
 func (c *RedisCache) probeOnce(ctx context.Context) error {
 	var id [8]byte
 	_, _ = rand.Read(id[:]) // never fails
-	p := &nearProbe{key: c.cfg.Namespace + ":near-probe:" + hex.EncodeToString(id[:]), seen: make(chan struct{}, 1)}
+	p := &nearProbe{key: c.cfg.Namespace + ":" + nearProbeSegment + ":" + hex.EncodeToString(id[:]), seen: make(chan struct{}, 1)}
 	n := c.near.Load()
 	if n == nil {
 		return nil

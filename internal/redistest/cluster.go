@@ -121,6 +121,10 @@ func (s *Server) inSync() bool {
 	return err == nil && strings.Contains(info, "master_link_status:up")
 }
 
+// CLI runs one command on s with redis-cli (with the server's password,
+// if it has one) and returns its raw output.
+func (s *Server) CLI(args ...string) (string, error) { return s.cli(args...) }
+
 // cli runs one command on s with redis-cli and returns its raw output.
 func (s *Server) cli(args ...string) (string, error) {
 	host, port, _ := strings.Cut(s.Addr, ":")
