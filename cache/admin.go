@@ -3,6 +3,7 @@ package cache
 import (
 	"bufio"
 	"context"
+	"errors"
 	"slices"
 	"strconv"
 	"strings"
@@ -60,17 +61,30 @@ func (c *RedisCache) namespaced(pattern string) string {
 func (c *RedisCache) clear(ctx context.Context, k *kindState, matches ...string) (int64, error) {
 	start := time.Now()
 	var removed int64
-	var err error
-	var match string
+	var err, partialErr error
+	var match, partialMatch string
 	for _, match = range matches {
 		err = c.scan(ctx, match, func(keys []string) error {
 			n, err := c.unlink(ctx, keys)
 			removed += n
 			return err
 		})
-		if err != nil {
+		var partial *PartialError
+		if err == nil {
+			continue
+		}
+		if !errors.As(err, &partial) {
 			break
 		}
+		// A partial clear goes on with the other patterns, on the
+		// primaries that answer.
+		if partialErr == nil {
+			partialErr, partialMatch = err, match
+		}
+		err = nil
+	}
+	if err == nil && partialErr != nil {
+		err, match = partialErr, partialMatch
 	}
 	c.observeResult(ctx, k, Event{Op: OpClear, Latency: time.Since(start), Keys: removed}, err)
 	return removed, failIf(err, OpClear, k, match)

@@ -324,12 +324,13 @@ func (c *RedisCache) check(ctx context.Context, client rueidis.Client) error {
 		return &Error{Op: OpConnect, Key: r.redactedURL, Class: ErrInvalidConfig,
 			Cause: errors.New("Config.ClusterAddrs is set but the server is not in cluster mode (cluster-enabled no); give its address as Config.URL instead")}
 	}
-	if c.near.Load() != nil && client.Mode() == rueidis.ClientModeCluster {
-		// The cluster client resends a redirected or retried command on its
-		// own (MOVED, ASK, TRYAGAIN during a resharding or a failover),
-		// without the CLIENT CACHING YES before it: the value read would
-		// not be tracked, and could stay stale until NearCacheMaxAge.
-		c.nearOff(ctx, "not yet on Redis Cluster: a read redirected during a resharding or failover is not tracked", nil)
+	if client.Mode() == rueidis.ClientModeCluster {
+		// One primary down fails the calls of its slots only, while the
+		// others answer: the breaker opens when the whole cluster is
+		// silent, not when one primary is (its calls fail at once when it
+		// refuses them, and within OperationTimeout when it does not
+		// answer, until the cluster fails it over).
+		c.brk.RequireSilence(r.OperationTimeout)
 	}
 	if c.near.Load() != nil {
 		if err := c.probeNear(ctx); err != nil {

@@ -2,61 +2,114 @@ package cache_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
-
-	"github.com/redis/rueidis"
 
 	"github.com/media-gateway/discovery/cache"
 	"github.com/media-gateway/discovery/internal/redistest"
 )
 
+// openCluster returns a cache on cl, seeded with Config.ClusterAddrs, in
+// namespace ns; edit may change the config.
+func openCluster(t *testing.T, cl *redistest.Cluster, ns string, edit ...func(*cache.Config)) *cache.RedisCache {
+	t.Helper()
+	cfg := cache.Config{ClusterAddrs: cl.Addrs(), Namespace: ns}
+	for _, e := range edit {
+		e(&cfg)
+	}
+	c, err := cache.New(ctxT(t), cfg)
+	if err != nil {
+		t.Fatalf("New on a cluster: %v", err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
 // On a Redis Cluster (3 primaries, 3 replicas, seeded through
-// Config.ClientOption), values of every kind round-trip, and ServerStats and
-// the clears count each key once, after a failover too: scans go to
-// primaries only, whose keys the replicas copy.
+// Config.ClusterAddrs): values of every kind round-trip; the near cache is
+// on and coherent, across a failover too; the lease makes one process of
+// four load a missing key; batches span slots; ServerStats and the clears
+// count each key once, after a failover too (primaries only, whose keys
+// the replicas copy).
 func TestCluster(t *testing.T) {
 	t.Parallel()
 	cl := redistest.StartCluster(t, 3, 1)
-	c, err := cache.New(ctxT(t), cache.Config{ClientOption: &rueidis.ClientOption{InitAddress: cl.Addrs()}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	c := openCluster(t, cl, "cluster-test")
 	ctx := ctxT(t)
-	// Not yet coherent on a cluster (a redirected read is not tracked):
-	// off, and said so.
-	if h, err := c.Health(ctx); err != nil || h.NearCache.On || !strings.Contains(h.NearCache.Reason, "Cluster") {
-		t.Errorf("Health on a cluster = %+v, %v; want the near cache off, saying why", h, err)
+	if h, err := c.Health(ctx); err != nil || !h.NearCache.On {
+		t.Errorf("Health on a cluster = %+v, %v; want the near cache on", h, err)
 	}
+	roundTripEveryKind(t, c)
 	search := cache.Search[int, string](c)
 	intents := cache.Intents[string](c, "")
-	vectors := embeddings(t, c, "m")
-	for i := range 200 {
-		if err := search.Set(ctx, i, fmt.Sprint("result ", i)); err != nil {
+
+	// Coherent: a value another process changes is read anew at once.
+	other := openCluster(t, cl, "cluster-test")
+	changed := func(what string, key int, want string) {
+		t.Helper()
+		for deadline := time.Now().Add(2 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+			if v, _, _ := search.Get(ctx, key); v == want {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: still not read 2 s after another process wrote it", what)
+			}
+		}
+	}
+	for i := range 20 { // keys on every primary, read into the near cache
+		if _, _, err := search.Get(ctx, i); err != nil {
+			t.Fatal(err)
+		}
+		if err := cache.Search[int, string](other).Set(ctx, i, "changed"); err != nil {
+			t.Fatal(err)
+		}
+		changed("a value changed on a cluster", i, "changed")
+	}
+
+	// The lease: four processes, 50 goroutines each, miss one key: one load.
+	instances := []*cache.RedisCache{c, other, openCluster(t, cl, "cluster-test"), openCluster(t, cl, "cluster-test")}
+	for trial := range 5 {
+		var calls atomic.Int32
+		start := make(chan struct{})
+		var wg sync.WaitGroup
+		var failed atomic.Int32
+		for _, inst := range instances {
+			s := cache.Search[string, string](inst)
+			for range 50 {
+				wg.Go(func() {
+					<-start
+					v, err := s.Fetch(ctx, fmt.Sprint("leased ", trial), func(context.Context) (string, error) {
+						calls.Add(1)
+						time.Sleep(20 * time.Millisecond)
+						return "results", nil
+					})
+					if err != nil || v != "results" {
+						failed.Add(1)
+					}
+				})
+			}
+		}
+		close(start)
+		wg.Wait()
+		if n := calls.Load(); n != 1 || failed.Load() != 0 {
+			t.Errorf("trial %d: %d loads and %d failures for one key missed by 4 processes on a cluster; want 1 and 0", trial, n, failed.Load())
+		}
+	}
+	for trial := range 5 {
+		if _, err := cache.Search[string, string](c).Delete(ctx, fmt.Sprint("leased ", trial)); err != nil {
 			t.Fatal(err)
 		}
 	}
-	for i := range 100 {
-		if err := intents.Set(ctx, fmt.Sprint("q", i), "play"); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := vectors.Set(ctx, "text", []float32{1, 2}); err != nil {
-		t.Fatal(err)
-	}
-	if v, ok, err := search.Get(ctx, 7); v != "result 7" || !ok || err != nil {
-		t.Errorf("search on a cluster: %q, %v, %v", v, ok, err)
-	}
-	if v, ok, err := vectors.Get(ctx, "text"); len(v) != 2 || !ok || err != nil {
-		t.Errorf("embedding on a cluster: %v, %v, %v", v, ok, err)
-	}
+
 	// Batches span slots: one MGET per slot, one loader call for the misses.
 	ins := make([]int, 60)
 	for i := range ins {
-		ins[i] = 170 + i // 170..199 stored above, 200..229 not
+		ins[i] = 170 + i // 170..199 stored, 200..229 not
 	}
 	var loads int
 	got, err := search.FetchMany(ctx, ins, func(_ context.Context, miss []int) ([]string, error) {
@@ -73,6 +126,8 @@ func TestCluster(t *testing.T) {
 	if _, missing, err := search.GetMany(ctx, ins); len(missing) != 0 || err != nil {
 		t.Errorf("GetMany on a cluster: missing %v, %v", missing, err)
 	}
+	// roundTripEveryKind stored 200 search results, 100 intents, one
+	// embedding and one key-level value; FetchMany 30 more results.
 	if n, err := c.ClearKind(ctx, cache.KindSearch); n != 230 || err != nil {
 		t.Fatalf("ClearKind(search) = %d, %v; want 230", n, err)
 	}
@@ -86,28 +141,38 @@ func TestCluster(t *testing.T) {
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		p, r := cl.DBSize(t)
-		if sum(p) == 301 && sum(r) == 301 {
+		if sum(p) == 302 && sum(r) == 302 {
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("keys on primaries %v, on replicas %v; want 301 on each side", p, r)
+			t.Fatalf("keys on primaries %v, on replicas %v; want 302 on each side", p, r)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	// A failover turns a primary the client knows into a replica: it must
-	// not be scanned any more.
-	cl.Failover(t, cl.Replicas[0])
-	for i := range 200 { // the writes meet MOVED and teach the client the new primary
-		if err := search.Set(ctx, i, fmt.Sprint("result ", i)); err != nil {
+
+	// A failover turns a primary into a replica. Values read from it into
+	// the near cache are still invalidated when they change (the replica
+	// reports the writes it applies), and it is not scanned any more.
+	for i := range 200 {
+		if _, _, err := search.Get(ctx, i); err != nil {
 			t.Fatal(err)
 		}
+	}
+	cl.Failover(t, cl.Replicas[0])
+	for i := range 200 { // the writes meet MOVED and teach the clients the new primary
+		if err := cache.Search[int, string](other).Set(ctx, i, fmt.Sprint("after ", i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := range 200 {
+		changed("a value changed after a failover", i, fmt.Sprint("after ", i))
 	}
 	st, err := c.ServerStats(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if st.TotalKeys != 301 || st.Keys[cache.KindSearch] != 200 || st.Keys[cache.KindIntent] != 100 {
-		t.Errorf("ServerStats keys %v (total %d); want search 200, intent 100, total 301", st.Keys, st.TotalKeys)
+	if st.TotalKeys != 302 || st.Keys[cache.KindSearch] != 200 || st.Keys[cache.KindIntent] != 100 || st.Keys[cache.KindEmbedding] != 1 {
+		t.Errorf("ServerStats keys %v (total %d); want search 200, intent 100, embedding 1, total 302", st.Keys, st.TotalKeys)
 	}
 	if n, err := c.ClearKind(ctx, cache.KindSearch); n != 200 || err != nil {
 		t.Errorf("ClearKind(search) = %d, %v; want 200", n, err)
@@ -115,8 +180,102 @@ func TestCluster(t *testing.T) {
 	if _, ok, _ := intents.Get(ctx, "q5"); !ok {
 		t.Error("clearing search removed an intent")
 	}
-	if n, err := c.ClearAll(ctx); n != 101 || err != nil {
-		t.Errorf("ClearAll = %d, %v; want 101", n, err)
+	if n, err := c.ClearAll(ctx); n != 102 || err != nil {
+		t.Errorf("ClearAll = %d, %v; want 102", n, err)
+	}
+	if p, _ := cl.DBSize(t); sum(p) != 0 {
+		t.Errorf("keys left on the primaries after ClearAll: %v", p)
+	}
+}
+
+// A primary of a cluster killed under Fetch load: every Fetch is answered,
+// and writes land again within 5 s (once its replica is promoted). A
+// clear while it is down clears the other primaries and says which one it
+// could not; once the replica is promoted, a clear removes the rest.
+func TestClusterPrimaryKilled(t *testing.T) {
+	t.Parallel()
+	cl := redistest.StartCluster(t, 3, 1)
+	c := openCluster(t, cl, "killed-test")
+	ctx := ctxT(t)
+	intents := cache.Intents[string](c, "")
+	for i := range 100 {
+		if err := intents.Set(ctx, fmt.Sprint("q", i), "play"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	victim := cl.Primaries[0]
+	heir := cl.ReplicaOf(t, victim)
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		if _, r := cl.DBSize(t); sum(r) == 100 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the replicas never held the 100 intents")
+		}
+	}
+	var cleared int64
+	var partial *cache.PartialError
+	var promoted atomic.Int64
+	run := underFailover(t, c, func() {
+		victim.Stop()
+		lost := time.Now()
+		go func() {
+			for time.Since(lost) < 20*time.Second {
+				if role, err := heir.CLI("ROLE"); err == nil && strings.HasPrefix(role, "master") {
+					promoted.Store(int64(time.Since(lost)))
+					return
+				}
+				time.Sleep(10 * time.Millisecond)
+			}
+		}()
+		n, err := c.ClearKind(ctx, cache.KindIntent)
+		cleared = n
+		if !errors.As(err, &partial) || !errors.Is(err, cache.ErrUnavailable) {
+			t.Errorf("ClearKind with a primary down = %d, %v; want a *PartialError, ErrUnavailable", n, err)
+		} else if partial.Done != 2 || len(partial.Failed) != 1 || partial.Failed[0].Addr != victim.Addr {
+			t.Errorf("ClearKind with %s down: %v; want it done on 2 primaries, not on %s", victim.Addr, partial, victim.Addr)
+		}
+		if n == 0 || n >= 100 {
+			t.Errorf("ClearKind with a primary down removed %d intents; want those of the 2 others", n)
+		}
+	}, time.Second)
+	run.check(t, "Cluster: primary killed under 8 goroutines Fetching")
+	report(t, "Cluster: the killed primary's replica promoted (cluster-node-timeout 1 s)", fmt.Sprintf("%v after the kill", round(time.Duration(promoted.Load()))))
+	cl.WaitPrimary(t, heir)
+	var n int64
+	var err error
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		if n, err = c.ClearKind(ctx, cache.KindIntent); err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("ClearKind still failing 10 s after the promotion: %v", err)
+		}
+	}
+	if cleared+n != 100 {
+		t.Errorf("ClearKind removed %d with the primary down, then %d; want 100 in all", cleared, n)
+	}
+	st, err := c.ServerStats(ctx)
+	if err != nil || st.Keys[cache.KindIntent] != 0 {
+		t.Errorf("ServerStats after the failover: %v, %v; want no intent left", st.Keys, err)
+	}
+
+	// The whole cluster lost: the breaker opens (one primary down did not
+	// open it), and calls then fail at once.
+	for _, s := range append(append([]*redistest.Server(nil), cl.Primaries...), cl.Replicas...) {
+		s.Stop()
+	}
+	search := cache.Search[string, string](c)
+	for deadline := time.Now().Add(5 * time.Second); ; {
+		if _, _, err := search.Get(ctx, "q"); errors.Is(err, cache.ErrCircuitOpen) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the breaker is not open 5 s after every node was stopped: %+v", c.Stats())
+		}
+	}
+	if _, _, err := search.Get(ctx, "q"); !errors.Is(err, cache.ErrCircuitOpen) {
+		t.Errorf("a Get once the breaker opened: %v; want ErrCircuitOpen, without a call", err)
 	}
 }
 

@@ -379,6 +379,11 @@ func (r *resolved) policyOf(name string) policy {
 		adaptive: adaptive, cold: max(p.ColdTTL, 0), most: max(p.MaxTTL, 0)}
 }
 
+// clusterRefresh is how often a cluster client asks for the cluster's
+// topology (CLUSTER SLOTS, one small reply), besides when calls meet a
+// redirection or a node that does not answer.
+const clusterRefresh = time.Second
+
 // sentinelRefresh is how often the client asks the sentinels which server
 // is the primary, besides following their announcements.
 const sentinelRefresh = 5 * time.Second
@@ -536,6 +541,10 @@ func (c Config) resolve() (resolved, error) {
 		// client to a demoted primary until restarted.
 		setDefault(&so.TopologyRefreshInterval, sentinelRefresh)
 	}
+	// The cluster client learns a failover from the redirections and
+	// errors of calls; while the breaker keeps calls back, only this
+	// refresh tells it.
+	setDefault(&r.client.ClusterOption.ShardsRefreshInterval, clusterRefresh)
 	if route := r.replicaRoute(); route != nil {
 		if r.client.SendToReplicas != nil {
 			return r, invalidConfig("ReplicaReads is set and ClientOption.SendToReplicas too; choose the reads for replicas in one of them")

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -385,26 +386,79 @@ func (c *RedisCache) getWithTTL(ctx context.Context, key string, tracked bool) (
 		return nil, 0, false, err
 	}
 	b := client.B()
-	cmds := rueidis.Commands{b.Get().Key(key).Build(), b.Pttl().Key(key).Build()}
-	if tracked {
-		cmds = append(rueidis.Commands{b.ClientCaching().Yes().Build()}, cmds...)
-	}
-	res, err := c.exchangeMulti(ctx, client, cmds)
+	res, acked, err := c.exchangeTracked(ctx, client, tracked, 0, b.Get().Key(key).Build(), b.Pttl().Key(key).Build())
 	if err != nil {
 		return nil, 0, false, err
 	}
-	get := len(res) - 2
-	s, err := res[get].ToString()
+	s, err := res[0].ToString()
 	if err != nil {
 		if rueidis.IsRedisNil(err) {
 			return nil, 0, false, nil
 		}
 		return nil, 0, false, c.classify(err)
 	}
-	if !tracked || res[0].Error() == nil {
-		pttl, _ = res[get+1].AsInt64()
+	if !tracked || acked {
+		pttl, _ = res[1].AsInt64()
 	}
 	return unsafe.Slice(unsafe.StringData(s), len(s)), pttl, true, nil
+}
+
+// exchangeTracked runs cmds on client in one round trip, as exchangeMulti
+// does; with tracked, it asks the server to report the next change of the
+// keys that cmds[at] reads (CLIENT CACHING YES just before it, on a
+// connection with OPTIN tracking). res holds the replies of cmds, in
+// order; acked reports whether the server took the request.
+//
+// On a cluster, the request and the commands are sent as one transaction
+// (MULTI, cmds with the request among them, EXEC): a command redirected
+// to another node (MOVED, during a failover or a resharding) is then
+// resent with its whole transaction, request included, whereas a request
+// sent on its own would stay behind on the old node and leave the read
+// untracked. The commands must then use keys of one slot.
+func (c *RedisCache) exchangeTracked(ctx context.Context, client rueidis.Client, tracked bool, at int, cmds ...rueidis.Completed) (res []rueidis.RedisResult, acked bool, err error) {
+	if !tracked {
+		res, err = c.exchangeMulti(ctx, client, cmds)
+		return res, false, err
+	}
+	b := client.B()
+	cluster := client.Mode() == rueidis.ClientModeCluster
+	framed := make(rueidis.Commands, 0, len(cmds)+3)
+	if cluster {
+		framed = append(framed, b.Multi().Build())
+	}
+	first := len(framed) // where cmds' replies begin
+	framed = append(append(append(framed, cmds[:at]...), b.ClientCaching().Yes().Build()), cmds[at:]...)
+	if cluster {
+		framed = append(framed, b.Exec().Build())
+	}
+	raw, err := c.exchangeMulti(ctx, client, framed)
+	if err != nil {
+		return nil, false, err
+	}
+	if cluster {
+		for _, r := range raw[:len(raw)-1] { // MULTI's OK, QUEUED, or the error that aborted the transaction
+			if err := r.Error(); err != nil {
+				return nil, false, c.classify(err)
+			}
+		}
+		replies, err := raw[len(raw)-1].ToArray()
+		if err != nil {
+			return nil, false, c.classify(err)
+		}
+		if len(replies) != len(cmds)+1 {
+			return nil, false, &Error{Class: ErrOperation, Cause: fmt.Errorf("EXEC of %d commands answered %d replies", len(cmds)+1, len(replies))}
+		}
+		raw, first = make([]rueidis.RedisResult, len(replies)), 0
+		for i, m := range replies {
+			raw[i] = rueidis.NewResult(m, nil)
+		}
+	}
+	acked = raw[first+at].Error() == nil
+	if at == 0 {
+		return raw[first+1 : first+1+len(cmds)], acked, nil
+	}
+	res = append(slices.Clip(raw[first:first+at]), raw[first+at+1:first+1+len(cmds)]...)
+	return res, acked, nil
 }
 
 // expireAt sets when key expires, if it exists (PEXPIREAT).
@@ -461,13 +515,11 @@ func (c *RedisCache) unlink(ctx context.Context, keys []string) (int64, error) {
 
 // scan calls fn with each page of keys matching match, on every node that
 // holds keys: the server, or each primary of a cluster. A key may be seen
-// twice if it is rewritten during the scan.
+// twice if it is rewritten during the scan. On a cluster, a primary that
+// fails is passed over and the others are scanned: the error then wraps a
+// *PartialError naming it.
 func (c *RedisCache) scan(ctx context.Context, match string, fn func(keys []string) error) error {
-	nodes, err := c.primaries(ctx)
-	if err != nil {
-		return err
-	}
-	for _, node := range nodes {
+	return c.eachPrimary(ctx, func(node rueidis.Client) error {
 		var cursor uint64
 		for {
 			if _, err := c.door(ctx); err != nil { // closed, or the breaker opened meanwhile
@@ -487,11 +539,10 @@ func (c *RedisCache) scan(ctx context.Context, match string, fn func(keys []stri
 				}
 			}
 			if cursor = e.Cursor; cursor == 0 {
-				break
+				return nil
 			}
 		}
-	}
-	return nil
+	})
 }
 
 // scanCount is the COUNT hint of each SCAN page, and so the size of each
@@ -499,28 +550,181 @@ func (c *RedisCache) scan(ctx context.Context, match string, fn func(keys []stri
 // single call holds Redis for long.
 const scanCount = 1000
 
-// info returns the INFO reply of every node that holds keys.
+// info returns the INFO reply of every node that holds keys (of those that
+// answered, on a cluster whose error wraps a *PartialError).
 func (c *RedisCache) info(ctx context.Context) ([]string, error) {
-	nodes, err := c.primaries(ctx)
-	if err != nil {
-		return nil, err
-	}
-	out := make([]string, 0, len(nodes))
-	for _, node := range nodes {
-		if _, err := c.door(ctx); err != nil {
-			return out, err
-		}
+	var out []string
+	err := c.eachPrimary(ctx, func(node rueidis.Client) error {
 		msg, err := c.send(ctx, node, node.B().Info().Build())
 		if err != nil {
-			return out, err
+			return err
 		}
 		s, err := msg.ToString()
 		if err != nil {
-			return out, &Error{Class: ErrOperation, Cause: err}
+			return &Error{Class: ErrOperation, Cause: err}
 		}
 		out = append(out, s)
+		return nil
+	})
+	return out, err
+}
+
+// PartialError is the cause of the error of an operation over every
+// primary of a Redis Cluster (ClearKind, ClearAll, DeletePattern,
+// ServerStats) that some primaries failed: it was done on the others, and
+// the figures returned with the error count what was done. Find it with
+// errors.As; the error also matches the class of the first failure
+// (usually ErrUnavailable). Run the operation again once the cluster has
+// failed the dead primaries over (within its cluster-node-timeout, a few
+// seconds) or they are back.
+type PartialError struct {
+	Done   int           // primaries the operation completed on
+	Failed []NodeFailure // the others
+}
+
+// NodeFailure is one primary an operation could not complete on.
+type NodeFailure struct {
+	Addr string // host:port, as the cluster announces it
+	Err  error
+}
+
+// Error says how many primaries were done, and which were not, and why.
+func (e *PartialError) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "done on %d of %d cluster primaries; not on", e.Done, e.Done+len(e.Failed))
+	for i, f := range e.Failed {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		fmt.Fprintf(&b, " %s (%v)", f.Addr, f.Err)
 	}
-	return out, nil
+	return b.String()
+}
+
+// Unwrap returns the failures' errors.
+func (e *PartialError) Unwrap() []error {
+	out := make([]error, len(e.Failed))
+	for i, f := range e.Failed {
+		out[i] = f.Err
+	}
+	return out
+}
+
+// eachPrimary calls fn with every node that holds keys (see primaries).
+// On a cluster, a primary whose fn fails (or which the client cannot
+// reach) is passed over and the others are done; the error is then an
+// *Error whose cause is a *PartialError. A failure that is not the node's
+// (Close, the caller's context, the breaker opening) ends it at once.
+func (c *RedisCache) eachPrimary(ctx context.Context, fn func(node rueidis.Client) error) error {
+	nodes, err := c.primaries(ctx)
+	if err != nil {
+		return err
+	}
+	var partial PartialError
+	for _, n := range nodes {
+		if _, err := c.door(ctx); err != nil {
+			return err
+		}
+		var err error = &Error{Class: ErrUnavailable, Cause: errNotKnown}
+		if n.client != nil {
+			err = fn(n.client)
+		}
+		switch {
+		case err == nil:
+			partial.Done++
+			continue
+		case len(nodes) == 1 && n.addr == "":
+			return err // the one server
+		case ctx.Err() != nil || classOf(err) == ErrClosed:
+			return err
+		}
+		partial.Failed = append(partial.Failed, NodeFailure{Addr: n.addr, Err: err})
+	}
+	if len(partial.Failed) == 0 {
+		return nil
+	}
+	return &Error{Class: classOf(partial.Failed[0].Err), Cause: &partial}
+}
+
+// errNotKnown is the failure of a primary the cluster names but the
+// client has no connection to yet (it learns new primaries from the
+// cluster's redirections and its periodic refresh).
+var errNotKnown = errors.New("a primary the client does not know yet")
+
+// primary is one node that holds keys: addr is "" for the one server.
+type primary struct {
+	addr   string
+	client rueidis.Client // nil when the client has no connection to it
+}
+
+// primaries returns the nodes that hold keys: the one server, or, on a
+// cluster, every primary that owns slots, as CLUSTER NODES reports them to
+// the first node that answers (replicas hold copies; a primary that failed
+// and was replaced owns no slots any more). A primary that is down but
+// not yet replaced is returned all the same: its keys exist, and scanning
+// it fails.
+func (c *RedisCache) primaries(ctx context.Context) ([]primary, error) {
+	client, err := c.door(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if client.Mode() != rueidis.ClientModeCluster {
+		return []primary{{client: client}}, nil
+	}
+	known := client.Nodes()
+	var lastErr error
+	for _, node := range known {
+		msg, err := c.send(ctx, node, node.B().ClusterNodes().Build())
+		if err != nil {
+			if ctx.Err() != nil || classOf(err) == ErrClosed {
+				return nil, err
+			}
+			lastErr = err
+			continue
+		}
+		text, err := msg.ToString()
+		if err != nil {
+			return nil, &Error{Class: ErrOperation, Cause: fmt.Errorf("unexpected CLUSTER NODES reply: %v", err)}
+		}
+		var out []primary
+		for _, addr := range slotOwners(text) {
+			out = append(out, primary{addr: addr, client: known[addr]})
+		}
+		return out, nil
+	}
+	if lastErr == nil {
+		lastErr = &Error{Class: ErrUnavailable, Cause: errors.New("the client knows no cluster node")}
+	}
+	return nil, lastErr
+}
+
+// slotOwners returns the addresses (host:port) of the primaries that own
+// slots in a CLUSTER NODES reply, in its order. Each line reads
+// "<id> <host:port@bus[,hostname]> <flags> <primary> <ping> <pong> <epoch>
+// <link> <slot or range>…"; slots being migrated ("[1-<-id]") are not
+// owned.
+func slotOwners(text string) []string {
+	var out []string
+	for _, line := range strings.Split(text, "\n") {
+		f := strings.Fields(line)
+		if len(f) < 9 || !slices.Contains(strings.Split(f[2], ","), "master") {
+			continue
+		}
+		owns := false
+		for _, slot := range f[8:] {
+			if !strings.HasPrefix(slot, "[") {
+				owns = true
+				break
+			}
+		}
+		if !owns {
+			continue
+		}
+		addr, _, _ := strings.Cut(f[1], "@")
+		addr, _, _ = strings.Cut(addr, ",")
+		out = append(out, addr)
+	}
+	return out
 }
 
 // ping sends one PING.
@@ -533,40 +737,6 @@ func (c *RedisCache) ping(ctx context.Context) error {
 	return err
 }
 
-// primaries returns the clients of the nodes that hold keys: the one
-// server, or, on a cluster, each node that answers ROLE as a primary
-// (rueidis' Nodes includes replicas, whose keys are copies). A node that
-// refuses ROLE (a Redis-compatible server without it) is taken as a
-// primary.
-func (c *RedisCache) primaries(ctx context.Context) ([]rueidis.Client, error) {
-	client, err := c.door(ctx)
-	if err != nil {
-		return nil, err
-	}
-	if client.Mode() != rueidis.ClientModeCluster {
-		return []rueidis.Client{client}, nil
-	}
-	var out []rueidis.Client
-	for _, node := range client.Nodes() {
-		msg, err := c.send(ctx, node, node.B().Role().Build())
-		if classOf(err) == ErrOperation { // a server without ROLE: one that cannot be told apart, so scanned
-			out = append(out, node)
-			continue
-		}
-		if err != nil {
-			return nil, err
-		}
-		role, err := msg.ToArray()
-		if err != nil || len(role) == 0 {
-			return nil, &Error{Class: ErrOperation, Cause: fmt.Errorf("unexpected ROLE reply: %v", err)}
-		}
-		if r, _ := role[0].ToString(); strings.EqualFold(r, "master") {
-			out = append(out, node)
-		}
-	}
-	return out, nil
-}
-
 // mgetChunk is the most keys one MGET asks for: a batch larger than that
 // is split into several MGETs, still sent in one round trip, so that no
 // single command holds Redis for long.
@@ -574,15 +744,20 @@ const mgetChunk = 512
 
 // getMany reads the bytes under keys in one round trip: one MGET per
 // chunk of keys on a server, one per hash slot on a cluster (a command may
-// not span slots). With tracked, the server is asked to report the next
-// change of each key (CLIENT CACHING YES before each MGET) and pttl holds
-// each key's PTTL reply, as for getTracked. vals[i] aliases the reply and
+// not span slots). With tracked (but for a cluster), the server is asked
+// to report the next change of each key (CLIENT CACHING YES before each
+// MGET) and pttl holds each key's PTTL reply, as for getTracked. vals[i] aliases the reply and
 // must not be modified; found[i] is false for a missing key.
 func (c *RedisCache) getMany(ctx context.Context, keys []string, tracked bool) (vals [][]byte, found []bool, pttl []int64, err error) {
 	client, err := c.door(ctx)
 	if err != nil {
 		return nil, nil, nil, err
 	}
+	// A cluster takes the commands of one round trip to several nodes, and
+	// a request for tracking in it could not tell which read it is for:
+	// batches there fill no near cache (their pttl stays 0).
+	asked := tracked
+	tracked = tracked && client.Mode() != rueidis.ClientModeCluster
 	b := client.B()
 	groups := groupKeys(client, keys)
 	cmds := make(rueidis.Commands, 0, 2*len(groups)+len(keys))
@@ -606,7 +781,7 @@ func (c *RedisCache) getMany(ctx context.Context, keys []string, tracked bool) (
 		return nil, nil, nil, err
 	}
 	vals, found = make([][]byte, len(keys)), make([]bool, len(keys))
-	if tracked {
+	if asked {
 		pttl = make([]int64, len(keys)) // 0 (not kept locally) unless the server tracks the key
 	}
 	next, pttls := 0, len(cmds)-len(keys) // the first PTTL reply, when tracked
@@ -698,13 +873,8 @@ func (c *RedisCache) acquire(ctx context.Context, key string, lease []byte, ttl 
 		return false, nil, false, err
 	}
 	b := client.B()
-	cmds := make(rueidis.Commands, 0, 3)
-	cmds = append(cmds, b.Set().Key(key).Value(rueidis.BinaryString(lease)).Nx().Px(max(ttl, time.Millisecond)).Build())
-	if tracked {
-		cmds = append(cmds, b.ClientCaching().Yes().Build())
-	}
-	cmds = append(cmds, b.Get().Key(key).Build())
-	res, err := c.exchangeMulti(ctx, client, cmds)
+	set := b.Set().Key(key).Value(rueidis.BinaryString(lease)).Nx().Px(max(ttl, time.Millisecond)).Build()
+	res, _, err := c.exchangeTracked(ctx, client, tracked, 1, set, b.Get().Key(key).Build())
 	if err != nil {
 		return false, nil, false, err
 	}
@@ -712,7 +882,7 @@ func (c *RedisCache) acquire(ctx context.Context, key string, lease []byte, ttl 
 		return false, nil, false, c.classify(err)
 	}
 	held = res[0].Error() == nil // OK; a nil reply when the key exists
-	s, err := res[len(res)-1].ToString()
+	s, err := res[1].ToString()
 	switch {
 	case rueidis.IsRedisNil(err):
 		return held, nil, false, nil

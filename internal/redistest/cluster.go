@@ -19,6 +19,11 @@ type Cluster struct {
 // clusterTimeout bounds how long a new cluster may take to settle.
 const clusterTimeout = 30 * time.Second
 
+// clusterNodeTimeout is each node's cluster-node-timeout, in milliseconds:
+// how long a primary may be silent before its replica takes over (which
+// then takes up to about twice as long again).
+const clusterNodeTimeout = 1000
+
 // StartCluster starts primaries × (1 + replicas) servers in cluster mode,
 // joins them with redis-cli --cluster create, and waits until every node
 // reports the cluster ok and every replica is in sync with its primary. The
@@ -38,7 +43,7 @@ func StartCluster(tb testing.TB, primaries, replicas int) *Cluster {
 			tb.Fatal(err)
 		}
 		nodes[i] = Start(tb, "--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf",
-			"--cluster-node-timeout", "2000", "--cluster-port", strconv.Itoa(bus))
+			"--cluster-node-timeout", strconv.Itoa(clusterNodeTimeout), "--cluster-port", strconv.Itoa(bus))
 		args = append(args, nodes[i].Addr)
 	}
 	args = append(args, "--cluster-replicas", strconv.Itoa(replicas), "--cluster-yes")

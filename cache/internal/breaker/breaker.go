@@ -48,8 +48,10 @@ type Config struct {
 
 // Breaker is a circuit breaker. Its methods are safe for concurrent use.
 type Breaker struct {
-	cfg   Config
-	state atomic.Uint32
+	cfg     Config
+	silence atomic.Int64 // see RequireSilence; 0 when not required
+	lastOK  atomic.Int64 // when a call last succeeded, Unix nanoseconds, while silence is required
+	state   atomic.Uint32
 	fails atomic.Int64 // consecutive failures while closed
 	// proven is false from a probe's success until a call succeeds: a
 	// breaker that opens again before then doubles its backoff, so that a
@@ -104,6 +106,16 @@ func New(cfg Config) *Breaker {
 	return b
 }
 
+// RequireSilence makes failures open the breaker only when, besides
+// Threshold failures in a row, no call has succeeded for d: for a client
+// of several servers (a cluster's primaries), one of which failing fails
+// some calls while the others still answer. Zero removes the
+// requirement.
+func (b *Breaker) RequireSilence(d time.Duration) {
+	b.lastOK.Store(b.cfg.Now().UnixNano())
+	b.silence.Store(int64(d))
+}
+
 // Allow reports whether a call may go to the network: whether the breaker
 // is closed.
 func (b *Breaker) Allow() bool { return State(b.state.Load()) == Closed }
@@ -113,6 +125,9 @@ func (b *Breaker) State() State { return State(b.state.Load()) }
 
 // Success records a call that got an answer.
 func (b *Breaker) Success() {
+	if b.silence.Load() != 0 {
+		b.lastOK.Store(b.cfg.Now().UnixNano())
+	}
 	if b.fails.Load() != 0 {
 		b.fails.Store(0)
 	}
@@ -129,9 +144,16 @@ func (b *Breaker) Success() {
 // a row.
 func (b *Breaker) Failure() {
 	n := b.fails.Add(1)
-	if b.cfg.Threshold > 0 && n >= int64(b.cfg.Threshold) && b.Allow() {
+	if b.cfg.Threshold > 0 && n >= int64(b.cfg.Threshold) && b.Allow() && b.silent() {
 		b.Trip()
 	}
+}
+
+// silent reports whether no call has succeeded for the silence required
+// (see RequireSilence), or none is.
+func (b *Breaker) silent() bool {
+	d := b.silence.Load()
+	return d == 0 || b.cfg.Now().UnixNano()-b.lastOK.Load() >= d
 }
 
 // Trip opens a closed breaker, whatever the count of failures (a client

@@ -221,3 +221,35 @@ func TestOnChangeSlowWhileStateChanges(t *testing.T) {
 		t.Errorf("reports %v; want %v", seen, want)
 	}
 }
+
+// With silence required, failures in a row open the breaker only once no
+// call has succeeded for that long: a burst of failures from one server
+// among several that answer keeps it closed.
+func TestRequireSilence(t *testing.T) {
+	clk := newClock()
+	b := New(Config{Threshold: 3, Backoff: time.Second, Now: clk.now})
+	b.RequireSilence(500 * time.Millisecond)
+	b.Success()
+	for range 10 {
+		b.Failure()
+	}
+	clk.add(100 * time.Millisecond)
+	b.Failure()
+	if !b.Allow() {
+		t.Fatal("opened 100 ms after a success; silence of 500 ms is required")
+	}
+	clk.add(400 * time.Millisecond)
+	b.Failure()
+	if b.State() != Open {
+		t.Fatalf("state %v after failures and 500 ms without a success, want open", b.State())
+	}
+	b = New(Config{Threshold: 3, Backoff: time.Second, Now: clk.now})
+	b.RequireSilence(time.Second)
+	b.RequireSilence(0)
+	for range 3 {
+		b.Failure()
+	}
+	if b.State() != Open {
+		t.Fatal("RequireSilence(0) still required silence")
+	}
+}
