@@ -52,7 +52,7 @@ type Breaker struct {
 	silence atomic.Int64 // see RequireSilence; 0 when not required
 	lastOK  atomic.Int64 // when a call last succeeded, Unix nanoseconds, while silence is required
 	state   atomic.Uint32
-	fails atomic.Int64 // consecutive failures while closed
+	fails   atomic.Int64 // consecutive failures while closed
 	// proven is false from a probe's success until a call succeeds: a
 	// breaker that opens again before then doubles its backoff, so that a
 	// server that answers PING but fails every call is not hammered.
