@@ -62,8 +62,17 @@
 // process holds, the server tells it and the copy goes; when a connection
 // drops, every copy goes; no copy outlives its key's TTL in Redis or
 // [Config].NearCacheMaxAge. It is off with a server that has no client
-// tracking, on Redis Cluster for now, and when the check New makes of the
-// invalidations fails; [RedisCache.Health] says so, and why.
+// tracking, and when the check New makes of the invalidations fails;
+// [RedisCache.Health] says so, and why.
+//
+// # Cluster and Sentinel
+//
+// [Config].ClusterAddrs points the cache at a Redis Cluster through a few
+// seed nodes, and [Config].Sentinel at a primary watched by Redis Sentinel
+// (with the sentinels' own credentials); both follow failovers on their
+// own, and [Policy].ReplicaReads sends the reads of the kinds that
+// tolerate it to replicas. docs/scaling.md tells when to move to either,
+// how to configure them, and what a failover costs, measured.
 //
 // # Failures
 //

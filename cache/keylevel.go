@@ -80,7 +80,9 @@ func (c *RedisCache) Delete(ctx context.Context, keys ...string) (int64, error) 
 // bounded by Config.OperationTimeout; Redis is never blocked by KEYS. Keys
 // written while the deletion runs may survive it. On error the count says how
 // many keys were removed before it. With Config.StaleMaxAge, every stale
-// value is forgotten first, whether or not Redis can be reached.
+// value is forgotten first, whether or not Redis can be reached. On a
+// Redis Cluster, a primary that fails is passed over as by
+// [RedisCache.ClearKind].
 func (c *RedisCache) DeletePattern(ctx context.Context, pattern string) (int64, error) {
 	c.forgetAllStale() // whichever keys match: none of them may be served stale after
 	return c.clear(ctx, c.custom, c.namespaced(pattern))
