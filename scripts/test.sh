@@ -24,9 +24,10 @@ if [ -n "$unformatted" ]; then
 	echo "$unformatted" >&2
 	exit 1
 fi
-# The library, the examples and the comparison benchmarks are separate
-# modules, so that the library requires only what it imports.
-modules=(. examples benchmarks)
+# The library, the examples, the comparison benchmarks and the metrics
+# adapters are separate modules, so that the library requires only what it
+# imports.
+modules=(. examples benchmarks cacheprom)
 for m in "${modules[@]}"; do
 	if ! (cd "$m" && go mod tidy -diff >/dev/null); then
 		echo "test.sh: go.mod or go.sum of module $m is not tidy; run: (cd $m && go mod tidy)" >&2
@@ -43,6 +44,7 @@ PATH="$nopath" CGO_ENABLED=0 go test -count=1 ./cache -run '^(TestGenerateKey|Te
 rm -rf "$nopath"
 go test -race -count=1 "$@" ./...
 (cd examples && go test -race -count=1 ./...)
+(cd cacheprom && go test -race -count=1 ./...)
 # The side-by-side command runs end to end, briefly (its figures are
 # produced by hand: see docs/benchmarks.md).
 (cd benchmarks && go test -count=1 ./...)
