@@ -19,6 +19,10 @@ import (
 // kind also removes the original service's keys of that kind (see
 // [Legacy]), so that no cleared value is read back from there.
 func (c *RedisCache) ClearKind(ctx context.Context, name string) (int64, error) {
+	return c.clearKind(ctx, name, nil)
+}
+
+func (c *RedisCache) clearKind(ctx context.Context, name string, progress func(int64)) (int64, error) {
 	if err := checkName("kind name", name); err != nil {
 		return 0, invalidArgument(OpClear, name, "", "%v", err)
 	}
@@ -29,11 +33,7 @@ func (c *RedisCache) ClearKind(ctx context.Context, name string) (int64, error) 
 	if k.stale != nil {
 		k.stale.InvalidateAll()
 	}
-	matches := []string{c.namespaced(name + ":*")}
-	if c.cfg.Legacy != LegacyOff && slices.Contains(legacyKinds[:], name) {
-		matches = append(matches, legacyPattern(name))
-	}
-	return c.clear(ctx, k, matches...)
+	return c.clear(ctx, k, progress, c.kindPatterns(name)...)
 }
 
 // ClearAll removes every key in this cache's namespace, and nothing else
@@ -41,14 +41,89 @@ func (c *RedisCache) ClearKind(ctx context.Context, name string) (int64, error) 
 // kinds too), and returns how many it removed. Its removals are counted in
 // Stats().Cache, not per kind.
 func (c *RedisCache) ClearAll(ctx context.Context) (int64, error) {
+	return c.clearAll(ctx, nil)
+}
+
+func (c *RedisCache) clearAll(ctx context.Context, progress func(int64)) (int64, error) {
 	c.forgetAllStale()
+	return c.clear(ctx, c.whole, progress, c.allPatterns()...)
+}
+
+// ClearOptions shape a [RedisCache.Clear].
+type ClearOptions struct {
+	// Kind names the kind to clear, as for ClearKind; empty with All.
+	Kind string
+	// All clears every key of the namespace, as ClearAll does.
+	All bool
+	// DryRun counts the keys that would be removed, and removes none.
+	DryRun bool
+	// Progress, if not nil, is called after each batch of keys (about
+	// 1000) with the count so far, on the goroutine of Clear: to show
+	// progress on a large keyspace.
+	Progress func(done int64)
+}
+
+// Clear is ClearKind (o.Kind) or ClearAll (o.All), with a dry run and
+// progress reports; it returns how many keys it removed, or, with
+// DryRun, would remove. A dry run touches nothing, the stale store
+// included, and is counted as a ServerStats-like read (OpServerStats).
+func (c *RedisCache) Clear(ctx context.Context, o ClearOptions) (int64, error) {
+	switch {
+	case o.All && o.Kind != "":
+		return 0, invalidArgument(OpClear, o.Kind, "", "ClearOptions sets both Kind and All; set one")
+	case !o.All && o.Kind == "":
+		return 0, invalidArgument(OpClear, "", "", "ClearOptions sets neither Kind nor All; name a kind, or set All")
+	case !o.DryRun && o.All:
+		return c.clearAll(ctx, o.Progress)
+	case !o.DryRun:
+		return c.clearKind(ctx, o.Kind, o.Progress)
+	}
+	var matches []string
+	k := c.whole
+	if o.All {
+		matches = c.allPatterns()
+	} else {
+		if err := checkName("kind name", o.Kind); err != nil {
+			return 0, invalidArgument(OpClear, o.Kind, "", "%v", err)
+		}
+		matches = c.kindPatterns(o.Kind)
+	}
+	start := time.Now()
+	var n int64
+	var err error
+	for _, m := range matches {
+		if err = c.scan(ctx, m, func(keys []string) error {
+			n += int64(len(keys))
+			if o.Progress != nil {
+				o.Progress(n)
+			}
+			return nil
+		}); err != nil {
+			break
+		}
+	}
+	c.observeResult(ctx, k, Event{Op: OpServerStats, Latency: time.Since(start)}, err)
+	return n, failIf(err, OpServerStats, k, "")
+}
+
+// kindPatterns are the SCAN patterns of a kind's keys.
+func (c *RedisCache) kindPatterns(name string) []string {
+	matches := []string{c.namespaced(name + ":*")}
+	if c.cfg.Legacy != LegacyOff && slices.Contains(legacyKinds[:], name) {
+		matches = append(matches, legacyPattern(name))
+	}
+	return matches
+}
+
+// allPatterns are the SCAN patterns of every key of the namespace.
+func (c *RedisCache) allPatterns() []string {
 	matches := []string{c.namespaced("*")}
 	if c.cfg.Legacy != LegacyOff {
 		for _, name := range legacyKinds {
 			matches = append(matches, legacyPattern(name))
 		}
 	}
-	return c.clear(ctx, c.whole, matches...)
+	return matches
 }
 
 // namespaced puts the escaped namespace in front of a pattern.
@@ -57,8 +132,8 @@ func (c *RedisCache) namespaced(pattern string) string {
 }
 
 // clear scans for each match pattern and unlinks what it finds, recording
-// one OpClear of k.
-func (c *RedisCache) clear(ctx context.Context, k *kindState, matches ...string) (int64, error) {
+// one OpClear of k; progress, if not nil, gets the count after each batch.
+func (c *RedisCache) clear(ctx context.Context, k *kindState, progress func(int64), matches ...string) (int64, error) {
 	start := time.Now()
 	var removed int64
 	var err, partialErr error
@@ -67,6 +142,9 @@ func (c *RedisCache) clear(ctx context.Context, k *kindState, matches ...string)
 		err = c.scan(ctx, match, func(keys []string) error {
 			n, err := c.unlink(ctx, keys)
 			removed += n
+			if progress != nil {
+				progress(removed)
+			}
 			return err
 		})
 		var partial *PartialError

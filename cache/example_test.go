@@ -252,3 +252,74 @@ func ExampleConfig_legacy() {
 	}
 	defer c.Close()
 }
+
+func ExampleConfig_cluster() {
+	// A Redis Cluster, reached through three of its nodes; embeddings may
+	// be read from replicas.
+	c, err := cache.New(context.Background(), cache.Config{
+		URL:          "rediss://cache-user:secret@/0", // credentials and TLS for every node
+		ClusterAddrs: []string{"10.0.1.1:6379", "10.0.1.2:6379", "10.0.1.3:6379"},
+		Policies:     map[string]cache.Policy{cache.KindEmbedding: {ReplicaReads: true}},
+	})
+	if err != nil {
+		log.Fatal(err) // ErrInvalidConfig if the servers are not in cluster mode
+	}
+	defer c.Close()
+}
+
+func ExampleConfig_sentinel() {
+	// A primary watched by three sentinels, which have a password of
+	// their own.
+	c, err := cache.New(context.Background(), cache.Config{
+		URL: "redis://:data-password@/0", // the data servers' password and database; no host
+		Sentinel: cache.SentinelConfig{
+			Addrs:     []string{"10.0.0.1:26379", "10.0.0.2:26379", "10.0.0.3:26379"},
+			MasterSet: "discovery",
+			Password:  "sentinel-password",
+		},
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer c.Close()
+}
+
+func ExampleRedisCache_Clear() {
+	ctx := context.Background()
+	c, err := cache.New(ctx, cache.Config{})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer c.Close()
+
+	// Count first, then clear, reporting progress.
+	n, err := c.Clear(ctx, cache.ClearOptions{Kind: cache.KindSearch, DryRun: true})
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println("would remove", n)
+	removed, err := c.Clear(ctx, cache.ClearOptions{Kind: cache.KindSearch, Progress: func(done int64) {
+		fmt.Printf("\r%d of %d", done, n)
+	}})
+	fmt.Println("\nremoved", removed, err)
+}
+
+func ExampleRedisCache_Inspect() {
+	ctx := context.Background()
+	c, err := cache.New(ctx, cache.Config{})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer c.Close()
+
+	key, _ := cache.Search[string, []string](c).Key("the last empire")
+	in, err := c.Inspect(ctx, key)
+	if err != nil {
+		log.Fatal(err)
+	}
+	if !in.Exists {
+		fmt.Println("not cached")
+		return
+	}
+	fmt.Println(in.Codec, in.Size, "bytes, expires in", in.TTL, "written at", in.WrittenAt, in.Value)
+}

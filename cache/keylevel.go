@@ -85,7 +85,7 @@ func (c *RedisCache) Delete(ctx context.Context, keys ...string) (int64, error) 
 // [RedisCache.ClearKind].
 func (c *RedisCache) DeletePattern(ctx context.Context, pattern string) (int64, error) {
 	c.forgetAllStale() // whichever keys match: none of them may be served stale after
-	return c.clear(ctx, c.custom, c.namespaced(pattern))
+	return c.clear(ctx, c.custom, nil, c.namespaced(pattern))
 }
 
 func customStore[V any](c *RedisCache) store[V] {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding"
 	"encoding/json"
+	"fmt"
 	"reflect"
 	"sync"
 
@@ -185,4 +186,34 @@ func hasOption(tag, option string) bool {
 		i = j + 1
 	}
 	return false
+}
+
+// cborAny decodes CBOR into plain Go values that encoding/json can write:
+// maps with string keys, []any, float64 and the like.
+var cborAny, _ = cbor.DecOptions{
+	MaxArrayElements:  1<<31 - 1,
+	MaxMapPairs:       1<<31 - 1,
+	MaxNestedLevels:   65535,
+	UTF8:              cbor.UTF8DecodeInvalid,
+	BinaryUnmarshaler: cbor.BinaryUnmarshalerNone,
+	DefaultMapType:    reflect.TypeFor[map[string]any](),
+}.DecMode()
+
+// Any decodes a payload stored with codec stored into plain Go values,
+// whatever type wrote it: for looking at a value without its type
+// (cachectl inspect).
+func Any(stored envelope.Codec, payload []byte) (any, error) {
+	switch stored {
+	case envelope.CodecJSON:
+		var v any
+		err := json.Unmarshal(payload, &v)
+		return v, err
+	case envelope.CodecCBOR:
+		var v any
+		err := cborAny.Unmarshal(payload, &v)
+		return v, err
+	case envelope.CodecFloat32LE:
+		return Float32LE{}.Decode(payload)
+	}
+	return nil, fmt.Errorf("codec %s is unknown", stored)
 }
