@@ -464,6 +464,11 @@ func (c *RedisCache) backgroundFor(ctx context.Context) (context.Context, contex
 	return ctx, func() { stop(); cancel() }
 }
 
+// Endpoint describes the Redis the cache talks to, for logs and status
+// pages: the URL without its password (redis://user:xxxxx@host:6379/0),
+// the cluster seeds or the sentinels; never a password.
+func (c *RedisCache) Endpoint() string { return c.cfg.redactedURL }
+
 // Namespace returns the prefix of every key this cache touches.
 func (c *RedisCache) Namespace() string { return c.cfg.Namespace }
 

@@ -27,7 +27,7 @@ fi
 # The library, the examples, the comparison benchmarks and the metrics
 # adapters are separate modules, so that the library requires only what it
 # imports.
-modules=(. examples benchmarks cacheprom)
+modules=(. examples benchmarks cacheprom cmd)
 for m in "${modules[@]}"; do
 	if ! (cd "$m" && go mod tidy -diff >/dev/null); then
 		echo "test.sh: go.mod or go.sum of module $m is not tidy; run: (cd $m && go mod tidy)" >&2
@@ -45,6 +45,7 @@ rm -rf "$nopath"
 go test -race -count=1 "$@" ./...
 (cd examples && go test -race -count=1 ./...)
 (cd cacheprom && go test -race -count=1 ./...)
+(cd cmd && go test -race -count=1 ./...)
 # The side-by-side command runs end to end, briefly (its figures are
 # produced by hand: see docs/benchmarks.md).
 (cd benchmarks && go test -count=1 ./...)

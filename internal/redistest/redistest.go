@@ -50,7 +50,15 @@ type Server struct {
 // fails tb, with instructions, if no server can be started.
 func Start(tb testing.TB, args ...string) *Server {
 	tb.Helper()
-	s, err := startServer(func(s *Server) error { s.args = args; return nil })
+	s, err := startServer(func(s *Server) error {
+		s.args = args
+		for i, a := range args[:max(len(args)-1, 0)] {
+			if a == "--requirepass" {
+				s.auth = args[i+1] // for CLI
+			}
+		}
+		return nil
+	})
 	if err != nil {
 		tb.Fatal(err)
 	}

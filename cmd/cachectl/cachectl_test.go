@@ -1,0 +1,235 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/media-gateway/discovery/cache"
+	"github.com/media-gateway/discovery/internal/redistest"
+)
+
+// cli runs cachectl with args in this process and returns its exit status
+// and outputs.
+func cli(t *testing.T, stdin string, args ...string) (code int, stdout, stderr string) {
+	t.Helper()
+	var out, errOut bytes.Buffer
+	code = run(args, strings.NewReader(stdin), &out, &errOut)
+	return code, out.String(), errOut.String()
+}
+
+// server starts a private Redis with a password and points REDIS_URL at
+// it; it returns the server and a cache on it for checking behind the
+// command's back.
+func server(t *testing.T) (*redistest.Server, *cache.RedisCache) {
+	t.Helper()
+	srv := redistest.Start(t, "--requirepass", "s3cret-pw")
+	url := "redis://:s3cret-pw@" + srv.Addr + "/0"
+	t.Setenv("REDIS_URL", url)
+	c, err := cache.New(context.Background(), cache.Config{URL: url})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return srv, c
+}
+
+func TestHealth(t *testing.T) {
+	server(t)
+	code, out, errOut := cli(t, "", "health")
+	if code != 0 || !strings.Contains(out, "status   ok") || !strings.Contains(out, "redis://:xxxxx@") {
+		t.Errorf("health = %d\n%s%s", code, out, errOut)
+	}
+	code, out, _ = cli(t, "", "health", "--json")
+	var h struct {
+		OK    bool    `json:"ok"`
+		Redis string  `json:"redis"`
+		Ms    float64 `json:"latency_ms"`
+	}
+	if err := json.Unmarshal([]byte(out), &h); code != 0 || err != nil || !h.OK || h.Ms <= 0 {
+		t.Errorf("health --json = %d %q (%v)", code, out, err)
+	}
+	code, out, errOut = cli(t, "", "health", "--url", "redis://:an0ther-pw@127.0.0.1:1/0")
+	if code != 1 || !strings.Contains(errOut, "Is Redis running") {
+		t.Errorf("health against a closed port = %d\n%s%s; want status 1 and what to check", code, out, errOut)
+	}
+	for _, s := range []string{out, errOut} {
+		if strings.Contains(s, "s3cret-pw") || strings.Contains(s, "an0ther-pw") {
+			t.Errorf("a password was printed: %s", s)
+		}
+	}
+	if code, _, errOut := cli(t, "", "health", "--url", "http://x"); code != 2 || !strings.Contains(errOut, "scheme") {
+		t.Errorf("health with a malformed URL = %d %s; want status 2", code, errOut)
+	}
+	if code, _, _ := cli(t, "", "frobnicate"); code != 2 {
+		t.Errorf("an unknown command = %d; want 2", code)
+	}
+}
+
+// warm loads through a command and through an HTTP endpoint; the values are
+// then read by a service with its own types, and inspect shows them.
+func TestWarmInspectStatsClear(t *testing.T) {
+	_, c := server(t)
+	dir := t.TempDir()
+	input := filepath.Join(dir, "queries.jsonl")
+	if err := os.WriteFile(input, []byte("\"the last empire\"\n\n\"dark city\"\n\"a <b> & c\"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	code, out, errOut := cli(t, "", "warm", "search", "--input", input, "--loader-cmd", `read -r q; printf '{"for":%s,"hits":[1,2]}' "$q"`)
+	if code != 0 || !strings.Contains(out, "3 inputs, 0 already cached, 3 loaded, 0 failed") {
+		t.Fatalf("warm search = %d\n%s%s", code, out, errOut)
+	}
+	type result struct {
+		For  string `json:"for"`
+		Hits []int  `json:"hits"`
+	}
+	ctx := context.Background()
+	for _, q := range []string{"the last empire", "dark city", "a <b> & c"} {
+		if v, ok, err := cache.Search[string, result](c).Get(ctx, q); !ok || err != nil || v.For != q || len(v.Hits) != 2 {
+			t.Errorf("the service reads %q as %+v, %v, %v", q, v, ok, err)
+		}
+	}
+	code, out, _ = cli(t, "", "warm", "search", "--input", input, "--loader-cmd", "exit 1")
+	if code != 0 || !strings.Contains(out, "3 already cached, 0 loaded") {
+		t.Errorf("warm again = %d %s; want every input cached", code, out)
+	}
+	web := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		if string(body) == `"fail"` {
+			http.Error(w, "no", http.StatusBadGateway)
+			return
+		}
+		fmt.Fprintf(w, "[0.5, %d]", len(body))
+	}))
+	defer web.Close()
+	code, out, errOut = cli(t, "\"a text\"\n\"fail\"\n", "warm", "embedding", "--model", "m", "--input", "-", "--loader-url", web.URL, "--json")
+	var sum struct{ Inputs, Loaded, Failed int }
+	if err := json.Unmarshal([]byte(out), &sum); code != 1 || err != nil || sum.Inputs != 2 || sum.Loaded != 1 || sum.Failed != 1 || !strings.Contains(errOut, "502") {
+		t.Errorf("warm embedding with one failing input = %d %q %s; want 1 loaded, 1 failed, status 1", code, out, errOut)
+	}
+
+	code, out, _ = cli(t, "", "inspect", "search", "the last empire")
+	if code != 0 || !strings.Contains(out, "codec       json") || !strings.Contains(out, `"for": "the last empire"`) || !strings.Contains(out, "ttl ") {
+		t.Errorf("inspect search = %d\n%s", code, out)
+	}
+	code, out, _ = cli(t, "", "inspect", "embedding", "--model", "m", "a text", "--json")
+	var in cache.Inspection
+	if err := json.Unmarshal([]byte(out), &in); code != 0 || err != nil || !in.Exists || in.Codec != "float32le" || fmt.Sprint(in.Value) != "[0.5 8]" {
+		t.Errorf("inspect embedding --json = %d %q (%v)", code, out, err)
+	}
+	if code, out, _ := cli(t, "", "inspect", "search", "never cached"); code != 0 || !strings.Contains(out, "exists  no") {
+		t.Errorf("inspect of a query never cached = %d %s", code, out)
+	}
+	if code, _, errOut := cli(t, "", "inspect", "embedding", "x"); code != 2 || !strings.Contains(errOut, "--model") {
+		t.Errorf("inspect embedding without a model = %d %s", code, errOut)
+	}
+
+	// stats: the server's keys per kind, and a service's own figures.
+	svc := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { json.NewEncoder(w).Encode(c.Stats()) }))
+	defer svc.Close()
+	code, out, _ = cli(t, "", "stats", "--service", svc.URL)
+	if code != 0 || !regexpMatch(out, `search\s+3\s+100\.0%\s+\d+\s+3\s+0`) || !regexpMatch(out, `embedding\s+1`) {
+		t.Errorf("stats --service = %d\n%s", code, out)
+	}
+	code, out, _ = cli(t, "", "stats", "--json")
+	var st struct {
+		Kinds map[string]struct{ Keys int64 } `json:"kinds"`
+	}
+	if err := json.Unmarshal([]byte(out), &st); code != 0 || err != nil || st.Kinds["search"].Keys != 3 {
+		t.Errorf("stats --json = %d %q (%v)", code, out, err)
+	}
+
+	// clear: a dry run counts, then the kind goes, and nothing else.
+	code, out, _ = cli(t, "", "clear", "search", "--dry-run")
+	if code != 0 || !strings.Contains(out, "would remove 3 keys") {
+		t.Errorf("clear --dry-run = %d %s", code, out)
+	}
+	code, out, errOut = cli(t, "", "clear", "search")
+	if code != 0 || !strings.Contains(out, "removed 3 keys") || !strings.Contains(errOut, "clearing kind search: 3 of 3") {
+		t.Errorf("clear search = %d\n%s%s; want the count and a plain progress line", code, out, errOut)
+	}
+	if n, _ := c.Clear(ctx, cache.ClearOptions{All: true, DryRun: true}); n != 1 {
+		t.Errorf("%d keys left after clearing search; want the embedding", n)
+	}
+	if code, _, _ := cli(t, "", "clear"); code != 2 {
+		t.Errorf("clear without a kind = %d; want 2", code)
+	}
+}
+
+// bench measures and leaves no key behind.
+func TestBench(t *testing.T) {
+	srv, _ := server(t)
+	code, out, errOut := cli(t, "", "bench", "--n", "200", "--json")
+	var rep struct {
+		Results []benchRow `json:"results"`
+	}
+	if err := json.Unmarshal([]byte(out), &rep); code != 0 || err != nil || len(rep.Results) != 4 {
+		t.Fatalf("bench --json = %d %q %s (%v)", code, out, errOut, err)
+	}
+	for _, r := range rep.Results {
+		if r.Count != 200 || r.P50us <= 0 || r.P99us < r.P50us || r.PerSecond <= 0 {
+			t.Errorf("bench row %+v", r)
+		}
+	}
+	if n, err := srv.CLI("DBSIZE"); err != nil || strings.TrimSpace(n) != "0" {
+		t.Errorf("keys left by bench: %q %v", n, err)
+	}
+}
+
+// On a terminal (a pseudo-terminal from script(1)), clear draws a progress
+// bar with the rate and the time left.
+func TestClearProgressBarOnTerminal(t *testing.T) {
+	if _, err := exec.LookPath("script"); err != nil {
+		t.Fatal("script(1) is needed for the terminal test: apt-get install bsdutils")
+	}
+	_, c := server(t)
+	bin := filepath.Join(t.TempDir(), "cachectl")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	ctx := context.Background()
+	kd := cache.Search[int, int](c)
+	ins := make([]int, 5000)
+	for i := range ins {
+		ins[i] = i
+	}
+	if err := kd.SetMany(ctx, ins, ins); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command("script", "-qfec", bin+" clear search", "/dev/null")
+	cmd.Env = os.Environ()
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	done := make(chan error, 1)
+	go func() { done <- cmd.Run() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("cachectl clear on a terminal: %v\n%s", err, out.String())
+		}
+	case <-time.After(60 * time.Second):
+		cmd.Process.Kill()
+		t.Fatalf("cachectl clear on a terminal did not end:\n%s", out.String())
+	}
+	s := out.String()
+	if !strings.Contains(s, "clearing kind search") || !strings.Contains(s, "100%") || !strings.Contains(s, "5000/5000") ||
+		!strings.Contains(s, "keys/s") || !strings.Contains(s, "removed 5000 keys") {
+		t.Errorf("terminal output has no progress bar with count, rate and completion:\n%q", s)
+	}
+	if strings.Contains(s, "s3cret-pw") {
+		t.Error("the terminal output shows the password")
+	}
+}
+
+func regexpMatch(s, pattern string) bool { return regexp.MustCompile(pattern).MatchString(s) }

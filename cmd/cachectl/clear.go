@@ -1,0 +1,115 @@
+package main
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/schollz/progressbar/v3"
+	"github.com/spf13/cobra"
+
+	"github.com/media-gateway/discovery/cache"
+)
+
+func (a *app) clearCmd() *cobra.Command {
+	var all, dryRun bool
+	cmd := &cobra.Command{
+		Use:   "clear (KIND | --all) [--dry-run]",
+		Short: "Remove every value of a kind, or of the whole namespace; --dry-run counts them",
+		Long: `clear removes every value of a kind (search, intent, embedding, custom, or a kind of
+your own) or, with --all, every key of the namespace, and nothing outside it. Keys
+are found with SCAN and removed with UNLINK in batches of about 1000: Redis is
+never blocked. --dry-run counts what would go and removes nothing.
+
+On a terminal, a progress bar shows the rate and the time left; otherwise one line
+is printed per 10,000 keys. On a Redis Cluster with a primary down, the others are
+cleared and the command fails naming the one it could not clear: run it again once
+the cluster has promoted its replica.`,
+		Args: cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			o := cache.ClearOptions{All: all, DryRun: dryRun}
+			switch {
+			case all && len(args) == 1:
+				return usage("clear takes a kind or --all, not both")
+			case !all && len(args) == 0:
+				return usage("clear needs a kind (search, intent, embedding, …) or --all")
+			case !all:
+				o.Kind = args[0]
+			}
+			what := "kind " + o.Kind
+			if all {
+				what = "every kind"
+			}
+			ctx, cancel := a.context(cmd, 0)
+			defer cancel()
+			c, err := a.open(ctx)
+			if err != nil {
+				return err
+			}
+			defer c.Close()
+			start := time.Now()
+			// Count first: the total of the progress bar, and the dry run.
+			total, err := c.Clear(ctx, cache.ClearOptions{Kind: o.Kind, All: o.All, DryRun: true})
+			if err != nil {
+				return err
+			}
+			n := total
+			if !dryRun && total > 0 {
+				o.Progress, n = a.progress(total, "clearing "+what), 0
+				n, err = c.Clear(ctx, o)
+				if err != nil {
+					if a.asJSON {
+						a.printJSON(map[string]any{"namespace": c.Namespace(), "kind": o.Kind, "all": all, "removed": n, "error": err.Error()})
+					}
+					return fmt.Errorf("%w (%d keys removed before)", err, n)
+				}
+			}
+			if a.asJSON {
+				out := map[string]any{"namespace": c.Namespace(), "kind": o.Kind, "all": all, "dry_run": dryRun, "seconds": time.Since(start).Seconds()}
+				if dryRun {
+					out["would_remove"] = n
+				} else {
+					out["removed"] = n
+				}
+				return a.printJSON(out)
+			}
+			if dryRun {
+				fmt.Fprintf(a.stdout, "would remove %d keys of %s in namespace %s (dry run: nothing removed)\n", n, what, c.Namespace())
+			} else {
+				fmt.Fprintf(a.stdout, "removed %d keys of %s in namespace %s in %v\n", n, what, c.Namespace(), time.Since(start).Round(time.Millisecond))
+			}
+			return nil
+		},
+	}
+	cmd.Flags().BoolVar(&all, "all", false, "clear every key of the namespace")
+	cmd.Flags().BoolVar(&dryRun, "dry-run", false, "count the keys that would be removed; remove nothing")
+	return cmd
+}
+
+// progress returns a report function for total items: a progress bar with
+// rate and time left on a terminal (stderr), or a plain line every 10,000
+// items and at the end otherwise. With --json, nothing.
+func (a *app) progress(total int64, what string) func(done int64) {
+	if a.asJSON {
+		return nil
+	}
+	if terminal(a.stderr) {
+		bar := progressbar.NewOptions64(total,
+			progressbar.OptionSetWriter(a.stderr),
+			progressbar.OptionSetDescription(what),
+			progressbar.OptionShowCount(),
+			progressbar.OptionShowIts(),
+			progressbar.OptionSetItsString("keys"),
+			progressbar.OptionSetPredictTime(true),
+			progressbar.OptionThrottle(100*time.Millisecond),
+			progressbar.OptionOnCompletion(func() { fmt.Fprintln(a.stderr) }),
+		)
+		return func(done int64) { bar.Set64(min(done, total)) }
+	}
+	var last int64
+	return func(done int64) {
+		if done-last >= 10000 || done >= total {
+			fmt.Fprintf(a.stderr, "%s: %d of %d\n", what, done, total)
+			last = done
+		}
+	}
+}

@@ -1,0 +1,166 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"slices"
+	"sort"
+	"strconv"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/media-gateway/discovery/cache"
+)
+
+func (a *app) healthCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "health",
+		Short: "PING Redis and report the round trip, the circuit breaker and the near cache",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx, cancel := a.context(cmd, 30*time.Second)
+			defer cancel()
+			c, err := a.open(ctx)
+			if err != nil {
+				return err
+			}
+			defer c.Close()
+			h, err := c.Health(ctx)
+			if err != nil {
+				return fmt.Errorf("%w\nRedis did not answer PING: see docs/operations.md, \"Redis is down\"", err)
+			}
+			if a.asJSON {
+				return a.printJSON(map[string]any{"redis": c.Endpoint(), "ok": true, "latency_ms": float64(h.Latency) / 1e6, "health": h})
+			}
+			a.table([][]string{
+				{"redis", c.Endpoint()},
+				{"status", "ok"},
+				{"latency", ms(h.Latency)},
+			})
+			return nil
+		},
+	}
+}
+
+// statsReport is what stats prints as JSON.
+type statsReport struct {
+	Redis  string             `json:"redis"`
+	Server cache.ServerStats  `json:"server"`
+	Client map[string]any     `json:"client,omitempty"`
+	Kinds  map[string]kindRow `json:"kinds"`
+}
+
+type kindRow struct {
+	Keys int64 `json:"keys"`
+}
+
+func (a *app) statsCmd() *cobra.Command {
+	var service string
+	cmd := &cobra.Command{
+		Use:   "stats",
+		Short: "Server figures (memory, eviction policy, keyspace hits, keys per kind), and a service's own with --service",
+		Long: `stats reads the server's figures (INFO and a SCAN of the namespace: memory, eviction
+policy, keyspace hits and misses, keys per kind) and, with --service, the client
+figures a running service reports (per kind hits, near-cache hits, misses, loads,
+errors), from an endpoint serving them as JSON such as discovery-demo's /status.json.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx, cancel := a.context(cmd, 30*time.Second)
+			defer cancel()
+			c, err := a.open(ctx)
+			if err != nil {
+				return err
+			}
+			defer c.Close()
+			st, err := c.ServerStats(ctx)
+			if err != nil {
+				return err
+			}
+			rep := statsReport{Redis: c.Endpoint(), Server: st, Kinds: map[string]kindRow{}}
+			for k, n := range st.Keys {
+				rep.Kinds[k] = kindRow{Keys: n}
+			}
+			var client struct {
+				Kinds map[string]cache.KindStats `json:"kinds"`
+			}
+			if service != "" {
+				raw, err := fetchJSON(ctx, service)
+				if err != nil {
+					return fmt.Errorf("reading the service's figures at %s: %w", service, err)
+				}
+				if err := json.Unmarshal(raw, &client); err != nil {
+					return fmt.Errorf("the service's figures at %s are not the JSON of cache.Stats (%w)", service, err)
+				}
+				rep.Client = map[string]any{"kinds": client.Kinds}
+			}
+			if a.asJSON {
+				return a.printJSON(rep)
+			}
+			hitRate := "-"
+			if t := st.KeyspaceHits + st.KeyspaceMisses; t > 0 {
+				hitRate = fmt.Sprintf("%.1f%%", 100*float64(st.KeyspaceHits)/float64(t))
+			}
+			a.table([][]string{
+				{"redis", c.Endpoint()},
+				{"used memory", fmt.Sprintf("%.1f MiB", float64(st.UsedMemory)/(1<<20))},
+				{"eviction policy", st.MaxMemoryPolicy},
+				{"keyspace hits", fmt.Sprintf("%d (%s of lookups, all clients)", st.KeyspaceHits, hitRate)},
+				{"keys in namespace", strconv.FormatInt(st.TotalKeys, 10)},
+			})
+			fmt.Fprintln(a.stdout)
+			names := make([]string, 0, len(st.Keys))
+			for k := range st.Keys {
+				names = append(names, k)
+			}
+			for k := range client.Kinds {
+				if !slices.Contains(names, k) {
+					names = append(names, k)
+				}
+			}
+			sort.Strings(names)
+			rows := [][]string{{"KIND", "KEYS"}}
+			if service != "" {
+				rows[0] = append(rows[0], "HIT RATE", "NEAR HITS", "HITS", "MISSES", "LOADS", "ERRORS")
+			}
+			for _, k := range names {
+				row := []string{k, strconv.FormatInt(st.Keys[k], 10)}
+				if service != "" {
+					ks := client.Kinds[k]
+					row = append(row, fmt.Sprintf("%.1f%%", 100*ks.HitRate()), fmt.Sprint(ks.LocalHits), fmt.Sprint(ks.Hits),
+						fmt.Sprint(ks.Misses), fmt.Sprint(ks.Loads), fmt.Sprint(ks.Errors))
+				}
+				rows = append(rows, row)
+			}
+			a.table(rows)
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&service, "service", "", "URL of a running service's figures as JSON (discovery-demo: http://127.0.0.1:8080/status.json)")
+	return cmd
+}
+
+// fetchJSON GETs url and returns its body, failing on a status other than
+// 200.
+func fetchJSON(ctx context.Context, url string) ([]byte, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, 16<<20))
+	if err != nil {
+		return nil, err
+	}
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("%s", resp.Status)
+	}
+	return body, nil
+}

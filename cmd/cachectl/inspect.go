@@ -1,0 +1,116 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/media-gateway/discovery/cache"
+)
+
+func (a *app) inspectCmd() *cobra.Command {
+	var model, parser string
+	var jsonInput, full bool
+	cmd := &cobra.Command{
+		Use:   "inspect (search|intent|embedding) INPUT | inspect key REDIS-KEY",
+		Short: "Show what is stored for a query, a text or a raw key: TTL, size, codec, compression, written-at, the value",
+		Long: `inspect derives the key of an input as the library does and shows what is stored
+under it: the key, its kind, the time left to live, the size, the codec, whether it
+is compressed, when it was written, and the value decoded without its type.
+
+  cachectl inspect search "the last empire"           a search query (a string)
+  cachectl inspect search --json-input '{"q":"x"}'    a query given as its JSON
+  cachectl inspect intent "play the last empire"      add --parser for a parser version
+  cachectl inspect embedding --model M "a text"
+  cachectl inspect key discovery:search:3f5a…         a Redis key as it is`,
+		Args: cobra.ExactArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx, cancel := a.context(cmd, 30*time.Second)
+			defer cancel()
+			c, err := a.open(ctx)
+			if err != nil {
+				return err
+			}
+			defer c.Close()
+			key, err := inputKey(c, args[0], args[1], model, parser, jsonInput)
+			if err != nil {
+				return err
+			}
+			in, err := c.Inspect(ctx, key)
+			if err != nil {
+				return err
+			}
+			if a.asJSON {
+				return a.printJSON(in)
+			}
+			if !in.Exists {
+				a.table([][]string{{"key", key}, {"kind", in.Kind}, {"exists", "no: nothing is cached for it"}})
+				return nil
+			}
+			ttl := "no expiry"
+			if in.TTL >= 0 {
+				ttl = in.TTL.Round(time.Second).String()
+			}
+			rows := [][]string{{"key", key}, {"kind", in.Kind}, {"exists", "yes"}, {"ttl", ttl}, {"size", fmt.Sprintf("%d bytes", in.Size)}}
+			switch {
+			case in.Lease:
+				rows = append(rows, []string{"holds", "a lease or refresh claim: a process is loading this value"})
+			case in.Codec == "":
+				rows = append(rows, []string{"holds", "bytes not written by this cache"})
+			default:
+				rows = append(rows, []string{"codec", in.Codec}, []string{"compressed", strconv.FormatBool(in.Compressed)},
+					[]string{"written at", fmt.Sprintf("%s (%s ago)", in.WrittenAt.UTC().Format(time.RFC3339), time.Since(in.WrittenAt).Round(time.Second))},
+					[]string{"payload", fmt.Sprintf("%d bytes", in.Payload)})
+			}
+			if in.DecodeError != "" {
+				rows = append(rows, []string{"decode error", in.DecodeError})
+			}
+			a.table(rows)
+			if in.Value != nil {
+				v := in.Value
+				if vec, ok := v.([]float32); ok && len(vec) > 8 && !full {
+					v = map[string]any{"dimensions": len(vec), "first": vec[:8], "note": "--full shows every value"}
+				}
+				out, _ := json.MarshalIndent(v, "", "  ")
+				fmt.Fprintf(a.stdout, "\nvalue:\n%s\n", out)
+			}
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&model, "model", "", "the embedding model (inspect embedding)")
+	cmd.Flags().StringVar(&parser, "parser", "", "the intent parser version, if the service gives one (inspect intent)")
+	cmd.Flags().BoolVar(&jsonInput, "json-input", false, "INPUT is the query's JSON, as the service's query type encodes")
+	cmd.Flags().BoolVar(&full, "full", false, "show every value of an embedding")
+	return cmd
+}
+
+// inputKey derives the Redis key of input for kind, as the library does.
+func inputKey(c *cache.RedisCache, kind, input, model, parser string, jsonInput bool) (string, error) {
+	switch kind {
+	case "key":
+		return input, nil
+	case cache.KindSearch:
+		if !jsonInput {
+			return cache.Search[string, any](c).Key(input)
+		}
+		if !json.Valid([]byte(input)) {
+			return "", usage("--json-input: %q is not JSON", input)
+		}
+		return cache.Search[json.RawMessage, any](c).Key(json.RawMessage(input))
+	case cache.KindIntent:
+		return cache.Intents[any](c, parser).Key(input)
+	case cache.KindEmbedding:
+		if model == "" {
+			return "", usage("inspect embedding needs --model: each model's vectors have keys of their own")
+		}
+		kd, err := cache.Embeddings(c, model)
+		if err != nil {
+			return "", usage("%v", err)
+		}
+		return kd.Key(input)
+	}
+	return "", usage("unknown kind %q: use search, intent, embedding, or key with a Redis key", kind)
+}

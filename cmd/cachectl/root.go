@@ -1,0 +1,163 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+	"golang.org/x/term"
+
+	"github.com/media-gateway/discovery/cache"
+)
+
+// app holds what every command shares: the connection flags, the output
+// format and the streams.
+type app struct {
+	url, namespace, master string
+	cluster, sentinels     []string
+	timeout                time.Duration
+	asJSON                 bool
+
+	stdin          io.Reader
+	stdout, stderr io.Writer
+}
+
+// run executes the command line args and returns the exit status.
+func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	a := &app{stdin: stdin, stdout: stdout, stderr: stderr}
+	root := a.root()
+	root.SetArgs(args)
+	root.SetIn(stdin)
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	err := root.Execute()
+	if err == nil {
+		return 0
+	}
+	fmt.Fprintf(stderr, "cachectl: %v\n", err)
+	var ee *exitError
+	if errors.As(err, &ee) {
+		return ee.code
+	}
+	if strings.HasPrefix(err.Error(), "unknown ") || strings.Contains(err.Error(), "flag") || strings.Contains(err.Error(), "arg(s)") {
+		return 2 // cobra's own usage errors
+	}
+	return 1
+}
+
+func (a *app) root() *cobra.Command {
+	root := &cobra.Command{
+		Use:   "cachectl",
+		Short: "Look into and operate the discovery cache in Redis",
+		Long: `cachectl looks into and operates the discovery cache in Redis.
+
+It connects as the library does: REDIS_URL, REDIS_CLUSTER_ADDRS, REDIS_SENTINEL_*,
+CACHE_NAMESPACE and the other variables of cache.ConfigFromEnv; the flags below
+override them. Output is a table, or JSON with --json.`,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	f := root.PersistentFlags()
+	f.StringVar(&a.url, "url", "", "Redis URL (default $REDIS_URL, else redis://127.0.0.1:6379/0)")
+	f.StringSliceVar(&a.cluster, "cluster", nil, "Redis Cluster seed addresses, host:port,… (default $REDIS_CLUSTER_ADDRS)")
+	f.StringSliceVar(&a.sentinels, "sentinel", nil, "Sentinel addresses, host:port,… (default $REDIS_SENTINEL_ADDRS)")
+	f.StringVar(&a.master, "sentinel-master", "", "the master set the sentinels watch (default $REDIS_SENTINEL_MASTER)")
+	f.StringVar(&a.namespace, "namespace", "", "the cache's key namespace (default $CACHE_NAMESPACE, else discovery)")
+	f.DurationVar(&a.timeout, "timeout", 0, "bound of the whole command (default: none for clear and warm, 30s otherwise)")
+	f.BoolVar(&a.asJSON, "json", false, "print JSON instead of tables")
+	root.AddCommand(a.healthCmd(), a.statsCmd(), a.inspectCmd(), a.clearCmd(), a.warmCmd(), a.benchCmd())
+	return root
+}
+
+// open connects to Redis as configured; the cache must be closed.
+func (a *app) open(ctx context.Context, edit ...func(*cache.Config)) (*cache.RedisCache, error) {
+	cfg, err := cache.ConfigFromEnv()
+	if err != nil {
+		return nil, usage("%v", err)
+	}
+	if a.url != "" {
+		cfg.URL = a.url
+	}
+	if len(a.cluster) > 0 {
+		cfg.ClusterAddrs = a.cluster
+	}
+	if len(a.sentinels) > 0 {
+		cfg.Sentinel.Addrs = a.sentinels
+	}
+	if a.master != "" {
+		cfg.Sentinel.MasterSet = a.master
+	}
+	if a.namespace != "" {
+		cfg.Namespace = a.namespace
+	}
+	cfg.RequireConnection = true // a tool reports an outage instead of working around it
+	cfg.NearCacheBytes = -1      // one-shot reads: a near cache would only cost
+	for _, e := range edit {
+		e(&cfg)
+	}
+	c, err := cache.New(ctx, cfg)
+	if errors.Is(err, cache.ErrInvalidConfig) {
+		return nil, usage("%v", err)
+	}
+	if errors.Is(err, cache.ErrUnavailable) {
+		return nil, fmt.Errorf("%w\nIs Redis running, and is REDIS_URL (or --url) right?", err)
+	}
+	return c, err
+}
+
+// context returns the command's context: bounded by --timeout, or by def
+// when it is not given (0: no bound).
+func (a *app) context(cmd *cobra.Command, def time.Duration) (context.Context, context.CancelFunc) {
+	ctx := cmd.Context()
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	d := a.timeout
+	if d == 0 {
+		d = def
+	}
+	if d > 0 {
+		return context.WithTimeout(ctx, d)
+	}
+	return context.WithCancel(ctx)
+}
+
+// printJSON writes v as indented JSON.
+func (a *app) printJSON(v any) error {
+	enc := json.NewEncoder(a.stdout)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
+// table writes rows of cells, aligned in columns.
+func (a *app) table(rows [][]string) {
+	w := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
+	for _, r := range rows {
+		fmt.Fprintln(w, strings.Join(r, "\t"))
+	}
+	w.Flush()
+}
+
+// terminal reports whether w is a terminal (where progress bars go).
+func terminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	return ok && term.IsTerminal(int(f.Fd()))
+}
+
+// ms formats a duration for tables.
+func ms(d time.Duration) string {
+	switch {
+	case d <= 0:
+		return "-"
+	case d < time.Millisecond:
+		return fmt.Sprintf("%.1f µs", float64(d)/float64(time.Microsecond))
+	}
+	return fmt.Sprintf("%.2f ms", float64(d)/float64(time.Millisecond))
+}
