@@ -18,6 +18,12 @@ import (
 // [RedisCache.DeletePattern]. With Config.Legacy set, clearing a built-in
 // kind also removes the original service's keys of that kind (see
 // [Legacy]), so that no cleared value is read back from there.
+//
+// On a Redis Cluster, every primary that owns slots is cleared. When one
+// fails (it is down and not yet replaced), the others are cleared all the
+// same: the count is what was removed, and the error wraps a
+// [*PartialError] naming the primaries not cleared; call it again once the
+// cluster has promoted their replicas.
 func (c *RedisCache) ClearKind(ctx context.Context, name string) (int64, error) {
 	return c.clearKind(ctx, name, nil)
 }
@@ -39,7 +45,8 @@ func (c *RedisCache) clearKind(ctx context.Context, name string, progress func(i
 // ClearAll removes every key in this cache's namespace, and nothing else
 // (with Config.Legacy set, the original service's keys of the built-in
 // kinds too), and returns how many it removed. Its removals are counted in
-// Stats().Cache, not per kind.
+// Stats().Cache, not per kind. On a Redis Cluster, a primary that fails
+// is passed over as by [RedisCache.ClearKind].
 func (c *RedisCache) ClearAll(ctx context.Context) (int64, error) {
 	return c.clearAll(ctx, nil)
 }
@@ -224,8 +231,10 @@ type ServerStats struct {
 // ServerStats reads memory and keyspace figures with INFO, and counts this
 // cache's keys per kind with SCAN (never KEYS, so Redis is not blocked; on a
 // large keyspace this takes one round trip per 1000 keys). On a cluster,
-// both go to the primaries only. Counts may be off by the keys written or
-// expiring while it runs.
+// both go to the primaries that own slots, so that each key is counted
+// once; when one fails, the figures of the others are returned with an
+// error wrapping a [*PartialError]. Counts may be off by the keys written
+// or expiring while it runs.
 func (c *RedisCache) ServerStats(ctx context.Context) (ServerStats, error) {
 	start := time.Now()
 	st, err := c.serverStats(ctx)
@@ -235,15 +244,16 @@ func (c *RedisCache) ServerStats(ctx context.Context) (ServerStats, error) {
 
 func (c *RedisCache) serverStats(ctx context.Context) (ServerStats, error) {
 	st := ServerStats{Keys: make(map[string]int64)}
-	infos, err := c.info(ctx)
+	infos, infoErr := c.info(ctx)
 	for _, info := range infos {
 		st.addInfo(info)
 	}
-	if err != nil {
-		return st, err
+	var partial *PartialError
+	if infoErr != nil && !errors.As(infoErr, &partial) {
+		return st, infoErr
 	}
 	prefix := c.cfg.Namespace + ":"
-	err = c.scan(ctx, c.namespaced("*"), func(keys []string) error {
+	err := c.scan(ctx, c.namespaced("*"), func(keys []string) error {
 		for _, k := range keys {
 			rest := strings.TrimPrefix(k, prefix)
 			if i := strings.IndexByte(rest, ':'); i >= 0 {
@@ -254,6 +264,9 @@ func (c *RedisCache) serverStats(ctx context.Context) (ServerStats, error) {
 		st.TotalKeys += int64(len(keys))
 		return nil
 	})
+	if err == nil {
+		err = infoErr // partial: the figures of the primaries that answered
+	}
 	return st, err
 }
 

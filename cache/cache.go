@@ -273,6 +273,10 @@ func (r *resolved) misused(err error) string {
 	switch {
 	case len(r.ClusterAddrs) > 0 && strings.Contains(msg, "cluster support disabled"):
 		return "Config.ClusterAddrs lists servers that are not in cluster mode (cluster-enabled no); give one server's address as Config.URL instead"
+	case strings.Contains(msg, "cluster support disabled"):
+		return "several addresses were given (addr= in the URL) but the servers are not in cluster mode: list a cluster's nodes, or add master_set=<name> if they are sentinels, or give one server"
+	case r.client.Sentinel.MasterSet == "" && strings.Contains(msg, "unknown command") && strings.Contains(msg, "cluster"):
+		return "the servers do not know CLUSTER: if they are sentinels, give them in Config.Sentinel (or with master_set=<name> in the URL)"
 	case r.client.Sentinel.MasterSet != "" && strings.Contains(msg, "unknown command") && strings.Contains(msg, "sentinel"):
 		return "the addresses given as sentinels are not Redis Sentinels: list the sentinels' addresses (often port 26379), or give a server's address as Config.URL"
 	case r.client.Sentinel.MasterSet != "" && strings.Contains(msg, "no such master"):

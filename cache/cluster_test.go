@@ -71,6 +71,73 @@ func TestCluster(t *testing.T) {
 		changed("a value changed on a cluster", i, "changed")
 	}
 
+	// Replica reads: a kind that asks for them is read from replicas (once
+	// the cluster reports them ready, some seconds after they synced); its
+	// lease, a write and a read together, still goes to the primary even
+	// while the replicas lag.
+	spread := openCluster(t, cl, "cluster-test", func(cfg *cache.Config) {
+		cfg.NearCacheBytes = -1
+		cfg.Policies = map[string]cache.Policy{cache.KindSearch: {ReplicaReads: true}}
+	})
+	spreadSearch := cache.Search[int, string](spread)
+	for i := range 30 {
+		if err := search.Set(ctx, i, "v"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	nodes := append(append([]*redistest.Server(nil), cl.Primaries...), cl.Replicas...)
+	replicas := func() (out []*redistest.Server) {
+		for _, n := range nodes {
+			if role, _ := n.CLI("ROLE"); strings.HasPrefix(role, "slave") {
+				out = append(out, n)
+			}
+		}
+		return out
+	}
+	calls := func(servers []*redistest.Server, commands ...string) (n int) {
+		for _, s := range servers {
+			for _, cmd := range commands {
+				n += commandCalls(t, s, cmd)
+			}
+		}
+		return n
+	}
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		before := calls(replicas(), "get", "mget")
+		for i := range 30 {
+			spreadSearch.Get(ctx, i)
+		}
+		if calls(replicas(), "get", "mget")-before >= 30 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("search reads with ReplicaReads still not on replicas 20 s after the cluster started")
+		}
+	}
+	lagging := replicas()
+	for _, r := range lagging {
+		if _, err := r.CLI("CLIENT", "PAUSE", "1000", "WRITE"); err != nil { // holds back replication
+			t.Fatal(err)
+		}
+	}
+	if len(lagging) != 3 {
+		t.Fatalf("%d replicas found; want 3", len(lagging))
+	}
+	if err := search.Set(ctx, 999, "stored"); err != nil {
+		t.Fatal(err)
+	}
+	setsBefore := calls(nodes, "set")
+	spreadLoads := 0
+	if v, err := spreadSearch.Fetch(ctx, 999, func(context.Context) (string, error) { spreadLoads++; return "loaded", nil }); err != nil || v != "stored" || spreadLoads != 0 {
+		t.Errorf("Fetch with ReplicaReads while the replicas lag = %q, %v, %d loads; want the stored value, from the primary", v, err, spreadLoads)
+	}
+	if d := calls(nodes, "set") - setsBefore; d > 2 {
+		t.Errorf("one Fetch with lagging replicas sent %d SETs; want its lease tried once", d)
+	}
+	if _, err := search.Delete(ctx, 999); err != nil {
+		t.Fatal(err)
+	}
+
 	// The lease: four processes, 50 goroutines each, miss one key: one load.
 	instances := []*cache.RedisCache{c, other, openCluster(t, cl, "cluster-test"), openCluster(t, cl, "cluster-test")}
 	for trial := range 5 {
@@ -186,6 +253,28 @@ func TestCluster(t *testing.T) {
 	if p, _ := cl.DBSize(t); sum(p) != 0 {
 		t.Errorf("keys left on the primaries after ClearAll: %v", p)
 	}
+
+	// A cluster that announces hostnames: primaries are still found (by
+	// id), so the counts stay exact.
+	for _, n := range nodes {
+		for _, kv := range [][2]string{{"cluster-announce-hostname", "localhost"}, {"cluster-preferred-endpoint-type", "hostname"}} {
+			if _, err := n.CLI("CONFIG", "SET", kv[0], kv[1]); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	time.Sleep(2 * time.Second) // the clients' topology refresh (every second)
+	for i := range 31 {
+		if err := search.Set(ctx, i, "v"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if st, err := c.ServerStats(ctx); err != nil || st.Keys[cache.KindSearch] != 31 {
+		t.Errorf("ServerStats on a cluster announcing hostnames = %v, %v; want 31 search keys", st.Keys, err)
+	}
+	if n, err := c.ClearAll(ctx); n != 31 || err != nil {
+		t.Errorf("ClearAll on a cluster announcing hostnames = %d, %v; want 31", n, err)
+	}
 }
 
 // A primary of a cluster killed under Fetch load: every Fetch is answered,
@@ -219,6 +308,17 @@ func TestClusterPrimaryKilled(t *testing.T) {
 	run := underFailover(t, c, func() {
 		victim.Stop()
 		lost := time.Now()
+		// ServerStats with a primary down counts the keys of the others,
+		// which the clear below then removes.
+		st, err := c.ServerStats(ctx)
+		if !errors.As(err, &partial) || st.Keys[cache.KindIntent] == 0 || st.Keys[cache.KindIntent] >= 100 {
+			t.Errorf("ServerStats with a primary down = %v, %v; want the intents of the 2 others and a *PartialError", st.Keys, err)
+		}
+		defer func() {
+			if cleared != st.Keys[cache.KindIntent] {
+				t.Errorf("ServerStats counted %d intents on the primaries up, the clear removed %d", st.Keys[cache.KindIntent], cleared)
+			}
+		}()
 		go func() {
 			for time.Since(lost) < 20*time.Second {
 				if role, err := heir.CLI("ROLE"); err == nil && strings.HasPrefix(role, "master") {

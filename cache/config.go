@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/url"
 	"os"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -119,7 +120,11 @@ type Config struct {
 	// closed on a dead one. While it is open, calls fail at once with ErrCircuitOpen,
 	// Fetch answers from its loaders, and Redis is only probed in the
 	// background. If zero, 5; negative, the breaker never opens on
-	// failures.
+	// failures. On a Redis Cluster, failures open it only once no call at
+	// all has succeeded for OperationTimeout: a primary that is down fails
+	// the calls of its slots (at once when its host refuses them, within
+	// OperationTimeout when it does not answer) until the cluster promotes
+	// its replica, while the other primaries go on serving.
 	BreakerThreshold int
 
 	// BreakerBackoff is how long the breaker stays open before its first
@@ -156,9 +161,11 @@ type Config struct {
 	// Up to a quarter more holds the keys of recently used inputs. If zero,
 	// 16 MiB a kind; negative turns the near cache off. It is off, whatever
 	// this says, against a server without client tracking (Redis before 6,
-	// RESP2-only proxies, some embedded test servers), and on Redis
-	// Cluster for now (a read redirected during a resharding or a failover
-	// would not be tracked): [RedisCache.Health] and the log say so.
+	// RESP2-only proxies, some embedded test servers): [RedisCache.Health]
+	// and the log say so. On a Redis Cluster, values read one at a time
+	// fill it (each read is tracked by the node that answers it, across
+	// redirections and failovers too); batches (GetMany, FetchMany) are
+	// answered from it but do not fill it.
 	NearCacheBytes int
 
 	// NearCacheMaxAge is the longest a value is served from the near cache
@@ -234,6 +241,11 @@ type Config struct {
 	// DisableCache itself (client tracking is on when the near cache is)
 	// and adds its own OnInvalidations after yours; ClientTrackingOptions
 	// must be empty while the near cache is on (it needs OPTIN tracking).
+	// Zero refresh intervals get the cache's defaults: the cluster's
+	// topology is read every second (ClusterOption.ShardsRefreshInterval)
+	// and the sentinels are asked for the primary every 5 s
+	// (Sentinel.TopologyRefreshInterval), besides what the client learns
+	// from redirections and the sentinels' announcements.
 	ClientOption *rueidis.ClientOption
 
 	// ClientBuilder, if not nil, builds the client from the final options
@@ -326,8 +338,10 @@ type Policy struct {
 	// near cache still go to primaries (the cluster client sends a read
 	// with tracking to the slot's primary); plain reads, batches and the
 	// reads of a cache without the near cache go to replicas. With one
-	// server, it has no effect. Writes, leases and clears always go to
-	// primaries.
+	// server, it has no effect. Writes, leases (a write and a read in one
+	// transaction) and clears always go to primaries. The key-level
+	// functions follow Policies[KindCustom], but for keys whose first
+	// segment is a kind's name, which follow that kind.
 	ReplicaReads bool
 }
 
@@ -391,9 +405,11 @@ const sentinelRefresh = 5 * time.Second
 // replicaRoute returns the client's SendToReplicas for Policy.ReplicaReads
 // and Policies[name].ReplicaReads, or nil when no kind reads from
 // replicas. A read goes to a replica when it reads keys of such a kind
-// (GET, MGET, PTTL: the first segment after the namespace names the kind;
-// any key of the namespace with Policy.ReplicaReads, but for the near
-// cache's probe, which must read its own write); CLIENT CACHING, which
+// (GET, MGET, PTTL: the first segment after the namespace names the kind,
+// a built-in one or one named in Policies; other keys are the key-level
+// functions', which follow Policies[KindCustom]; any key of the namespace
+// with Policy.ReplicaReads, but for the near cache's probe, which must
+// read its own write); CLIENT CACHING, which
 // asks for the next read's tracking, may go too, so that a tracked read
 // and its request travel together (with Sentinel; the cluster client
 // sends them to the primary).
@@ -409,6 +425,11 @@ func (r *resolved) replicaRoute() func(rueidis.Completed) bool {
 		return nil
 	}
 	prefix := r.Namespace + ":"
+	known := map[string]bool{KindSearch: true, KindIntent: true, KindEmbedding: true}
+	for name := range r.Policies {
+		known[name] = name != KindCustom
+	}
+	custom := all || kinds[KindCustom]
 	return func(cmd rueidis.Completed) bool {
 		args := cmd.Commands()
 		if len(args) < 2 {
@@ -426,8 +447,11 @@ func (r *resolved) replicaRoute() func(rueidis.Completed) bool {
 			return false
 		}
 		kind, _, _ := strings.Cut(rest, ":")
-		if kind == nearProbeSegment {
+		switch {
+		case kind == nearProbeSegment:
 			return false
+		case !known[kind]: // a key of the key-level functions
+			return custom
 		}
 		return all || kinds[kind]
 	}
@@ -692,21 +716,24 @@ func parseURL(raw string, hostOptional bool) (redacted string, opt rueidis.Clien
 		}
 		return "", opt, false, invalidConfig("URL is malformed: %v; expected redis://[user:password@]host:port[/db]", perr)
 	}
-	q := u.Query()
-	if q.Has("sentinel_password") { // never shown
-		hidden := u.Query()
-		hidden.Set("sentinel_password", "xxxxx")
-		shown := *u
-		shown.RawQuery = hidden.Encode()
-		redacted = shown.Redacted()
-	} else {
-		redacted = u.Redacted()
+	shown := *u
+	shown.RawQuery = sentinelPassword.ReplaceAllString(u.RawQuery, "${1}xxxxx") // never shown
+	shown.Fragment, shown.RawFragment = "", ""
+	redacted = shown.Redacted()
+	if strings.Contains(raw, "#") {
+		// Nothing follows a '#' in a Redis URL but the tail of a password.
+		return scrubURL(raw), opt, false, invalidConfig("URL %s has a '#'; escape it as %%23 in the user name, the password and sentinel_password", scrubURL(raw))
 	}
 	if u.User == nil && strings.Contains(raw, "@") {
 		// An unescaped / # or ? in the password ends the authority early:
 		// what the parser took for a host or a path holds part of the
 		// password, so the URL is never repeated as parsed.
-		return scrubURL(raw), opt, false, invalidConfig("URL %s has an '@' outside its user information; escape / # ? @ in the user name or password (%%2F %%23 %%3F %%40)", scrubURL(raw))
+		return scrubURL(raw), opt, false, invalidConfig("URL %s has an '@' outside its user information; escape / # ? @ in the user name, the password and sentinel_password (%%2F %%23 %%3F %%40)", scrubURL(raw))
+	}
+	q, qerr := url.ParseQuery(u.RawQuery)
+	if qerr != nil { // url.Query would drop the malformed pair silently
+		shown.RawQuery = ""
+		return shown.Redacted() + "?…", opt, false, invalidConfig("URL %s has a malformed query (a %% not followed by two hexadecimal digits?); escape %% as %%25 in option values", shown.Redacted()+"?…")
 	}
 	if q.Has("skip_verify") {
 		return redacted, opt, false, invalidConfig("URL %s sets skip_verify; TLS verification is never switched off by a URL: set Config.TLSConfig with InsecureSkipVerify if you must", redacted)
@@ -756,15 +783,24 @@ func parseURL(raw string, hostOptional bool) (redacted string, opt rueidis.Clien
 	return redacted, opt, hostless, nil
 }
 
-// scrubURL hides everything between a URL's scheme and its last '@': where
-// a password may be, whatever characters it holds.
+// scrubURL hides everything between a URL's scheme and its last '@', where
+// a password may be, whatever characters it holds, and the value of a
+// sentinel_password option, up to the next '&' or '#'.
 func scrubURL(raw string) string {
 	i, j := strings.Index(raw, "://"), strings.LastIndex(raw, "@")
-	if i < 0 || j < i+3 {
-		return raw
+	if q := strings.IndexByte(raw, '?'); i >= 0 && q >= 0 && q < j {
+		return raw[:i+3] + "xxxxx" // an '@' after a '?': what follows may be a password's
 	}
-	return raw[:i+3] + "xxxxx@" + raw[j+1:]
+	if i >= 0 && j >= i+3 {
+		raw = raw[:i+3] + "xxxxx@" + raw[j+1:]
+	}
+	raw = sentinelPassword.ReplaceAllString(raw, "${1}xxxxx")
+	raw, _, _ = strings.Cut(raw, "#") // what follows a '#' is the tail of a password
+	return raw
 }
+
+// sentinelPassword matches the sentinel_password option of a URL's query.
+var sentinelPassword = regexp.MustCompile(`((?:^|[?&;])sentinel_password=)[^&#]*`)
 
 // checkName validates a namespace or kind name: something that is placed
 // in keys and in SCAN patterns. The caller wraps the error in its class.

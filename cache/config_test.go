@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/url"
 	"reflect"
 	"slices"
 	"strings"
@@ -94,15 +95,19 @@ func TestURLNeverShowsThePassword(t *testing.T) {
 	addr := ln.Addr().String()
 	ln.Close()
 	for _, pw := range []string{"Zq/Xk#Vw", "Zq#Xk/Vw", "Zq?Xk@Vw", "Zq/Xk?Vw", "Zq%zzXk", "Zq Xk", "Zq:Xk"} {
-		for _, url := range []string{
+		for _, u := range []string{
 			"redis://user:" + pw + "@" + addr + "/0",
 			"redis://:" + pw + "@" + addr,
 			"rediss://user:" + pw + "@127.0.0.1:70000",
 			"redis://user:" + pw + "@" + addr + "/x",
 			"http://user:" + pw + "@127.0.0.1",
+			"redis://:dpw@" + addr + "/0?master_set=m&sentinel_password=" + url.QueryEscape(pw),
+			"redis://:dpw@" + addr + "/0?master_set=m&sentinel_password=" + pw,
+			"redis://:dpw@127.0.0.1:bad/0?master_set=m&sentinel_password=" + url.QueryEscape(pw),
+			"redis://" + addr + "/0?sentinel_password=" + pw + "&master_set=m",
 		} {
 			var logs logBuffer
-			c, err := cache.New(ctxT(t), cache.Config{URL: url, Logger: logs.logger(), DialTimeout: time.Second})
+			c, err := cache.New(ctxT(t), cache.Config{URL: u, Logger: logs.logger(), DialTimeout: time.Second})
 			shown := ""
 			if err != nil {
 				shown = err.Error()
@@ -114,7 +119,7 @@ func TestURLNeverShowsThePassword(t *testing.T) {
 			shown += logs.String()
 			for _, part := range []string{"Zq", "Xk", "Vw"} {
 				if strings.Contains(shown, part) && strings.Contains(pw, part) {
-					t.Errorf("URL %q: an error, Health or the log shows %q of the password: %s", url, part, shown)
+					t.Errorf("URL %q: an error, Health or the log shows %q of the password: %s", u, part, shown)
 				}
 			}
 		}

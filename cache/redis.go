@@ -416,18 +416,37 @@ func (c *RedisCache) getWithTTL(ctx context.Context, key string, tracked bool) (
 // sent on its own would stay behind on the old node and leave the read
 // untracked. The commands must then use keys of one slot.
 func (c *RedisCache) exchangeTracked(ctx context.Context, client rueidis.Client, tracked bool, at int, cmds ...rueidis.Completed) (res []rueidis.RedisResult, acked bool, err error) {
-	if !tracked {
+	return c.exchangeFramed(ctx, client, tracked, false, at, cmds)
+}
+
+// exchangeTogether is exchangeTracked for commands that must run on one
+// node, the slot's primary, one after the other: a write and the read of
+// what it left (a lease's SET NX and GET). On a cluster they are one
+// transaction even untracked, which the client never splits (nor sends
+// to a replica, with Policy.ReplicaReads); elsewhere, a batch with a
+// write goes to the primary as it is.
+func (c *RedisCache) exchangeTogether(ctx context.Context, client rueidis.Client, tracked bool, at int, cmds ...rueidis.Completed) (res []rueidis.RedisResult, acked bool, err error) {
+	return c.exchangeFramed(ctx, client, tracked, true, at, cmds)
+}
+
+// exchangeFramed is exchangeTracked and exchangeTogether.
+func (c *RedisCache) exchangeFramed(ctx context.Context, client rueidis.Client, tracked, together bool, at int, cmds rueidis.Commands) (res []rueidis.RedisResult, acked bool, err error) {
+	cluster := client.Mode() == rueidis.ClientModeCluster
+	if !tracked && !(together && cluster) {
 		res, err = c.exchangeMulti(ctx, client, cmds)
 		return res, false, err
 	}
 	b := client.B()
-	cluster := client.Mode() == rueidis.ClientModeCluster
 	framed := make(rueidis.Commands, 0, len(cmds)+3)
 	if cluster {
 		framed = append(framed, b.Multi().Build())
 	}
 	first := len(framed) // where cmds' replies begin
-	framed = append(append(append(framed, cmds[:at]...), b.ClientCaching().Yes().Build()), cmds[at:]...)
+	framed = append(framed, cmds[:at]...)
+	if tracked {
+		framed = append(framed, b.ClientCaching().Yes().Build())
+	}
+	framed = append(framed, cmds[at:]...)
 	if cluster {
 		framed = append(framed, b.Exec().Build())
 	}
@@ -445,13 +464,16 @@ func (c *RedisCache) exchangeTracked(ctx context.Context, client rueidis.Client,
 		if err != nil {
 			return nil, false, c.classify(err)
 		}
-		if len(replies) != len(cmds)+1 {
-			return nil, false, &Error{Class: ErrOperation, Cause: fmt.Errorf("EXEC of %d commands answered %d replies", len(cmds)+1, len(replies))}
+		if len(replies) != len(framed)-2 {
+			return nil, false, &Error{Class: ErrOperation, Cause: fmt.Errorf("EXEC of %d commands answered %d replies", len(framed)-2, len(replies))}
 		}
 		raw, first = make([]rueidis.RedisResult, len(replies)), 0
 		for i, m := range replies {
 			raw[i] = rueidis.NewResult(m, nil)
 		}
+	}
+	if !tracked {
+		return raw[first : first+len(cmds)], false, nil
 	}
 	acked = raw[first+at].Error() == nil
 	if at == 0 {
@@ -596,7 +618,11 @@ func (e *PartialError) Error() string {
 		if i > 0 {
 			b.WriteByte(',')
 		}
-		fmt.Fprintf(&b, " %s (%v)", f.Addr, f.Err)
+		why := f.Err
+		if ce, ok := f.Err.(*Error); ok && ce.Op == 0 && ce.Cause != nil {
+			why = fmt.Errorf("%s: %w", ce.Class, ce.Cause) // without the "cache: unknown" of an error with no operation
+		}
+		fmt.Fprintf(&b, " %s (%v)", f.Addr, why)
 	}
 	return b.String()
 }
@@ -658,11 +684,15 @@ type primary struct {
 }
 
 // primaries returns the nodes that hold keys: the one server, or, on a
-// cluster, every primary that owns slots, as CLUSTER NODES reports them to
-// the first node that answers (replicas hold copies; a primary that failed
-// and was replaced owns no slots any more). A primary that is down but
-// not yet replaced is returned all the same: its keys exist, and scanning
-// it fails.
+// cluster, every node the client knows that answers ROLE as a primary
+// (replicas hold copies), and every primary that owns slots in CLUSTER
+// NODES, as the first node that answers sees it, that is not among them:
+// one that is down but not yet replaced, or new to the client. Those are
+// returned without a client, so that operating on them fails; a primary
+// that failed and was replaced owns no slots any more, and is left out.
+// Nodes are told apart by their ids (CLUSTER MYID), not their addresses,
+// which the cluster may announce otherwise than the client knows them
+// (hostnames, TLS ports).
 func (c *RedisCache) primaries(ctx context.Context) ([]primary, error) {
 	client, err := c.door(ctx)
 	if err != nil {
@@ -671,10 +701,17 @@ func (c *RedisCache) primaries(ctx context.Context) ([]primary, error) {
 	if client.Mode() != rueidis.ClientModeCluster {
 		return []primary{{client: client}}, nil
 	}
-	known := client.Nodes()
+	var out []primary
+	ids := make(map[string]bool)
+	var nodes string // CLUSTER NODES, from the first node that answers
 	var lastErr error
-	for _, node := range known {
-		msg, err := c.send(ctx, node, node.B().ClusterNodes().Build())
+	for addr, node := range client.Nodes() {
+		b := node.B()
+		cmds := rueidis.Commands{b.Role().Build(), b.ClusterMyid().Build()}
+		if nodes == "" {
+			cmds = append(cmds, b.ClusterNodes().Build())
+		}
+		res, err := c.exchangeMulti(ctx, node, cmds)
 		if err != nil {
 			if ctx.Err() != nil || classOf(err) == ErrClosed {
 				return nil, err
@@ -682,29 +719,53 @@ func (c *RedisCache) primaries(ctx context.Context) ([]primary, error) {
 			lastErr = err
 			continue
 		}
-		text, err := msg.ToString()
-		if err != nil {
-			return nil, &Error{Class: ErrOperation, Cause: fmt.Errorf("unexpected CLUSTER NODES reply: %v", err)}
+		if len(res) == 3 {
+			nodes, _ = res[2].ToString()
+			nodes = strings.TrimPrefix(nodes, "txt:") // a RESP3 verbatim string's format
 		}
-		var out []primary
-		for _, addr := range slotOwners(text) {
-			out = append(out, primary{addr: addr, client: known[addr]})
+		id, _ := res[1].ToString()
+		if rerr := res[0].Error(); rerr != nil {
+			if classOf(c.classify(rerr)) == ErrOperation { // a server without ROLE: scanned, as it cannot be told apart
+				out = append(out, primary{addr: addr, client: node})
+				ids[id] = true
+				continue
+			}
+			lastErr = c.classify(rerr)
+			continue
 		}
-		return out, nil
+		role, err := res[0].ToArray()
+		if err != nil || len(role) == 0 {
+			return nil, &Error{Class: ErrOperation, Cause: fmt.Errorf("unexpected ROLE reply from %s: %v", addr, err)}
+		}
+		if r, _ := role[0].ToString(); strings.EqualFold(r, "master") {
+			out = append(out, primary{addr: addr, client: node})
+			ids[id] = true
+		}
 	}
-	if lastErr == nil {
-		lastErr = &Error{Class: ErrUnavailable, Cause: errors.New("the client knows no cluster node")}
+	if nodes == "" {
+		if lastErr == nil {
+			lastErr = &Error{Class: ErrUnavailable, Cause: errors.New("the client knows no cluster node")}
+		}
+		return nil, lastErr
 	}
-	return nil, lastErr
+	for _, o := range slotOwners(nodes) {
+		if !ids[o.id] {
+			out = append(out, primary{addr: o.addr})
+		}
+	}
+	return out, nil
 }
 
-// slotOwners returns the addresses (host:port) of the primaries that own
-// slots in a CLUSTER NODES reply, in its order. Each line reads
-// "<id> <host:port@bus[,hostname]> <flags> <primary> <ping> <pong> <epoch>
-// <link> <slot or range>…"; slots being migrated ("[1-<-id]") are not
-// owned.
-func slotOwners(text string) []string {
-	var out []string
+// slotOwner is a primary that owns slots, in a CLUSTER NODES reply.
+type slotOwner struct{ id, addr string }
+
+// slotOwners returns the primaries that own slots in a CLUSTER NODES
+// reply, in its order. Each line reads "<id> <host:port@bus[,hostname]>
+// <flags> <primary> <ping> <pong> <epoch> <link> <slot or range>…"; slots
+// being migrated ("[1-<-id]") are not owned. The address is for messages
+// only: the announced hostname, when there is one, with the port.
+func slotOwners(text string) []slotOwner {
+	var out []slotOwner
 	for _, line := range strings.Split(text, "\n") {
 		f := strings.Fields(line)
 		if len(f) < 9 || !slices.Contains(strings.Split(f[2], ","), "master") {
@@ -720,9 +781,12 @@ func slotOwners(text string) []string {
 		if !owns {
 			continue
 		}
-		addr, _, _ := strings.Cut(f[1], "@")
-		addr, _, _ = strings.Cut(addr, ",")
-		out = append(out, addr)
+		endpoint, hostname, _ := strings.Cut(f[1], ",")
+		addr, _, _ := strings.Cut(endpoint, "@")
+		if i := strings.LastIndexByte(addr, ':'); hostname != "" && i >= 0 {
+			addr = hostname + addr[i:]
+		}
+		out = append(out, slotOwner{id: f[0], addr: addr})
 	}
 	return out
 }
@@ -874,7 +938,7 @@ func (c *RedisCache) acquire(ctx context.Context, key string, lease []byte, ttl 
 	}
 	b := client.B()
 	set := b.Set().Key(key).Value(rueidis.BinaryString(lease)).Nx().Px(max(ttl, time.Millisecond)).Build()
-	res, _, err := c.exchangeTracked(ctx, client, tracked, 1, set, b.Get().Key(key).Build())
+	res, _, err := c.exchangeTogether(ctx, client, tracked, 1, set, b.Get().Key(key).Build())
 	if err != nil {
 		return false, nil, false, err
 	}

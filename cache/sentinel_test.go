@@ -77,7 +77,7 @@ func TestSentinel(t *testing.T) {
 	primary, replica := st.Servers[0], st.Servers[1]
 	spread := open(func(cfg *cache.Config) {
 		cfg.NearCacheBytes = -1
-		cfg.Policies = map[string]cache.Policy{cache.KindSearch: {ReplicaReads: true}}
+		cfg.Policies = map[string]cache.Policy{cache.KindSearch: {ReplicaReads: true}, cache.KindCustom: {ReplicaReads: true}}
 	})
 	search, intents := cache.Search[int, string](spread), cache.Intents[string](spread, "")
 	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(10 * time.Millisecond) { // replicated yet?
@@ -106,6 +106,39 @@ func TestSentinel(t *testing.T) {
 	if p := commandCalls(t, primary, "get") - onPrimary; p < 50 {
 		t.Errorf("50 intent Gets without ReplicaReads: %d GETs on the primary; want 50", p)
 	}
+	onReplica = commandCalls(t, replica, "get")
+	for range 50 {
+		if _, ok, err := cache.Get[string](ctx, spread, "raw"); !ok || err != nil {
+			t.Fatalf("key-level Get from the replica: %v, %v", ok, err)
+		}
+	}
+	if d := commandCalls(t, replica, "get") - onReplica; d < 50 {
+		t.Errorf("50 key-level Gets with Policies[KindCustom].ReplicaReads: %d GETs on the replica; want 50", d)
+	}
+	// With the near cache on, a replica-read kind is tracked on the
+	// replica, which reports the changes it applies.
+	tracked := open(func(cfg *cache.Config) {
+		cfg.Policies = map[string]cache.Policy{cache.KindSearch: {ReplicaReads: true}}
+	})
+	near := cache.Search[int, string](tracked)
+	onReplica = commandCalls(t, replica, "get")
+	if v, _, err := near.Get(ctx, 4); err != nil || v != "result 4" {
+		t.Fatalf("tracked Get from the replica: %q, %v", v, err)
+	}
+	if d := commandCalls(t, replica, "get") - onReplica; d != 1 {
+		t.Errorf("a tracked read with ReplicaReads: %d GETs on the replica; want 1", d)
+	}
+	if err := cache.Search[int, string](byURL).Set(ctx, 4, "changed on the primary"); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(2 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		if v, _, _ := near.Get(ctx, 4); v == "changed on the primary" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("a value read from the replica into the near cache was not invalidated within 2 s of a write")
+		}
+	}
 
 	// Misconfigurations are refused at New, saying what to fix.
 	data := redistest.Start(t)
@@ -125,6 +158,10 @@ func TestSentinel(t *testing.T) {
 			cache.ErrInvalidConfig, "not in cluster mode"},
 		{"standalone servers as cluster seeds", cache.Config{ClusterAddrs: []string{data.Addr, primary.Addr}},
 			cache.ErrInvalidConfig, "not in cluster mode"},
+		{"standalone servers in one URL", cache.Config{URL: "redis://" + data.Addr + "/0?addr=" + redistest.Start(t).Addr},
+			cache.ErrInvalidConfig, "not in cluster mode"},
+		{"sentinels as cluster seeds", cache.Config{ClusterAddrs: st.Addrs(), URL: "redis://:sentinel-pw@/0"},
+			cache.ErrInvalidConfig, "sentinels"},
 	} {
 		_, err := cache.New(ctxT(t), m.cfg)
 		if !errors.Is(err, m.class) || !strings.Contains(err.Error(), m.says) {
