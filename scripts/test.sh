@@ -9,14 +9,24 @@ cd "$(dirname "$0")/.."
 export PATH="$PATH:/usr/local/go/bin"
 command -v go >/dev/null || { echo "test.sh: Go is not installed (https://go.dev/dl/)" >&2; exit 1; }
 
-if ! command -v redis-server >/dev/null; then
-	echo "test.sh: redis-server not found; installing Debian's redis-server package"
+# install PACKAGE COMMAND: installs Debian's PACKAGE when COMMAND is missing.
+updated=""
+install() {
+	command -v "$2" >/dev/null && return
+	echo "test.sh: $2 not found; installing Debian's $1 package"
 	if [ "$(id -u)" -eq 0 ]; then sudo=""; else sudo="sudo"; fi
-	$sudo apt-get update -qq
-	DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq redis-server >/dev/null
-	command -v redis-server >/dev/null || { echo "test.sh: could not install redis-server; install it and run again" >&2; exit 1; }
-fi
-echo "test.sh: $(go version); $(redis-server --version | cut -d' ' -f1-3)"
+	[ -n "$updated" ] || { $sudo apt-get update -qq; updated=1; }
+	DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "$1" >/dev/null
+	command -v "$2" >/dev/null || { echo "test.sh: could not install $1; install it and run again" >&2; exit 1; }
+}
+install redis-server redis-server
+install chromium chromium # the demo's status page is tested in headless Chromium
+install bsdutils script   # cachectl's progress bar is tested on a pseudo-terminal
+echo "test.sh: $(go version); $(redis-server --version | cut -d' ' -f1-3); $(chromium --version 2>/dev/null | head -1)"
+
+# Each module is checked and tested on its own go.mod, as its users build
+# it; the workspace (go.work) is for running across modules from the root.
+export GOWORK=off
 
 unformatted=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))
 if [ -n "$unformatted" ]; then
@@ -46,6 +56,8 @@ go test -race -count=1 "$@" ./...
 (cd examples && go test -race -count=1 ./...)
 (cd cacheprom && go test -race -count=1 ./...)
 (cd cmd && go test -race -count=1 ./...)
+# The README's "go run ./cmd/discovery-demo", from the root, in the workspace.
+GOWORK= go build -o /dev/null ./cmd/discovery-demo ./cmd/cachectl
 # The side-by-side command runs end to end, briefly (its figures are
 # produced by hand: see docs/benchmarks.md).
 (cd benchmarks && go test -count=1 ./...)
