@@ -44,7 +44,7 @@ func (s store[V]) adapt(key string, m meta, now time.Time) {
 		defer s.k.extending.Delete(key)
 		start := time.Now()
 		err := s.c.expireAt(ctx, key, time.Unix(0, target)) // bounded by OperationTimeout
-		s.c.observeResult(ctx, s.k, Event{Op: OpExtend, Latency: time.Since(start)}, failIf(err, OpExtend, s.k, key))
+		s.c.observeResult(ctx, s.k, Event{Op: OpExtend, Latency: time.Since(start), Key: key}, failIf(err, OpExtend, s.k, key))
 	}) {
 		s.k.extending.Delete(key)
 	}

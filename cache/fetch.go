@@ -176,7 +176,7 @@ func (s store[V]) load(ctx context.Context, load LoaderFunc[V]) (V, error) {
 func runLoader[T any](ctx context.Context, c *RedisCache, k *kindState, load func(context.Context) (T, error)) (v T, err error) {
 	start := time.Now()
 	defer func() {
-		e := Event{Op: OpLoad, Outcome: OutcomeOK, Latency: time.Since(start)}
+		e := Event{Op: OpLoad, Outcome: OutcomeOK, Latency: time.Since(start), Context: ctx}
 		if r := recover(); r != nil {
 			err = &Error{Op: OpLoad, Kind: k.name, Class: ErrLoaderPanic, Cause: newPanicError(r)}
 			e.Class = ErrLoaderPanic

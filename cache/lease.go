@@ -121,7 +121,7 @@ func (s store[V]) lease(ctx context.Context, key string, mark []byte, wait time.
 				return zero, leaseNone // unusable: replaced by the load
 			}
 			if waited {
-				s.c.observe(s.k, Event{Op: OpLease, Outcome: OutcomeHit, Latency: time.Since(start)})
+				s.c.observe(s.k, Event{Op: OpLease, Outcome: OutcomeHit, Latency: time.Since(start), Key: key, Context: ctx})
 			}
 			return v, leaseValue
 		}
@@ -162,7 +162,7 @@ func (s store[V]) raceLoad(ctx context.Context, key string, ttl time.Duration, l
 		own <- result{v, err}
 	}()
 	stored := func(r result) (any, error) {
-		s.c.observe(s.k, Event{Op: OpLease, Outcome: OutcomeMiss, Latency: time.Since(start)})
+		s.c.observe(s.k, Event{Op: OpLease, Outcome: OutcomeMiss, Latency: time.Since(start), Key: key, Context: ctx})
 		if r.err == nil {
 			if err := s.set(ctx, key, r.v, ttl); err != nil {
 				s.c.absorb(ctx, s.k, err)
@@ -181,7 +181,7 @@ func (s store[V]) raceLoad(ctx context.Context, key string, ttl time.Duration, l
 			if v, _, err := s.open(key, raw); err == nil {
 				s.c.waits.drop(key, woken)
 				cancel() // the own load is not needed: a loader that honours its context stops
-				s.c.observe(s.k, Event{Op: OpLease, Outcome: OutcomeHit, Latency: time.Since(start)})
+				s.c.observe(s.k, Event{Op: OpLease, Outcome: OutcomeHit, Latency: time.Since(start), Key: key, Context: ctx})
 				return v, nil
 			}
 		}

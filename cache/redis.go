@@ -705,6 +705,7 @@ func (c *RedisCache) primaries(ctx context.Context) ([]primary, error) {
 	ids := make(map[string]bool)
 	var nodes string // CLUSTER NODES, from the first node that answers
 	var lastErr error
+	idsKnown := true // every primary said its id: the CLUSTER NODES entries can be told apart
 	for addr, node := range client.Nodes() {
 		b := node.B()
 		cmds := rueidis.Commands{b.Role().Build(), b.ClusterMyid().Build()}
@@ -723,7 +724,10 @@ func (c *RedisCache) primaries(ctx context.Context) ([]primary, error) {
 			nodes, _ = res[2].ToString()
 			nodes = strings.TrimPrefix(nodes, "txt:") // a RESP3 verbatim string's format
 		}
-		id, _ := res[1].ToString()
+		id, idErr := res[1].ToString()
+		if idErr != nil {
+			idsKnown = false // a Redis-compatible server without CLUSTER MYID
+		}
 		if rerr := res[0].Error(); rerr != nil {
 			if classOf(c.classify(rerr)) == ErrOperation { // a server without ROLE: scanned, as it cannot be told apart
 				out = append(out, primary{addr: addr, client: node})
@@ -742,14 +746,14 @@ func (c *RedisCache) primaries(ctx context.Context) ([]primary, error) {
 			ids[id] = true
 		}
 	}
-	if nodes == "" {
+	if nodes == "" && len(out) == 0 {
 		if lastErr == nil {
 			lastErr = &Error{Class: ErrUnavailable, Cause: errors.New("the client knows no cluster node")}
 		}
 		return nil, lastErr
 	}
 	for _, o := range slotOwners(nodes) {
-		if !ids[o.id] {
+		if idsKnown && !ids[o.id] {
 			out = append(out, primary{addr: o.addr})
 		}
 	}

@@ -62,7 +62,7 @@ func (s store[V]) refreshEarly(ctx context.Context, key string, ttl time.Duratio
 			}
 			return v, nil
 		})
-		e := Event{Op: OpRefresh, Outcome: OutcomeOK, Latency: time.Since(start)}
+		e := Event{Op: OpRefresh, Outcome: OutcomeOK, Latency: time.Since(start), Key: key, Context: ctx}
 		if err != nil {
 			e.Outcome = OutcomeError // the loader's: no class
 			if claim != nil {        // let another process try

@@ -121,7 +121,7 @@ func (s store[V]) staleValue(key string, start time.Time) (V, bool) {
 	}
 	v, ok := e.v.(V)
 	if ok {
-		s.c.observe(s.k, Event{Op: OpFetch, Outcome: OutcomeStale, Tier: TierLocal, Latency: time.Since(start)})
+		s.c.observe(s.k, Event{Op: OpFetch, Outcome: OutcomeStale, Tier: TierLocal, Latency: time.Since(start), Key: key})
 	}
 	return v, ok
 }

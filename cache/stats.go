@@ -120,6 +120,17 @@ type Event struct {
 	Latency time.Duration // how long it took, encoding and decoding included; for OpLoad, the loader's run time
 	Keys    int64         // for OpDelete and OpClear, the keys removed; for OpGetMany, the keys of the batch with this Outcome and Tier (one event per outcome, each with the batch's Latency); for OpSetMany, the keys stored
 	Breaker BreakerState  // for OpBreaker, the state the circuit breaker entered (its Class: the last failure's, when it opened)
+
+	// Key is the Redis key of an operation on one key (OpGet, OpSet,
+	// OpDelete, OpLease, OpRefresh, OpExtend, a stale OpFetch), "" for the
+	// others: the namespace, the kind and the SHA-256 of the input, never
+	// the input or a value. For a tracing span's attributes; not a metric
+	// label (one series per key).
+	Key string
+	// Context is the operation's context: its caller's, for a tracing
+	// adapter to parent a span; nil for events with none (a batch's parts,
+	// the breaker's changes).
+	Context context.Context
 }
 
 // Recorder receives every operation of the cache, once, when it ends: the
@@ -227,6 +238,7 @@ func (c *RedisCache) observe(k *kindState, e Event) {
 // success).
 func (c *RedisCache) observeResult(ctx context.Context, k *kindState, e Event, err error) {
 	e.Outcome, e.Class = outcomeOf(ctx, err)
+	e.Context = ctx
 	c.observe(k, e)
 }
 

@@ -58,7 +58,7 @@ func (s store[V]) local(ctx context.Context, key string, start time.Time) (V, me
 			// Another view of the kind may have stored another type: then
 			// this is a near-cache miss, and Redis answers.
 			if v, ok := e.v.(V); ok && e.typ == reflect.TypeFor[V]() {
-				s.c.observe(s.k, Event{Op: OpGet, Outcome: OutcomeHit, Tier: TierLocal, Latency: time.Since(start)})
+				s.c.observe(s.k, Event{Op: OpGet, Outcome: OutcomeHit, Tier: TierLocal, Latency: time.Since(start), Key: key, Context: ctx})
 				s.c.logHitMiss(ctx, s.k, key, true)
 				return v, meta{exp: e.exp, born: e.born}, true
 			}
@@ -78,7 +78,7 @@ func (s store[V]) remote(ctx context.Context, key, alt string, ttl time.Duration
 		v, m, ok, err = either.lookup(ctx, alt, nil, ttl) // not kept locally: the near cache is by key
 		m = meta{}                                        // the original service's key: not extended, not refreshed
 	}
-	e := Event{Op: OpGet, Outcome: OutcomeHit, Tier: TierRedis, Latency: time.Since(start)}
+	e := Event{Op: OpGet, Outcome: OutcomeHit, Tier: TierRedis, Latency: time.Since(start), Key: key, Context: ctx}
 	switch {
 	case ok:
 	case err == nil:
@@ -201,7 +201,7 @@ func (s store[V]) open(key string, raw []byte) (v V, size int, err error) {
 func (s store[V]) set(ctx context.Context, key string, v V, ttl time.Duration) error {
 	start := time.Now()
 	err := s.put(ctx, key, v, ttl)
-	s.c.observeResult(ctx, s.k, Event{Op: OpSet, Latency: time.Since(start)}, err)
+	s.c.observeResult(ctx, s.k, Event{Op: OpSet, Latency: time.Since(start), Key: key}, err)
 	return err
 }
 
@@ -306,7 +306,11 @@ const maxPooledEncodeBuffer = 256 << 10
 func (s store[V]) del(ctx context.Context, keys ...string) (int64, error) {
 	start := time.Now()
 	n, err := s.c.unlink(ctx, keys)
-	s.c.observeResult(ctx, s.k, Event{Op: OpDelete, Latency: time.Since(start), Keys: n}, err)
+	e := Event{Op: OpDelete, Latency: time.Since(start), Keys: n}
+	if len(keys) == 1 {
+		e.Key = keys[0]
+	}
+	s.c.observeResult(ctx, s.k, e, err)
 	return n, failIf(err, OpDelete, s.k, keys[0])
 }
 

@@ -37,7 +37,7 @@ fi
 # The library, the examples, the comparison benchmarks and the metrics
 # adapters are separate modules, so that the library requires only what it
 # imports.
-modules=(. examples benchmarks cacheprom cmd)
+modules=(. examples benchmarks cacheprom cacheotel cmd)
 for m in "${modules[@]}"; do
 	if ! (cd "$m" && go mod tidy -diff >/dev/null); then
 		echo "test.sh: go.mod or go.sum of module $m is not tidy; run: (cd $m && go mod tidy)" >&2
@@ -55,6 +55,7 @@ rm -rf "$nopath"
 go test -race -count=1 "$@" ./...
 (cd examples && go test -race -count=1 ./...)
 (cd cacheprom && go test -race -count=1 ./...)
+(cd cacheotel && go test -race -count=1 ./...)
 (cd cmd && go test -race -count=1 ./...)
 # The README's "go run ./cmd/discovery-demo", from the root, in the workspace.
 GOWORK= go build -o /dev/null ./cmd/discovery-demo ./cmd/cachectl
