@@ -720,6 +720,13 @@ func (c *RedisCache) primaries(ctx context.Context) ([]primary, error) {
 			lastErr = err
 			continue
 		}
+		if nerr := res[0].NonRedisError(); nerr != nil { // the node did not answer
+			if ctx.Err() != nil {
+				return nil, c.classify(nerr)
+			}
+			lastErr = c.classify(nerr)
+			continue
+		}
 		if len(res) == 3 {
 			nodes, _ = res[2].ToString()
 			nodes = strings.TrimPrefix(nodes, "txt:") // a RESP3 verbatim string's format
