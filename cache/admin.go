@@ -214,9 +214,17 @@ type ServerStats struct {
 	// UsedMemory is the server's used_memory, in bytes (summed over the
 	// primaries of a cluster).
 	UsedMemory int64
+	// MaxMemory is the server's maxmemory, in bytes (summed over the
+	// primaries of a cluster); 0 when unbounded, which a cache should not
+	// be.
+	MaxMemory int64
 	// MaxMemoryPolicy is the eviction policy; a cache wants allkeys-lru or
 	// allkeys-lfu.
 	MaxMemoryPolicy string
+	// EvictedKeys counts the keys the server evicted for memory since its
+	// start (or CONFIG RESETSTAT), of every client: a rising count means
+	// the cache is larger than the server's maxmemory.
+	EvictedKeys int64
 	// KeyspaceHits and KeyspaceMisses are the server's lookups since its
 	// start (or CONFIG RESETSTAT), for every client, not only this cache.
 	KeyspaceHits, KeyspaceMisses int64
@@ -282,6 +290,10 @@ func (st *ServerStats) addInfo(info string) {
 		switch name {
 		case "used_memory":
 			st.UsedMemory += n
+		case "maxmemory":
+			st.MaxMemory += n
+		case "evicted_keys":
+			st.EvictedKeys += n
 		case "keyspace_hits":
 			st.KeyspaceHits += n
 		case "keyspace_misses":

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/media-gateway/discovery/cache"
+	"github.com/media-gateway/discovery/internal/redistest"
 )
 
 func TestStatsCounters(t *testing.T) {
@@ -121,5 +122,29 @@ func TestLogging(t *testing.T) {
 	}
 	if strings.Contains(out, "hunter2") {
 		t.Errorf("log leaks the password:\n%s", out)
+	}
+}
+
+// ServerStats reports maxmemory and the keys the server evicted: a cache
+// larger than its Redis shows.
+func TestServerStatsEvictions(t *testing.T) {
+	t.Parallel()
+	srv := redistest.Start(t, "--maxmemory", "4mb", "--maxmemory-policy", "allkeys-lru")
+	c, err := cache.New(ctxT(t), cache.Config{URL: srv.URL(), CompressMinBytes: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	ctx := ctxT(t)
+	value := strings.Repeat("x", 10<<10)
+	for i := range 1000 { // 10 MB into 4
+		if err := cache.Search[int, string](c).Set(ctx, i, value); err != nil {
+			t.Fatal(err)
+		}
+	}
+	st, err := c.ServerStats(ctx)
+	if err != nil || st.MaxMemory != 4<<20 || st.EvictedKeys == 0 || st.MaxMemoryPolicy != "allkeys-lru" {
+		t.Errorf("ServerStats after 10 MB into a 4 MB server = maxmemory %d, evicted %d, policy %q, %v",
+			st.MaxMemory, st.EvictedKeys, st.MaxMemoryPolicy, err)
 	}
 }

@@ -2,11 +2,14 @@ package cacheprom_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -271,5 +274,80 @@ func BenchmarkNearHit(b *testing.B) {
 				}
 			})
 		})
+	}
+}
+
+// The Grafana dashboard in docs/ queries only metrics and labels that a
+// scrape holds.
+func TestDashboardQueriesRealMetrics(t *testing.T) {
+	raw, err := os.ReadFile("../docs/grafana-dashboard.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var dash struct {
+		Panels []struct {
+			Title   string
+			Targets []struct{ Expr string }
+		}
+	}
+	if err := json.Unmarshal(raw, &dash); err != nil {
+		t.Fatalf("the dashboard is not JSON: %v", err)
+	}
+	srv := redistest.Start(t)
+	rec := cacheprom.New(cacheprom.Options{})
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(rec)
+	ctx := context.Background()
+	c, err := cache.New(ctx, cache.Config{URL: srv.URL(), Recorder: rec})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	rec.Watch(c)
+	search := cache.Search[string, string](c)
+	search.Fetch(ctx, "q", func(context.Context) (string, error) { return "v", nil })
+	search.Fetch(ctx, "bad", func(context.Context) (string, error) { return "", errors.New("down") })
+	corrupt, _ := search.Key("corrupt")
+	if _, err := srv.CLI("SET", corrupt, "not a value of this cache"); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := search.Get(ctx, "corrupt"); !errors.Is(err, cache.ErrSerialization) {
+		t.Fatalf("Get of corrupt bytes: %v", err)
+	}
+	c.ClearKind(ctx, cache.KindSearch)
+	web := httptest.NewServer(promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	defer web.Close()
+	fams := scrape(t, web.URL)
+	labels := map[string]bool{"le": true, "job": true}
+	for _, f := range fams {
+		for _, m := range f.GetMetric() {
+			for _, l := range m.GetLabel() {
+				labels[l.GetName()] = true
+			}
+		}
+	}
+	names := regexp.MustCompile(`discovery_cache_[a-z_]+`)
+	by := regexp.MustCompile(`by \(([a-z_, ]+)\)`)
+	queries := 0
+	for _, p := range dash.Panels {
+		for _, target := range p.Targets {
+			queries++
+			for _, n := range names.FindAllString(target.Expr, -1) {
+				family := strings.TrimSuffix(strings.TrimSuffix(strings.TrimSuffix(n, "_bucket"), "_sum"), "_count")
+				if fams[family] == nil {
+					t.Errorf("panel %q queries %s, which no scrape holds", p.Title, n)
+				}
+			}
+			for _, m := range by.FindAllStringSubmatch(target.Expr, -1) {
+				for _, l := range strings.Split(m[1], ",") {
+					if l = strings.TrimSpace(l); !labels[l] {
+						t.Errorf("panel %q groups by %q, a label no metric has", p.Title, l)
+					}
+				}
+			}
+		}
+	}
+	if queries < 10 {
+		t.Errorf("the dashboard has %d queries; want its panels", queries)
 	}
 }

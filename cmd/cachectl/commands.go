@@ -106,8 +106,9 @@ errors), from an endpoint serving them as JSON such as discovery-demo's /status.
 			}
 			a.table([][]string{
 				{"redis", c.Endpoint()},
-				{"used memory", fmt.Sprintf("%.1f MiB", float64(st.UsedMemory)/(1<<20))},
+				{"used memory", fmt.Sprintf("%.1f MiB of %s", float64(st.UsedMemory)/(1<<20), maxMemory(st.MaxMemory))},
 				{"eviction policy", st.MaxMemoryPolicy},
+				{"evicted keys", fmt.Sprintf("%d (all clients, since the server started)", st.EvictedKeys)},
 				{"keyspace hits", fmt.Sprintf("%d (%s of lookups, all clients)", st.KeyspaceHits, hitRate)},
 				{"keys in namespace", strconv.FormatInt(st.TotalKeys, 10)},
 			})
@@ -163,4 +164,12 @@ func fetchJSON(ctx context.Context, url string) ([]byte, error) {
 		return nil, fmt.Errorf("%s", resp.Status)
 	}
 	return body, nil
+}
+
+// maxMemory formats a server's maxmemory.
+func maxMemory(n int64) string {
+	if n == 0 {
+		return "no maxmemory (unbounded: set one, with an allkeys-lru or allkeys-lfu policy)"
+	}
+	return fmt.Sprintf("%.1f MiB maxmemory", float64(n)/(1<<20))
 }
