@@ -54,7 +54,7 @@ the cluster has promoted its replica.`,
 			}
 			n := total
 			if !dryRun && total > 0 {
-				o.Progress, n = a.progress(total, "clearing "+what), 0
+				o.Progress, n = a.progress(total, "clearing "+what, "keys"), 0
 				n, err = c.Clear(ctx, o)
 				if err != nil {
 					if a.asJSON {
@@ -86,9 +86,9 @@ the cluster has promoted its replica.`,
 }
 
 // progress returns a report function for total items: a progress bar with
-// rate and time left on a terminal (stderr), or a plain line every 10,000
-// items and at the end otherwise. With --json, nothing.
-func (a *app) progress(total int64, what string) func(done int64) {
+// rate (in units a second) and time left on a terminal (stderr), or a plain
+// line every 10,000 items and at the end otherwise. With --json, nothing.
+func (a *app) progress(total int64, what, unit string) func(done int64) {
 	if a.asJSON {
 		return nil
 	}
@@ -98,7 +98,7 @@ func (a *app) progress(total int64, what string) func(done int64) {
 			progressbar.OptionSetDescription(what),
 			progressbar.OptionShowCount(),
 			progressbar.OptionShowIts(),
-			progressbar.OptionSetItsString("keys"),
+			progressbar.OptionSetItsString(unit),
 			progressbar.OptionSetPredictTime(true),
 			progressbar.OptionThrottle(100*time.Millisecond),
 			progressbar.OptionOnCompletion(func() { fmt.Fprintln(a.stderr) }),

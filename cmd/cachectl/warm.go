@@ -63,7 +63,7 @@ On a terminal, a progress bar shows the rate and the time left. The command fail
 				}
 				return postLoader(ctx, loaderURL, in)
 			}
-			bar := a.progress(int64(len(lines)), "warming "+args[0])
+			bar := a.progress(int64(len(lines)), "warming "+args[0], "inputs")
 			o := cache.WarmOptions{Concurrency: concurrency, Force: force}
 			if bar != nil {
 				o.Progress = func(s cache.WarmSummary) { bar(int64(s.Done)) }
