@@ -304,10 +304,10 @@ func TestClusterPrimaryKilled(t *testing.T) {
 	}
 	var cleared int64
 	var partial *cache.PartialError
-	var promoted atomic.Int64
+	var promoted *atomic.Int64
 	run := underFailover(t, c, func() {
 		victim.Stop()
-		lost := time.Now()
+		promoted = promotedAfter(heir)
 		// ServerStats with a primary down counts the keys of the others,
 		// which the clear below then removes.
 		st, err := c.ServerStats(ctx)
@@ -317,15 +317,6 @@ func TestClusterPrimaryKilled(t *testing.T) {
 		defer func() {
 			if cleared != st.Keys[cache.KindIntent] {
 				t.Errorf("ServerStats counted %d intents on the primaries up, the clear removed %d", st.Keys[cache.KindIntent], cleared)
-			}
-		}()
-		go func() {
-			for time.Since(lost) < 20*time.Second {
-				if role, err := heir.CLI("ROLE"); err == nil && strings.HasPrefix(role, "master") {
-					promoted.Store(int64(time.Since(lost)))
-					return
-				}
-				time.Sleep(10 * time.Millisecond)
 			}
 		}()
 		n, err := c.ClearKind(ctx, cache.KindIntent)

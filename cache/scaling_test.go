@@ -112,6 +112,24 @@ func (run failoverRun) check(t *testing.T, what string) {
 		run.fetches, run.writeErrs, run.writes, round(run.writesBack)))
 }
 
+// promotedAfter starts watching s, a replica, from now on, and returns
+// how long it took to answer ROLE as a primary (zero until it has, or
+// after 20 s without).
+func promotedAfter(s *redistest.Server) *atomic.Int64 {
+	var took atomic.Int64
+	lost := time.Now()
+	go func() {
+		for time.Since(lost) < 20*time.Second {
+			if role, err := s.CLI("ROLE"); err == nil && strings.HasPrefix(role, "master") {
+				took.Store(int64(time.Since(lost)))
+				return
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}()
+	return &took
+}
+
 // commandCalls returns how many times s has run command (INFO
 // commandstats), for telling which server a read went to.
 func commandCalls(t *testing.T, s *redistest.Server, command string) int {

@@ -173,19 +173,10 @@ func TestSentinel(t *testing.T) {
 	}
 
 	// The primary is killed under load.
-	var promoted atomic.Int64
+	var promoted *atomic.Int64
 	run := underFailover(t, c, func() {
 		primary.Stop()
-		lost := time.Now()
-		go func() {
-			for time.Since(lost) < 20*time.Second {
-				if role, err := replica.CLI("ROLE"); err == nil && strings.HasPrefix(role, "master") {
-					promoted.Store(int64(time.Since(lost)))
-					return
-				}
-				time.Sleep(10 * time.Millisecond)
-			}
-		}()
+		promoted = promotedAfter(replica)
 	}, time.Second)
 	run.check(t, "Sentinel: primary killed under 8 goroutines Fetching")
 	report(t, "Sentinel: the replica promoted (down-after-milliseconds 1000)", fmt.Sprintf("%v after the kill", round(time.Duration(promoted.Load()))))

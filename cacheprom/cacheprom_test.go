@@ -76,24 +76,32 @@ next:
 	return 0, false
 }
 
+// scraped returns a cache on a private server whose Recorder, made with
+// o, is registered in a registry served over HTTP by web.
+func scraped(t *testing.T, o cacheprom.Options) (*redistest.Server, *cache.RedisCache, *httptest.Server) {
+	t.Helper()
+	srv := redistest.Start(t)
+	rec := cacheprom.New(o)
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(rec)
+	c, err := cache.New(context.Background(), cache.Config{URL: srv.URL(), Recorder: rec})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	rec.Watch(c)
+	web := httptest.NewServer(promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	t.Cleanup(web.Close)
+	return srv, c, web
+}
+
 // A cache's operations, scraped over HTTP from a registry the Recorder is
 // registered in, give counters equal to the cache's own figures, latency
 // and loader histograms, the near cache's size and the breaker's state;
 // no series holds a key or a value.
 func TestScrape(t *testing.T) {
-	srv := redistest.Start(t)
-	rec := cacheprom.New(cacheprom.Options{ConstLabels: prometheus.Labels{"service": "discovery"}})
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(rec)
+	srv, c, web := scraped(t, cacheprom.Options{ConstLabels: prometheus.Labels{"service": "discovery"}})
 	ctx := context.Background()
-	c, err := cache.New(ctx, cache.Config{URL: srv.URL(), Recorder: rec})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	rec.Watch(c)
-	web := httptest.NewServer(promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
-	defer web.Close()
 
 	search := cache.Search[string, string](c)
 	load := func(context.Context) (string, error) { time.Sleep(2 * time.Millisecond); return "secret result", nil }
@@ -293,17 +301,8 @@ func TestDashboardQueriesRealMetrics(t *testing.T) {
 	if err := json.Unmarshal(raw, &dash); err != nil {
 		t.Fatalf("the dashboard is not JSON: %v", err)
 	}
-	srv := redistest.Start(t)
-	rec := cacheprom.New(cacheprom.Options{})
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(rec)
+	srv, c, web := scraped(t, cacheprom.Options{})
 	ctx := context.Background()
-	c, err := cache.New(ctx, cache.Config{URL: srv.URL(), Recorder: rec})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	rec.Watch(c)
 	search := cache.Search[string, string](c)
 	search.Fetch(ctx, "q", func(context.Context) (string, error) { return "v", nil })
 	search.Fetch(ctx, "bad", func(context.Context) (string, error) { return "", errors.New("down") })
@@ -315,8 +314,6 @@ func TestDashboardQueriesRealMetrics(t *testing.T) {
 		t.Fatalf("Get of corrupt bytes: %v", err)
 	}
 	c.ClearKind(ctx, cache.KindSearch)
-	web := httptest.NewServer(promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
-	defer web.Close()
 	fams := scrape(t, web.URL)
 	labels := map[string]bool{"le": true, "job": true}
 	for _, f := range fams {

@@ -38,16 +38,14 @@ touches no key of the cache's namespace.`,
 			if n < 1 || size < 1 || concurrency < 1 {
 				return usage("bench: --n, --size and --concurrency must be positive")
 			}
-			ctx, cancel := a.context(cmd, 5*time.Minute)
-			defer cancel()
 			var id [4]byte
 			rand.Read(id[:])
 			ns := "cachectl-bench-" + hex.EncodeToString(id[:])
-			c, err := a.open(ctx, func(cfg *cache.Config) { cfg.Namespace = ns; cfg.CompressMinBytes = -1 })
+			ctx, c, done, err := a.connect(cmd, 5*time.Minute, func(cfg *cache.Config) { cfg.Namespace = ns; cfg.CompressMinBytes = -1 })
 			if err != nil {
 				return err
 			}
-			defer c.Close()
+			defer done()
 			defer c.ClearAll(ctx) //nolint:errcheck // the keys expire within a minute anyway
 			kd, err := cache.NewKind[int, []byte](c, "bench", time.Minute)
 			if err != nil {

@@ -39,13 +39,11 @@ the cluster has promoted its replica.`,
 			if all {
 				what = "every kind"
 			}
-			ctx, cancel := a.context(cmd, 0)
-			defer cancel()
-			c, err := a.open(ctx)
+			ctx, c, done, err := a.connect(cmd, 0)
 			if err != nil {
 				return err
 			}
-			defer c.Close()
+			defer done()
 			start := time.Now()
 			// Count first: the total of the progress bar, and the dry run.
 			total, err := c.Clear(ctx, cache.ClearOptions{Kind: o.Kind, All: o.All, DryRun: true})

@@ -22,13 +22,11 @@ func (a *app) healthCmd() *cobra.Command {
 		Short: "PING Redis and report the round trip, the circuit breaker and the near cache",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			ctx, cancel := a.context(cmd, 30*time.Second)
-			defer cancel()
-			c, err := a.open(ctx)
+			ctx, c, done, err := a.connect(cmd, 30*time.Second)
 			if err != nil {
 				return err
 			}
-			defer c.Close()
+			defer done()
 			h, err := c.Health(ctx)
 			if err != nil {
 				return fmt.Errorf("%w\nRedis did not answer PING: see docs/operations.md, \"Redis is down\"", err)
@@ -69,13 +67,11 @@ figures a running service reports (per kind hits, near-cache hits, misses, loads
 errors), from an endpoint serving them as JSON such as discovery-demo's /status.json.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			ctx, cancel := a.context(cmd, 30*time.Second)
-			defer cancel()
-			c, err := a.open(ctx)
+			ctx, c, done, err := a.connect(cmd, 30*time.Second)
 			if err != nil {
 				return err
 			}
-			defer c.Close()
+			defer done()
 			st, err := c.ServerStats(ctx)
 			if err != nil {
 				return err

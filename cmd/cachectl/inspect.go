@@ -28,13 +28,11 @@ is compressed, when it was written, and the value decoded without its type.
   cachectl inspect key discovery:search:3f5a…         a Redis key as it is`,
 		Args: cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			ctx, cancel := a.context(cmd, 30*time.Second)
-			defer cancel()
-			c, err := a.open(ctx)
+			ctx, c, done, err := a.connect(cmd, 30*time.Second)
 			if err != nil {
 				return err
 			}
-			defer c.Close()
+			defer done()
 			key, err := inputKey(c, args[0], args[1], model, parser, jsonInput)
 			if err != nil {
 				return err

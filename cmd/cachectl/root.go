@@ -76,6 +76,18 @@ override them. Output is a table, or JSON with --json.`,
 	return root
 }
 
+// connect bounds the command's context (see context) and opens the cache
+// on it; done closes the cache and releases the context.
+func (a *app) connect(cmd *cobra.Command, bound time.Duration, edit ...func(*cache.Config)) (context.Context, *cache.RedisCache, func(), error) {
+	ctx, cancel := a.context(cmd, bound)
+	c, err := a.open(ctx, edit...)
+	if err != nil {
+		cancel()
+		return nil, nil, nil, err
+	}
+	return ctx, c, func() { c.Close(); cancel() }, nil
+}
+
 // open connects to Redis as configured; the cache must be closed.
 func (a *app) open(ctx context.Context, edit ...func(*cache.Config)) (*cache.RedisCache, error) {
 	cfg, err := cache.ConfigFromEnv()

@@ -50,13 +50,11 @@ On a terminal, a progress bar shows the rate and the time left. The command fail
 			if err != nil {
 				return err
 			}
-			ctx, cancel := a.context(cmd, 0)
-			defer cancel()
-			c, err := a.open(ctx)
+			ctx, c, done, err := a.connect(cmd, 0)
 			if err != nil {
 				return err
 			}
-			defer c.Close()
+			defer done()
 			load := func(ctx context.Context, in json.RawMessage) ([]byte, error) {
 				if loaderCmd != "" {
 					return runLoaderCmd(ctx, loaderCmd, in)
