@@ -122,7 +122,7 @@ func (kd *Kind[K, V]) FetchMany(ctx context.Context, ins []K, load BatchLoaderFu
 		if hit[j] {
 			out[i], answered[i] = got[j], true
 		} else if !redisOK {
-			out[i], answered[i] = s.staleValue(keys[i], start)
+			out[i], answered[i] = s.staleValue(ctx, keys[i], start)
 		}
 	}
 	var missed []int // positions to load: the first of each input
@@ -225,11 +225,11 @@ func (s store[V]) getMany(ctx context.Context, keys []string) (vals []V, hit []b
 		tier Tier
 	}{{local, OutcomeHit, TierLocal}, {found, OutcomeHit, TierRedis}, {missed, OutcomeMiss, TierRedis}} {
 		if g.n > 0 {
-			s.c.observe(s.k, Event{Op: OpGetMany, Outcome: g.out, Tier: g.tier, Keys: g.n, Latency: latency})
+			s.c.observe(s.k, Event{Op: OpGetMany, Outcome: g.out, Tier: g.tier, Keys: g.n, Latency: latency, Context: ctx})
 		}
 	}
 	if err != nil {
-		e := Event{Op: OpGetMany, Keys: int64(len(rest)), Latency: latency}
+		e := Event{Op: OpGetMany, Keys: int64(len(rest)), Latency: latency, Context: ctx}
 		e.Outcome, e.Class = outcomeOf(ctx, err)
 		s.c.observe(s.k, e)
 		err = failIf(err, OpGetMany, s.k, keys[rest[0]])
@@ -305,7 +305,7 @@ func (s store[V]) setMany(ctx context.Context, keys []string, vals []V, partial 
 	start := time.Now()
 	n, err := s.putMany(ctx, keys, vals, partial)
 	if n > 0 { // stored: with partial, beside values refused
-		s.c.observe(s.k, Event{Op: OpSetMany, Outcome: OutcomeOK, Latency: time.Since(start), Keys: int64(n)})
+		s.c.observe(s.k, Event{Op: OpSetMany, Outcome: OutcomeOK, Latency: time.Since(start), Keys: int64(n), Context: ctx})
 	}
 	if err != nil {
 		s.c.observeResult(ctx, s.k, Event{Op: OpSetMany, Latency: time.Since(start)}, err)

@@ -788,19 +788,30 @@ func parseURL(raw string, hostOptional bool) (redacted string, opt rueidis.Clien
 // sentinel_password option, up to the next '&' or '#'.
 func scrubURL(raw string) string {
 	i, j := strings.Index(raw, "://"), strings.LastIndex(raw, "@")
-	if q := strings.IndexByte(raw, '?'); i >= 0 && q >= 0 && q < j {
-		return raw[:i+3] + "xxxxx" // an '@' after a '?': what follows may be a password's
+	start := i + 3 // where user information would begin
+	if i < 0 {     // "redis:/:pw@host", ":pw@host": no authority marker, so anything before the '@'
+		start = strings.IndexByte(raw, ':') + 1
+		if c := strings.IndexByte(raw, '/'); c >= 0 && c < start {
+			start = 0
+		}
+		for start < len(raw) && raw[start] == '/' {
+			start++
+		}
 	}
-	if i >= 0 && j >= i+3 {
-		raw = raw[:i+3] + "xxxxx@" + raw[j+1:]
+	if q := strings.IndexByte(raw, '?'); q >= 0 && q < j {
+		return raw[:start] + "xxxxx" // an '@' after a '?': what follows may be a password's
+	}
+	if j >= start {
+		raw = raw[:start] + "xxxxx@" + raw[j+1:]
 	}
 	raw = sentinelPassword.ReplaceAllString(raw, "${1}xxxxx")
 	raw, _, _ = strings.Cut(raw, "#") // what follows a '#' is the tail of a password
 	return raw
 }
 
-// sentinelPassword matches the sentinel_password option of a URL's query.
-var sentinelPassword = regexp.MustCompile(`((?:^|[?&;])sentinel_password=)[^&#]*`)
+// sentinelPassword matches the value of any query option whose name holds
+// "pass" (sentinel_password, and a password= given by mistake).
+var sentinelPassword = regexp.MustCompile(`(?i)((?:^|[?&;])[a-z_]*pass[a-z_]*=)[^&#]*`)
 
 // checkName validates a namespace or kind name: something that is placed
 // in keys and in SCAN patterns. The caller wraps the error in its class.

@@ -105,6 +105,10 @@ func TestURLNeverShowsThePassword(t *testing.T) {
 			"redis://:dpw@" + addr + "/0?master_set=m&sentinel_password=" + pw,
 			"redis://:dpw@127.0.0.1:bad/0?master_set=m&sentinel_password=" + url.QueryEscape(pw),
 			"redis://" + addr + "/0?sentinel_password=" + pw + "&master_set=m",
+			"redis:/:" + pw + "@" + addr,
+			":" + pw + "@" + addr,
+			"redis:" + pw + "@" + addr,
+			"redis://" + addr + "/0?password=" + url.QueryEscape(pw),
 		} {
 			var logs logBuffer
 			c, err := cache.New(ctxT(t), cache.Config{URL: u, Logger: logs.logger(), DialTimeout: time.Second})

@@ -44,7 +44,7 @@ func (s store[V]) fetch(ctx context.Context, key, alt string, keyErr error, ttl 
 		s.c.absorb(ctx, s.k, err)
 	}
 	if !redisOK {
-		if v, ok := s.staleValue(key, start); ok {
+		if v, ok := s.staleValue(ctx, key, start); ok {
 			return v, nil
 		}
 	}

@@ -1,6 +1,7 @@
 package cache
 
 import (
+	"context"
 	"math"
 	"reflect"
 	"sync"
@@ -109,7 +110,7 @@ func (s store[V]) keepStale(key string, v V, size int, own bool) {
 
 // staleValue returns key's last known value, if the stale store has one of
 // type V, and records the stale hit.
-func (s store[V]) staleValue(key string, start time.Time) (V, bool) {
+func (s store[V]) staleValue(ctx context.Context, key string, start time.Time) (V, bool) {
 	var zero V
 	st := s.k.stale
 	if st == nil {
@@ -121,7 +122,7 @@ func (s store[V]) staleValue(key string, start time.Time) (V, bool) {
 	}
 	v, ok := e.v.(V)
 	if ok {
-		s.c.observe(s.k, Event{Op: OpFetch, Outcome: OutcomeStale, Tier: TierLocal, Latency: time.Since(start), Key: key})
+		s.c.observe(s.k, Event{Op: OpFetch, Outcome: OutcomeStale, Tier: TierLocal, Latency: time.Since(start), Key: key, Context: ctx})
 	}
 	return v, ok
 }

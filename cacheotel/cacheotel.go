@@ -12,26 +12,39 @@
 //
 //	discovery.cache.reads{kind,tier,outcome}                keys read: tier local (near cache) or redis
 //	discovery.cache.operations{kind,op,outcome}             other operations ended (set, load, lease, clear…)
-//	discovery.cache.errors{kind,op,error.type}              failed operations, by class
+//	discovery.cache.errors{kind,op,class}                   failed operations of the cache, by class (loaders' errors are in operations, op load, outcome error)
 //	discovery.cache.operation.duration{kind,op,tier}        seconds; near-cache hits are counted, not timed
 //	discovery.cache.load.duration{kind,outcome}             seconds the loaders took
 //	discovery.cache.removed_keys{kind}                      keys removed by Delete, DeletePattern and the clears
 //	discovery.cache.near_cache.entries{kind}                values held in the near cache (from Watch)
 //	discovery.cache.near_cache.bytes{kind}                  their weight
+//	discovery.cache.near_cache.on                           1 when the near cache is on
+//	discovery.cache.near_cache.flushes                      times the whole near cache was dropped
 //	discovery.cache.breaker.state                           0 closed, 1 open, 2 half-open
+//	discovery.cache.breaker.opens                           times the breaker opened
 //
 // Spans are named "<op> <kind>" ("get search", "load intent", "set
 // embedding"), of kind client for Redis calls and internal for loads and
 // lease waits, with the attributes db.system.name ("redis"),
 // db.operation.name, cache.kind, cache.tier, cache.outcome, cache.key.hash
-// (the SHA-256 of the input, as in the key: never the input or a value),
-// and error.type with an error status for failures. Near-cache hits get no
-// span unless Options.SpanLocalHits: they take about a microsecond, less
-// than a span costs.
+// (the SHA-256 of the input, as in the key: never the input or a value;
+// not for the key-level functions, whose keys are the caller's), and, for
+// failures, error.type, an error status and an exception event. Near-cache
+// hits get no span unless Options.SpanLocalHits: they take a few hundred
+// nanoseconds, less than a span costs.
+//
+// Spans are made when an operation ends, from its event: the parts of a
+// Fetch (get, load, set) are siblings under the caller's span, not
+// children of a fetch span, and a loader's own spans are children of the
+// caller's span too. A batch read gives a span per outcome (its hits and
+// its misses); background work (an adaptive TTL's extension) has no
+// parent.
 package cacheotel
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"math/rand/v2"
 	"strings"
 	"sync"
@@ -70,6 +83,7 @@ type Recorder struct {
 	ops, errs, removed metric.Int64Counter
 	durations, loads   metric.Float64Histogram
 
+	watched atomic.Bool                  // Watch was called
 	attrs   sync.Map                     // attrKey → metric.MeasurementOption, so that a hot event allocates nothing
 	kinds   sync.Map                     // kind name → *kindReads
 	builtin [3]atomic.Pointer[kindReads] // search, intent, embedding: r.kinds' entries
@@ -213,7 +227,7 @@ func (r *Recorder) attributes(k attrKey) metric.MeasurementOption {
 	case mOps:
 		kv = append(kv, attribute.String("op", cache.Op(k.op).String()), attribute.String("outcome", cache.Outcome(k.outcome).String()))
 	case mErrs:
-		kv = append(kv, attribute.String("op", cache.Op(k.op).String()), attribute.String("error.type", k.class.String()))
+		kv = append(kv, attribute.String("op", cache.Op(k.op).String()), attribute.String("class", k.class.String()))
 	case mDurations:
 		kv = append(kv, attribute.String("op", cache.Op(k.op).String()), attribute.String("tier", cache.Tier(k.tier).String()))
 	case mLoads:
@@ -248,7 +262,7 @@ func (r *Recorder) Record(e cache.Event) {
 	}
 	local := e.Tier == cache.TierLocal && e.Outcome == cache.OutcomeHit
 	if !local {
-		if e.Outcome == cache.OutcomeError {
+		if e.Class != 0 { // failures, and undecodable bytes (a miss with a class); a loader's own error has none
 			r.errs.Add(metricCtx, 1, r.attributes(attrKey{metric: mErrs, kind: e.Kind, op: op, class: e.Class}))
 		}
 		if (e.Op == cache.OpDelete || e.Op == cache.OpClear) && e.Keys > 0 {
@@ -286,7 +300,7 @@ func (r *Recorder) span(ctx context.Context, e cache.Event) {
 	if e.Tier != 0 {
 		attrs = append(attrs, attribute.String("cache.tier", e.Tier.String()))
 	}
-	if h := keyHash(e.Key); h != "" {
+	if h := keyHash(e.Key); h != "" && e.Kind != cache.KindCustom {
 		attrs = append(attrs, attribute.String("cache.key.hash", h))
 	}
 	if e.Keys != 0 {
@@ -299,6 +313,7 @@ func (r *Recorder) span(ctx context.Context, e cache.Event) {
 			class = "loader" // a loader's own error: the cache has no class for it
 		}
 		span.SetAttributes(attribute.String("error.type", class))
+		span.RecordError(fmt.Errorf("cache %s: %s", name, class)) // the class: an error's text may quote a key or a value
 		span.SetStatus(codes.Error, class)
 	}
 	span.End(trace.WithTimestamp(end))
@@ -321,10 +336,14 @@ func keyHash(key string) string {
 	return h
 }
 
-// Watch registers the gauges that read c's figures at each collection:
-// near_cache.entries and .bytes per kind, breaker.state. Call it once the
-// cache exists.
+// Watch registers the instruments that read c's figures at each
+// collection: near_cache.entries and .bytes per kind, near_cache.on and
+// .flushes, breaker.state and .opens. Call it once, once the cache exists;
+// a second call is an error.
 func (r *Recorder) Watch(c *cache.RedisCache) error {
+	if !r.watched.CompareAndSwap(false, true) {
+		return errors.New("cacheotel: Watch was already called: a Recorder watches one cache")
+	}
 	entries, err := r.meter.Int64ObservableGauge("discovery.cache.near_cache.entries", metric.WithDescription("Values held in the near cache."), metric.WithUnit("{entry}"))
 	if err != nil {
 		return err
@@ -334,6 +353,18 @@ func (r *Recorder) Watch(c *cache.RedisCache) error {
 		return err
 	}
 	breaker, err := r.meter.Int64ObservableGauge("discovery.cache.breaker.state", metric.WithDescription("The circuit breaker in front of Redis: 0 closed, 1 open, 2 half-open."))
+	if err != nil {
+		return err
+	}
+	on, err := r.meter.Int64ObservableGauge("discovery.cache.near_cache.on", metric.WithDescription("1 when the near cache is on, 0 when it is off."))
+	if err != nil {
+		return err
+	}
+	flushes, err := r.meter.Int64ObservableCounter("discovery.cache.near_cache.flushes", metric.WithDescription("Times every near-cache entry was dropped at once (a connection to Redis closed, the server was flushed)."))
+	if err != nil {
+		return err
+	}
+	opens, err := r.meter.Int64ObservableCounter("discovery.cache.breaker.opens", metric.WithDescription("Times the circuit breaker opened."))
 	if err != nil {
 		return err
 	}
@@ -352,8 +383,15 @@ func (r *Recorder) Watch(c *cache.RedisCache) error {
 			state = 2
 		}
 		o.ObserveInt64(breaker, state)
+		nearOn := int64(0)
+		if st.NearCache.On {
+			nearOn = 1
+		}
+		o.ObserveInt64(on, nearOn)
+		o.ObserveInt64(flushes, int64(st.NearCache.Flushes))
+		o.ObserveInt64(opens, int64(st.Breaker.Opens))
 		return nil
-	}, entries, bytes, breaker)
+	}, entries, bytes, breaker, on, flushes, opens)
 	return err
 }
 

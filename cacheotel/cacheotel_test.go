@@ -156,7 +156,7 @@ func TestSpansAndMetrics(t *testing.T) {
 	}
 	var failed, local int
 	for _, s := range r.spans.Ended() {
-		if s.Name() == "load search" && s.Status().Code.String() == "Error" && hasAttr(s, "error.type", "loader") {
+		if s.Name() == "load search" && s.Status().Code.String() == "Error" && hasAttr(s, "error.type", "loader") && len(s.Events()) == 1 && s.Events()[0].Name == "exception" {
 			failed++
 		}
 		if hasAttr(s, "cache.tier", "local") {
@@ -164,7 +164,7 @@ func TestSpansAndMetrics(t *testing.T) {
 		}
 	}
 	if failed != 1 || local != 0 {
-		t.Errorf("%d error spans for the failed load (want 1), %d spans of near-cache hits (want 0)", failed, local)
+		t.Errorf("%d error spans with an exception for the failed load (want 1), %d spans of near-cache hits (want 0)", failed, local)
 	}
 
 	st := r.c.Stats().Kinds[cache.KindSearch]
@@ -180,10 +180,38 @@ func TestSpansAndMetrics(t *testing.T) {
 		{"discovery.cache.load.duration", map[string]string{"kind": "search", "outcome": "ok"}, 1},
 		{"discovery.cache.near_cache.entries", map[string]string{"kind": "search"}, 1},
 		{"discovery.cache.breaker.state", nil, 0},
+		{"discovery.cache.breaker.opens", nil, 0},
+		{"discovery.cache.near_cache.on", nil, 1},
 	} {
 		if got, ok := r.value(t, want.name, want.attrs); !ok || got != want.value {
 			t.Errorf("%s%v = %d (present %v); want %d", want.name, want.attrs, got, ok, want.value)
 		}
+	}
+
+	// A batch under a caller's span: its spans are the caller's children.
+	r.spans.Reset()
+	bctx, batch := r.tp.Tracer("test").Start(context.Background(), "handle a batch")
+	if err := search.SetMany(bctx, []string{"a", "b"}, []string{"1", "2"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := search.GetMany(bctx, []string{"a", "b", "c"}); err != nil {
+		t.Fatal(err)
+	}
+	batch.End()
+	batchSpans := 0
+	for _, s := range r.spans.Ended() {
+		if strings.HasSuffix(s.Name(), "_many search") {
+			batchSpans++
+			if s.Parent().SpanID() != batch.SpanContext().SpanID() {
+				t.Errorf("batch span %q is not a child of the caller's span", s.Name())
+			}
+		}
+	}
+	if batchSpans < 2 {
+		t.Errorf("%d batch spans; want set_many and get_many", batchSpans)
+	}
+	if rec, err := cacheotel.New(cacheotel.Options{MeterProvider: sdkmetric.NewMeterProvider()}); err != nil || rec.Watch(r.c) != nil || rec.Watch(r.c) == nil {
+		t.Error("a second Watch was not refused")
 	}
 }
 

@@ -14,8 +14,8 @@
 //
 //	discovery_cache_reads_total{kind,tier,outcome}            keys read (Get, the lookups of Fetch, GetMany and FetchMany): tier local (near cache) or redis; outcome hit, miss, error, canceled; Fetches answered from the stale store as tier "", outcome stale
 //	discovery_cache_operations_total{kind,op,outcome}         other operations ended (set, load, lease, clear…), by outcome (ok, hit, miss, error, canceled)
-//	discovery_cache_errors_total{kind,op,class}               failed operations, reads included, by class (unavailable, operation, serialization…)
-//	discovery_cache_operation_duration_seconds{kind,op,tier}  how long operations took, encoding and decoding included; near-cache hits (tier local, about a microsecond) are counted, not timed
+//	discovery_cache_errors_total{kind,op,class}               failed operations of the cache, reads included, by class (unavailable, operation, serialization…); a loader's own errors are in operations_total{op="load",outcome="error"}
+//	discovery_cache_operation_duration_seconds{kind,op,tier}  how long operations took, encoding and decoding included; near-cache hits (tier local, a few hundred nanoseconds) are counted, not timed
 //	discovery_cache_load_duration_seconds{kind,outcome}       how long the loaders took (outcome ok or error)
 //	discovery_cache_removed_keys_total{kind}                  keys removed by Delete, DeletePattern and the clears
 //	discovery_cache_near_cache_entries{kind}                  values held in the near cache (at scrape, from Watch)
@@ -49,8 +49,8 @@ type Options struct {
 	// ConstLabels are added to every metric (a service or instance name).
 	ConstLabels prometheus.Labels
 	// DurationBuckets are the operation histograms' buckets, in seconds;
-	// if nil, 1 µs to 1 s (near-cache hits take about a microsecond, Redis
-	// round trips tens of microseconds to milliseconds).
+	// if nil, 1 µs to 1 s (Redis round trips take tens of microseconds to
+	// milliseconds; near-cache hits are not timed).
 	DurationBuckets []float64
 	// LoadBuckets are the loader histogram's buckets, in seconds; if nil,
 	// 1 ms to 10 s.
@@ -209,7 +209,7 @@ func (r *Recorder) Record(e cache.Event) {
 	if e.Tier == cache.TierLocal && e.Outcome == cache.OutcomeHit {
 		return // counted; its latency (a map lookup) is not worth a histogram's cost
 	}
-	if e.Outcome == cache.OutcomeError {
+	if e.Class != 0 { // failures, and undecodable bytes (a miss with a class); a loader's own error has none: see operations_total{op="load"}
 		r.errs.WithLabelValues(e.Kind, e.Op.String(), e.Class.String()).Inc()
 	}
 	if (e.Op == cache.OpDelete || e.Op == cache.OpClear) && e.Keys > 0 {

@@ -69,6 +69,14 @@ func TestHealth(t *testing.T) {
 			t.Errorf("a password was printed: %s", s)
 		}
 	}
+	code, out, _ = cli(t, "", "health", "--json", "--url", "redis://127.0.0.1:1/0")
+	var failed struct {
+		OK    bool   `json:"ok"`
+		Error string `json:"error"`
+	}
+	if err := json.Unmarshal([]byte(out), &failed); code != 1 || err != nil || failed.OK || !strings.Contains(failed.Error, "unavailable") {
+		t.Errorf("health --json against a closed port = %d %q (%v); want status 1 and the failure as JSON", code, out, err)
+	}
 	if code, _, errOut := cli(t, "", "health", "--url", "http://x"); code != 2 || !strings.Contains(errOut, "scheme") {
 		t.Errorf("health with a malformed URL = %d %s; want status 2", code, errOut)
 	}
@@ -86,17 +94,18 @@ func TestWarmInspectStatsClear(t *testing.T) {
 	if err := os.WriteFile(input, []byte("\"the last empire\"\n\n\"dark city\"\n\"a <b> & c\"\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	code, out, errOut := cli(t, "", "warm", "search", "--input", input, "--loader-cmd", `read -r q; printf '{"for":%s,"hits":[1,2]}' "$q"`)
+	code, out, errOut := cli(t, "", "warm", "search", "--input", input, "--loader-cmd", `read -r q; printf '{"for":%s,"hits":[1,2],"id":9007199254740993}' "$q"`)
 	if code != 0 || !strings.Contains(out, "3 inputs, 0 already cached, 3 loaded, 0 failed") {
 		t.Fatalf("warm search = %d\n%s%s", code, out, errOut)
 	}
 	type result struct {
 		For  string `json:"for"`
 		Hits []int  `json:"hits"`
+		ID   int64  `json:"id"` // past 2^53: exact only if no float64 came between
 	}
 	ctx := context.Background()
 	for _, q := range []string{"the last empire", "dark city", "a <b> & c"} {
-		if v, ok, err := cache.Search[string, result](c).Get(ctx, q); !ok || err != nil || v.For != q || len(v.Hits) != 2 {
+		if v, ok, err := cache.Search[string, result](c).Get(ctx, q); !ok || err != nil || v.For != q || len(v.Hits) != 2 || v.ID != 9007199254740993 {
 			t.Errorf("the service reads %q as %+v, %v, %v", q, v, ok, err)
 		}
 	}

@@ -52,8 +52,10 @@ the cluster has promoted its replica.`,
 			}
 			n := total
 			if !dryRun && total > 0 {
-				o.Progress, n = a.progress(total, "clearing "+what, "keys"), 0
+				var finish func(int64)
+				o.Progress, finish = a.progress(total, "clearing "+what, "keys")
 				n, err = c.Clear(ctx, o)
+				finish(n) // the count can differ from the first: keys expire, others are written
 				if err != nil {
 					if a.asJSON {
 						a.printJSON(map[string]any{"namespace": c.Namespace(), "kind": o.Kind, "all": all, "removed": n, "error": err.Error()})
@@ -85,10 +87,12 @@ the cluster has promoted its replica.`,
 
 // progress returns a report function for total items: a progress bar with
 // rate (in units a second) and time left on a terminal (stderr), or a plain
-// line every 10,000 items and at the end otherwise. With --json, nothing.
-func (a *app) progress(total int64, what, unit string) func(done int64) {
+// line every 10,000 items otherwise; and finish, to call with the final
+// count, which ends the bar or prints the last line. With --json, neither
+// reports anything.
+func (a *app) progress(total int64, what, unit string) (report func(done int64), finish func(done int64)) {
 	if a.asJSON {
-		return nil
+		return nil, func(int64) {}
 	}
 	if terminal(a.stderr) {
 		bar := progressbar.NewOptions64(total,
@@ -101,13 +105,21 @@ func (a *app) progress(total int64, what, unit string) func(done int64) {
 			progressbar.OptionThrottle(100*time.Millisecond),
 			progressbar.OptionOnCompletion(func() { fmt.Fprintln(a.stderr) }),
 		)
-		return func(done int64) { bar.Set64(min(done, total)) }
+		return func(done int64) { bar.Set64(min(done, total)) }, func(done int64) {
+			if done != total {
+				bar.ChangeMax64(max(done, 1))
+			}
+			bar.Set64(done)
+			bar.Finish()
+		}
 	}
 	var last int64
 	return func(done int64) {
-		if done-last >= 10000 || done >= total {
-			fmt.Fprintf(a.stderr, "%s: %d of %d\n", what, done, total)
-			last = done
+			if done-last >= 10000 {
+				fmt.Fprintf(a.stderr, "%s: %d of %d\n", what, done, total)
+				last = done
+			}
+		}, func(done int64) {
+			fmt.Fprintf(a.stderr, "%s: %d of %d, done\n", what, done, total)
 		}
-	}
 }

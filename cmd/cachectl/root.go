@@ -24,6 +24,7 @@ type app struct {
 	cluster, sentinels     []string
 	timeout                time.Duration
 	asJSON                 bool
+	printedJSON            bool // a command printed its JSON result (a failure then adds none)
 
 	stdin          io.Reader
 	stdout, stderr io.Writer
@@ -42,6 +43,9 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return 0
 	}
 	fmt.Fprintf(stderr, "cachectl: %v\n", err)
+	if a.asJSON && !a.printedJSON { // scripts read the failure on stdout too
+		a.printJSON(map[string]any{"ok": false, "error": err.Error()})
+	}
 	var ee *exitError
 	if errors.As(err, &ee) {
 		return ee.code
@@ -143,6 +147,7 @@ func (a *app) context(cmd *cobra.Command, def time.Duration) (context.Context, c
 
 // printJSON writes v as indented JSON.
 func (a *app) printJSON(v any) error {
+	a.printedJSON = true
 	enc := json.NewEncoder(a.stdout)
 	enc.SetIndent("", "  ")
 	return enc.Encode(v)

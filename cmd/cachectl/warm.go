@@ -61,12 +61,13 @@ On a terminal, a progress bar shows the rate and the time left. The command fail
 				}
 				return postLoader(ctx, loaderURL, in)
 			}
-			bar := a.progress(int64(len(lines)), "warming "+args[0], "inputs")
+			bar, finish := a.progress(int64(len(lines)), "warming "+args[0], "inputs")
 			o := cache.WarmOptions{Concurrency: concurrency, Force: force}
 			if bar != nil {
 				o.Progress = func(s cache.WarmSummary) { bar(int64(s.Done)) }
 			}
 			sum, err := warmKind(ctx, c, args[0], model, parser, lines, load, o)
+			finish(int64(sum.Done))
 			if err != nil {
 				return err
 			}
@@ -139,8 +140,12 @@ func warmKind(ctx context.Context, c *cache.RedisCache, kind, model, parser stri
 		if err != nil {
 			return nil, err
 		}
+		// Numbers stay as written (json.Number): a 64-bit id must not
+		// become a float64 on its way to the cache.
+		dec := json.NewDecoder(bytes.NewReader(raw))
+		dec.UseNumber()
 		var v any
-		if err := json.Unmarshal(raw, &v); err != nil {
+		if err := dec.Decode(&v); err != nil {
 			return nil, fmt.Errorf("the loader's output for %s is not JSON: %w", in, err)
 		}
 		return v, nil
@@ -178,6 +183,9 @@ func warmKind(ctx context.Context, c *cache.RedisCache, kind, model, parser stri
 		sum, err := cache.Search[string, any](c).Warm(ctx, strs, func(ctx context.Context, s string) (any, error) { return anyValue(ctx, quoted(s)) }, o)
 		if err != nil || len(others) == 0 {
 			return sum, err
+		}
+		if progress := o.Progress; progress != nil { // the second call's figures follow the first's
+			o.Progress = func(s cache.WarmSummary) { s.Done += sum.Done; progress(s) }
 		}
 		more, err := cache.Search[json.RawMessage, any](c).Warm(ctx, others, anyValue, o)
 		sum.Inputs, sum.Done, sum.Cached, sum.Loaded, sum.Failed = sum.Inputs+more.Inputs, sum.Done+more.Done, sum.Cached+more.Cached, sum.Loaded+more.Loaded, sum.Failed+more.Failed

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -98,13 +99,36 @@ func TestBackendFailure(t *testing.T) {
 	}
 }
 
-// serve listens on its address and stops when its context ends.
+// serve listens on its address; when its context ends, /readyz fails for
+// the drain while requests are still answered, then it stops.
 func TestServe(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	errc := make(chan error, 1)
-	go func() { errc <- serve(ctx, options{addr: "127.0.0.1:0", latency: time.Millisecond}) }()
-	time.Sleep(200 * time.Millisecond)
+	addr := freeAddr(t)
+	go func() {
+		errc <- serve(ctx, options{addr: addr, latency: time.Millisecond, drain: time.Second})
+	}()
+	base := "http://" + addr
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		if resp, err := http.Get(base + "/healthz"); err == nil {
+			resp.Body.Close()
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the service never answered")
+		}
+	}
+	if code, _ := get(t, base+"/readyz"); code != http.StatusOK {
+		t.Errorf("/readyz while running = %d; want 200", code)
+	}
 	cancel()
+	time.Sleep(200 * time.Millisecond)
+	if code, body := get(t, base+"/readyz"); code != http.StatusServiceUnavailable || !strings.Contains(body, `"ready":false`) {
+		t.Errorf("/readyz while draining = %d %q; want 503", code, body)
+	}
+	if code, _ := get(t, base+"/search?q=during+the+drain"); code != http.StatusOK {
+		t.Errorf("/search while draining = %d; want it still answered", code)
+	}
 	select {
 	case err := <-errc:
 		if err != nil {
@@ -116,6 +140,16 @@ func TestServe(t *testing.T) {
 	if err := serve(context.Background(), options{addr: "127.0.0.1:0", failureRate: 2}); err == nil || !strings.Contains(err.Error(), "-failure-rate") {
 		t.Errorf("serve with -failure-rate 2 = %v", err)
 	}
+}
+
+// freeAddr returns a loopback address that was free a moment ago.
+func freeAddr(t *testing.T) string {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
 }
 
 // chromium returns Debian's Chromium, failing t with how to get it.

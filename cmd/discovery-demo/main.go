@@ -30,6 +30,7 @@ func main() {
 	flag.StringVar(&cfg.redisURL, "redis", os.Getenv("REDIS_URL"), "Redis URL (default $REDIS_URL; if empty, an embedded server)")
 	flag.DurationVar(&cfg.latency, "latency", 80*time.Millisecond, "how long a simulated backend call takes (±25%)")
 	flag.Float64Var(&cfg.failureRate, "failure-rate", 0.02, "share of simulated backend calls that fail (0 to 1)")
+	flag.DurationVar(&cfg.drain, "drain", 5*time.Second, "on SIGTERM, how long /readyz fails while requests are still served, before shutting down")
 	flag.Parse()
 	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
 	cfg.logger = log
@@ -67,7 +68,15 @@ func serve(ctx context.Context, cfg options) error {
 		return err
 	case <-ctx.Done():
 	}
-	svc.stopping.Store(true) // /readyz fails from here on
+	// Unready first, while still serving, so that a load balancer stops
+	// sending requests before the listener closes.
+	svc.stopping.Store(true)
+	cfg.logger.Info("discovery-demo draining", "for", cfg.drain)
+	select {
+	case <-time.After(cfg.drain):
+	case err := <-errc:
+		return err
+	}
 	shutdown, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	if err := srv.Shutdown(shutdown); err != nil && !errors.Is(err, http.ErrServerClosed) {

@@ -31,6 +31,7 @@ type options struct {
 	redisURL    string // "": an embedded server
 	latency     time.Duration
 	failureRate float64
+	drain       time.Duration // how long /readyz fails before shutdown
 	logger      *slog.Logger
 }
 
@@ -149,9 +150,9 @@ func (s *service) handleSearch(w http.ResponseWriter, r *http.Request) (int, err
 	if q == "" {
 		return http.StatusBadRequest, errors.New("give a query: /search?q=the+last+empire")
 	}
-	start, loaded := time.Now(), false
+	start, loaded := time.Now(), new(atomic.Bool)
 	hits, err := s.search.Fetch(r.Context(), q, func(ctx context.Context) ([]fixtures.Hit, error) {
-		loaded = true
+		loaded.Store(true) // this request's own load; a request that joined another's reports "cache"
 		return s.backendSearch(ctx, q)
 	})
 	return s.reply(w, q, start, loaded, hits, err)
@@ -162,9 +163,9 @@ func (s *service) handleIntent(w http.ResponseWriter, r *http.Request) (int, err
 	if q == "" {
 		return http.StatusBadRequest, errors.New("give a query: /intent?q=play+the+last+empire")
 	}
-	start, loaded := time.Now(), false
+	start, loaded := time.Now(), new(atomic.Bool)
 	in, err := s.intents.Fetch(r.Context(), q, func(ctx context.Context) (intent, error) {
-		loaded = true
+		loaded.Store(true) // this request's own load; a request that joined another's reports "cache"
 		if err := s.backendCall(ctx, s.opt.latency/2); err != nil {
 			return intent{}, err
 		}
@@ -178,9 +179,9 @@ func (s *service) handleEmbed(w http.ResponseWriter, r *http.Request) (int, erro
 	if text == "" {
 		return http.StatusBadRequest, errors.New("give a text: /embed?text=a+text")
 	}
-	start, loaded := time.Now(), false
+	start, loaded := time.Now(), new(atomic.Bool)
 	vec, err := s.vectors.Fetch(r.Context(), text, func(ctx context.Context) ([]float32, error) {
-		loaded = true
+		loaded.Store(true) // this request's own load; a request that joined another's reports "cache"
 		if err := s.backendCall(ctx, s.opt.latency); err != nil {
 			return nil, err
 		}
@@ -195,12 +196,12 @@ func (s *service) handleEmbed(w http.ResponseWriter, r *http.Request) (int, erro
 }
 
 // reply writes an answer, or says that the backend failed.
-func (s *service) reply(w http.ResponseWriter, q string, start time.Time, loaded bool, v any, err error) (int, error) {
+func (s *service) reply(w http.ResponseWriter, q string, start time.Time, loaded *atomic.Bool, v any, err error) (int, error) {
 	if err != nil {
 		return http.StatusBadGateway, fmt.Errorf("the backend failed and nothing was cached for %q: %w", q, err)
 	}
 	source := "cache"
-	if loaded {
+	if loaded.Load() {
 		source = "backend"
 	}
 	w.Header().Set("Content-Type", "application/json")
