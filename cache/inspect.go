@@ -1,7 +1,9 @@
 package cache
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"strings"
 	"time"
@@ -26,8 +28,12 @@ type Inspection struct {
 	// Codec is the payload's encoding ("cbor", "json", "float32le"), ""
 	// when the bytes are not a value of this cache (written by something
 	// else, or by the original service: see Legacy).
-	Codec      string
-	Compressed bool      // the payload is S2-compressed
+	Codec string
+	// Plain is true for plain JSON without this cache's envelope, as the
+	// original service writes it (Config.Legacy reads such values): Value
+	// holds it decoded.
+	Plain      bool
+	Compressed bool // the payload is S2-compressed
 	WrittenAt  time.Time // when the value was written; zero for foreign bytes
 	Payload    int       // the payload's size, decompressed
 
@@ -71,7 +77,15 @@ func (c *RedisCache) Inspect(ctx context.Context, key string) (Inspection, error
 		return in, nil
 	}
 	if len(raw) < envelope.HeaderSize || raw[0] != envelope.Magic {
-		in.DecodeError = "not a value of this cache (no envelope): written by another client, or by the original service"
+		if json.Valid(raw) {
+			dec := json.NewDecoder(bytes.NewReader(raw))
+			dec.UseNumber()
+			if dec.Decode(&in.Value) == nil {
+				in.Plain = true // the original service's format (see Legacy), or another writer's JSON
+				return in, nil
+			}
+		}
+		in.DecodeError = "not a value of this cache (no envelope, not JSON): written by another client"
 		return in, nil
 	}
 	stored := envelope.Codec(raw[2])

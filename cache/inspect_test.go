@@ -51,6 +51,13 @@ func TestInspect(t *testing.T) {
 	if in, err := c.Inspect(ctx, foreign); err != nil || !in.Exists || in.TTL != -1 || in.Codec != "" || in.DecodeError == "" || in.Size != 11 {
 		t.Errorf("Inspect of foreign bytes = %+v, %v; want them described, with a DecodeError", in, err)
 	}
+	plain := c.Namespace() + ":search:plain"
+	if err := raw.Do(ctx, raw.B().Set().Key(plain).Value(`{"id":9007199254740993}`).Build()).Error(); err != nil {
+		t.Fatal(err)
+	}
+	if in, err := c.Inspect(ctx, plain); err != nil || !in.Plain || in.DecodeError != "" || fmt.Sprint(in.Value) != "map[id:9007199254740993]" {
+		t.Errorf("Inspect of plain JSON = %+v, %v; want it decoded, marked Plain", in, err)
+	}
 	if in, err := c.Inspect(ctx, c.Namespace()+":search:none"); err != nil || in.Exists {
 		t.Errorf("Inspect of a missing key = %+v, %v", in, err)
 	}

@@ -56,6 +56,8 @@ is compressed, when it was written, and the value decoded without its type.
 			switch {
 			case in.Lease:
 				rows = append(rows, []string{"holds", "a lease or refresh claim: a process is loading this value"})
+			case in.Plain:
+				rows = append(rows, []string{"holds", "plain JSON without this cache's envelope: the original service's format (Config.Legacy reads it), or another writer's"})
 			case in.Codec == "":
 				rows = append(rows, []string{"holds", "bytes not written by this cache"})
 			default:

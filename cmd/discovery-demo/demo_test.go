@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -263,6 +264,36 @@ func TestStatusPageInBrowser(t *testing.T) {
 	if got := text("#kind-search .loads"); got != "10" {
 		t.Errorf("search loads shown %q; want 10 (one per query)", got)
 	}
+	if got := text("#redis-state"); !strings.HasPrefix(got, "ok · PING ") || !strings.HasSuffix(got, " ms") {
+		t.Errorf("Redis health shown %q; want ok with the PING's round trip", got)
+	}
+	// Every figure of the kinds' table is what /status.json says, once the
+	// page has refreshed after the traffic stopped.
+	time.Sleep(1200 * time.Millisecond) // the last requests' figures settle
+	st = svc.status(httptest.NewRequest("GET", "/status.json", nil))
+	time.Sleep(1200 * time.Millisecond) // and the page refreshes once more
+	pct := func(x float64) string { return fmt.Sprintf("%.1f%%", 100*x) }
+	num := func(n uint64) string { // as toLocaleString("en-US")
+		s := fmt.Sprint(n)
+		for i := len(s) - 3; i > 0; i -= 3 {
+			s = s[:i] + "," + s[i:]
+		}
+		return s
+	}
+	for name, k := range st.Kinds {
+		for _, cellWant := range [][2]string{
+			{"reads", num(k.Hits + k.Misses)}, {"hit-rate", pct(k.HitRate)}, {"local", pct(k.LocalHitRate)}, {"redis", pct(k.RedisHitRate)},
+			{"misses", num(k.Misses)}, {"loads", num(k.Loads)}, {"errors", num(k.Errors)}, {"near-entries", num(uint64(k.Near.Entries))},
+			{"near-bytes", num(k.Near.Bytes)},
+		} {
+			if got := text("#kind-" + name + " ." + cellWant[0]); got != cellWant[1] {
+				t.Errorf("kind %s, %s shown %q; /status.json says %q", name, cellWant[0], got, cellWant[1])
+			}
+		}
+	}
+	if k := st.Kinds["search"]; k.LocalHits == 0 || k.Near.Entries == 0 {
+		t.Errorf("search with the near cache on: %d near-cache hits, %d entries; the page would show zeros", k.LocalHits, k.Near.Entries)
+	}
 	if err := chromedp.Do(ctx, chromedp.Click(chromedp.CSS("#traffic"))); err != nil {
 		t.Fatal(err)
 	}
@@ -281,6 +312,12 @@ func TestStatusPageInBrowser(t *testing.T) {
 		}
 	}
 	waitFor("the latency chart's line for /search", `(document.querySelector('polyline[data-series="search-p50_ms"]')||{getAttribute(){return ""}}).getAttribute("points").split(" ").length >= 2`)
+	if bad, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`[...document.querySelectorAll("polyline")].some(p => /NaN|Infinity/.test(p.getAttribute("points")))`)); err != nil || bad {
+		t.Errorf("a chart line has points that are not numbers (%v)", err)
+	}
+	if p50, _ := chromedp.Run(ctx, chromedp.Text(chromedp.CSS("#endpoint-search td:nth-child(4)"))); !regexp.MustCompile(`^(\d+\.\d\d|-)$`).MatchString(strings.TrimSpace(p50)) {
+		t.Errorf("/search p50 shown %q; want milliseconds or -", p50)
+	}
 	shot, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
 	if err != nil {
 		t.Fatal(err)
