@@ -33,7 +33,7 @@ type Inspection struct {
 	// original service writes it (Config.Legacy reads such values): Value
 	// holds it decoded.
 	Plain      bool
-	Compressed bool // the payload is S2-compressed
+	Compressed bool      // the payload is S2-compressed
 	WrittenAt  time.Time // when the value was written; zero for foreign bytes
 	Payload    int       // the payload's size, decompressed
 
