@@ -656,6 +656,9 @@ func (r *resolved) clientOption() error {
 			r.client.TLSConfig.ServerName = "" // each node's certificate is checked against its own host
 		}
 	}
+	if !sentinel && r.client.Sentinel.MasterSet != "" {
+		return invalidConfig("URL %s sets master_set and ClusterAddrs is set; a cluster has no sentinels: remove one", r.redactedURL)
+	}
 	if sentinel {
 		switch {
 		case !hostless:

@@ -55,6 +55,7 @@ func TestInvalidConfig(t *testing.T) {
 		{"a seed without a port", cache.Config{ClusterAddrs: []string{"127.0.0.1:7000", "node2"}}, "ClusterAddrs[1]"},
 		{"a sentinel's port", cache.Config{Sentinel: cache.SentinelConfig{Addrs: []string{"127.0.0.1:0"}, MasterSet: "m"}}, "Sentinel.Addrs[0]"},
 		{"a host with sentinels", cache.Config{URL: "redis://:" + pw + "@10.0.0.1/0", Sentinel: cache.SentinelConfig{Addrs: []string{"127.0.0.1:26379"}, MasterSet: "m"}}, "without a host"},
+		{"a master set with cluster seeds", cache.Config{URL: "redis://:" + pw + "@/0?master_set=a", ClusterAddrs: []string{"127.0.0.1:7000"}}, "a cluster has no sentinels"},
 		{"two master sets", cache.Config{URL: "redis://:" + pw + "@/0?master_set=a", Sentinel: cache.SentinelConfig{Addrs: []string{"127.0.0.1:26379"}, MasterSet: "m"}}, "master_set"},
 		{"seeds with ClientOption", cache.Config{ClusterAddrs: []string{"127.0.0.1:7000"}, ClientOption: &rueidis.ClientOption{InitAddress: []string{"127.0.0.1:7001"}}}, "ClientOption.InitAddress"},
 		{"an unknown URL option", cache.Config{URL: "redis://:" + pw + "@127.0.0.1/0?master_sett=m"}, `unknown option "master_sett"`},
