@@ -45,7 +45,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math/rand/v2"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -58,6 +57,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/media-gateway/discovery/cache"
+	"github.com/media-gateway/discovery/internal/counter"
 )
 
 // ScopeName is the instrumentation scope of the meter and the tracer.
@@ -92,27 +92,12 @@ type Recorder struct {
 // kindReads counts one kind's reads on sharded counters, reported by an
 // observable counter at collection: a near-cache hit is counted in a few
 // nanoseconds, without the goroutines of other cores contending.
-type kindReads [numTiers][numOutcomes]shards
+type kindReads [numTiers][numOutcomes]counter.Sharded
 
 const (
 	numTiers    = int(cache.TierLocal) + 1
 	numOutcomes = int(cache.OutcomeStale) + 1
 )
-
-// shards is a counter spread over cache lines; add picks one at random.
-type shards [8]struct {
-	n atomic.Int64
-	_ [56]byte
-}
-
-func (s *shards) add(v int64) { s[rand.Uint32()%uint32(len(s))].n.Add(v) }
-
-func (s *shards) sum() (total int64) {
-	for i := range s {
-		total += s[i].n.Load()
-	}
-	return total
-}
 
 // reads returns the read counters of the kind called name.
 func (r *Recorder) readsOf(name string) *kindReads {
@@ -192,7 +177,7 @@ func New(o Options) (*Recorder, error) {
 			k := v.(*kindReads)
 			for tier := range numTiers {
 				for outcome := range numOutcomes {
-					if n := k[tier][outcome].sum(); n > 0 {
+					if n := k[tier][outcome].Sum(); n > 0 {
 						o.ObserveInt64(reads, n, metric.WithAttributes(attribute.String("kind", name.(string)),
 							attribute.String("tier", cache.Tier(tier).String()), attribute.String("outcome", cache.Outcome(outcome).String())))
 					}
@@ -252,11 +237,11 @@ func (r *Recorder) Record(e cache.Event) {
 	inRange := int(e.Tier) < numTiers && int(e.Outcome) < numOutcomes
 	switch {
 	case e.Op == cache.OpGet && inRange:
-		r.readsOf(e.Kind)[e.Tier][e.Outcome].add(1)
+		r.readsOf(e.Kind)[e.Tier][e.Outcome].Add(1)
 	case e.Op == cache.OpGetMany && inRange:
-		r.readsOf(e.Kind)[e.Tier][e.Outcome].add(max(e.Keys, 0))
+		r.readsOf(e.Kind)[e.Tier][e.Outcome].Add(max(e.Keys, 0))
 	case e.Op == cache.OpFetch && e.Outcome == cache.OutcomeStale:
-		r.readsOf(e.Kind)[0][e.Outcome].add(1)
+		r.readsOf(e.Kind)[0][e.Outcome].Add(1)
 	default:
 		r.ops.Add(metricCtx, 1, r.attributes(attrKey{metric: mOps, kind: e.Kind, op: op, outcome: outcome}))
 	}

@@ -33,13 +33,13 @@
 package cacheprom
 
 import (
-	"math/rand/v2"
 	"sync"
 	"sync/atomic"
 
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/media-gateway/discovery/cache"
+	"github.com/media-gateway/discovery/internal/counter"
 )
 
 // Options shape the metrics; the zero value is the defaults.
@@ -132,24 +132,9 @@ const (
 // metrics' children, made on first use so that a lookup on the hot path
 // is an array index.
 type kindMetrics struct {
-	reads     [numTiers][numOutcomes]shards
+	reads     [numTiers][numOutcomes]counter.Sharded
 	ops       [numOps][numOutcomes]lazy[prometheus.Counter]
 	durations [numOps][numTiers]lazy[prometheus.Observer]
-}
-
-// shards is a counter spread over cache lines; add picks one at random.
-type shards [8]struct {
-	n atomic.Uint64
-	_ [56]byte
-}
-
-func (s *shards) add(v uint64) { s[rand.Uint32()%uint32(len(s))].n.Add(v) }
-
-func (s *shards) sum() (total uint64) {
-	for i := range s {
-		total += s[i].n.Load()
-	}
-	return total
 }
 
 // lazy is a metric child made on first use.
@@ -196,11 +181,11 @@ func (r *Recorder) Record(e cache.Event) {
 	m := r.kind(e.Kind)
 	switch {
 	case e.Op == cache.OpGet:
-		m.reads[e.Tier][e.Outcome].add(1)
+		m.reads[e.Tier][e.Outcome].Add(1)
 	case e.Op == cache.OpGetMany:
-		m.reads[e.Tier][e.Outcome].add(uint64(max(e.Keys, 0)))
+		m.reads[e.Tier][e.Outcome].Add(max(e.Keys, 0))
 	case e.Op == cache.OpFetch && e.Outcome == cache.OutcomeStale:
-		m.reads[0][e.Outcome].add(1)
+		m.reads[0][e.Outcome].Add(1)
 	default:
 		m.ops[e.Op][e.Outcome].get(func() prometheus.Counter {
 			return r.ops.WithLabelValues(e.Kind, e.Op.String(), e.Outcome.String())
@@ -255,7 +240,7 @@ func (r *Recorder) Collect(ch chan<- prometheus.Metric) {
 	r.kinds.Range(func(name, m any) bool {
 		for tier := range numTiers {
 			for outcome := range numOutcomes {
-				if n := m.(*kindMetrics).reads[tier][outcome].sum(); n > 0 {
+				if n := m.(*kindMetrics).reads[tier][outcome].Sum(); n > 0 {
 					ch <- prometheus.MustNewConstMetric(r.reads, prometheus.CounterValue, float64(n),
 						name.(string), cache.Tier(tier).String(), cache.Outcome(outcome).String())
 				}
