@@ -333,8 +333,10 @@ func (c *RedisCache) check(ctx context.Context, client rueidis.Client) error {
 		// others answer: the breaker opens when the whole cluster is
 		// silent, not when one primary is (its calls fail at once when it
 		// refuses them, and within OperationTimeout when it does not
-		// answer, until the cluster fails it over).
-		c.brk.RequireSilence(r.OperationTimeout)
+		// answer, until the cluster fails it over). Twice the timeout, so
+		// that a busy process, whose answers come late, is not taken for
+		// a silent cluster.
+		c.brk.RequireSilence(2 * r.OperationTimeout)
 	}
 	if c.near.Load() != nil {
 		if err := c.probeNear(ctx); err != nil {

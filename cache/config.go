@@ -121,7 +121,7 @@ type Config struct {
 	// Fetch answers from its loaders, and Redis is only probed in the
 	// background. If zero, 5; negative, the breaker never opens on
 	// failures. On a Redis Cluster, failures open it only once no call at
-	// all has succeeded for OperationTimeout: a primary that is down fails
+	// all has succeeded for twice OperationTimeout: a primary that is down fails
 	// the calls of its slots (at once when its host refuses them, within
 	// OperationTimeout when it does not answer) until the cluster promotes
 	// its replica, while the other primaries go on serving.
