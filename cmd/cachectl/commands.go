@@ -19,7 +19,7 @@ import (
 func (a *app) healthCmd() *cobra.Command {
 	return &cobra.Command{
 		Use:   "health",
-		Short: "PING Redis and report the round trip, the circuit breaker and the near cache",
+		Short: "PING Redis and report the address and the round trip (with --json, the breaker too)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx, c, done, err := a.connect(cmd, 30*time.Second)
