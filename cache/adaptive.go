@@ -25,16 +25,8 @@ func (s store[V]) hit(ctx context.Context, key string, ttl time.Duration, m meta
 // whose life is m, when it has less than half the kind's TTL left and can
 // still gain at least an eighth of it before MaxTTL.
 func (s store[V]) adapt(key string, m meta, now time.Time) {
-	p, ttl := s.k.policy, s.k.ttl
-	if p.most == 0 || m.exp == 0 || m.born == 0 {
-		return
-	}
-	at := now.UnixNano()
-	if m.exp-at > int64(ttl/2) {
-		return
-	}
-	target := min(at+int64(ttl), m.born+int64(p.most))
-	if target-m.exp < int64(ttl/8) || s.c.closed.Load() {
+	target, ok := s.k.policy.Extension(s.k.ttl, m.born, m.exp, now.UnixNano())
+	if !ok || s.c.closed.Load() {
 		return
 	}
 	if _, busy := s.k.extending.LoadOrStore(key, struct{}{}); busy {

@@ -333,7 +333,7 @@ func (s store[V]) putMany(ctx context.Context, keys []string, vals []V, partial 
 			continue
 		}
 		stored, sizes, sent = append(stored, st), append(sizes, len(buf)), append(sent, i)
-		ttls = append(ttls, s.k.storeTTL(s.k.ttl, keys[i]))
+		ttls = append(ttls, s.k.policy.StoreTTL(s.k.ttl, keys[i]))
 	}
 	if len(sent) == 0 {
 		return 0, refused

@@ -486,7 +486,7 @@ func (c *RedisCache) kind(name string, ttl time.Duration) (*kindState, error) {
 	defer c.mu.Unlock()
 	k := c.kinds[name]
 	if k == nil {
-		k = &kindState{name: name, ttl: ttl, policy: c.cfg.policyOf(name).forKind(ttl), keys: newKeyMemo(c.memoBytes())}
+		k = &kindState{name: name, ttl: ttl, policy: c.cfg.policyOf(name).ForKind(ttl), keys: newKeyMemo(c.memoBytes())}
 		if n := c.near.Load(); n != nil {
 			k.near.Store(n.tier())
 		}

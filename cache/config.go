@@ -14,8 +14,12 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/redis/rueidis"
+
+	"github.com/media-gateway/discovery/cache/internal/policy"
 )
 
 // Defaults used for zero fields of [Config]; each field's comment says
@@ -96,13 +100,14 @@ type Config struct {
 	// SCAN page…) in addition to the caller's context, whichever ends
 	// first. The bound is hard: the call returns then, whatever the client
 	// is doing (redialling, closing a broken connection), and the client
-	// finishes on its own. If zero, 500 ms.
+	// finishes on its own. If zero, 500 ms; under 1 ms, New refuses it.
 	OperationTimeout time.Duration
 
 	// DialTimeout bounds establishing a connection, including the TLS
 	// handshake: how long New waits for Redis before it starts without
 	// it, and how long a connection attempt made in the background may
-	// take. If zero, 5 s (unless ClientOption sets its own).
+	// take. If zero, 5 s (unless ClientOption sets its own); under 1 ms,
+	// New refuses it.
 	DialTimeout time.Duration
 
 	// RequireConnection makes New fail with ErrUnavailable when Redis
@@ -130,7 +135,8 @@ type Config struct {
 	// BreakerBackoff is how long the breaker stays open before its first
 	// probe (a PING); each failed probe doubles it, up to
 	// BreakerMaxBackoff, and a call that succeeds resets it. Waits are
-	// jittered by up to a fifth. If zero, 1 s and 10 s.
+	// jittered by up to a fifth. If zero, 1 s and 10 s; a BreakerBackoff
+	// under 10 ms is refused.
 	BreakerBackoff    time.Duration
 	BreakerMaxBackoff time.Duration
 
@@ -352,31 +358,9 @@ const (
 	defaultEarlyRefresh = 1.0
 )
 
-// policy is a Policy with defaults applied: zero means off.
-type policy struct {
-	lease      time.Duration
-	jitter     float64
-	refresh    float64       // XFetch's beta
-	cold, most time.Duration // adaptive TTLs, set by forKind; zero when off
-	adaptive   bool          // as asked; forKind decides
-}
-
-// forKind completes p for a kind whose TTL is ttl: its adaptive TTLs
-// (none for the key-level functions, whose TTL is the caller's).
-func (p policy) forKind(ttl time.Duration) policy {
-	if !p.adaptive || ttl <= 0 {
-		p.cold, p.most = 0, 0
-		return p
-	}
-	setDefault(&p.cold, ttl/4)
-	setDefault(&p.most, 4*ttl)
-	p.cold, p.most = min(p.cold, ttl), max(p.most, ttl)
-	return p
-}
-
 // policyOf returns the policy of the kind called name: Policies[name],
 // its zero fields taken from Policy, then from the defaults.
-func (r *resolved) policyOf(name string) policy {
+func (r *resolved) policyOf(name string) policy.Kind {
 	p := r.Policies[name]
 	adaptive := (p.Adaptive || r.Policy.Adaptive) && p.ColdTTL >= 0
 	setDefault(&p.Lease, r.Policy.Lease)
@@ -389,8 +373,8 @@ func (r *resolved) policyOf(name string) policy {
 	setDefault(&p.EarlyRefresh, defaultEarlyRefresh)
 	setDefault(&p.ColdTTL, r.Policy.ColdTTL)
 	setDefault(&p.MaxTTL, r.Policy.MaxTTL)
-	return policy{lease: max(p.Lease, 0), jitter: max(p.TTLJitter, 0), refresh: max(p.EarlyRefresh, 0),
-		adaptive: adaptive, cold: max(p.ColdTTL, 0), most: max(p.MaxTTL, 0)}
+	return policy.Kind{Lease: max(p.Lease, 0), Jitter: max(p.TTLJitter, 0), Refresh: max(p.EarlyRefresh, 0),
+		Adaptive: adaptive, Cold: max(p.ColdTTL, 0), Most: max(p.MaxTTL, 0)}
 }
 
 // clusterRefresh is how often a cluster client asks for the cluster's
@@ -516,6 +500,22 @@ func (c Config) resolve() (resolved, error) {
 	} {
 		if d.v < 0 {
 			return r, invalidConfig("%s is negative (%v); use a positive duration, or zero for the default", d.name, d.v)
+		}
+	}
+	// Floors: below them the cache cannot work, or works against itself
+	// (a 1 ns timeout never connects; a 1 ns backoff spins on connects to
+	// a dead Redis).
+	for _, d := range []struct {
+		name     string
+		v, least time.Duration
+		reason   string
+	}{
+		{"OperationTimeout", r.OperationTimeout, time.Millisecond, "no Redis answers that fast, so every call would fail"},
+		{"DialTimeout", r.DialTimeout, time.Millisecond, "no connection is made that fast, so the cache would never connect"},
+		{"BreakerBackoff", r.BreakerBackoff, 10 * time.Millisecond, "the probes of a Redis that is down would spin the CPU"},
+	} {
+		if d.v < d.least {
+			return r, invalidConfig("%s is %v, under %v: %s; use at least %v, or zero for the default", d.name, d.v, d.least, d.reason, d.least)
 		}
 	}
 	if r.BreakerMaxBackoff < r.BreakerBackoff {
@@ -822,10 +822,14 @@ func checkName(field, s string) error {
 	if s == "" {
 		return fmt.Errorf("%s is empty", field)
 	}
+	if !utf8.ValidString(s) {
+		return fmt.Errorf("%s %q is not valid UTF-8", field, s)
+	}
 	if i := strings.IndexFunc(s, func(r rune) bool {
-		return strings.ContainsRune(`*?[]\`, r) || r <= ' ' || r == 0x7f
+		return strings.ContainsRune(`*?[]\`, r) || unicode.IsSpace(r) || unicode.IsControl(r) || !unicode.IsPrint(r)
 	}); i >= 0 {
-		return fmt.Errorf("%s %q contains %q; glob characters (* ? [ ] \\), spaces and control characters are not allowed", field, s, s[i])
+		r, _ := utf8.DecodeRuneInString(s[i:])
+		return fmt.Errorf("%s %q contains %U; glob characters (* ? [ ] \\), spaces, control and other unprintable characters are not allowed", field, s, r)
 	}
 	if strings.Contains(s, ":") {
 		return fmt.Errorf("%s %q contains ':', the separator of keys: its keys could be taken for another's (\"discovery\" would clear \"discovery:tenant\"); use '-', '_' or '.' instead", field, s)

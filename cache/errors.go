@@ -57,10 +57,14 @@ const (
 	// [RedisCache.Close].
 	ErrClosed
 
-	// ErrLoaderPanic: the loader of a Fetch panicked. The panic is recovered
-	// so that no waiter hangs and the process survives; every caller that
-	// waited on that load gets this class, with the panic value and the
-	// loader's stack in the message.
+	// ErrLoaderPanic: the loader of a Fetch, FetchMany or Warm panicked
+	// (or code the cache ran during the load on its behalf, such as a
+	// Recorder). The panic is recovered so that no waiter hangs and the
+	// process survives; every caller that waited on that load gets this
+	// class, with the panic value and the stack in the message. A value's
+	// own encoder or decoder that panics (a MarshalJSON) fails with
+	// ErrSerialization instead, holding the panic and its stack the same
+	// way.
 	ErrLoaderPanic
 
 	numClasses = iota + 1 // one past the last class: the size of per-class arrays

@@ -5,6 +5,10 @@ import (
 	"hash/maphash"
 	"sync/atomic"
 	"time"
+
+	"golang.org/x/sync/singleflight"
+
+	"github.com/media-gateway/discovery/cache/internal/policy"
 )
 
 // LoaderFunc computes a value on a cache miss: runs the search, parses the
@@ -51,8 +55,10 @@ func (s store[V]) fetch(ctx context.Context, key, alt string, keyErr error, ttl 
 	if h := s.c.hookFetchMissed; h != nil {
 		h(key)
 	}
-	wait := s.leasing(ctx) // computed here: the flight's context has no deadline
-	ch := s.c.flight.DoChan(key, func() (any, error) {
+	wait := s.leasing(ctx)  // computed here: the flight's context has no deadline
+	var started atomic.Bool // this caller's function runs the flight: it is no joiner
+	ch := s.c.flight.DoChan(key, guarded(s.k, key, func() (any, error) {
+		started.Store(true)
 		// The load runs without the cancellation of the caller that started
 		// it, so that one caller giving up does not fail the others.
 		ctx := context.WithoutCancel(ctx)
@@ -91,19 +97,84 @@ func (s store[V]) fetch(ctx context.Context, key, alt string, keyErr error, ttl 
 			s.keepStale(key, v, s.encodedSize(v), true)
 		}
 		return v, nil
-	})
+	}))
 	if h := s.c.hookFetchJoined; h != nil {
 		h(key)
 	}
+	own, stop := s.ownLoadTimer(ctx)
+	defer stop()
+	for {
+		select {
+		case r := <-ch:
+			return s.fromFlight(ctx, r, load)
+		case <-own:
+			if started.Load() {
+				// The flight runs this caller's own loader, and bounds
+				// its lease wait by this caller's deadline.
+				own = nil
+				continue
+			}
+			return s.loadBeside(ctx, key, ttl, redisOK, ch, load)
+		case <-ctx.Done():
+			var zero V
+			return zero, ctx.Err()
+		}
+	}
+}
+
+// fromFlight returns the result of the flight a Fetch joined.
+func (s store[V]) fromFlight(ctx context.Context, r singleflight.Result, load LoaderFunc[V]) (V, error) {
+	v, ok := r.Val.(V)
+	if !ok && r.Err == nil {
+		// The flight was started by a caller reading the same key as
+		// another type: do not hand out its value; load for this caller.
+		return s.load(ctx, load)
+	}
+	return v, r.Err
+}
+
+// ownLoadTimer returns a channel that fires when a Fetch that joined
+// another caller's flight should stop trusting it and load for itself: when its deadline
+// leaves just the time of a load of its own (see policy.OwnLoadAfter); a
+// nil channel, which never fires, without a deadline. stop releases the
+// timer.
+func (s store[V]) ownLoadTimer(ctx context.Context) (<-chan time.Time, func()) {
+	d, ok := ctx.Deadline()
+	if !ok {
+		return nil, noCancel
+	}
+	t := time.NewTimer(policy.OwnLoadAfter(time.Until(d), s.k.loadTime()))
+	return t.C, func() { t.Stop() }
+}
+
+// loadBeside runs the caller's own load beside the flight it joined, which
+// has not answered while the caller's deadline still leaves time for a
+// load: whichever answers first answers the caller, so that a loader that
+// hangs (a backend call ignoring its context) pins its key for nobody but
+// its own caller. The own value is stored as a flight's is (unless Redis
+// failed); the own load, if it loses, sees its context canceled.
+func (s store[V]) loadBeside(ctx context.Context, key string, ttl time.Duration, redisOK bool, ch <-chan singleflight.Result, load LoaderFunc[V]) (V, error) {
+	type result struct {
+		v   V
+		err error
+	}
+	lctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	own := make(chan result, 1)
+	go func() {
+		v, err := s.load(lctx, load)
+		own <- result{v, err}
+	}()
 	select {
 	case r := <-ch:
-		v, ok := r.Val.(V)
-		if !ok && r.Err == nil {
-			// The flight was started by a caller reading the same key as
-			// another type: do not hand out its value; load for this caller.
-			return s.load(ctx, load)
+		return s.fromFlight(ctx, r, load)
+	case r := <-own:
+		if r.err == nil && redisOK {
+			if err := s.set(ctx, key, r.v, ttl); err != nil {
+				s.c.absorb(ctx, s.k, err)
+			}
 		}
-		return v, r.Err
+		return r.v, r.err
 	case <-ctx.Done():
 		var zero V
 		return zero, ctx.Err()
@@ -115,23 +186,29 @@ func (s store[V]) fetch(ctx context.Context, key, alt string, keyErr error, ttl 
 // that holds it. The lease's own GET re-reads the key, so no other
 // re-check is needed: a value stored since the miss, by this process or
 // another, is found there.
+//
+// A value loaded under the lease is stored only while the key still holds
+// the lease: a Set, a Delete or a clear of the key during the load (in any
+// process) wins over it, and the value, older than the change, is only
+// returned. A load that fails, or whose value cannot be stored, releases
+// the lease at once, so that other processes do not wait it out.
 func (s store[V]) leasedLoad(ctx context.Context, key string, ttl, wait time.Duration, load LoaderFunc[V]) (any, error) {
-	lease := newLease()
-	v, res := s.lease(ctx, key, lease, wait)
+	token := newLease()
+	v, res := s.lease(ctx, key, token, wait)
 	switch res {
 	case leaseValue:
 		return v, nil
 	case leaseTimeout:
 		return s.raceLoad(ctx, key, ttl, load)
 	}
+	// The lease was taken no later than now: counting its life from here
+	// can only drop a value whose lease had just expired (by a round trip
+	// at most), never store one that a change of the key should drop.
+	held := &heldLease{token: token, ends: time.Now().Add(s.k.policy.Lease)}
 	v, err := s.load(ctx, load)
 	switch {
 	case err != nil && res == leaseHeld:
-		// Free the key for the others at once, rather than when the
-		// lease expires.
-		if rerr := s.c.release(ctx, key, lease); rerr != nil {
-			s.c.absorb(ctx, s.k, failIf(rerr, OpDelete, s.k, key))
-		}
+		s.release(ctx, key, held) // the others load at once, rather than when the lease expires
 		return v, err
 	case err != nil:
 		return v, err
@@ -139,12 +216,24 @@ func (s store[V]) leasedLoad(ctx context.Context, key string, ttl, wait time.Dur
 		if s.stale {
 			s.keepStale(key, v, s.encodedSize(v), true)
 		}
-	default: // the value replaces the lease (or a value that could not be used)
+	case res == leaseHeld: // the value replaces the lease, if the key still holds it
+		if _, err := s.setLeased(ctx, key, v, ttl, held); err != nil {
+			s.c.absorb(ctx, s.k, err)
+			s.release(ctx, key, held)
+		}
+	default: // leaseNone: a value that could not be used, or a key of another type, to replace
 		if err := s.set(ctx, key, v, ttl); err != nil {
 			s.c.absorb(ctx, s.k, err)
 		}
 	}
 	return v, nil
+}
+
+// release frees key of the lease l, if the key still holds it.
+func (s store[V]) release(ctx context.Context, key string, l *heldLease) {
+	if err := s.c.release(ctx, key, l.token); err != nil {
+		s.c.absorb(ctx, s.k, failIf(err, OpDelete, s.k, key))
+	}
 }
 
 // readBudget returns the context of the read that starts a Fetch: ctx,
@@ -187,6 +276,24 @@ func runLoader[T any](ctx context.Context, c *RedisCache, k *kindState, load fun
 		c.observe(k, e)
 	}()
 	return load(ctx)
+}
+
+// guarded returns fn, made to return a panic as an error of class
+// ErrLoaderPanic with the panic's stack. Every function run by the flight
+// group goes through it: singleflight re-panics a flight's panic on a
+// goroutine of its own, which would end the process. The loader's panics
+// are recovered closer (runLoader) and codecs' fail their read or write
+// (store.open, store.encode); this catches the rest, such as a Recorder
+// or a log handler that panics during a load.
+func guarded(k *kindState, key string, fn func() (any, error)) func() (any, error) {
+	return func() (v any, err error) {
+		defer func() {
+			if r := recover(); r != nil {
+				v, err = nil, &Error{Op: OpFetch, Kind: k.name, Key: key, Class: ErrLoaderPanic, Cause: newPanicError(r)}
+			}
+		}()
+		return fn()
+	}
 }
 
 // writeStripes is how many counters of writes there are: keys share one

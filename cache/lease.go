@@ -6,6 +6,8 @@ import (
 	"math/rand/v2"
 	"sync"
 	"time"
+
+	"github.com/media-gateway/discovery/cache/internal/policy"
 )
 
 // The lease makes one process load a missing key for a fleet (see
@@ -49,6 +51,17 @@ func newLease() []byte {
 	return hex.AppendEncode([]byte(leaseMark), tok[:])
 }
 
+// heldLease is a lease this process holds on a key: its token, and when
+// its life ends (see Policy.Lease).
+type heldLease struct {
+	token []byte
+	ends  time.Time
+}
+
+// expired reports whether the lease has had its life: from then on, its
+// absence from its key is its expiry, not another writer's change.
+func (l *heldLease) expired() bool { return !time.Now().Before(l.ends) }
+
 // leaseResult is how waiting on the lease of a key ended.
 type leaseResult uint8
 
@@ -77,13 +90,12 @@ const (
 // (LegacyReadWrite) takes none: that service would read a lease as a
 // corrupt value.
 func (s store[V]) leasing(ctx context.Context) time.Duration {
-	wait := s.k.policy.lease
+	wait := s.k.policy.Lease
 	if wait <= 0 || s.plain {
 		return 0
 	}
 	if d, ok := ctx.Deadline(); ok {
-		left := time.Until(d)
-		wait = min(wait, max(left/4, min(left/2, left-3*s.k.loadTime()/2)))
+		wait = min(wait, policy.OwnLoadAfter(time.Until(d), s.k.loadTime()))
 	}
 	return max(wait, time.Millisecond)
 }
@@ -103,7 +115,7 @@ func (s store[V]) lease(ctx context.Context, key string, mark []byte, wait time.
 		if tracked { // registered before the GET: its invalidation may come at once
 			woken = s.c.waits.add(key)
 		}
-		held, raw, found, err := s.c.acquire(ctx, key, mark, s.k.policy.lease, tracked)
+		held, raw, found, err := s.c.acquire(ctx, key, mark, s.k.policy.Lease, tracked)
 		if woken != nil && (err != nil || held || found && !isLease(raw)) {
 			s.c.waits.drop(key, woken)
 		}
@@ -155,7 +167,10 @@ func (s store[V]) raceLoad(ctx context.Context, key string, ttl time.Duration, l
 	}
 	start := time.Now()
 	own := make(chan result, 1)
-	lctx, cancel := s.c.backgroundFor(ctx) // canceled when the holder's value wins, or by Close
+	// Canceled when the holder's value wins; not by Close: this is a
+	// caller's load, and its caller gets its value (ctx is the flight's,
+	// which has no end).
+	lctx, cancel := context.WithCancel(ctx)
 	go func() {
 		defer cancel()
 		v, err := s.load(lctx, load)

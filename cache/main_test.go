@@ -4,6 +4,8 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
+	"fmt"
 	"os"
 	"sync"
 	"testing"
@@ -38,10 +40,50 @@ func redisURL(tb testing.TB) string {
 
 func TestMain(m *testing.M) {
 	code := m.Run()
+	if shared.url != "" && code == 0 {
+		if left := leftKeys(shared.url); left != "" {
+			fmt.Fprintf(os.Stderr, "FAIL: the tests left keys behind in the shared server: %s\n", left)
+			code = 1
+		}
+	}
 	if shared.release != nil {
 		shared.release()
 	}
 	os.Exit(code)
+}
+
+// leftKeys returns the keys of the tests' namespaces (test-*) still in the
+// server at url, a few of them and their count, or "" when there are none:
+// every test empties its namespaces, also when it closed its cache itself.
+func leftKeys(url string) string {
+	opt, err := rueidis.ParseURL(url)
+	if err != nil {
+		return err.Error()
+	}
+	opt.DisableCache = true
+	client, err := rueidis.NewClient(opt)
+	if err != nil {
+		return err.Error()
+	}
+	defer client.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	var keys []string
+	var cursor uint64
+	for {
+		e, err := client.Do(ctx, client.B().Scan().Cursor(cursor).Match("test-*").Count(1000).Build()).AsScanEntry()
+		if err != nil {
+			return err.Error()
+		}
+		keys = append(keys, e.Elements...)
+		if cursor = e.Cursor; cursor == 0 {
+			break
+		}
+	}
+	if len(keys) == 0 {
+		return ""
+	}
+	return fmt.Sprintf("%d keys, such as %q", len(keys), keys[:min(len(keys), 5)])
 }
 
 // uniqueNamespace returns a namespace no other test uses, so tests can run
@@ -65,12 +107,31 @@ func newCache(tb testing.TB, edit ...func(*cache.Config)) *cache.RedisCache {
 		tb.Fatalf("cache.New: %v", err)
 	}
 	tb.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		c.ClearAll(ctx)
+		clearNamespace(tb, c, cfg)
 		c.Close()
 	})
 	return c
+}
+
+// clearNamespace removes the keys of c's namespace, also when c was closed
+// by its test: then through a new cache on cfg.
+func clearNamespace(tb testing.TB, c *cache.RedisCache, cfg cache.Config) {
+	tb.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	_, err := c.ClearAll(ctx)
+	if errors.Is(err, cache.ErrClosed) {
+		fresh, nerr := cache.New(ctx, cfg)
+		if nerr != nil {
+			tb.Errorf("clearing namespace %s: %v", cfg.Namespace, nerr)
+			return
+		}
+		defer fresh.Close()
+		_, err = fresh.ClearAll(ctx)
+	}
+	if err != nil && !errors.Is(err, cache.ErrUnavailable) { // a test that stopped its server
+		tb.Errorf("clearing namespace %s: %v", cfg.Namespace, err)
+	}
 }
 
 // rawClient returns a plain Redis client on url, for looking behind the

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -984,4 +985,40 @@ func (c *RedisCache) release(ctx context.Context, key string, lease []byte) erro
 	}
 	c.wrote(key)
 	return err
+}
+
+// storeLeasedScript stores a value under a key if the key still holds the
+// lease given (ARGV[1]), or, when ARGV[2] is "1" (the lease has outlived
+// its life), if the key holds nothing: a lease deleted by a Delete, a
+// clear, or replaced by another writer's value while the load ran, means
+// the loaded value is older than what the key should hold, and it is
+// dropped (the stale set of "Scaling Memcache at Facebook", closed the
+// same way). Replies OK when stored, nil when not.
+const storeLeasedScript = `local cur = redis.call("GET", KEYS[1])
+if cur == ARGV[1] or (not cur and ARGV[2] == "1") then
+  return redis.call("SET", KEYS[1], ARGV[3], "PX", ARGV[4])
+end
+return false`
+
+// setLeased stores val under key for ttl if key still holds lease (see
+// storeLeasedScript; expired says the lease has had its life), and reports
+// whether it did. val is sent without a copy, as by setBytes.
+func (c *RedisCache) setLeased(ctx context.Context, key string, lease, val []byte, ttl time.Duration, expired bool) (bool, error) {
+	ttl = max(ttl, time.Millisecond)
+	defer c.wrote(key) // as for setBytes
+	client, err := c.door(ctx)
+	if err != nil {
+		return false, err
+	}
+	flag := "0"
+	if expired {
+		flag = "1"
+	}
+	cmd := client.B().Eval().Script(storeLeasedScript).Numkeys(1).Key(key).
+		Arg(rueidis.BinaryString(lease), flag, rueidis.BinaryString(val), strconv.FormatInt(ttl.Milliseconds(), 10)).Build()
+	_, err = c.send(ctx, client, cmd)
+	if err == errNil {
+		return false, nil
+	}
+	return err == nil, err
 }

@@ -28,16 +28,7 @@ const defaultLoadTime = 100 * time.Millisecond
 // and was read at now. One reload runs per key at a time in a process; it
 // joins a Fetch's flight of the key, if one runs, and stores for ttl.
 func (s store[V]) refreshEarly(ctx context.Context, key string, ttl time.Duration, exp int64, now time.Time, load LoaderFunc[V]) {
-	beta := s.k.policy.refresh
-	if beta == 0 || exp == 0 {
-		return
-	}
-	gap := float64(exp - now.UnixNano())
-	scale := beta * float64(s.k.loadTime())
-	if gap > 20*scale { // a chance under exp(-20): not worth a draw
-		return
-	}
-	if gap > scale*rand.ExpFloat64() || s.c.closed.Load() {
+	if exp == 0 || s.c.closed.Load() || !s.k.policy.RefreshNow(time.Duration(exp-now.UnixNano()), s.k.loadTime(), rand.ExpFloat64) {
 		return
 	}
 	if _, busy := s.k.refreshing.LoadOrStore(key, struct{}{}); busy {
@@ -52,7 +43,7 @@ func (s store[V]) refreshEarly(ctx context.Context, key string, ttl time.Duratio
 			return
 		}
 		start := time.Now()
-		_, err, _ := s.c.flight.Do(key, func() (any, error) {
+		_, err, _ := s.c.flight.Do(key, guarded(s.k, key, func() (any, error) {
 			v, err := s.load(ctx, load)
 			if err != nil {
 				return v, err // the current value stays until it expires
@@ -61,7 +52,7 @@ func (s store[V]) refreshEarly(ctx context.Context, key string, ttl time.Duratio
 				s.c.absorb(ctx, s.k, err)
 			}
 			return v, nil
-		})
+		}))
 		e := Event{Op: OpRefresh, Outcome: OutcomeOK, Latency: time.Since(start), Key: key, Context: ctx}
 		if err != nil {
 			e.Outcome = OutcomeError // the loader's: no class
@@ -84,12 +75,12 @@ func (s store[V]) refreshEarly(ctx context.Context, key string, ttl time.Duratio
 // own expiry; a refresh that fails releases it. A Redis that does not
 // answer gets no refresh either.
 func (s store[V]) claimRefresh(ctx context.Context, key string, ttl time.Duration) ([]byte, bool) {
-	life := s.k.policy.lease
+	life := s.k.policy.Lease
 	if life <= 0 {
 		return nil, true
 	}
 	if ttl > 0 {
-		life = min(life, s.k.storeTTL(ttl, key)/2)
+		life = min(life, s.k.policy.StoreTTL(ttl, key)/2)
 	}
 	token := newLease()
 	held, _, _, err := s.c.acquire(ctx, key+refreshSuffix, token, life, false)

@@ -9,8 +9,6 @@ import (
 	"time"
 
 	"github.com/maypok86/otter/v2"
-
-	"github.com/media-gateway/discovery/cache/internal/codec"
 )
 
 // The stale store (Config.StaleMaxAge) keeps, per kind, the values Fetch
@@ -130,14 +128,10 @@ func (s store[V]) staleValue(ctx context.Context, key string, start time.Time) (
 // encodedSize returns the size v would have in Redis, to weigh a loaded
 // value kept while Redis is unavailable; 0 if it cannot be encoded.
 func (s store[V]) encodedSize(v V) int {
-	if s.plain {
-		b, _ := codec.JSON[V]{}.Append(nil, v)
-		return len(b)
-	}
 	pooled := encodeBuffers.Get().(*[]byte)
-	buf, err := s.codec.Append((*pooled)[:0], v)
+	buf, err := s.encode(v, *pooled)
 	if err != nil {
-		buf = buf[:0]
+		return 0
 	}
 	if cap(buf) <= maxPooledEncodeBuffer {
 		*pooled = buf[:0]

@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/media-gateway/discovery/cache/internal/latency"
+
+	"github.com/media-gateway/discovery/cache/internal/policy"
 )
 
 // Op names an operation of the cache, in [Event]s and in [Error]s. Its
@@ -32,6 +34,7 @@ const (
 	OpLease                     // a Fetch's wait on another process's lease (Policy.Lease): OutcomeHit when its value came, OutcomeMiss when the wait ended without it
 	OpRefresh                   // an early refresh (Policy.EarlyRefresh): a reload in the background, before expiry, with its load and store
 	OpExtend                    // an adaptive kind's extension of a value's life on a hit (Policy.Adaptive)
+	OpWarm                      // Warm (in errors only: its parts are recorded as OpGetMany, OpLoad and OpSet)
 	numOps
 )
 
@@ -39,6 +42,7 @@ var opNames = [numOps]string{
 	OpGet: "get", OpSet: "set", OpDelete: "delete", OpFetch: "fetch", OpLoad: "load", OpClear: "clear",
 	OpPing: "ping", OpServerStats: "server_stats", OpConnect: "connect", OpGenerateKey: "generate_key", OpBreaker: "breaker",
 	OpGetMany: "get_many", OpSetMany: "set_many", OpLease: "lease", OpRefresh: "refresh", OpExtend: "extend",
+	OpWarm: "warm",
 }
 
 // String returns the operation's label ("get", "set", …), or "unknown".
@@ -153,7 +157,7 @@ func (f RecorderFunc) Record(e Event) { f(e) }
 type kindState struct {
 	name   string
 	ttl    time.Duration
-	policy policy                   // see Config.Policies
+	policy policy.Kind              // see Config.Policies
 	near   atomic.Pointer[nearTier] // nil when the near cache is off
 	stale  *staleStore              // nil unless Config.StaleMaxAge is set
 	keys   *keyMemo                 // the keys of recent string inputs (Kind.key)

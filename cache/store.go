@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"hash/fnv"
 	"math"
 	"reflect"
 	"strings"
@@ -123,7 +122,7 @@ func (s store[V]) lookup(ctx context.Context, key string, t *nearTier, ttl time.
 		before = writes.Load()
 	}
 	switch {
-	case t == nil && s.k.policy.most > 0: // adaptive: its expiry cannot be told from its age
+	case t == nil && s.k.policy.Most > 0: // adaptive: its expiry cannot be told from its age
 		sent = time.Now()
 		raw, pttl, found, err = s.c.getWithTTL(ctx, key, false)
 	case t == nil:
@@ -169,8 +168,8 @@ func (s store[V]) lookup(ctx context.Context, key string, t *nearTier, ttl time.
 	switch {
 	case pttl > 0:
 		m.exp = sent.Add(time.Duration(pttl) * time.Millisecond).UnixNano()
-	case written && ttl > 0 && pttl == 0 && s.k.policy.most == 0:
-		m.exp = at.Add(s.k.jittered(ttl, key)).UnixNano()
+	case written && ttl > 0 && pttl == 0 && s.k.policy.Most == 0:
+		m.exp = at.Add(s.k.policy.Jittered(ttl, key)).UnixNano()
 	}
 	return v, m, true, nil
 }
@@ -185,6 +184,12 @@ func (s store[V]) open(key string, raw []byte) (v V, size int, err error) {
 		return v, 0, &Error{Op: OpGet, Kind: s.k.name, Key: key, Class: ErrValueTooLarge,
 			Cause: fmt.Errorf("stored value is %d bytes, Config.MaxValueBytes is %d; it is not decoded", len(raw), s.c.cfg.MaxValueBytes)}
 	}
+	defer func() { // a decoder that panics (a user's UnmarshalJSON) fails this read, not the process
+		if r := recover(); r != nil {
+			var zero V
+			v, size, err = zero, 0, &Error{Op: OpGet, Kind: s.k.name, Key: key, Class: ErrSerialization, Cause: newPanicError(r)}
+		}
+	}()
 	if s.plain {
 		v, size, err = decodeEither(s.codec, raw, s.c.cfg.MaxValueBytes)
 	} else {
@@ -199,37 +204,54 @@ func (s store[V]) open(key string, raw []byte) (v V, size int, err error) {
 // set encodes v and stores it under key for ttl, which the caller has
 // checked is positive.
 func (s store[V]) set(ctx context.Context, key string, v V, ttl time.Duration) error {
-	start := time.Now()
-	err := s.put(ctx, key, v, ttl)
-	s.c.observeResult(ctx, s.k, Event{Op: OpSet, Latency: time.Since(start), Key: key}, err)
+	_, err := s.setLeased(ctx, key, v, ttl, nil)
 	return err
 }
 
-// put is set without recording.
-func (s store[V]) put(ctx context.Context, key string, v V, ttl time.Duration) error {
+// setLeased is set, made conditional by a lease this flight holds on key
+// (nil: none): the value is stored only while key still holds it (see
+// RedisCache.setLeased), and stored says whether it was. A value not
+// stored because the key changed during the load is not a failure, and
+// not recorded.
+func (s store[V]) setLeased(ctx context.Context, key string, v V, ttl time.Duration, l *heldLease) (stored bool, err error) {
+	start := time.Now()
+	stored, err = s.put(ctx, key, v, ttl, l)
+	if stored || err != nil {
+		s.c.observeResult(ctx, s.k, Event{Op: OpSet, Latency: time.Since(start), Key: key}, err)
+	}
+	return stored, err
+}
+
+// put is setLeased without recording.
+func (s store[V]) put(ctx context.Context, key string, v V, ttl time.Duration, l *heldLease) (bool, error) {
 	var pooled *[]byte
 	var dst []byte
 	if !s.plain {
 		pooled = encodeBuffers.Get().(*[]byte)
 		dst = *pooled
 	}
-	buf, stored, err := s.seal(key, v, dst)
+	buf, raw, err := s.seal(key, v, dst)
 	if err != nil {
-		return err
+		return false, err
 	}
-	err = s.c.setBytes(ctx, key, stored, s.k.storeTTL(ttl, key))
-	if err == nil && s.stale {
+	stored := true
+	if l == nil {
+		err = s.c.setBytes(ctx, key, raw, s.k.policy.StoreTTL(ttl, key))
+	} else {
+		stored, err = s.c.setLeased(ctx, key, l.token, raw, s.k.policy.StoreTTL(ttl, key), l.expired())
+	}
+	if stored && err == nil && s.stale {
 		s.keepStale(key, v, len(buf), true)
 	}
 	// The encoding buffer goes back to the pool once nothing can read it:
 	// when the value sent was a compressed copy, or when the server has
 	// answered (the command was written in full). After an error the
 	// command may still be queued, so the buffer is left to the collector.
-	if pooled != nil && cap(buf) <= maxPooledEncodeBuffer && (err == nil || &stored[0] != &buf[0]) {
+	if pooled != nil && cap(buf) <= maxPooledEncodeBuffer && (err == nil || &raw[0] != &buf[0]) {
 		*pooled = buf[:0]
 		encodeBuffers.Put(pooled)
 	}
-	return failIf(err, OpSet, s.k, key)
+	return stored && err == nil, failIf(err, OpSet, s.k, key)
 }
 
 // seal encodes v, to be stored under key, in dst's space when it is large
@@ -237,11 +259,7 @@ func (s store[V]) put(ctx context.Context, key string, v V, ttl time.Duration) e
 // (buf, or a compressed copy). Its error is an *Error of class
 // ErrSerialization or ErrValueTooLarge.
 func (s store[V]) seal(key string, v V, dst []byte) (buf, stored []byte, err error) {
-	if s.plain {
-		buf, err = codec.JSON[V]{}.Append(dst[:0], v)
-	} else {
-		buf, err = encode(s.codec, v, time.Now(), dst)
-	}
+	buf, err = s.encode(v, dst)
 	if err != nil {
 		return nil, nil, &Error{Op: OpSet, Kind: s.k.name, Key: key, Class: ErrSerialization, Cause: err}
 	}
@@ -255,35 +273,20 @@ func (s store[V]) seal(key string, v V, dst []byte) (buf, stored []byte, err err
 	return buf, envelope.Seal(buf, compressMin(s.codec, s.c.cfg.CompressMinBytes)), nil
 }
 
-// storeTTL returns the TTL to store a value under key with, when asked
-// for ttl: an adaptive kind's ColdTTL instead of its TTL, jittered.
-func (k *kindState) storeTTL(ttl time.Duration, key string) time.Duration {
-	if k.policy.cold > 0 {
-		ttl = k.policy.cold
+// encode encodes v, in its envelope unless the view writes plain JSON, in
+// dst's space when it is large enough. An encoder that panics (a user's
+// MarshalJSON) returns an error holding the panic and its stack: a value
+// that cannot be encoded fails its write, never the process.
+func (s store[V]) encode(v V, dst []byte) (buf []byte, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			buf, err = nil, newPanicError(r)
+		}
+	}()
+	if s.plain {
+		return codec.JSON[V]{}.Append(dst[:0], v)
 	}
-	return k.jittered(ttl, key)
-}
-
-// jittered returns the TTL of a value written under key for ttl: ttl
-// shortened by a fraction of up to the kind's Policy.TTLJitter, drawn from
-// the key, so that keys written together do not expire together, and any
-// reader can tell when a value expires (writtenAt + jittered; see
-// expiry).
-func (k *kindState) jittered(ttl time.Duration, key string) time.Duration {
-	if k.policy.jitter == 0 {
-		return ttl
-	}
-	h := fnv.New64a()
-	h.Write([]byte(key))
-	// FNV's last multiply barely stirs the high bits, so keys that differ
-	// only at the end ("user:1", "user:2") would share a fraction: mix
-	// them (splitmix64's finaliser) before taking the top 53.
-	x := h.Sum64()
-	x = (x ^ x>>30) * 0xbf58476d1ce4e5b9
-	x = (x ^ x>>27) * 0x94d049bb133111eb
-	x ^= x >> 31
-	u := float64(x>>11) / (1 << 53) // in [0, 1)
-	return ttl - time.Duration(u*k.policy.jitter*float64(ttl))
+	return encode(s.codec, v, time.Now(), dst)
 }
 
 // compressMin is the compression threshold for payloads of cd: configured,

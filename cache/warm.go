@@ -45,8 +45,10 @@ type WarmSummary struct {
 //
 // Failures of single inputs (their load, their store) are counted in the
 // summary, not returned; Warm returns an error only when ctx ends (with
-// the summary so far) or when an input cannot be hashed
-// ([ErrKeyGeneration], before any work). With Redis unavailable, every
+// the summary so far), when the cache is closed while it works
+// ([ErrClosed], with the summary so far: no load starts after Close), or
+// when an input cannot be hashed ([ErrKeyGeneration], before any work).
+// A loader that panics fails its input with [ErrLoaderPanic]. With Redis unavailable, every
 // input is loaded and counted as failed, as none can be stored.
 func (kd *Kind[K, V]) Warm(ctx context.Context, ins []K, load func(context.Context, K) (V, error), opt WarmOptions) (WarmSummary, error) {
 	start := time.Now()
@@ -93,6 +95,10 @@ func (kd *Kind[K, V]) Warm(ctx context.Context, ins []K, load func(context.Conte
 	var mu sync.Mutex
 	var stored []K // guarded by mu
 	for _, in := range todo {
+		if kd.c.closed.Load() {
+			wg.Wait()
+			return w.summary(), &Error{Op: OpWarm, Kind: kd.k.name, Class: ErrClosed}
+		}
 		select {
 		case sem <- struct{}{}:
 		case <-ctx.Done():
@@ -143,8 +149,8 @@ func (kd *Kind[K, V]) Warm(ctx context.Context, ins []K, load func(context.Conte
 // processes; Warm reads the values back), or with force, with a Set
 // whatever is cached. Its error is the load's, or the Set's.
 func (kd *Kind[K, V]) warmOne(ctx context.Context, in K, load func(context.Context, K) (V, error), force bool) error {
-	if force {
-		v, err := load(ctx, in)
+	if force { // through runLoader too: its panic is recovered, and the load counted
+		v, err := runLoader(ctx, kd.c, kd.k, func(ctx context.Context) (V, error) { return load(ctx, in) })
 		if err != nil {
 			return err
 		}

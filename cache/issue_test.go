@@ -1,0 +1,307 @@
+package cache_test
+
+// Regression tests, each named after the bug it guards against. Each
+// failed before its fix.
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/media-gateway/discovery/cache"
+)
+
+// A value too large to store, loaded under a lease, released its lease
+// only when the lease expired: every later Fetch of the key, in every
+// process, waited out the lease.
+func TestLeaseReleasedWhenValueCannotBeStored(t *testing.T) {
+	t.Parallel()
+	c := newCache(t, func(cfg *cache.Config) { cfg.Policy.Lease = 10 * time.Second; cfg.MaxValueBytes = 1024 })
+	ctx := ctxT(t)
+	raw := rawClient(t, redisURL(t))
+	search := cache.Search[string, string](c)
+	big := strings.Repeat("x", 4096)
+	v, err := search.Fetch(ctx, "q", func(context.Context) (string, error) { return big, nil })
+	if v != big || err != nil {
+		t.Fatalf("Fetch of a value too large to store = %d bytes, %v; want the loader's value", len(v), err)
+	}
+	key, _ := search.Key("q")
+	n, err := raw.Do(ctx, raw.B().Exists().Key(key).Build()).AsInt64()
+	if err != nil || n != 0 {
+		t.Fatalf("EXISTS %s after the Fetch = %d, %v; want 0: the lease released", key, n, err)
+	}
+	// Another process's Fetch of the key does not wait on a lease.
+	other := cache.Search[string, string](newCache(t, func(cfg *cache.Config) { cfg.Namespace = c.Namespace() }))
+	if v, err := other.Fetch(ctx, "q", func(context.Context) (string, error) { return "small", nil }); v != "small" || err != nil {
+		t.Fatalf("Fetch after = %q, %v", v, err)
+	}
+	if st := c.Stats().Kinds[cache.KindSearch]; st.LeaseTimeouts != 0 || st.LeaseHits != 0 {
+		t.Errorf("lease figures = %d timeouts, %d hits; want none", st.LeaseTimeouts, st.LeaseHits)
+	}
+}
+
+// panicky is a value whose JSON encoding or decoding panics, as a user's
+// type with a faulty MarshalJSON or UnmarshalJSON would.
+type panicky struct {
+	V             string
+	panicOnEncode bool
+}
+
+var panickyDecode atomic.Bool
+
+func (p panicky) MarshalJSON() ([]byte, error) {
+	if p.panicOnEncode {
+		panic("MarshalJSON: nil map")
+	}
+	return json.Marshal(p.V)
+}
+
+func (p *panicky) UnmarshalJSON(b []byte) error {
+	if panickyDecode.Load() {
+		panic("UnmarshalJSON: index out of range")
+	}
+	return json.Unmarshal(b, &p.V)
+}
+
+// A value whose encoder panics, loaded by Fetch, FetchMany or Warm, killed
+// the process (the panic was re-raised on singleflight's goroutine); Set
+// panicked in its caller. Each now fails its write with ErrSerialization,
+// holding the panic, and Fetch returns the loaded value.
+func TestEncoderPanicIsAnError(t *testing.T) {
+	t.Parallel()
+	c := newCache(t)
+	ctx := ctxT(t)
+	kd, err := cache.NewKind[string, panicky](c, "panicky-encode", time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bad := panicky{V: "v", panicOnEncode: true}
+	err = kd.Set(ctx, "a", bad)
+	if !errors.Is(err, cache.ErrSerialization) || !strings.Contains(err.Error(), "MarshalJSON: nil map") {
+		t.Errorf("Set of a value whose MarshalJSON panics = %v; want ErrSerialization with the panic", err)
+	}
+	v, err := kd.Fetch(ctx, "b", func(context.Context) (panicky, error) { return bad, nil })
+	if err != nil || v.V != "v" {
+		t.Errorf("Fetch = %+v, %v; want the loaded value", v, err)
+	}
+	vs, err := kd.FetchMany(ctx, []string{"c", "d"}, func(_ context.Context, ins []string) ([]panicky, error) {
+		return []panicky{bad, bad}, nil
+	})
+	if err != nil || len(vs) != 2 || vs[1].V != "v" {
+		t.Errorf("FetchMany = %+v, %v; want the loaded values", vs, err)
+	}
+	sum, err := kd.Warm(ctx, []string{"e", "f"}, func(context.Context, string) (panicky, error) { return bad, nil }, cache.WarmOptions{Force: true})
+	if err != nil || sum.Failed != 2 || !errors.Is(sum.FirstError, cache.ErrSerialization) {
+		t.Errorf("Warm = %+v, %v; want 2 failed with ErrSerialization", sum, err)
+	}
+	if st := c.Stats().Kinds["panicky-encode"]; st.Errors == 0 {
+		t.Errorf("Stats = %+v; want the failed writes counted as errors", st)
+	}
+}
+
+// A value whose decoder panics killed a Fetch's process too; Get
+// panicked in its caller. Each read now sees the bytes as unusable: Get
+// returns ErrSerialization, Fetch and FetchMany load.
+func TestDecoderPanicIsAnError(t *testing.T) {
+	c := newCache(t, func(cfg *cache.Config) { cfg.NearCacheBytes = -1 })
+	ctx := ctxT(t)
+	kd, err := cache.NewKind[string, panicky](c, "panicky-decode", time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, in := range []string{"a", "b", "c"} {
+		if err := kd.Set(ctx, in, panicky{V: "stored"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	panickyDecode.Store(true)
+	defer panickyDecode.Store(false)
+	_, ok, err := kd.Get(ctx, "a")
+	if ok || !errors.Is(err, cache.ErrSerialization) || !strings.Contains(err.Error(), "UnmarshalJSON: index out of range") {
+		t.Errorf("Get of a value whose UnmarshalJSON panics = %v, %v; want a miss with ErrSerialization holding the panic", ok, err)
+	}
+	v, err := kd.Fetch(ctx, "b", func(context.Context) (panicky, error) { return panicky{V: "loaded"}, nil })
+	if err != nil || v.V != "loaded" {
+		t.Errorf("Fetch = %+v, %v; want the loaded value", v, err)
+	}
+	vs, err := kd.FetchMany(ctx, []string{"c"}, func(_ context.Context, ins []string) ([]panicky, error) {
+		return []panicky{{V: "loaded"}}, nil
+	})
+	if err != nil || len(vs) != 1 || vs[0].V != "loaded" {
+		t.Errorf("FetchMany = %+v, %v; want the loaded value", vs, err)
+	}
+}
+
+// A loader that panicked under Warm with Force killed the process (it was
+// called directly, not through the recovering path), and its loads were
+// missing from Stats.
+func TestWarmForceLoaderPanic(t *testing.T) {
+	t.Parallel()
+	c := newCache(t)
+	ctx := ctxT(t)
+	intents := cache.Intents[string](c, "parser-1")
+	sum, err := intents.Warm(ctx, []string{"a", "b", "c"}, func(context.Context, string) (string, error) {
+		panic("model crashed")
+	}, cache.WarmOptions{Force: true})
+	if err != nil || sum.Failed != 3 || !errors.Is(sum.FirstError, cache.ErrLoaderPanic) || !strings.Contains(sum.FirstError.Error(), "model crashed") {
+		t.Errorf("Warm with a panicking loader = %+v, %v; want 3 failed with ErrLoaderPanic", sum, err)
+	}
+	if st := c.Stats().Kinds[cache.KindIntent]; st.Loads != 3 || st.LoadErrors != 3 {
+		t.Errorf("Stats = %d loads, %d failed; want 3 and 3", st.Loads, st.LoadErrors)
+	}
+}
+
+// A loader that hung (a backend call ignoring its context) pinned its
+// key: every later Fetch of it in the process joined the stuck flight and
+// failed with its own deadline, although each brought a loader that
+// answers at once. A caller that joined a flight now loads for itself
+// while its deadline leaves the time of a load.
+func TestHungLoaderDoesNotPinKey(t *testing.T) {
+	t.Parallel()
+	c := newCache(t)
+	ctx := ctxT(t)
+	search := cache.Search[string, string](c)
+	hung, release := make(chan struct{}), make(chan struct{})
+	defer close(release)
+	go search.Fetch(ctx, "q", func(context.Context) (string, error) {
+		close(hung)
+		<-release
+		return "late", nil
+	})
+	<-hung
+	var wg sync.WaitGroup
+	var got atomic.Int32
+	for range 10 {
+		wg.Go(func() {
+			ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+			defer cancel()
+			v, err := search.Fetch(ctx, "q", func(context.Context) (string, error) { return "now", nil })
+			if err != nil || v != "now" {
+				t.Errorf("Fetch behind a hung loader = %q, %v; want its own loader's value", v, err)
+				return
+			}
+			got.Add(1)
+		})
+	}
+	wg.Wait()
+	t.Logf("%d of 10 Fetches with 2 s deadlines behind a hung loader got a value", got.Load())
+}
+
+// Close turned a Fetch whose own load raced another process's lease into
+// context.Canceled: the load ran on a context Close canceled. Such a Fetch
+// gets its loader's value.
+func TestCloseDuringLeaseRace(t *testing.T) {
+	t.Parallel()
+	c := newCache(t, func(cfg *cache.Config) { cfg.Policy.Lease = 50 * time.Millisecond })
+	ctx := ctxT(t)
+	raw := rawClient(t, redisURL(t))
+	search := cache.Search[string, string](c)
+	key, _ := search.Key("q")
+	// Another process's lease, held for the whole test.
+	if err := raw.Do(ctx, raw.B().Set().Key(key).Value(leaseBytes).Px(30*time.Second).Build()).Error(); err != nil {
+		t.Fatal(err)
+	}
+	loading := make(chan struct{})
+	go func() {
+		<-loading
+		c.Close()
+	}()
+	v, err := search.Fetch(ctx, "q", func(ctx context.Context) (string, error) {
+		close(loading)
+		select {
+		case <-time.After(300 * time.Millisecond):
+			return "mine", nil
+		case <-ctx.Done():
+			return "", ctx.Err()
+		}
+	})
+	if v != "mine" || err != nil {
+		t.Errorf("Fetch racing a lease while the cache closed = %q, %v; want the loader's value", v, err)
+	}
+}
+
+// Warm kept loading after Close (1,856 of 2,000 loads came after it) and
+// returned nil. It now stops, and says why.
+func TestWarmStopsAtClose(t *testing.T) {
+	t.Parallel()
+	c := newCache(t)
+	ctx := ctxT(t)
+	ins := make([]string, 2000)
+	for i := range ins {
+		ins[i] = fmt.Sprint("input ", i)
+	}
+	var loads atomic.Int32
+	var once sync.Once
+	sum, err := cache.Intents[string](c, "parser-1").Warm(ctx, ins, func(context.Context, string) (string, error) {
+		if loads.Add(1) == 10 {
+			once.Do(func() { c.Close() })
+		}
+		return "intent", nil
+	}, cache.WarmOptions{Concurrency: 2, Force: true})
+	if !errors.Is(err, cache.ErrClosed) {
+		t.Errorf("Warm across Close = %v; want ErrClosed", err)
+	}
+	if n := loads.Load(); n > 12 {
+		t.Errorf("%d loads; want none started after Close (at the 10th, 2 at a time)", n)
+	}
+	t.Logf("Warm across Close: %+v after %d loads", sum, loads.Load())
+}
+
+// A value loaded while another process changed the key (Set, Delete,
+// ClearKind) landed after the change and lived for the whole TTL. Loaded
+// under a lease, it is now stored only while the key still holds the
+// lease.
+func TestLoadedValueNeverOverwritesNewer(t *testing.T) {
+	t.Parallel()
+	for _, change := range []string{"Set", "Delete", "ClearKind"} {
+		t.Run(change, func(t *testing.T) {
+			t.Parallel()
+			ns := uniqueNamespace(t)
+			a := newCache(t, func(cfg *cache.Config) { cfg.Namespace = ns })
+			b := newCache(t, func(cfg *cache.Config) { cfg.Namespace = ns; cfg.NearCacheBytes = -1 })
+			ctx := ctxT(t)
+			loading, changed := make(chan struct{}), make(chan struct{})
+			done := make(chan string)
+			go func() {
+				v, _ := cache.Search[string, string](a).Fetch(ctx, "q", func(context.Context) (string, error) {
+					close(loading)
+					<-changed
+					return "older", nil
+				})
+				done <- v
+			}()
+			<-loading
+			other := cache.Search[string, string](b)
+			var want string
+			switch change {
+			case "Set":
+				want = "newer"
+				if err := other.Set(ctx, "q", want); err != nil {
+					t.Fatal(err)
+				}
+			case "Delete":
+				if _, err := other.Delete(ctx, "q"); err != nil {
+					t.Fatal(err)
+				}
+			case "ClearKind":
+				if _, err := b.ClearKind(ctx, cache.KindSearch); err != nil {
+					t.Fatal(err)
+				}
+			}
+			close(changed)
+			if v := <-done; v != "older" {
+				t.Errorf("Fetch = %q; want its loader's value", v)
+			}
+			got, ok, err := other.Get(ctx, "q")
+			if err != nil || got != want || ok != (want != "") {
+				t.Errorf("after a %s during the load, the key holds %q (%v, %v); want %q", change, got, ok, err, want)
+			}
+		})
+	}
+}
