@@ -36,9 +36,7 @@ func (c *RedisCache) clearKind(ctx context.Context, name string, progress func(i
 	if k == nil { // a kind this process never used: its removals count as the cache's
 		k = c.whole
 	}
-	if k.stale != nil {
-		k.stale.InvalidateAll()
-	}
+	c.forgetKindStale(k)
 	return c.clear(ctx, k, progress, c.kindPatterns(name)...)
 }
 

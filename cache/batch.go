@@ -194,7 +194,7 @@ func loadMany[K, V any](ctx context.Context, s store[V], load BatchLoaderFunc[K,
 func (s store[V]) getMany(ctx context.Context, keys []string) (vals []V, hit []bool, err error) {
 	start := time.Now()
 	vals, hit = make([]V, len(keys)), make([]bool, len(keys))
-	t := s.k.near.Load()
+	t := s.c.near.Load()
 	var rest []int // positions to read from Redis
 	var local int64
 	if t != nil && !s.c.closed.Load() {
@@ -241,7 +241,7 @@ func (s store[V]) getMany(ctx context.Context, keys []string) (vals []V, hit []b
 // tracked and kept in the near cache when t is not nil, and returns how
 // many were found and how many missed; each undecodable or oversized value
 // is a miss, recorded with its class.
-func (s store[V]) readMany(ctx context.Context, keys []string, rest []int, t *nearTier, vals []V, hit []bool, start time.Time) (found, missed int64, err error) {
+func (s store[V]) readMany(ctx context.Context, keys []string, rest []int, t *near, vals []V, hit []bool, start time.Time) (found, missed int64, err error) {
 	ks := make([]string, len(rest))
 	for j, i := range rest {
 		ks[j] = keys[i]
@@ -258,11 +258,11 @@ func (s store[V]) readMany(ctx context.Context, keys []string, rest []int, t *ne
 	if t != nil {
 		tks = make([]nearTicket, len(ks))
 		for j, k := range ks {
-			tks[j] = t.n.begin(k)
+			tks[j] = t.begin(k)
 		}
 		defer func() { // after a failure, or a decoder that panics
 			for ; ended < len(ks); ended++ {
-				t.n.end(ks[ended], tks[ended], t, nearEntry{}, false, 0, start)
+				t.end(ks[ended], tks[ended], nearEntry{}, false, 0, start)
 			}
 		}()
 	}
@@ -280,7 +280,7 @@ func (s store[V]) readMany(ctx context.Context, keys []string, rest []int, t *ne
 		}
 		if t != nil {
 			weight := min(uint64(len(ks[j]))+uint64(size)+nearEntryOverhead, math.MaxUint32)
-			t.n.end(ks[j], tks[j], t, nearEntry{v: v, typ: reflect.TypeFor[V](), size: uint32(weight)}, ok[j] && derr == nil, pttl[j], start)
+			t.end(ks[j], tks[j], nearEntry{kind: s.k, v: v, typ: reflect.TypeFor[V](), size: uint32(weight)}, ok[j] && derr == nil, pttl[j], start)
 			ended++
 		}
 		switch {

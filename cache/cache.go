@@ -64,7 +64,8 @@ type RedisCache struct {
 
 	search, intent, embedding, custom *kindState
 
-	stale     staleStores          // every kind's stale store (Config.StaleMaxAge)
+	stale     *staleStore          // nil unless Config.StaleMaxAge is set
+	keys      *keyMemo             // the keys of recent string inputs of every kind (Kind.key)
 	waits     waiters              // Fetches waiting on another process's lease (see lease.go)
 	near      atomic.Pointer[near] // nil when the near cache is off
 	nearState NearCacheStatus      // whether it is on, and why not
@@ -112,6 +113,10 @@ func New(ctx context.Context, cfg Config) (*RedisCache, error) {
 		n.changed = c.keyChanged
 		c.near.Store(n)
 		c.nearState.Reason = "not connected to Redis yet"
+	}
+	c.keys = newKeyMemo(c.memoBytes())
+	if r.StaleMaxAge > 0 {
+		c.stale = c.newStale()
 	}
 	c.search, _ = c.kind(KindSearch, r.SearchTTL) // a new cache: no kind exists yet
 	c.intent, _ = c.kind(KindIntent, r.IntentTTL)
@@ -366,14 +371,10 @@ func (c *RedisCache) serverMode(ctx context.Context, client rueidis.Client) stri
 	return ""
 }
 
-// nearOff turns the near cache off, for good, and says why. Kinds that
-// exist lose their tiers.
+// nearOff turns the near cache off, for good, and says why.
 func (c *RedisCache) nearOff(ctx context.Context, reason string, err error) {
 	c.mu.Lock()
 	n := c.near.Swap(nil)
-	for _, k := range c.kinds {
-		k.near.Store(nil)
-	}
 	c.nearState = NearCacheStatus{Reason: reason}
 	c.mu.Unlock()
 	if n == nil {
@@ -408,15 +409,11 @@ func (c *RedisCache) Close() error {
 		n.flush()
 		n.close()
 	}
-	c.mu.RLock()
-	for _, k := range c.kinds {
-		k.keys.StopAllGoroutines()
-		if k.stale != nil {
-			k.stale.InvalidateAll()
-			k.stale.StopAllGoroutines()
-		}
+	c.keys.StopAllGoroutines()
+	if c.stale != nil {
+		c.stale.InvalidateAll()
+		c.stale.StopAllGoroutines()
 	}
-	c.mu.RUnlock()
 	return nil
 }
 
@@ -486,13 +483,7 @@ func (c *RedisCache) kind(name string, ttl time.Duration) (*kindState, error) {
 	defer c.mu.Unlock()
 	k := c.kinds[name]
 	if k == nil {
-		k = &kindState{name: name, ttl: ttl, policy: c.cfg.policyOf(name).ForKind(ttl), keys: newKeyMemo(c.memoBytes())}
-		if n := c.near.Load(); n != nil {
-			k.near.Store(n.tier())
-		}
-		if c.cfg.StaleMaxAge > 0 {
-			k.stale = c.newStale()
-		}
+		k = &kindState{name: name, ttl: ttl, policy: c.cfg.policyOf(name).ForKind(ttl), keys: c.keys, stale: c.stale}
 		c.kinds[name] = k
 	}
 	if k.ttl != ttl {
@@ -508,8 +499,8 @@ func (c *RedisCache) lookupKind(name string) *kindState {
 	return c.kinds[name]
 }
 
-// memoBytes is the bound of each kind's memo of keys: a quarter of the
-// near cache's bound, or of its default when the near cache is off.
+// memoBytes is the bound of the memo of keys: a quarter of the near
+// cache's bound, or of its default when the near cache is off.
 func (c *RedisCache) memoBytes() int {
 	if c.cfg.NearCacheBytes > 0 {
 		return c.cfg.NearCacheBytes / 4

@@ -34,7 +34,7 @@ const (
 	defaultDialTimeout      = 5 * time.Second
 	defaultMaxValueBytes    = 4 << 20 // 4 MiB
 	defaultCompressMinBytes = 1024
-	defaultNearCacheBytes   = 16 << 20 // 16 MiB a kind
+	defaultNearCacheBytes   = 64 << 20 // 64 MiB for every kind together
 	defaultNearCacheMaxAge  = time.Minute
 	defaultBreakerThreshold = 5
 	defaultBreakerBackoff   = time.Second
@@ -157,15 +157,18 @@ type Config struct {
 	// Values written with compression are read whatever this setting.
 	CompressMinBytes int
 
-	// NearCacheBytes bounds the near cache of each kind: values read
-	// recently, held decoded in this process's memory, so that reading
-	// them again costs a map lookup instead of a round trip and a decode.
+	// NearCacheBytes bounds the near cache, all kinds together: values
+	// read recently, held decoded in this process's memory, so that
+	// reading them again costs a map lookup instead of a round trip and a
+	// decode. The kinds share it: a busy kind takes more of it, and a
+	// hundred kinds cost no more memory than one (their entries and bytes
+	// are in Stats, per kind).
 	// Redis keeps it coherent: it tells this process when a key it read
 	// changes (RESP3 client tracking), whoever changed it, and the local
 	// copy goes. Entries are weighed by their key and their encoded bytes
 	// (decompressed); the decoded values may take up to a few times that.
 	// Up to a quarter more holds the keys of recently used inputs. If zero,
-	// 16 MiB a kind; negative turns the near cache off. It is off, whatever
+	// 64 MiB; negative turns the near cache off. It is off, whatever
 	// this says, against a server without client tracking (Redis before 6,
 	// RESP2-only proxies, some embedded test servers): [RedisCache.Health]
 	// and the log say so. On a Redis Cluster, values read one at a time
@@ -186,8 +189,9 @@ type Config struct {
 	// calling the loader, while Redis fails or the circuit breaker is
 	// open: an outage then costs neither latency nor loader calls for the
 	// keys this process served recently. Such answers are counted as
-	// KindStats.StaleHits. Values are kept decoded, per kind, bounded like
-	// the near cache (NearCacheBytes, or 16 MiB when it is off). A key is
+	// KindStats.StaleHits. Values are kept decoded, every kind's together,
+	// bounded like the near cache (NearCacheBytes, or 64 MiB when it is
+	// off). A key is
 	// forgotten when this process writes or deletes it, and on ClearKind
 	// and ClearAll; with the near cache on, also when another client
 	// changes it after this process read it from Redis (a value this

@@ -55,8 +55,9 @@
 //
 // # The near cache
 //
-// Each kind also keeps the values this process read recently, decoded, in
-// memory ([Config].NearCacheBytes, 16 MiB a kind by default): a repeated
+// The cache also keeps the values this process read recently, decoded, in
+// memory ([Config].NearCacheBytes, 64 MiB for all kinds together by
+// default): a repeated
 // hit costs a map lookup instead of a round trip and a decode. Redis keeps
 // it coherent (RESP3 client tracking): when any client changes a key this
 // process holds, the server tells it and the copy goes; when a connection

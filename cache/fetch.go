@@ -77,7 +77,7 @@ func (s store[V]) fetch(ctx context.Context, key, alt string, keyErr error, ttl 
 		// loaded again (one load across processes is a lease's job). Not
 		// recorded: get recorded this miss.
 		if redisOK && writes.Load() != before {
-			if v, _, ok, err := s.lookup(ctx, key, s.k.near.Load(), ttl); ok {
+			if v, _, ok, err := s.lookup(ctx, key, s.c.near.Load(), ttl); ok {
 				return v, nil
 			} else if err != nil && !unusable(err) && !wrongType(err) {
 				redisOK = false

@@ -93,8 +93,8 @@ func EscapePattern(s string) string {
 	return b.String()
 }
 
-// keyMemo remembers the Redis keys of recently used string inputs of a
-// kind, so that reading the same input again does not hash it again
+// keyMemo remembers the Redis keys of recently used string inputs of
+// every kind, so that reading the same input again does not hash it again
 // (SHA-256 of its JSON is most of the cost of a near-cache hit, and three
 // allocations of any operation).
 type keyMemo = otter.Cache[memoKey, string]
@@ -103,6 +103,7 @@ type keyMemo = otter.Cache[memoKey, string]
 // keys differ for one input (the model of Embeddings, the parser version
 // of Intents).
 type memoKey struct {
+	kind     *kindState
 	view, in string
 }
 

@@ -96,7 +96,7 @@ func (kd *Kind[K, V]) key(in K) (string, error) {
 	if !ok || len(s) > maxMemoInput {
 		return kd.Key(in)
 	}
-	mk := memoKey{view: kd.view, in: s}
+	mk := memoKey{kind: kd.k, view: kd.view, in: s}
 	if key, ok := kd.k.keys.GetIfPresent(mk); ok {
 		return key, nil
 	}

@@ -107,7 +107,7 @@ func (s store[V]) lease(ctx context.Context, key string, mark []byte, wait time.
 	var zero V
 	start := time.Now()
 	deadline := start.Add(wait)
-	tracked := s.k.near.Load() != nil
+	tracked := s.c.near.Load() != nil
 	poll := leasePollMin
 	waited := false
 	for {
@@ -185,7 +185,7 @@ func (s store[V]) raceLoad(ctx context.Context, key string, ttl time.Duration, l
 		}
 		return r.v, r.err
 	}
-	tracked := s.k.near.Load() != nil
+	tracked := s.c.near.Load() != nil
 	for poll := leasePollMin; ; poll = min(2*poll, leasePollMax) {
 		var woken <-chan struct{}
 		if tracked {

@@ -16,16 +16,20 @@ import (
 )
 
 // The near cache holds decoded values in process memory, in front of
-// Redis: one tier per kind, bounded by bytes, so that a hit costs a map
-// lookup instead of a round trip and a decode.
+// Redis: one store for every kind, bounded by bytes as a whole
+// (Config.NearCacheBytes), so that a hit costs a map lookup instead of a
+// round trip and a decode. Keys are Redis keys, so an invalidation finds
+// its entry with one lookup whatever the number of kinds; each entry
+// points to its kind, which keeps the kind's figures (see
+// kindState.nearEntries).
 //
 // Coherence comes from Redis itself. A value enters a tier only from a read
 // that asked the server to track its key (CLIENT CACHING YES on a
 // connection with CLIENT TRACKING ON OPTIN; see getTracked). From then on the
 // server pushes an invalidation on the next change of the key, by any
 // client, and invalidate drops the local copy; when a connection closes,
-// or the server is flushed, rueidis reports a nil invalidation and every
-// tier is emptied (flush). Three races are closed here:
+// or the server is flushed, rueidis reports a nil invalidation and the
+// store is emptied (flush). Three races are closed here:
 //
 //   - An invalidation that arrives while a read of the same key is in flight
 //     (after the server answered the read, before its value is stored
@@ -40,14 +44,11 @@ import (
 // Each entry also expires with its key in Redis (the read asks PTTL) and
 // after Config.NearCacheMaxAge at most.
 type near struct {
-	maxBytes uint64        // per tier
-	maxAge   time.Duration // longest life of an entry
-	seed     maphash.Seed
-	epoch    atomic.Uint64 // moved on by every flush
-	shards   [nearShards]nearShard
-
-	mu    sync.Mutex                  // serialises changes to tiers
-	tiers atomic.Pointer[[]*nearTier] // every kind's tier, for invalidations
+	maxAge time.Duration                   // longest life of an entry
+	data   *otter.Cache[string, nearEntry] // every kind's values, by Redis key
+	seed   maphash.Seed
+	epoch  atomic.Uint64 // moved on by every flush
+	shards [nearShards]nearShard
 
 	flushes atomic.Uint64 // flushes since the cache was made
 
@@ -89,15 +90,9 @@ type nearTicket struct {
 	gen, epoch uint64
 }
 
-// nearTier is the near cache of one kind.
-type nearTier struct {
-	n           *near
-	data        *otter.Cache[string, nearEntry] // by Redis key
-	invalidated atomic.Uint64                   // entries removed because their key changed
-}
-
 // nearEntry is one decoded value.
 type nearEntry struct {
+	kind *kindState // whose value it is: its figures count the entry
 	v    any
 	typ  reflect.Type  // the value type of the view that stored it: another view (of an interface type, say) must not take it
 	size uint32        // its weight: key, payload and bookkeeping bytes
@@ -112,29 +107,25 @@ type nearEntry struct {
 const nearEntryOverhead = 96
 
 func newNear(maxBytes int, maxAge time.Duration) *near {
-	n := &near{maxBytes: uint64(maxBytes), maxAge: maxAge, seed: maphash.MakeSeed()}
+	n := &near{maxAge: maxAge, seed: maphash.MakeSeed()}
 	for i := range n.shards {
 		n.shards[i].reads = make(map[string]*nearRead)
 	}
-	n.tiers.Store(new([]*nearTier))
-	return n
-}
-
-// tier makes the tier of a new kind.
-func (n *near) tier() *nearTier {
-	t := &nearTier{n: n}
-	t.data = otter.Must(&otter.Options[string, nearEntry]{
-		MaximumWeight: n.maxBytes,
+	n.data = otter.Must(&otter.Options[string, nearEntry]{
+		MaximumWeight: uint64(maxBytes),
 		Weigher:       func(_ string, e nearEntry) uint32 { return e.size },
 		ExpiryCalculator: otter.ExpiryWritingFunc(func(e otter.Entry[string, nearEntry]) time.Duration {
 			return e.Value.ttl
 		}),
+		// Every entry leaves through here (replaced, invalidated, evicted,
+		// expired): its kind's figures follow. Atomics only: it runs under
+		// a lock of the store.
+		OnAtomicDeletion: func(e otter.DeletionEvent[string, nearEntry]) {
+			e.Value.kind.nearEntries.Add(-1)
+			e.Value.kind.nearBytes.Add(-int64(e.Value.size))
+		},
 	})
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	tiers := append(append([]*nearTier(nil), *n.tiers.Load()...), t)
-	n.tiers.Store(&tiers)
-	return t
+	return n
 }
 
 func (n *near) shard(key string) *nearShard {
@@ -157,11 +148,11 @@ func (n *near) begin(key string) nearTicket {
 }
 
 // end closes a read opened by begin. When keep is true, e is stored
-// in t under key, unless the key was invalidated or the tiers flushed since
+// under key, unless the key was invalidated or the tiers flushed since
 // begin: then what was read may be older than what Redis holds. pttl is the
 // key's PTTL reply and sent the time the read was sent: the entry expires
 // no later than the key in Redis.
-func (n *near) end(key string, tk nearTicket, t *nearTier, e nearEntry, keep bool, pttl int64, sent time.Time) {
+func (n *near) end(key string, tk nearTicket, e nearEntry, keep bool, pttl int64, sent time.Time) {
 	s := n.shard(key)
 	s.mu.Lock()
 	r := s.reads[key]
@@ -170,7 +161,9 @@ func (n *near) end(key string, tk nearTicket, t *nearTier, e nearEntry, keep boo
 			e.exp = sent.Add(time.Duration(pttl) * time.Millisecond).UnixNano()
 		}
 		if e.ttl = n.entryTTL(pttl, sent); e.ttl > 0 {
-			t.data.Set(key, e)
+			e.kind.nearEntries.Add(1)
+			e.kind.nearBytes.Add(int64(e.size))
+			n.data.Set(key, e)
 		}
 	}
 	if r.readers--; r.readers == 0 {
@@ -179,18 +172,15 @@ func (n *near) end(key string, tk nearTicket, t *nearTier, e nearEntry, keep boo
 	s.mu.Unlock()
 }
 
-// invalidate drops key from every tier and spoils the reads of it in
-// flight.
+// invalidate drops key and spoils the reads of it in flight.
 func (n *near) invalidate(key string) {
 	s := n.shard(key)
 	s.mu.Lock()
 	if r := s.reads[key]; r != nil {
 		r.gen++
 	}
-	for _, t := range *n.tiers.Load() {
-		if _, ok := t.data.Invalidate(key); ok {
-			t.invalidated.Add(1)
-		}
+	if e, ok := n.data.Invalidate(key); ok {
+		e.kind.nearInvalidated.Add(1)
 	}
 	s.mu.Unlock()
 	if h := n.hookInvalidated.Load(); h != nil {
@@ -198,7 +188,7 @@ func (n *near) invalidate(key string) {
 	}
 }
 
-// flush empties every tier and spoils every read in flight. Holding each
+// flush empties the store and spoils every read in flight. Holding each
 // shard's lock while the epoch moves means that no read can pass end's
 // check before the move and store its value after the entries are gone.
 func (n *near) flush() {
@@ -209,9 +199,7 @@ func (n *near) flush() {
 	for i := range n.shards {
 		n.shards[i].mu.Unlock()
 	}
-	for _, t := range *n.tiers.Load() {
-		t.data.InvalidateAll()
-	}
+	n.data.InvalidateAll()
 	n.flushes.Add(1)
 }
 
@@ -297,12 +285,8 @@ func (c *RedisCache) probeOnce(ctx context.Context) error {
 	}
 }
 
-// close stops the tiers' maintenance goroutines.
-func (n *near) close() {
-	for _, t := range *n.tiers.Load() {
-		t.data.StopAllGoroutines()
-	}
-}
+// close stops the store's maintenance goroutines.
+func (n *near) close() { n.data.StopAllGoroutines() }
 
 // entryTTL is how long, from now, a value may be served locally when its
 // key had pttl milliseconds to live as the server answered a read sent at

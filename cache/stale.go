@@ -4,14 +4,12 @@ import (
 	"context"
 	"math"
 	"reflect"
-	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/maypok86/otter/v2"
 )
 
-// The stale store (Config.StaleMaxAge) keeps, per kind, the values Fetch
+// The stale store (Config.StaleMaxAge) keeps, for every kind, the values Fetch
 // recently read from Redis or loaded, decoded, so that Fetch can answer
 // with one of them instead of calling the loader while Redis fails or the
 // breaker is open. Unlike the near cache it is never consulted while Redis
@@ -21,55 +19,50 @@ import (
 // for keys read with tracking), and on ClearKind and ClearAll; an entry
 // lives StaleMaxAge from when it was last read or loaded.
 
-// staleStore is one kind's stale store.
+// staleStore is the stale store: every kind's values, by Redis key, each
+// pointing to its kind (nearEntry.kind).
 type staleStore = otter.Cache[string, nearEntry]
 
-// staleStores are every kind's stores, for the writes that must drop a key
-// from whichever holds it.
-type staleStores struct {
-	mu  sync.Mutex                    // serialises additions
-	all atomic.Pointer[[]*staleStore] // copy on write
-}
-
-// newStale makes a kind's stale store, bounded by maxBytes and maxAge.
+// newStale makes the stale store, bounded by the near cache's bytes (or
+// their default when it is off) and StaleMaxAge.
 func (c *RedisCache) newStale() *staleStore {
 	maxBytes := c.cfg.NearCacheBytes
 	if maxBytes <= 0 {
 		maxBytes = defaultNearCacheBytes
 	}
-	s := otter.Must(&otter.Options[string, nearEntry]{
+	return otter.Must(&otter.Options[string, nearEntry]{
 		MaximumWeight:    uint64(maxBytes),
 		Weigher:          func(_ string, e nearEntry) uint32 { return e.size },
 		ExpiryCalculator: otter.ExpiryWriting[string, nearEntry](c.cfg.StaleMaxAge),
 	})
-	c.stale.mu.Lock()
-	defer c.stale.mu.Unlock()
-	var all []*staleStore
-	if p := c.stale.all.Load(); p != nil {
-		all = append(all, *p...)
-	}
-	all = append(all, s)
-	c.stale.all.Store(&all)
-	return s
 }
 
-// forgetAllStale empties every kind's stale store: before a clear, whose
-// keys are not known in advance (and which may be refused, or fail half
-// way, while Redis is away).
+// forgetAllStale empties the stale store: before a clear of the whole
+// cache, whose keys are not known in advance (and which may be refused,
+// or fail half way, while Redis is away).
 func (c *RedisCache) forgetAllStale() {
-	if p := c.stale.all.Load(); p != nil {
-		for _, s := range *p {
-			s.InvalidateAll()
+	if c.stale != nil {
+		c.stale.InvalidateAll()
+	}
+}
+
+// forgetKindStale drops k's values from the stale store: before a clear
+// of the kind.
+func (c *RedisCache) forgetKindStale(k *kindState) {
+	if c.stale == nil {
+		return
+	}
+	for key, e := range c.stale.All() {
+		if e.kind == k {
+			c.stale.Invalidate(key)
 		}
 	}
 }
 
-// forgetStale drops key from every kind's stale store.
+// forgetStale drops key from the stale store.
 func (c *RedisCache) forgetStale(key string) {
-	if p := c.stale.all.Load(); p != nil {
-		for _, s := range *p {
-			s.Invalidate(key)
-		}
+	if c.stale != nil {
+		c.stale.Invalidate(key)
 	}
 }
 
@@ -88,12 +81,8 @@ func (c *RedisCache) keyChanged(key string) {
 // stays: the report may be the echo of its own write (Redis sends it after
 // the write's reply), and such values are not tracked anyway.
 func (c *RedisCache) staleChanged(key string) {
-	if p := c.stale.all.Load(); p != nil {
-		for _, s := range *p {
-			if e, ok := s.GetIfPresent(key); ok && !e.own {
-				s.Invalidate(key)
-			}
-		}
+	if e, ok := c.stale.GetIfPresent(key); ok && !e.own {
+		c.stale.Invalidate(key)
 	}
 }
 
@@ -102,7 +91,7 @@ func (c *RedisCache) staleChanged(key string) {
 func (s store[V]) keepStale(key string, v V, size int, own bool) {
 	if st := s.k.stale; st != nil {
 		weight := min(uint64(len(key))+uint64(size)+nearEntryOverhead, math.MaxUint32)
-		st.Set(key, nearEntry{v: v, typ: reflect.TypeFor[V](), size: uint32(weight), own: own})
+		st.Set(key, nearEntry{kind: s.k, v: v, typ: reflect.TypeFor[V](), size: uint32(weight), own: own})
 	}
 }
 

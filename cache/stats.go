@@ -157,10 +157,15 @@ func (f RecorderFunc) Record(e Event) { f(e) }
 type kindState struct {
 	name   string
 	ttl    time.Duration
-	policy policy.Kind              // see Config.Policies
-	near   atomic.Pointer[nearTier] // nil when the near cache is off
-	stale  *staleStore              // nil unless Config.StaleMaxAge is set
-	keys   *keyMemo                 // the keys of recent string inputs (Kind.key)
+	policy policy.Kind // see Config.Policies
+	stale  *staleStore // the cache's, shared by every kind; nil unless Config.StaleMaxAge is set
+	keys   *keyMemo    // the cache's memo of the keys of recent string inputs (Kind.key), shared by every kind
+
+	// The kind's entries in the near cache, counted as they come and go
+	// (see near.end and newNear's OnAtomicDeletion): how many, their
+	// weight, and how many were dropped because their key changed.
+	nearEntries, nearBytes atomic.Int64
+	nearInvalidated        atomic.Uint64
 
 	loadNanos  atomic.Int64 // the average load time, for early refresh (see timedLoad)
 	refreshing sync.Map     // keys being refreshed early (see refreshEarly)
@@ -330,7 +335,9 @@ func (s KindStats) HitRate() float64 {
 	return 0
 }
 
-func (k *kindState) snapshot() KindStats {
+// snapshot returns the kind's figures, with those of the near cache when
+// near (the cache's) is not nil.
+func (k *kindState) snapshot(near *near) KindStats {
 	s := KindStats{
 		LocalHits: k.localHits.Load(), Hits: k.hits.Load(), Misses: k.misses.Load(), Sets: k.sets.Load(), Deletes: k.deletes.Load(),
 		Errors: k.errors.Load(), Canceled: k.canceled.Load(), Loads: k.loads.Load(), LoadErrors: k.loadErrors.Load(),
@@ -346,9 +353,8 @@ func (k *kindState) snapshot() KindStats {
 			s.Latency[Op(op)] = LatencySummary{Count: sum.Count, P50: sum.P50, P99: sum.P99}
 		}
 	}
-	if t := k.near.Load(); t != nil {
-		t.data.CleanUp() // apply pending writes to the weights
-		s.Near = NearStats{Entries: t.data.EstimatedSize(), Bytes: t.data.WeightedSize(), Invalidated: t.invalidated.Load()}
+	if near != nil {
+		s.Near = NearStats{Entries: int(max(k.nearEntries.Load(), 0)), Bytes: uint64(max(k.nearBytes.Load(), 0)), Invalidated: k.nearInvalidated.Load()}
 	}
 	return s
 }
@@ -403,12 +409,16 @@ func (s Stats) Names() []string {
 // Stats returns the figures counted by this process. It does not touch the
 // network; see [RedisCache.ServerStats] for the server's side.
 func (c *RedisCache) Stats() Stats {
-	s := Stats{Cache: c.whole.snapshot(), NearCache: c.nearStatus(), Breaker: c.breakerStatus()}
+	s := Stats{Cache: c.whole.snapshot(nil), NearCache: c.nearStatus(), Breaker: c.breakerStatus()}
+	n := c.near.Load()
+	if n != nil {
+		n.data.CleanUp() // apply pending writes and expiries to the figures
+	}
 	c.mu.RLock()
 	defer c.mu.RUnlock()
 	s.Kinds = make(map[string]KindStats, len(c.kinds))
 	for name, k := range c.kinds {
-		s.Kinds[name] = k.snapshot()
+		s.Kinds[name] = k.snapshot(n)
 	}
 	return s
 }

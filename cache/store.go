@@ -51,7 +51,7 @@ func (s store[V]) get(ctx context.Context, key, alt string) (V, bool, error) {
 // and when the key expires in Redis (see nearEntry.exp), and records the
 // hit; a read that started at start.
 func (s store[V]) local(ctx context.Context, key string, start time.Time) (V, meta, bool) {
-	t := s.k.near.Load()
+	t := s.c.near.Load()
 	if t != nil && !s.c.closed.Load() {
 		if e, ok := t.data.GetIfPresent(key); ok {
 			// Another view of the kind may have stored another type: then
@@ -70,7 +70,7 @@ func (s store[V]) local(ctx context.Context, key string, start time.Time) (V, me
 // remote is get's read from Redis, after the near cache did not answer;
 // ttl and the meta are as for lookup.
 func (s store[V]) remote(ctx context.Context, key, alt string, ttl time.Duration, start time.Time) (V, meta, bool, error) {
-	v, m, ok, err := s.lookup(ctx, key, s.k.near.Load(), ttl)
+	v, m, ok, err := s.lookup(ctx, key, s.c.near.Load(), ttl)
 	if !ok && err == nil && alt != "" {
 		either := s
 		either.plain = true
@@ -104,7 +104,7 @@ type meta struct{ exp, born int64 }
 // and a value read is kept in t (see near). m.exp comes from the key's
 // PTTL when the read asked it (tracked, or an adaptive kind's), else from
 // the value's written-at time and ttl, the TTL it was written with.
-func (s store[V]) lookup(ctx context.Context, key string, t *nearTier, ttl time.Duration) (v V, m meta, ok bool, err error) {
+func (s store[V]) lookup(ctx context.Context, key string, t *near, ttl time.Duration) (v V, m meta, ok bool, err error) {
 	var (
 		raw   []byte
 		found bool
@@ -128,10 +128,10 @@ func (s store[V]) lookup(ctx context.Context, key string, t *nearTier, ttl time.
 	case t == nil:
 		raw, found, err = s.c.getBytes(ctx, key)
 	default:
-		tk = t.n.begin(key)
+		tk = t.begin(key)
 		defer func() { // a decoder that panics (a user's UnmarshalJSON) must not leave the read open
 			if !ended {
-				t.n.end(key, tk, t, nearEntry{}, false, 0, sent)
+				t.end(key, tk, nearEntry{}, false, 0, sent)
 			}
 		}()
 		sent = time.Now()
@@ -148,11 +148,11 @@ func (s store[V]) lookup(ctx context.Context, key string, t *nearTier, ttl time.
 		}
 		keep := found && err == nil
 		weight := min(uint64(len(key))+uint64(size)+nearEntryOverhead, math.MaxUint32)
-		e := nearEntry{v: v, typ: reflect.TypeFor[V](), size: uint32(weight)}
+		e := nearEntry{kind: s.k, v: v, typ: reflect.TypeFor[V](), size: uint32(weight)}
 		if at, ok := envelope.WrittenAt(raw); ok && keep {
 			e.born = at.UnixNano()
 		}
-		t.n.end(key, tk, t, e, keep, pttl, sent)
+		t.end(key, tk, e, keep, pttl, sent)
 		ended = true
 	}
 	if err != nil || !found {

@@ -134,7 +134,7 @@ func (kd *Kind[K, V]) Warm(ctx context.Context, ins []K, load func(context.Conte
 			w.unstored(len(missing), &Error{Op: OpSet, Kind: kd.k.name, Class: ErrUnavailable, Cause: errNotStored})
 		}
 	}
-	if kd.k.near.Load() != nil {
+	if kd.c.near.Load() != nil {
 		// Once more for the near cache: a read that crossed the server's
 		// report of this process's own write was not kept; by now the
 		// reports have come, and what was kept costs no round trip.
