@@ -9,7 +9,10 @@ import (
 // ColdTTL, and a hit of a value with less than half the kind's TTL left
 // moves its expiry to the TTL from the hit, capped at MaxTTL after the
 // value was written. The move is a PEXPIREAT sent in the background, one at
-// a time per key in a process; the server then reports the key changed, so
+// a time per key in a process, by a script that moves it only if the key
+// still holds the value read (not a lease, not a newer value: its
+// written-at time tells) and only to a later expiry (see extendScript);
+// the server then reports the key changed, so
 // near caches read it again with its new PTTL. A value's age never passes
 // MaxTTL, so adaptive TTLs trade no more staleness than a fixed TTL of
 // MaxTTL would, for the memory of the keys nobody reads again.
@@ -35,8 +38,14 @@ func (s store[V]) adapt(key string, m meta, now time.Time) {
 	if !s.c.background(func(ctx context.Context) {
 		defer s.k.extending.Delete(key)
 		start := time.Now()
-		err := s.c.expireAt(ctx, key, time.Unix(0, target)) // bounded by OperationTimeout
-		s.c.observeResult(ctx, s.k, Event{Op: OpExtend, Latency: time.Since(start), Key: key}, failIf(err, OpExtend, s.k, key))
+		done, err := s.c.extend(ctx, key, time.Unix(0, m.born), time.Unix(0, target)) // bounded by OperationTimeout
+		e := Event{Op: OpExtend, Latency: time.Since(start), Key: key}
+		if err == nil && !done { // the key holds another value, or a longer life, since the read
+			e.Outcome = OutcomeMiss
+			s.c.observe(s.k, e)
+			return
+		}
+		s.c.observeResult(ctx, s.k, e, failIf(err, OpExtend, s.k, key))
 	}) {
 		s.k.extending.Delete(key)
 	}

@@ -181,7 +181,7 @@ func (kd *Kind[K, V]) keys(ins []K) ([]string, error) {
 // that returns another number of values than it was given inputs is an
 // ErrInvalidArgument error.
 func loadMany[K, V any](ctx context.Context, s store[V], load BatchLoaderFunc[K, V], ins []K) ([]V, error) {
-	vals, err := runLoader(ctx, s.c, s.k, func(ctx context.Context) ([]V, error) { return load(ctx, ins) })
+	vals, err := runLoader(ctx, s.c, s.k, len(ins), func(ctx context.Context) ([]V, error) { return load(ctx, ins) })
 	if err == nil && len(vals) != len(ins) {
 		return nil, invalidArgument(OpLoad, s.k.name, "", "the batch loader returned %d values for %d inputs; return one value per input, in their order", len(vals), len(ins))
 	}

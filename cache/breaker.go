@@ -69,9 +69,9 @@ type failure struct {
 }
 
 // failed counts a failure to get an answer (see settle).
-func (c *RedisCache) failed(err error) {
+func (c *RedisCache) failed(start time.Time, err error) {
 	c.lastFail.Store(&failure{err: err, at: time.Now()})
-	c.brk.Failure()
+	c.brk.Failure(start)
 }
 
 // breakerStatus returns the breaker's status now.

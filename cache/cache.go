@@ -131,7 +131,7 @@ func New(ctx context.Context, cfg Config) (*RedisCache, error) {
 			c.Close()
 			return nil, err
 		}
-		c.failed(err)
+		c.failed(time.Now(), err)
 		c.log.LogAttrs(ctx, slog.LevelWarn, "cache: Redis unreachable; started without it, answering from loaders and connecting in the background",
 			slog.String("url", r.redactedURL), slog.String("error", err.Error()))
 		c.brk.Trip() // the probes connect

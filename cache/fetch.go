@@ -258,14 +258,14 @@ func noCancel() {}
 // load calls the loader, records the call, and turns a panic into an
 // ErrLoaderPanic error that keeps the panic's value and stack.
 func (s store[V]) load(ctx context.Context, load LoaderFunc[V]) (V, error) {
-	return runLoader(ctx, s.c, s.k, load)
+	return runLoader(ctx, s.c, s.k, 1, load)
 }
 
-// runLoader calls a loader of one value or of a batch, as load does.
-func runLoader[T any](ctx context.Context, c *RedisCache, k *kindState, load func(context.Context) (T, error)) (v T, err error) {
+// runLoader calls a loader of n values (1, or a batch's), as load does.
+func runLoader[T any](ctx context.Context, c *RedisCache, k *kindState, n int, load func(context.Context) (T, error)) (v T, err error) {
 	start := time.Now()
 	defer func() {
-		e := Event{Op: OpLoad, Outcome: OutcomeOK, Latency: time.Since(start), Context: ctx}
+		e := Event{Op: OpLoad, Outcome: OutcomeOK, Latency: time.Since(start), Keys: int64(n), Context: ctx}
 		if r := recover(); r != nil {
 			err = &Error{Op: OpLoad, Kind: k.name, Class: ErrLoaderPanic, Cause: newPanicError(r)}
 			e.Class = ErrLoaderPanic

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/media-gateway/discovery/cache"
+	"github.com/media-gateway/discovery/internal/redistest"
 )
 
 // A value too large to store, loaded under a lease, released its lease
@@ -303,5 +304,86 @@ func TestLoadedValueNeverOverwritesNewer(t *testing.T) {
 				t.Errorf("after a %s during the load, the key holds %q (%v, %v); want %q", change, got, ok, err, want)
 			}
 		})
+	}
+}
+
+// An adaptive kind's extension sent PEXPIREAT whatever the key held by
+// then: it extended a lease taken since the read (pinning it for the
+// kind's TTL) and shortened a newer value written with a longer life. It
+// now moves only the value it read, and only to a later expiry; the
+// extension that found another value is recorded as a miss.
+func TestExtensionOnlyOfTheValueRead(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name   string
+		value  string        // what the key holds once the read is answered
+		px     time.Duration // for how long
+		lo, hi time.Duration // what its PTTL must be within after
+	}{
+		{"a lease", leaseBytes, 100 * time.Millisecond, -2 * time.Millisecond, 100 * time.Millisecond}, // -2: expired (PTTL of a missing key)
+		{"a newer value", "a value written by another client", time.Hour, 59 * time.Minute, time.Hour},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			extended := make(chan cache.Event, 1)
+			c := newCache(t, func(cfg *cache.Config) {
+				cfg.Policies = map[string]cache.Policy{"adaptive": {Adaptive: true, ColdTTL: 500 * time.Millisecond, MaxTTL: time.Hour, EarlyRefresh: -1, TTLJitter: -1}}
+				cfg.Recorder = cache.RecorderFunc(func(e cache.Event) {
+					if e.Op == cache.OpExtend {
+						extended <- e
+					}
+				})
+			})
+			ctx := ctxT(t)
+			raw := rawClient(t, redisURL(t))
+			kd, err := cache.NewKind[string, int](c, "adaptive", 10*time.Second)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := kd.Set(ctx, "k", 1); err != nil {
+				t.Fatal(err)
+			}
+			key, _ := kd.Key("k")
+			cache.SetNearReadHook(c, func(k string) {
+				if k == key { // after Redis answered the read, before the hit is handled
+					raw.Do(ctx, raw.B().Set().Key(key).Value(tc.value).Px(tc.px).Build())
+				}
+			})
+			if _, ok, err := kd.Get(ctx, "k"); !ok || err != nil {
+				t.Fatalf("Get = %v, %v", ok, err)
+			}
+			if e := <-extended; e.Outcome != cache.OutcomeMiss {
+				t.Errorf("the extension's event: %+v; want OutcomeMiss (the key held another value)", e)
+			}
+			ms, err := raw.Do(ctx, raw.B().Pttl().Key(key).Build()).AsInt64()
+			if err != nil || time.Duration(ms)*time.Millisecond > tc.hi || time.Duration(ms)*time.Millisecond < tc.lo {
+				t.Errorf("%s under the key: PTTL %d ms after the hit's extension (%v); want within [%v, %v]: left as it was", tc.name, ms, err, tc.lo, tc.hi)
+			}
+		})
+	}
+}
+
+// A server that answers but cannot serve (BUSY running a script, LOADING
+// its data) counts as a failure for the breaker, as one that does not
+// answer does: three such replies in a row open it.
+func TestBusyServerOpensBreaker(t *testing.T) {
+	t.Parallel()
+	srv := redistest.Start(t, "--lua-time-limit", "20")
+	c, err := cache.New(context.Background(), cache.Config{URL: srv.URL(), BreakerThreshold: 3, NearCacheBytes: -1, BreakerBackoff: time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	ctx := ctxT(t)
+	blocker, killer := rawClient(t, srv.URL()), rawClient(t, srv.URL())
+	go blocker.Do(context.Background(), blocker.B().Eval().Script("while true do end").Numkeys(0).Build())
+	defer killer.Do(context.Background(), killer.B().ScriptKill().Build())
+	search := cache.Search[string, string](c)
+	deadline := time.Now().Add(10 * time.Second)
+	for c.Stats().Breaker.State != cache.BreakerOpen && time.Now().Before(deadline) {
+		search.Get(ctx, "q") // a miss until the script has run 20 ms, then BUSY
+	}
+	if st := c.Stats().Breaker; st.State != cache.BreakerOpen || !strings.Contains(st.LastError, "BUSY") {
+		t.Errorf("breaker %v, last error %q, with the server BUSY; want open on BUSY", st.State, st.LastError)
 	}
 }

@@ -2,6 +2,7 @@ package cache
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"slices"
@@ -62,16 +63,18 @@ var errNotConnected = fmt.Errorf("%w: not connected yet; New could not reach Red
 func (c *RedisCache) send(ctx context.Context, node rueidis.Client, cmd rueidis.Completed) (rueidis.RedisMessage, error) {
 	cl := calls.Get().(*call)
 	cl.node, cl.cmd = node, cmd
-	if err := c.exchange(ctx, cl); err != nil {
-		return rueidis.RedisMessage{}, c.settle(ctx, err)
+	err := c.exchange(ctx, cl)
+	start := cl.start
+	if err != nil {
+		return rueidis.RedisMessage{}, c.settle(ctx, start, err)
 	}
 	msg, err := cl.res.ToMessage()
 	cl.release()
 	if err != nil && rueidis.IsRedisNil(err) { // before any wrapping: IsRedisNil compares with ==
-		c.settle(ctx, nil)
+		c.settle(ctx, start, nil)
 		return msg, errNil
 	}
-	return msg, c.settle(ctx, err)
+	return msg, c.settle(ctx, start, err)
 }
 
 // sendMulti runs cmds on node in one round trip (pipelined) and returns
@@ -100,8 +103,10 @@ func (c *RedisCache) sendMulti(ctx context.Context, node rueidis.Client, cmds ru
 func (c *RedisCache) exchangeMulti(ctx context.Context, node rueidis.Client, cmds rueidis.Commands) ([]rueidis.RedisResult, error) {
 	cl := calls.Get().(*call)
 	cl.node, cl.multi = node, cmds
-	if err := c.exchange(ctx, cl); err != nil {
-		return nil, c.settle(ctx, err)
+	err := c.exchange(ctx, cl)
+	start := cl.start
+	if err != nil {
+		return nil, c.settle(ctx, start, err)
 	}
 	results := cl.ress
 	cl.release()
@@ -112,7 +117,7 @@ func (c *RedisCache) exchangeMulti(ctx context.Context, node rueidis.Client, cmd
 			break
 		}
 	}
-	c.settle(ctx, failed) //nolint:errcheck // the replies carry the errors
+	c.settle(ctx, start, failed) //nolint:errcheck // the replies carry the errors
 	return results, nil
 }
 
@@ -160,7 +165,7 @@ func (cl *call) run() {
 		return
 	}
 	if cl.state.CompareAndSwap(callAbandoned, callJudged) { // an answer within OperationTimeout
-		cl.c.judge(cl.err())
+		cl.c.judge(cl.start, cl.err())
 	}
 }
 
@@ -216,7 +221,7 @@ func (c *RedisCache) exchange(ctx context.Context, cl *call) error {
 		err = ctx.Err()
 		time.AfterFunc(c.cfg.OperationTimeout-time.Since(cl.start), func() {
 			if cl.state.CompareAndSwap(callAbandoned, callJudged) {
-				c.judge(c.timeout)
+				c.judge(cl.start, c.timeout)
 			}
 		})
 	case <-t.C:
@@ -254,12 +259,12 @@ func (d *detached) Value(key any) any         { return d.parent.Value(key) }
 // answer), and tells the breaker (see judge), unless the caller left
 // before the answer: then exchange has the call judged when it ends. The
 // breaker's own probes are not counted.
-func (c *RedisCache) settle(ctx context.Context, err error) error {
+func (c *RedisCache) settle(ctx context.Context, start time.Time, err error) error {
 	switch {
 	case !c.brk.Allow() && ctx.Value(probing{}) != nil:
 	case ctx.Err() != nil && err != nil:
 	default:
-		c.judge(err)
+		c.judge(start, err)
 	}
 	if err == nil {
 		return nil
@@ -267,12 +272,13 @@ func (c *RedisCache) settle(ctx context.Context, err error) error {
 	return c.classify(err)
 }
 
-// judge tells the breaker how a call ended (err nil for an answer): an
+// judge tells the breaker how a call sent at start ended (err nil for an
+// answer): an
 // answer, even an error reply, is a success; no answer (a timeout, a
 // broken connection) or a server that answers it cannot serve (LOADING,
 // BUSY, MASTERDOWN, CLUSTERDOWN) is a failure; a call Close ended is
 // neither.
-func (c *RedisCache) judge(err error) {
+func (c *RedisCache) judge(start time.Time, err error) {
 	var class Class
 	if err != nil {
 		class = classOf(err)
@@ -280,7 +286,7 @@ func (c *RedisCache) judge(err error) {
 	switch {
 	case class == ErrClosed || c.closed.Load():
 	case class == ErrUnavailable || class == ErrOperation && cannotServe(err):
-		c.failed(err)
+		c.failed(start, err)
 	default:
 		c.brk.Success()
 	}
@@ -484,14 +490,36 @@ func (c *RedisCache) exchangeFramed(ctx context.Context, client rueidis.Client, 
 	return res, acked, nil
 }
 
-// expireAt sets when key expires, if it exists (PEXPIREAT).
-func (c *RedisCache) expireAt(ctx context.Context, key string, at time.Time) error {
+// extendScript moves the expiry of a key to ARGV[2] (PEXPIREAT, Unix
+// milliseconds) if the key still holds the value that was read (an
+// envelope, whose written-at time, bytes 4 to 11, is ARGV[1]) and the move
+// makes it live longer (its PTTL is under ARGV[3], what the move would
+// leave it, in milliseconds, as the caller counts). A lease, a newer value
+// or a longer life written since the read are left as they are.
+const extendScript = `local head = redis.call("GETRANGE", KEYS[1], 0, 11)
+if #head == 12 and string.byte(head, 1) == 0xDC and string.sub(head, 5, 12) == ARGV[1] and redis.call("PTTL", KEYS[1]) < tonumber(ARGV[3]) then
+  return redis.call("PEXPIREAT", KEYS[1], ARGV[2])
+end
+return 0`
+
+// extend moves the expiry of key to at, if key still holds the value
+// written at born and the move lengthens its life (see extendScript), and
+// reports whether it did.
+func (c *RedisCache) extend(ctx context.Context, key string, born, at time.Time) (bool, error) {
 	client, err := c.door(ctx)
 	if err != nil {
-		return err
+		return false, err
 	}
-	_, err = c.send(ctx, client, client.B().Pexpireat().Key(key).MillisecondsTimestamp(at.UnixMilli()).Build())
-	return err
+	var stamp [8]byte
+	binary.LittleEndian.PutUint64(stamp[:], uint64(born.UnixMilli()))
+	cmd := client.B().Eval().Script(extendScript).Numkeys(1).Key(key).
+		Arg(string(stamp[:]), strconv.FormatInt(at.UnixMilli(), 10), strconv.FormatInt(time.Until(at).Milliseconds(), 10)).Build()
+	msg, err := c.send(ctx, client, cmd)
+	if err != nil {
+		return false, err
+	}
+	n, _ := msg.AsInt64()
+	return n == 1, nil
 }
 
 // setBytes stores val under key for ttl.

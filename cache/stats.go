@@ -33,7 +33,7 @@ const (
 	OpSetMany                   // a batch write: SetMany, and the store that ends a FetchMany's load
 	OpLease                     // a Fetch's wait on another process's lease (Policy.Lease): OutcomeHit when its value came, OutcomeMiss when the wait ended without it
 	OpRefresh                   // an early refresh (Policy.EarlyRefresh): a reload in the background, before expiry, with its load and store
-	OpExtend                    // an adaptive kind's extension of a value's life on a hit (Policy.Adaptive)
+	OpExtend                    // an adaptive kind's extension of a value's life on a hit (Policy.Adaptive): OutcomeMiss when the key held another value by then, and was left as it was
 	OpWarm                      // Warm (in errors only: its parts are recorded as OpGetMany, OpLoad and OpSet)
 	numOps
 )
@@ -122,7 +122,7 @@ type Event struct {
 	Class   Class         // why it failed: set with OutcomeError, and with OutcomeMiss for undecodable bytes
 	Tier    Tier          // where a read's answer came from (a miss: Redis); zero for other operations
 	Latency time.Duration // how long it took, encoding and decoding included; for OpLoad, the loader's run time
-	Keys    int64         // for OpDelete and OpClear, the keys removed; for OpGetMany, the keys of the batch with this Outcome and Tier (one event per outcome, each with the batch's Latency); for OpSetMany, the keys stored
+	Keys    int64         // for OpDelete and OpClear, the keys removed; for OpGetMany, the keys of the batch with this Outcome and Tier (one event per outcome, each with the batch's Latency); for OpSetMany, the keys stored; for OpLoad, the inputs the loader was given (1 for Fetch)
 	Breaker BreakerState  // for OpBreaker, the state the circuit breaker entered (its Class: the last failure's, when it opened)
 
 	// Key is the Redis key of an operation on one key (OpGet, OpSet,
@@ -226,7 +226,9 @@ func (c *RedisCache) observe(k *kindState, e Event) {
 		}
 	case OpLoad:
 		k.loads.Add(1)
-		k.timedLoad(e.Latency)
+		if e.Keys <= 1 { // a batch's load takes longer than one value's: it would skew the estimate
+			k.timedLoad(e.Latency)
+		}
 		if e.Outcome != OutcomeOK {
 			k.loadErrors.Add(1)
 		}

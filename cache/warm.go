@@ -150,7 +150,7 @@ func (kd *Kind[K, V]) Warm(ctx context.Context, ins []K, load func(context.Conte
 // whatever is cached. Its error is the load's, or the Set's.
 func (kd *Kind[K, V]) warmOne(ctx context.Context, in K, load func(context.Context, K) (V, error), force bool) error {
 	if force { // through runLoader too: its panic is recovered, and the load counted
-		v, err := runLoader(ctx, kd.c, kd.k, func(ctx context.Context) (V, error) { return load(ctx, in) })
+		v, err := runLoader(ctx, kd.c, kd.k, 1, func(ctx context.Context) (V, error) { return load(ctx, in) })
 		if err != nil {
 			return err
 		}

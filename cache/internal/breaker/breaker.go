@@ -53,6 +53,9 @@ type Breaker struct {
 	lastOK  atomic.Int64 // when a call last succeeded, Unix nanoseconds, while silence is required
 	state   atomic.Uint32
 	fails   atomic.Int64 // consecutive failures while closed
+	// closedAt is when the breaker last closed after a probe, Unix
+	// nanoseconds: failures of calls started before it are not counted.
+	closedAt atomic.Int64
 	// proven is false from a probe's success until a call succeeds: a
 	// breaker that opens again before then doubles its backoff, so that a
 	// server that answers PING but fails every call is not hammered.
@@ -139,10 +142,17 @@ func (b *Breaker) Success() {
 	}
 }
 
-// Failure records a call that failed for want of an answer (a timeout, a
-// broken connection). It opens the breaker at the Threshold-th failure in
-// a row.
-func (b *Breaker) Failure() {
+// Failure records a call, started at started, that failed for want of an
+// answer (a timeout, a broken connection). It opens the breaker at the
+// Threshold-th failure in a row. A call started before the breaker last
+// closed is not counted: its verdict, which may come an OperationTimeout
+// after it started, says nothing of the server that a probe has since
+// found answering (without this, the late verdicts of calls abandoned
+// during an outage reopened the breaker a probe had just closed).
+func (b *Breaker) Failure(started time.Time) {
+	if started.UnixNano() < b.closedAt.Load() {
+		return
+	}
 	n := b.fails.Add(1)
 	if b.cfg.Threshold > 0 && n >= int64(b.cfg.Threshold) && b.Allow() && b.silent() {
 		b.Trip()
@@ -211,9 +221,11 @@ func (b *Breaker) Probed(ok bool) {
 		return
 	}
 	if ok {
+		now := b.cfg.Now()
 		b.fails.Store(0)
 		b.proven.Store(false)
-		b.set(Closed, b.cfg.Now())
+		b.closedAt.Store(now.UnixNano())
+		b.set(Closed, now)
 		return
 	}
 	b.backoff = min(2*b.backoff, b.cfg.MaxBackoff)

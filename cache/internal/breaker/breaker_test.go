@@ -18,15 +18,15 @@ func TestOpensAtThresholdOfConsecutiveFailures(t *testing.T) {
 	var changes []string
 	b := New(Config{Threshold: 3, Backoff: time.Second, MaxBackoff: 8 * time.Second,
 		OnChange: func(from, to State) { changes = append(changes, from.String()+">"+to.String()) }})
-	b.Failure()
-	b.Failure()
+	b.Failure(b.cfg.Now())
+	b.Failure(b.cfg.Now())
 	b.Success() // breaks the run
-	b.Failure()
-	b.Failure()
+	b.Failure(b.cfg.Now())
+	b.Failure(b.cfg.Now())
 	if !b.Allow() {
 		t.Fatal("opened after 2 consecutive failures; threshold is 3")
 	}
-	b.Failure()
+	b.Failure(b.cfg.Now())
 	if b.Allow() || b.State() != Open {
 		t.Fatalf("state %v after 3 consecutive failures, want open", b.State())
 	}
@@ -41,7 +41,7 @@ func TestOpensAtThresholdOfConsecutiveFailures(t *testing.T) {
 func TestProbesWithBackoff(t *testing.T) {
 	clk := newClock()
 	b := New(Config{Threshold: 1, Backoff: time.Second, MaxBackoff: 4 * time.Second, Now: clk.now})
-	b.Failure()
+	b.Failure(b.cfg.Now())
 	for i, want := range []time.Duration{time.Second, 2 * time.Second, 4 * time.Second, 4 * time.Second} {
 		due := b.Due()
 		if due < want*4/5 || due > want*6/5 {
@@ -72,7 +72,7 @@ func TestProbesWithBackoff(t *testing.T) {
 		t.Fatal("still refusing calls after a successful probe")
 	}
 	// Opened again before any call succeeded: the backoff stays long.
-	b.Failure()
+	b.Failure(b.cfg.Now())
 	if due := b.Due(); due < 4*time.Second*4/5 {
 		t.Fatalf("reopened without a success in between: probe due in %v, want the long backoff (4s ± a fifth)", due)
 	}
@@ -80,7 +80,7 @@ func TestProbesWithBackoff(t *testing.T) {
 	b.Probe()
 	b.Probed(true)
 	b.Success() // a call succeeded: the backoff starts over
-	b.Failure()
+	b.Failure(b.cfg.Now())
 	if due := b.Due(); due > time.Second*6/5 {
 		t.Fatalf("probe due in %v after a call succeeded, want the first backoff (1s ± a fifth)", due)
 	}
@@ -89,7 +89,7 @@ func TestProbesWithBackoff(t *testing.T) {
 func TestTripAndNoThreshold(t *testing.T) {
 	b := New(Config{Threshold: 0, Backoff: time.Second})
 	for range 100 {
-		b.Failure()
+		b.Failure(b.cfg.Now())
 	}
 	if !b.Allow() {
 		t.Fatal("opened on failures with no threshold")
@@ -110,7 +110,7 @@ func TestConcurrentUse(t *testing.T) {
 				case b.Allow() && (i+g)%3 == 0:
 					b.Success()
 				case b.Allow():
-					b.Failure()
+					b.Failure(b.cfg.Now())
 				case b.Probe():
 					b.Probed(i%2 == 0)
 				}
@@ -150,7 +150,7 @@ func TestOnChangeRunsOutsideTheLock(t *testing.T) {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		b.Failure()
+		b.Failure(b.cfg.Now())
 		c.add(2 * time.Second)
 		if b.Probe() {
 			b.Probed(true)
@@ -187,7 +187,7 @@ func TestOnChangeSlowWhileStateChanges(t *testing.T) {
 	go func() {
 		defer close(done)
 		var wg sync.WaitGroup
-		wg.Go(b.Failure) // closed > open, reported slowly
+		wg.Go(func() { b.Failure(b.cfg.Now()) }) // closed > open, reported slowly
 		wg.Go(func() {
 			for b.State() != Open {
 				time.Sleep(time.Millisecond)
@@ -231,15 +231,15 @@ func TestRequireSilence(t *testing.T) {
 	b.RequireSilence(500 * time.Millisecond)
 	b.Success()
 	for range 10 {
-		b.Failure()
+		b.Failure(b.cfg.Now())
 	}
 	clk.add(100 * time.Millisecond)
-	b.Failure()
+	b.Failure(b.cfg.Now())
 	if !b.Allow() {
 		t.Fatal("opened 100 ms after a success; silence of 500 ms is required")
 	}
 	clk.add(400 * time.Millisecond)
-	b.Failure()
+	b.Failure(b.cfg.Now())
 	if b.State() != Open {
 		t.Fatalf("state %v after failures and 500 ms without a success, want open", b.State())
 	}
@@ -247,9 +247,41 @@ func TestRequireSilence(t *testing.T) {
 	b.RequireSilence(time.Second)
 	b.RequireSilence(0)
 	for range 3 {
-		b.Failure()
+		b.Failure(b.cfg.Now())
 	}
 	if b.State() != Open {
 		t.Fatal("RequireSilence(0) still required silence")
+	}
+}
+
+// The verdicts of calls started before a probe closed the breaker do not
+// open it again: a call abandoned during the outage is judged a failure an
+// OperationTimeout after it started, possibly after the probe succeeded.
+// Calls started after the close count as before.
+func TestLateVerdictsDoNotReopen(t *testing.T) {
+	clk := newClock()
+	b := New(Config{Threshold: 2, Backoff: 100 * time.Millisecond, MaxBackoff: time.Second, Now: clk.now})
+	started := clk.now() // calls sent while Redis is silent
+	b.Failure(started)
+	b.Failure(started)
+	if b.State() != Open {
+		t.Fatalf("state %v after 2 failures; want open", b.State())
+	}
+	clk.add(b.Due())
+	if !b.Probe() {
+		t.Fatal("no probe once due")
+	}
+	b.Probed(true)
+	clk.add(400 * time.Millisecond) // their OperationTimeout passes: they are judged now
+	for range 5 {
+		b.Failure(started)
+	}
+	if b.State() != Closed || b.Status().Failures != 0 {
+		t.Fatalf("state %v, %d failures after the late verdicts of calls sent before the probe; want closed, 0", b.State(), b.Status().Failures)
+	}
+	b.Failure(clk.now())
+	b.Failure(clk.now())
+	if b.State() != Open {
+		t.Fatalf("state %v after 2 failures of calls sent after the close; want open", b.State())
 	}
 }

@@ -1,0 +1,82 @@
+package cache
+
+// Regression tests of internals, each named after what it guards.
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/media-gateway/discovery/cache/internal/envelope"
+)
+
+// A read that does not ask the key's PTTL (near cache off, not adaptive)
+// tells when the value expires from its written-at time and the TTL it
+// was stored with, jitter included: early refresh counts on it.
+func TestExpiryEstimateCountsJitter(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	c := privateServer(t, Config{NearCacheBytes: -1, Policy: Policy{TTLJitter: 0.5}})
+	search := Search[string, string](c)
+	for _, in := range []string{"a", "b", "c", "d"} {
+		if err := search.Set(ctx, in, "v"); err != nil {
+			t.Fatal(err)
+		}
+		key, _ := search.Key(in)
+		raw, _, err := c.getBytes(ctx, key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		at, _ := envelope.WrittenAt(raw)
+		_, m, ok, err := search.lookup(ctx, key, nil, search.k.ttl)
+		want := at.Add(search.k.policy.Jittered(search.k.ttl, key)).UnixNano()
+		if !ok || err != nil || m.exp != want {
+			t.Errorf("expiry of %q estimated at %v; want written-at + jittered TTL, %v", in, time.Unix(0, m.exp), time.Unix(0, want))
+		}
+	}
+}
+
+// A change of a key reported by the server wakes the Fetches waiting on
+// another process's lease of it (they would otherwise poll, up to 100 ms
+// apart).
+func TestKeyChangedWakesLeaseWaiters(t *testing.T) {
+	t.Parallel()
+	c := &RedisCache{}
+	woken, other := c.waits.add("ns:search:1"), c.waits.add("ns:search:2")
+	c.keyChanged("ns:search:1")
+	select {
+	case <-woken:
+	default:
+		t.Error("a waiter on the changed key was not woken")
+	}
+	select {
+	case <-other:
+		t.Error("a waiter on another key was woken")
+	default:
+	}
+}
+
+// A batch's load does not feed the estimate of one value's load time,
+// which sets how long a Fetch waits on others' loads and how early values
+// are refreshed: a batch of a hundred takes longer than one.
+func TestBatchLoadsDoNotSkewLoadTime(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	c := privateServer(t, Config{})
+	search := Search[string, string](c)
+	_, err := search.FetchMany(ctx, []string{"a", "b"}, func(_ context.Context, ins []string) ([]string, error) {
+		return []string{"1", "2"}, nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := search.k.loadTime(); got != defaultLoadTime {
+		t.Errorf("load time after one batch load = %v; want the default (%v): batches are not timed", got, defaultLoadTime)
+	}
+	if _, err := search.Fetch(ctx, "c", func(context.Context) (string, error) { return "3", nil }); err != nil {
+		t.Fatal(err)
+	}
+	if got := search.k.loadTime(); got == defaultLoadTime {
+		t.Errorf("load time after one Fetch load = %v; want it timed", got)
+	}
+}
