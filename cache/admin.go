@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/media-gateway/discovery/cache/internal/config"
 )
 
 // ClearKind removes every value of the kind called name ([KindSearch],
@@ -29,7 +31,7 @@ func (c *RedisCache) ClearKind(ctx context.Context, name string) (int64, error) 
 }
 
 func (c *RedisCache) clearKind(ctx context.Context, name string, progress func(int64)) (int64, error) {
-	if err := checkName("kind name", name); err != nil {
+	if err := config.CheckName("kind name", name); err != nil {
 		return 0, invalidArgument(OpClear, name, "", "%v", err)
 	}
 	k := c.lookupKind(name)
@@ -88,7 +90,7 @@ func (c *RedisCache) Clear(ctx context.Context, o ClearOptions) (int64, error) {
 	if o.All {
 		matches = c.allPatterns()
 	} else {
-		if err := checkName("kind name", o.Kind); err != nil {
+		if err := config.CheckName("kind name", o.Kind); err != nil {
 			return 0, invalidArgument(OpClear, o.Kind, "", "%v", err)
 		}
 		matches = c.kindPatterns(o.Kind)

@@ -5,6 +5,8 @@ import (
 	"time"
 
 	"github.com/media-gateway/discovery/cache/internal/codec"
+
+	"github.com/media-gateway/discovery/cache/internal/config"
 )
 
 // Kind is a typed view of one kind of value: inputs of type K map to keys
@@ -41,7 +43,7 @@ type Kind[K, V any] struct {
 // positive; or when the name is already a kind with another TTL (views of one
 // kind share one TTL).
 func NewKind[K, V any](c *RedisCache, name string, ttl time.Duration) (*Kind[K, V], error) {
-	if err := checkName("kind name", name); err != nil {
+	if err := config.CheckName("kind name", name); err != nil {
 		return nil, invalidKind("%v", err)
 	}
 	switch name {

@@ -1,0 +1,281 @@
+package cache
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/redis/rueidis"
+)
+
+// What spans every primary: scans, INFO, and finding a cluster's
+// primaries, with the partial failures of a cluster whose primary is down.
+
+// scan calls fn with each page of keys matching match, on every node that
+// holds keys: the server, or each primary of a cluster. A key may be seen
+// twice if it is rewritten during the scan. On a cluster, a primary that
+// fails is passed over and the others are scanned: the error then wraps a
+// *PartialError naming it.
+func (c *RedisCache) scan(ctx context.Context, match string, fn func(keys []string) error) error {
+	return c.eachPrimary(ctx, func(node rueidis.Client) error {
+		var cursor uint64
+		for {
+			if _, err := c.door(ctx); err != nil { // closed, or the breaker opened meanwhile
+				return err
+			}
+			msg, err := c.send(ctx, node, node.B().Scan().Cursor(cursor).Match(match).Count(scanCount).Build())
+			if err != nil {
+				return err
+			}
+			e, err := msg.AsScanEntry()
+			if err != nil {
+				return &Error{Class: ErrOperation, Cause: err}
+			}
+			if len(e.Elements) > 0 {
+				if err := fn(e.Elements); err != nil {
+					return err
+				}
+			}
+			if cursor = e.Cursor; cursor == 0 {
+				return nil
+			}
+		}
+	})
+}
+
+// scanCount is the COUNT hint of each SCAN page, and so the size of each
+// UNLINK batch: large enough to keep round trips few, small enough that no
+// single call holds Redis for long.
+const scanCount = 1000
+
+// info returns the INFO reply of every node that holds keys (of those that
+// answered, on a cluster whose error wraps a *PartialError).
+func (c *RedisCache) info(ctx context.Context) ([]string, error) {
+	var out []string
+	err := c.eachPrimary(ctx, func(node rueidis.Client) error {
+		msg, err := c.send(ctx, node, node.B().Info().Build())
+		if err != nil {
+			return err
+		}
+		s, err := msg.ToString()
+		if err != nil {
+			return &Error{Class: ErrOperation, Cause: err}
+		}
+		out = append(out, s)
+		return nil
+	})
+	return out, err
+}
+
+// PartialError is the cause of the error of an operation over every
+// primary of a Redis Cluster (ClearKind, ClearAll, DeletePattern,
+// ServerStats) that some primaries failed: it was done on the others, and
+// the figures returned with the error count what was done. Find it with
+// errors.As; the error also matches the class of the first failure
+// (usually ErrUnavailable). Run the operation again once the cluster has
+// failed the dead primaries over (within its cluster-node-timeout, a few
+// seconds) or they are back.
+type PartialError struct {
+	Done   int           // primaries the operation completed on
+	Failed []NodeFailure // the others
+}
+
+// NodeFailure is one primary an operation could not complete on.
+type NodeFailure struct {
+	Addr string // host:port, as the cluster announces it
+	Err  error
+}
+
+// Error says how many primaries were done, and which were not, and why.
+func (e *PartialError) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "done on %d of %d cluster primaries; not on", e.Done, e.Done+len(e.Failed))
+	for i, f := range e.Failed {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		why := f.Err
+		if ce, ok := f.Err.(*Error); ok && ce.Op == 0 && ce.Cause != nil {
+			why = fmt.Errorf("%s: %w", ce.Class, ce.Cause) // without the "cache: unknown" of an error with no operation
+		}
+		fmt.Fprintf(&b, " %s (%v)", f.Addr, why)
+	}
+	return b.String()
+}
+
+// Unwrap returns the failures' errors.
+func (e *PartialError) Unwrap() []error {
+	out := make([]error, len(e.Failed))
+	for i, f := range e.Failed {
+		out[i] = f.Err
+	}
+	return out
+}
+
+// eachPrimary calls fn with every node that holds keys (see primaries).
+// On a cluster, a primary whose fn fails (or which the client cannot
+// reach) is passed over and the others are done; the error is then an
+// *Error whose cause is a *PartialError. A failure that is not the node's
+// (Close, the caller's context, the breaker opening) ends it at once.
+func (c *RedisCache) eachPrimary(ctx context.Context, fn func(node rueidis.Client) error) error {
+	nodes, err := c.primaries(ctx)
+	if err != nil {
+		return err
+	}
+	var partial PartialError
+	for _, n := range nodes {
+		if _, err := c.door(ctx); err != nil {
+			return err
+		}
+		var err error = &Error{Class: ErrUnavailable, Cause: errNotKnown}
+		if n.client != nil {
+			err = fn(n.client)
+		}
+		switch {
+		case err == nil:
+			partial.Done++
+			continue
+		case len(nodes) == 1 && n.addr == "":
+			return err // the one server
+		case ctx.Err() != nil || classOf(err) == ErrClosed:
+			return err
+		}
+		partial.Failed = append(partial.Failed, NodeFailure{Addr: n.addr, Err: err})
+	}
+	if len(partial.Failed) == 0 {
+		return nil
+	}
+	return &Error{Class: classOf(partial.Failed[0].Err), Cause: &partial}
+}
+
+// errNotKnown is the failure of a primary the cluster names but the
+// client has no connection to yet (it learns new primaries from the
+// cluster's redirections and its periodic refresh).
+var errNotKnown = errors.New("a primary the client does not know yet")
+
+// primary is one node that holds keys: addr is "" for the one server.
+type primary struct {
+	addr   string
+	client rueidis.Client // nil when the client has no connection to it
+}
+
+// primaries returns the nodes that hold keys: the one server, or, on a
+// cluster, every node the client knows that answers ROLE as a primary
+// (replicas hold copies), and every primary that owns slots in CLUSTER
+// NODES, as the first node that answers sees it, that is not among them:
+// one that is down but not yet replaced, or new to the client. Those are
+// returned without a client, so that operating on them fails; a primary
+// that failed and was replaced owns no slots any more, and is left out.
+// Nodes are told apart by their ids (CLUSTER MYID), not their addresses,
+// which the cluster may announce otherwise than the client knows them
+// (hostnames, TLS ports).
+func (c *RedisCache) primaries(ctx context.Context) ([]primary, error) {
+	client, err := c.door(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if client.Mode() != rueidis.ClientModeCluster {
+		return []primary{{client: client}}, nil
+	}
+	var out []primary
+	ids := make(map[string]bool)
+	var nodes string // CLUSTER NODES, from the first node that answers
+	var lastErr error
+	idsKnown := true // every primary said its id: the CLUSTER NODES entries can be told apart
+	for addr, node := range client.Nodes() {
+		b := node.B()
+		cmds := rueidis.Commands{b.Role().Build(), b.ClusterMyid().Build()}
+		if nodes == "" {
+			cmds = append(cmds, b.ClusterNodes().Build())
+		}
+		res, err := c.exchangeMulti(ctx, node, cmds)
+		if err != nil {
+			if ctx.Err() != nil || classOf(err) == ErrClosed {
+				return nil, err
+			}
+			lastErr = err
+			continue
+		}
+		if nerr := res[0].NonRedisError(); nerr != nil { // the node did not answer
+			if ctx.Err() != nil {
+				return nil, c.classify(nerr)
+			}
+			lastErr = c.classify(nerr)
+			continue
+		}
+		if len(res) == 3 {
+			nodes, _ = res[2].ToString()
+			nodes = strings.TrimPrefix(nodes, "txt:") // a RESP3 verbatim string's format
+		}
+		id, idErr := res[1].ToString()
+		if idErr != nil {
+			idsKnown = false // a Redis-compatible server without CLUSTER MYID
+		}
+		if rerr := res[0].Error(); rerr != nil {
+			if classOf(c.classify(rerr)) == ErrOperation { // a server without ROLE: scanned, as it cannot be told apart
+				out = append(out, primary{addr: addr, client: node})
+				ids[id] = true
+				continue
+			}
+			lastErr = c.classify(rerr)
+			continue
+		}
+		role, err := res[0].ToArray()
+		if err != nil || len(role) == 0 {
+			return nil, &Error{Class: ErrOperation, Cause: fmt.Errorf("unexpected ROLE reply from %s: %v", addr, err)}
+		}
+		if r, _ := role[0].ToString(); strings.EqualFold(r, "master") {
+			out = append(out, primary{addr: addr, client: node})
+			ids[id] = true
+		}
+	}
+	if nodes == "" && len(out) == 0 {
+		if lastErr == nil {
+			lastErr = &Error{Class: ErrUnavailable, Cause: errors.New("the client knows no cluster node")}
+		}
+		return nil, lastErr
+	}
+	for _, o := range slotOwners(nodes) {
+		if idsKnown && !ids[o.id] {
+			out = append(out, primary{addr: o.addr})
+		}
+	}
+	return out, nil
+}
+
+// slotOwner is a primary that owns slots, in a CLUSTER NODES reply.
+type slotOwner struct{ id, addr string }
+
+// slotOwners returns the primaries that own slots in a CLUSTER NODES
+// reply, in its order. Each line reads "<id> <host:port@bus[,hostname]>
+// <flags> <primary> <ping> <pong> <epoch> <link> <slot or range>…"; slots
+// being migrated ("[1-<-id]") are not owned. The address is for messages
+// only: the announced hostname, when there is one, with the port.
+func slotOwners(text string) []slotOwner {
+	var out []slotOwner
+	for _, line := range strings.Split(text, "\n") {
+		f := strings.Fields(line)
+		if len(f) < 9 || !slices.Contains(strings.Split(f[2], ","), "master") {
+			continue
+		}
+		owns := false
+		for _, slot := range f[8:] {
+			if !strings.HasPrefix(slot, "[") {
+				owns = true
+				break
+			}
+		}
+		if !owns {
+			continue
+		}
+		endpoint, hostname, _ := strings.Cut(f[1], ",")
+		addr, _, _ := strings.Cut(endpoint, "@")
+		if i := strings.LastIndexByte(addr, ':'); hostname != "" && i >= 0 {
+			addr = hostname + addr[i:]
+		}
+		out = append(out, slotOwner{id: f[0], addr: addr})
+	}
+	return out
+}

@@ -1,0 +1,130 @@
+package cache
+
+import (
+	"time"
+
+	"github.com/media-gateway/discovery/cache/internal/policy"
+)
+
+// Policy tunes how a kind loads its values and lets them expire (see
+// Config.Policy and Config.Policies). Each zero field means its default.
+type Policy struct {
+	// Lease makes one process load a missing key for a fleet: a Fetch that
+	// misses first writes a short lease under the key (SET NX, for this
+	// long), and the Fetches of other processes that then miss wait for the
+	// value it stores instead of calling their own loaders (woken by the
+	// server's invalidation when the near cache is on, else polling with
+	// backoff). They wait at most this long, and never more than half the
+	// time their caller's deadline leaves, then load for themselves, so a
+	// leaseholder that died stalls no one for longer. The lease is released
+	// if its load fails or its value cannot be stored. The value loaded
+	// under a lease is stored only while the key still holds the lease (or,
+	// once the lease has lived its life, holds nothing): a Set, Delete or
+	// clear of the key during the load, in any process, wins over the older
+	// value. If zero, 2 s; negative turns leases off.
+	Lease time.Duration
+
+	// TTLJitter shortens each write's TTL by a fraction of up to this
+	// much, drawn from the key (so every reader can tell when a value
+	// expires), so that keys written together do not expire together: 0.1
+	// keeps each value for 90% to 100% of its kind's TTL. If zero, 0.1;
+	// negative, none; at most 0.5. The key-level functions (KindCustom)
+	// store for the TTL they are given unless Policies[KindCustom] sets
+	// it.
+	TTLJitter float64
+
+	// EarlyRefresh lets a Fetch that hits reload the value in the
+	// background shortly before it expires, so that a hot key is never
+	// missed: each hit refreshes with a probability that grows as expiry
+	// nears, exp(-time left / (EarlyRefresh × the kind's load time)) —
+	// XFetch, "optimal probabilistic cache stampede prevention" (Vattani et
+	// al., VLDB 2015). Callers keep getting the current value meanwhile;
+	// one refresh runs per key in a process. The load time is an average
+	// of the kind's loads in this process (100 ms until one is timed).
+	// Larger values refresh earlier. If zero, 1; negative turns it off.
+	EarlyRefresh float64
+
+	// Adaptive makes a kind's TTL follow its reads (off unless set): a
+	// value is first stored for ColdTTL, and a hit (Get, Fetch) of a value
+	// with less than half the kind's TTL left extends its life to the TTL
+	// from the hit (a PEXPIREAT in the background, at most one at a time
+	// per key in a process), but never past MaxTTL after it was written.
+	// Keys read again and again stay, their age bounded by MaxTTL (early
+	// refresh reloads them before that), and keys never read again leave
+	// early, freeing Redis memory. It applies to kinds, not to the
+	// key-level functions; batch reads do not extend.
+	Adaptive bool
+	// ColdTTL is how long an adaptive kind's values live until read: if
+	// zero, a quarter of the kind's TTL; at most the TTL. Negative in
+	// Policies[name] turns Adaptive off for that kind (when Policy turns
+	// it on for all).
+	ColdTTL time.Duration
+	// MaxTTL is the longest an adaptive kind's value lives after it was
+	// written: if zero, four times the kind's TTL; at least the TTL.
+	MaxTTL time.Duration
+
+	// ReplicaReads sends a kind's reads to replicas, on a Redis Cluster or
+	// with Sentinel, to spread the load of reads over more servers (off
+	// unless set; Policy's applies to every kind, and a kind's own cannot
+	// turn it off). Only for kinds that tolerate stale reads: a replica
+	// lags its primary by the replication delay (usually under a
+	// millisecond, more under load or after a reconnection), so a read
+	// just after a write may miss the value or see the one before, and a
+	// deleted or cleared value may be read once more. With the near cache
+	// on, a replica's value is tracked on the replica, which reports the
+	// change when it applies it. On a cluster, the reads that fill the
+	// near cache still go to primaries (the cluster client sends a read
+	// with tracking to the slot's primary); plain reads, batches and the
+	// reads of a cache without the near cache go to replicas. With one
+	// server, it has no effect. Writes, leases (a write and a read in one
+	// transaction) and clears always go to primaries. The key-level
+	// functions follow Policies[KindCustom], but for keys whose first
+	// segment is a kind's name, which follow that kind.
+	ReplicaReads bool
+}
+
+// Defaults of the fields of Policy.
+const (
+	defaultLease        = 2 * time.Second
+	defaultTTLJitter    = 0.1
+	defaultEarlyRefresh = 1.0
+)
+
+// policyOf returns the policy of the kind called name: Policies[name],
+// its zero fields taken from Policy, then from the defaults.
+func (r *resolved) policyOf(name string) policy.Kind {
+	p := r.Policies[name]
+	adaptive := (p.Adaptive || r.Policy.Adaptive) && p.ColdTTL >= 0
+	setDefault(&p.Lease, r.Policy.Lease)
+	setDefault(&p.Lease, defaultLease)
+	if name != KindCustom { // the key-level functions store for the TTL they are given, unless asked
+		setDefault(&p.TTLJitter, r.Policy.TTLJitter)
+		setDefault(&p.TTLJitter, defaultTTLJitter)
+	}
+	setDefault(&p.EarlyRefresh, r.Policy.EarlyRefresh)
+	setDefault(&p.EarlyRefresh, defaultEarlyRefresh)
+	setDefault(&p.ColdTTL, r.Policy.ColdTTL)
+	setDefault(&p.MaxTTL, r.Policy.MaxTTL)
+	return policy.Kind{Lease: max(p.Lease, 0), Jitter: max(p.TTLJitter, 0), Refresh: max(p.EarlyRefresh, 0),
+		Adaptive: adaptive, Cold: max(p.ColdTTL, 0), Most: max(p.MaxTTL, 0)}
+}
+
+// check validates a Policy given as field (Policy, or Policies[name]).
+func (p Policy) check(field string) error {
+	if p.TTLJitter > 0.5 || p.TTLJitter != p.TTLJitter {
+		return invalidConfig("%s.TTLJitter is %v; use a fraction up to 0.5, or a negative number for none", field, p.TTLJitter)
+	}
+	if p.MaxTTL < 0 {
+		return invalidConfig("%s.MaxTTL is negative (%v); use zero for the default", field, p.MaxTTL)
+	}
+	if p.Adaptive && p.ColdTTL < 0 {
+		return invalidConfig("%s sets Adaptive and a negative ColdTTL, which turns it off; choose one", field)
+	}
+	if p.ColdTTL > 0 && p.MaxTTL > 0 && p.ColdTTL > p.MaxTTL {
+		return invalidConfig("%s: ColdTTL (%v) is longer than MaxTTL (%v)", field, p.ColdTTL, p.MaxTTL)
+	}
+	if p.EarlyRefresh != p.EarlyRefresh || p.EarlyRefresh > 100 {
+		return invalidConfig("%s.EarlyRefresh is %v; use a factor such as 1 (larger refreshes earlier), or a negative number for none", field, p.EarlyRefresh)
+	}
+	return nil
+}
