@@ -3,8 +3,6 @@ package cache
 import (
 	"cmp"
 	"context"
-	"math"
-	"reflect"
 	"time"
 )
 
@@ -23,17 +21,25 @@ type BatchLoaderFunc[K, V any] func(ctx context.Context, ins []K) ([]V, error)
 // A Redis failure returns an error wrapping [ErrUnavailable], [ErrOperation]
 // or [ErrClosed], with the near cache's answers in vals and every other
 // position in missing; an input that cannot be hashed returns an error
-// wrapping [ErrKeyGeneration] and nothing else. With Config.Legacy set to
-// LegacyRead, the original service's keys are not read by batches.
+// wrapping [ErrKeyGeneration] and nothing else. Hits extend the life of an
+// adaptive kind's values, as [Kind.Get]'s do. With Config.Legacy set to
+// LegacyRead, the original service's keys of the inputs that missed are
+// read too, in a second round trip.
 //
 // Values may be shared with other callers: treat slices, maps and pointers
 // in them as read-only.
 func (kd *Kind[K, V]) GetMany(ctx context.Context, ins []K) (vals []V, missing []int, err error) {
+	return kd.readBatch(ctx, ins, true)
+}
+
+// readBatch is GetMany; extend says whether hits extend an adaptive kind's
+// values (Warm's reads do not).
+func (kd *Kind[K, V]) readBatch(ctx context.Context, ins []K, extend bool) (vals []V, missing []int, err error) {
 	keys, err := kd.keys(ins)
 	if err != nil {
 		return nil, nil, err
 	}
-	vals, hit, err := kd.getMany(ctx, keys)
+	vals, hit, err := kd.getMany(ctx, keys, kd.altKeys(ins), extend)
 	for i, ok := range hit {
 		if !ok {
 			missing = append(missing, i)
@@ -101,13 +107,13 @@ func (kd *Kind[K, V]) FetchMany(ctx context.Context, ins []K, load BatchLoaderFu
 		first[key], keys[i] = i, key
 		read = append(read, i)
 	}
-	readKeys := make([]string, len(read))
+	readKeys, readIns := make([]string, len(read)), make([]K, len(read))
 	for j, i := range read {
-		readKeys[j] = keys[i]
+		readKeys[j], readIns[j] = keys[i], ins[i]
 	}
 	start := time.Now()
 	rctx, cancel := s.c.readBudget(ctx)
-	got, hit, err := s.getMany(rctx, readKeys)
+	got, hit, err := s.getMany(rctx, readKeys, kd.altKeys(readIns), true)
 	cancel()
 	if ctx.Err() != nil {
 		return nil, ctx.Err()
@@ -164,6 +170,19 @@ func (kd *Kind[K, V]) FetchMany(ctx context.Context, ins []K, load BatchLoaderFu
 	return out, nil
 }
 
+// altKeys returns the original service's keys of ins, read after a miss
+// with LegacyRead (see altKey), or nil.
+func (kd *Kind[K, V]) altKeys(ins []K) []string {
+	if kd.legacyInput == nil || kd.c.cfg.Legacy != LegacyRead {
+		return nil
+	}
+	alts := make([]string, len(ins))
+	for i, in := range ins {
+		alts[i] = kd.altKey(in)
+	}
+	return alts
+}
+
 // keys returns the keys of ins.
 func (kd *Kind[K, V]) keys(ins []K) ([]string, error) {
 	keys := make([]string, len(ins))
@@ -186,117 +205,6 @@ func loadMany[K, V any](ctx context.Context, s store[V], load BatchLoaderFunc[K,
 		return nil, invalidArgument(OpLoad, s.k.name, "", "the batch loader returned %d values for %d inputs; return one value per input, in their order", len(vals), len(ins))
 	}
 	return vals, err
-}
-
-// getMany reads keys: the near cache first, the rest from Redis in one
-// round trip. hit[i] says whether vals[i] is a usable value; on a Redis
-// failure, the near cache's answers are kept and err says what failed.
-func (s store[V]) getMany(ctx context.Context, keys []string) (vals []V, hit []bool, err error) {
-	start := time.Now()
-	vals, hit = make([]V, len(keys)), make([]bool, len(keys))
-	t := s.c.near.Load()
-	var rest []int // positions to read from Redis
-	var local int64
-	if t != nil && !s.c.closed.Load() {
-		for i, key := range keys {
-			if e, ok := t.data.GetIfPresent(key); ok {
-				if v, ok := e.v.(V); ok && e.typ == reflect.TypeFor[V]() {
-					vals[i], hit[i] = v, true
-					local++
-					continue
-				}
-			}
-			rest = append(rest, i)
-		}
-	} else {
-		rest = make([]int, len(keys))
-		for i := range rest {
-			rest[i] = i
-		}
-	}
-	var found, missed int64
-	if len(rest) > 0 {
-		found, missed, err = s.readMany(ctx, keys, rest, t, vals, hit, start)
-	}
-	latency := time.Since(start)
-	for _, g := range [...]struct {
-		n    int64
-		out  Outcome
-		tier Tier
-	}{{local, OutcomeHit, TierLocal}, {found, OutcomeHit, TierRedis}, {missed, OutcomeMiss, TierRedis}} {
-		if g.n > 0 {
-			s.c.observe(s.k, Event{Op: OpGetMany, Outcome: g.out, Tier: g.tier, Keys: g.n, Latency: latency, Context: ctx})
-		}
-	}
-	if err != nil {
-		e := Event{Op: OpGetMany, Keys: int64(len(rest)), Latency: latency, Context: ctx}
-		e.Outcome, e.Class = outcomeOf(ctx, err)
-		s.c.observe(s.k, e)
-		err = failIf(err, OpGetMany, s.k, keys[rest[0]])
-	}
-	return vals, hit, err
-}
-
-// readMany reads the keys at positions rest from Redis into vals and hit,
-// tracked and kept in the near cache when t is not nil, and returns how
-// many were found and how many missed; each undecodable or oversized value
-// is a miss, recorded with its class.
-func (s store[V]) readMany(ctx context.Context, keys []string, rest []int, t *near, vals []V, hit []bool, start time.Time) (found, missed int64, err error) {
-	ks := make([]string, len(rest))
-	for j, i := range rest {
-		ks[j] = keys[i]
-	}
-	var befores []uint64
-	if s.stale { // as in lookup: a value read while this process wrote its key is not kept
-		befores = make([]uint64, len(ks))
-		for j, k := range ks {
-			befores[j] = s.c.writesTo(k).Load()
-		}
-	}
-	var tks []nearTicket
-	ended := 0 // reads closed (see near.end), in order
-	if t != nil {
-		tks = make([]nearTicket, len(ks))
-		for j, k := range ks {
-			tks[j] = t.begin(k)
-		}
-		defer func() { // after a failure, or a decoder that panics
-			for ; ended < len(ks); ended++ {
-				t.end(ks[ended], tks[ended], nearEntry{}, false, 0, start)
-			}
-		}()
-	}
-	raws, ok, pttl, err := s.c.getMany(ctx, ks, t != nil)
-	if err != nil {
-		return 0, 0, err
-	}
-	for j, i := range rest {
-		var v V
-		var size int
-		var derr error
-		ok[j] = ok[j] && !isLease(raws[j]) // another process is loading it: a miss
-		if ok[j] {
-			v, size, derr = s.open(ks[j], raws[j])
-		}
-		if t != nil {
-			weight := min(uint64(len(ks[j]))+uint64(size)+nearEntryOverhead, math.MaxUint32)
-			t.end(ks[j], tks[j], nearEntry{kind: s.k, v: v, typ: reflect.TypeFor[V](), size: uint32(weight)}, ok[j] && derr == nil, pttl[j], start)
-			ended++
-		}
-		switch {
-		case derr != nil:
-			s.c.observe(s.k, Event{Op: OpGetMany, Outcome: OutcomeMiss, Class: classOf(derr), Tier: TierRedis, Keys: 1, Latency: time.Since(start)})
-		case !ok[j]:
-			missed++
-		default:
-			vals[i], hit[i] = v, true
-			found++
-			if s.stale && s.c.writesTo(ks[j]).Load() == befores[j] {
-				s.keepStale(ks[j], v, size, false)
-			}
-		}
-	}
-	return found, missed, nil
 }
 
 // setMany encodes vals and stores them under keys, pipelined, recording

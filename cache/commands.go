@@ -243,20 +243,22 @@ const mgetChunk = 512
 
 // getMany reads the bytes under keys in one round trip: one MGET per
 // chunk of keys on a server, one per hash slot on a cluster (a command may
-// not span slots). With tracked (but for a cluster), the server is asked
-// to report the next change of each key (CLIENT CACHING YES before each
-// MGET) and pttl holds each key's PTTL reply, as for getTracked. vals[i] aliases the reply and
-// must not be modified; found[i] is false for a missing key.
-func (c *RedisCache) getMany(ctx context.Context, keys []string, tracked bool) (vals [][]byte, found []bool, pttl []int64, err error) {
+// not span slots). With track (but for a cluster), the server is asked to
+// report the next change of each key (CLIENT CACHING YES before each
+// MGET), and tracked says whether it was; with track or withTTL, pttl
+// holds each key's PTTL reply (0 for a key of a group the server would
+// not track). vals[i] aliases the reply and must not be modified;
+// found[i] is false for a missing key.
+func (c *RedisCache) getMany(ctx context.Context, keys []string, track, withTTL bool) (vals [][]byte, found []bool, pttl []int64, tracked bool, err error) {
 	client, err := c.door(ctx)
 	if err != nil {
-		return nil, nil, nil, err
+		return nil, nil, nil, false, err
 	}
 	// A cluster takes the commands of one round trip to several nodes, and
 	// a request for tracking in it could not tell which read it is for:
-	// batches there fill no near cache (their pttl stays 0).
-	asked := tracked
-	tracked = tracked && client.Mode() != rueidis.ClientModeCluster
+	// batches there fill no near cache.
+	tracked = track && client.Mode() != rueidis.ClientModeCluster
+	withTTL = withTTL || tracked
 	b := client.B()
 	groups := groupKeys(client, keys)
 	cmds := make(rueidis.Commands, 0, 2*len(groups)+len(keys))
@@ -270,33 +272,33 @@ func (c *RedisCache) getMany(ctx context.Context, keys []string, tracked bool) (
 		}
 		cmds = append(cmds, b.Mget().Key(ks...).Build())
 	}
-	if tracked {
+	if withTTL {
 		for _, k := range keys {
 			cmds = append(cmds, b.Pttl().Key(k).Build())
 		}
 	}
 	res, err := c.exchangeMulti(ctx, client, cmds)
 	if err != nil {
-		return nil, nil, nil, err
+		return nil, nil, nil, false, err
 	}
 	vals, found = make([][]byte, len(keys)), make([]bool, len(keys))
-	if asked {
-		pttl = make([]int64, len(keys)) // 0 (not kept locally) unless the server tracks the key
+	if withTTL {
+		pttl = make([]int64, len(keys))
 	}
-	next, pttls := 0, len(cmds)-len(keys) // the first PTTL reply, when tracked
+	next, pttls := 0, len(cmds)-len(keys) // the first PTTL reply, withTTL
 	for _, g := range groups {
-		trackedGroup := false
+		acked := true
 		if tracked {
-			trackedGroup = res[next].Error() == nil
+			acked = res[next].Error() == nil
 			next++
 		}
 		arr, err := res[next].ToArray()
 		next++
 		if err != nil {
-			return nil, nil, nil, c.classify(err)
+			return nil, nil, nil, false, c.classify(err)
 		}
 		if len(arr) != len(g) {
-			return nil, nil, nil, &Error{Class: ErrOperation, Cause: fmt.Errorf("MGET of %d keys answered %d values", len(g), len(arr))}
+			return nil, nil, nil, false, &Error{Class: ErrOperation, Cause: fmt.Errorf("MGET of %d keys answered %d values", len(g), len(arr))}
 		}
 		for j, i := range g {
 			s, err := arr[j].ToString()
@@ -304,12 +306,12 @@ func (c *RedisCache) getMany(ctx context.Context, keys []string, tracked bool) (
 				continue
 			}
 			vals[i], found[i] = unsafe.Slice(unsafe.StringData(s), len(s)), true
-			if trackedGroup {
+			if withTTL && acked {
 				pttl[i], _ = res[pttls+i].AsInt64()
 			}
 		}
 	}
-	return vals, found, pttl, nil
+	return vals, found, pttl, tracked, nil
 }
 
 // groupKeys splits the positions of keys into the groups one MGET may

@@ -387,3 +387,71 @@ func TestBusyServerOpensBreaker(t *testing.T) {
 		t.Errorf("breaker %v, last error %q, with the server BUSY; want open on BUSY", st.State, st.LastError)
 	}
 }
+
+// Batch reads and single reads are one protocol: a batch's hits extend an
+// adaptive kind's values as single hits do (they never did), and with
+// LegacyRead a batch reads the original service's keys of its misses (it
+// never did).
+func TestBatchReadsAsSingleReads(t *testing.T) {
+	t.Parallel()
+	t.Run("adaptive", func(t *testing.T) {
+		t.Parallel()
+		for _, near := range []int{0, -1} {
+			extended := make(chan cache.Event, 4)
+			c := newCache(t, func(cfg *cache.Config) {
+				cfg.NearCacheBytes = near
+				cfg.Policies = map[string]cache.Policy{"adaptive": {Adaptive: true, ColdTTL: time.Second, MaxTTL: time.Hour, EarlyRefresh: -1, TTLJitter: -1}}
+				cfg.Recorder = cache.RecorderFunc(func(e cache.Event) {
+					if e.Op == cache.OpExtend {
+						extended <- e
+					}
+				})
+			})
+			ctx := ctxT(t)
+			raw := rawClient(t, redisURL(t))
+			kd, err := cache.NewKind[string, int](c, "adaptive", time.Minute)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := kd.Set(ctx, "k", 1); err != nil {
+				t.Fatal(err)
+			}
+			if _, missing, err := kd.GetMany(ctx, []string{"k"}); len(missing) != 0 || err != nil {
+				t.Fatalf("GetMany = %v, %v", missing, err)
+			}
+			select {
+			case e := <-extended:
+				if e.Outcome != cache.OutcomeOK {
+					t.Errorf("near %d: the batch hit's extension: %+v; want ok", near, e)
+				}
+			case <-time.After(10 * time.Second):
+				t.Errorf("near %d: no extension within 10 s of a batch hit", near)
+			}
+			key, _ := kd.Key("k")
+			if ms, err := raw.Do(ctx, raw.B().Pttl().Key(key).Build()).AsInt64(); err != nil || ms < 30_000 {
+				t.Errorf("near %d: PTTL %d ms after a batch hit (%v); want extended to about the TTL (60 s), from ColdTTL (1 s)", near, ms, err)
+			}
+		}
+	})
+	t.Run("legacy", func(t *testing.T) {
+		t.Parallel()
+		srv, _ := legacyServer(t)
+		c := legacyCache(t, srv.URL(), cache.LegacyRead)
+		ctx := ctxT(t)
+		search := cache.Search[string, []rustHit](c)
+		vals, missing, err := search.GetMany(ctx, []string{"star wars", "nothing"})
+		if err != nil || len(missing) != 1 || missing[0] != 1 || len(vals[0]) != 1 || vals[0][0].Title != "Star Wars" {
+			t.Errorf("GetMany with LegacyRead = %v, missing %v, %v; want the original service's value", vals, missing, err)
+		}
+		got, err := search.FetchMany(ctx, []string{"star wars"}, func(context.Context, []string) ([][]rustHit, error) {
+			t.Error("loader called although the original service holds the value")
+			return [][]rustHit{nil}, nil
+		})
+		if err != nil || len(got) != 1 || len(got[0]) != 1 {
+			t.Errorf("FetchMany with LegacyRead = %v, %v", got, err)
+		}
+		if st := c.Stats().Kinds[cache.KindSearch]; st.Hits != 2 || st.Misses != 1 {
+			t.Errorf("figures %d hits, %d misses; want 2 and 1", st.Hits, st.Misses)
+		}
+	})
+}

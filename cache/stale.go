@@ -99,15 +99,14 @@ func (s store[V]) keepStale(key string, v V, size int, own bool) {
 // type V, and records the stale hit.
 func (s store[V]) staleValue(ctx context.Context, key string, start time.Time) (V, bool) {
 	var zero V
-	st := s.k.stale
-	if st == nil {
+	if s.k.stale == nil {
 		return zero, false
 	}
-	e, ok := st.GetIfPresent(key)
-	if !ok || e.typ != reflect.TypeFor[V]() {
+	e, ok := s.k.stale.GetIfPresent(key)
+	if !ok {
 		return zero, false
 	}
-	v, ok := e.v.(V)
+	v, ok := entryValue[V](e)
 	if ok {
 		s.c.observe(s.k, Event{Op: OpFetch, Outcome: OutcomeStale, Tier: TierLocal, Latency: time.Since(start), Key: key, Context: ctx})
 	}

@@ -70,7 +70,7 @@ func (kd *Kind[K, V]) Warm(ctx context.Context, ins []K, load func(context.Conte
 		todo = nil
 		for lo := 0; lo < len(uniq); lo += mgetChunk {
 			chunk := uniq[lo:min(lo+mgetChunk, len(uniq))]
-			_, missing, err := kd.GetMany(ctx, chunk)
+			_, missing, err := kd.readBatch(ctx, chunk, false)
 			if err := ctx.Err(); err != nil {
 				return w.summary(), err
 			}
@@ -119,10 +119,10 @@ func (kd *Kind[K, V]) Warm(ctx context.Context, ins []K, load func(context.Conte
 	wg.Wait()
 	// Read back what was loaded, in batches: Fetch stores without saying
 	// whether it could, and the reads keep the values in the near cache.
-	// Batch reads extend no adaptive TTL: warming is not use.
+	// These reads extend no adaptive TTL: warming is not use.
 	for lo := 0; lo < len(stored) && ctx.Err() == nil; lo += mgetChunk {
 		chunk := stored[lo:min(lo+mgetChunk, len(stored))]
-		_, missing, err := kd.GetMany(ctx, chunk)
+		_, missing, err := kd.readBatch(ctx, chunk, false)
 		if ctx.Err() != nil {
 			break // not known: counted as loaded
 		}
@@ -139,7 +139,7 @@ func (kd *Kind[K, V]) Warm(ctx context.Context, ins []K, load func(context.Conte
 		// report of this process's own write was not kept; by now the
 		// reports have come, and what was kept costs no round trip.
 		for lo := 0; lo < len(stored) && ctx.Err() == nil; lo += mgetChunk {
-			kd.GetMany(ctx, stored[lo:min(lo+mgetChunk, len(stored))]) //nolint:errcheck // only to fill the near cache
+			kd.readBatch(ctx, stored[lo:min(lo+mgetChunk, len(stored))], false) //nolint:errcheck // only to fill the near cache
 		}
 	}
 	return w.summary(), ctx.Err()
