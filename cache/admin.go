@@ -36,7 +36,7 @@ func (c *RedisCache) clearKind(ctx context.Context, name string, progress func(i
 	}
 	k := c.lookupKind(name)
 	if k == nil { // a kind this process never used: its removals count as the cache's
-		k = c.whole
+		k = c.kinds.whole
 	}
 	c.forgetKindStale(k)
 	return c.clear(ctx, k, progress, c.kindPatterns(name)...)
@@ -53,7 +53,7 @@ func (c *RedisCache) ClearAll(ctx context.Context) (int64, error) {
 
 func (c *RedisCache) clearAll(ctx context.Context, progress func(int64)) (int64, error) {
 	c.forgetAllStale()
-	return c.clear(ctx, c.whole, progress, c.allPatterns()...)
+	return c.clear(ctx, c.kinds.whole, progress, c.allPatterns()...)
 }
 
 // ClearOptions shape a [RedisCache.Clear].
@@ -86,7 +86,7 @@ func (c *RedisCache) Clear(ctx context.Context, o ClearOptions) (int64, error) {
 		return c.clearKind(ctx, o.Kind, o.Progress)
 	}
 	var matches []string
-	k := c.whole
+	k := c.kinds.whole
 	if o.All {
 		matches = c.allPatterns()
 	} else {
@@ -199,11 +199,11 @@ type Health struct {
 func (c *RedisCache) Health(ctx context.Context) (Health, error) {
 	start := time.Now()
 	err := c.ping(ctx)
-	h := Health{Connected: c.conn.Load() != nil, Breaker: c.breakerStatus(), NearCache: c.nearStatus()}
+	h := Health{Connected: c.redis.client.Load() != nil, Breaker: c.breakerStatus(), NearCache: c.nearStatus()}
 	latency := time.Since(start)
-	c.observeResult(ctx, c.whole, Event{Op: OpPing, Latency: latency}, err)
+	c.observeResult(ctx, c.kinds.whole, Event{Op: OpPing, Latency: latency}, err)
 	if err != nil {
-		return h, failIf(err, OpPing, c.whole, c.cfg.redactedURL)
+		return h, failIf(err, OpPing, c.kinds.whole, c.cfg.redactedURL)
 	}
 	h.Latency = latency
 	return h, nil
@@ -246,8 +246,8 @@ type ServerStats struct {
 func (c *RedisCache) ServerStats(ctx context.Context) (ServerStats, error) {
 	start := time.Now()
 	st, err := c.serverStats(ctx)
-	c.observeResult(ctx, c.whole, Event{Op: OpServerStats, Latency: time.Since(start)}, err)
-	return st, failIf(err, OpServerStats, c.whole, "")
+	c.observeResult(ctx, c.kinds.whole, Event{Op: OpServerStats, Latency: time.Since(start)}, err)
+	return st, failIf(err, OpServerStats, c.kinds.whole, "")
 }
 
 func (c *RedisCache) serverStats(ctx context.Context) (ServerStats, error) {

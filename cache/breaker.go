@@ -70,16 +70,16 @@ type failure struct {
 
 // failed counts a failure to get an answer (see settle).
 func (c *RedisCache) failed(start time.Time, err error) {
-	c.lastFail.Store(&failure{err: err, at: time.Now()})
-	c.brk.Failure(start)
+	c.redis.lastFail.Store(&failure{err: err, at: time.Now()})
+	c.redis.brk.Failure(start)
 }
 
 // breakerStatus returns the breaker's status now.
 func (c *RedisCache) breakerStatus() BreakerStatus {
-	st := c.brk.Status()
+	st := c.redis.brk.Status()
 	s := BreakerStatus{State: stateOf(st.State), Since: st.Since, Failures: st.Failures, Opens: st.Opens,
 		Backoff: st.Backoff, NextProbe: st.Due}
-	if f := c.lastFail.Load(); f != nil {
+	if f := c.redis.lastFail.Load(); f != nil {
 		s.LastError, s.LastErrorAt = f.err.Error(), f.at
 	}
 	return s
@@ -99,7 +99,7 @@ func (c *RedisCache) breakerChanged(from, to breaker.State) {
 		if from == breaker.HalfOpen {
 			level, msg = slog.LevelDebug, "cache: circuit breaker probe failed; open again"
 		}
-		if f := c.lastFail.Load(); f != nil {
+		if f := c.redis.lastFail.Load(); f != nil {
 			e.Class = classOf(f.err)
 			attrs = append(attrs, slog.String("error", f.err.Error()))
 		}
@@ -112,15 +112,15 @@ func (c *RedisCache) breakerChanged(from, to breaker.State) {
 	case breaker.HalfOpen:
 		level, msg = slog.LevelDebug, "cache: circuit breaker probing Redis"
 	}
-	c.log.LogAttrs(context.Background(), level, msg, attrs...)
-	if c.rec != nil {
-		c.rec.Record(e)
+	c.report.log.LogAttrs(context.Background(), level, msg, attrs...)
+	if c.report.rec != nil {
+		c.report.rec.Record(e)
 	}
 }
 
 // startProbing starts the probe loop unless it runs.
 func (c *RedisCache) startProbing() {
-	if c.probing.CompareAndSwap(false, true) {
+	if c.redis.probing.CompareAndSwap(false, true) {
 		go c.probeLoop()
 	}
 }
@@ -129,22 +129,22 @@ func (c *RedisCache) startProbing() {
 // a probe closes it or the cache is closed.
 func (c *RedisCache) probeLoop() {
 	for {
-		for c.brk.State() != breaker.Closed {
-			t := time.NewTimer(c.brk.Due())
+		for c.redis.brk.State() != breaker.Closed {
+			t := time.NewTimer(c.redis.brk.Due())
 			select {
-			case <-c.life.Done():
+			case <-c.redis.life.Done():
 				t.Stop()
 				return // probing stays set: no loop starts after Close
 			case <-t.C:
 			}
-			if c.brk.Probe() {
-				c.brk.Probed(c.probe() == nil)
+			if c.redis.brk.Probe() {
+				c.redis.brk.Probed(c.probe() == nil)
 			}
 		}
 		// The breaker may open again between the check above and this
 		// store, with its own start refused: look again.
-		c.probing.Store(false)
-		if c.brk.State() == breaker.Closed || !c.probing.CompareAndSwap(false, true) {
+		c.redis.probing.Store(false)
+		if c.redis.brk.State() == breaker.Closed || !c.redis.probing.CompareAndSwap(false, true) {
 			return
 		}
 	}
@@ -155,18 +155,18 @@ func (c *RedisCache) probeLoop() {
 // that fails at once is sent again, up to three times: the client replaces
 // a broken connection only after a call has failed on it.
 func (c *RedisCache) probe() error {
-	if c.conn.Load() == nil {
-		err := c.connect(c.life)
+	if c.redis.client.Load() == nil {
+		err := c.connect(c.redis.life)
 		if err != nil {
-			c.lastFail.Store(&failure{err: err, at: time.Now()})
+			c.redis.lastFail.Store(&failure{err: err, at: time.Now()})
 		} else {
-			c.log.LogAttrs(c.life, slog.LevelInfo, "cache connected", slog.String("url", c.cfg.redactedURL))
+			c.report.log.LogAttrs(c.redis.life, slog.LevelInfo, "cache connected", slog.String("url", c.cfg.redactedURL))
 		}
 		return err
 	}
 	var err error
 	for range 3 {
-		if err = c.ping(c.life); err == nil || errors.Is(err, context.DeadlineExceeded) {
+		if err = c.ping(c.redis.life); err == nil || errors.Is(err, context.DeadlineExceeded) {
 			break
 		}
 	}

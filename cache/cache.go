@@ -29,52 +29,89 @@ import (
 // [Embeddings], [NewKind]) or the key-level functions [Get], [Set] and
 // [Fetch]. Every key the cache touches starts with its namespace.
 type RedisCache struct {
-	conn   atomic.Pointer[link] // nil until connected
-	brk    *breaker.Breaker     // see door and breaker.go
 	cfg    resolved
-	log    *slog.Logger
-	rec    Recorder           // the user's, or nil
-	now    func() time.Time   // the clock of log rate limits; tests replace it
-	flight singleflight.Group // one loader call per key at a time (Fetch)
-	// writes counts this process's writes by stripe of keys (see
-	// writesTo): Fetch re-reads a key inside its flight only when one
-	// happened since its miss.
-	writes    [writeStripes]atomic.Uint64
-	writeSeed maphash.Seed
-	closed    atomic.Bool
-	timeout   error // the cause of a call that got no answer within OperationTimeout
+	closed atomic.Bool
+	redis  connection  // the client and the breaker in front of it (see transport.go)
+	near   nearSwitch  // the near cache, nil when off, and why (see near.go)
+	stale  *staleStore // nil unless Config.StaleMaxAge is set (see stale.go)
+	kinds  registry    // the kinds, by name
+	loads  loads       // Fetch's flights and lease waits, by key
+	writes writeCounts // this process's writes, by stripe of keys (see writesTo)
+	work   background  // work started in the background by reads, which Close ends
+	report reporting   // logs, and the user's Recorder
+	hooks  testHooks   // set by tests only
+}
 
-	// life is the context of the background work (probes, connecting):
-	// canceled by Close. It carries the probing mark (see door).
-	life    context.Context
-	stop    context.CancelFunc
-	probing atomic.Bool // a probe loop runs (see probeLoop)
-	// bg is the context of the work started in the background by reads
-	// (early refreshes, adaptive extensions): canceled by Close, which
-	// waits for them (see background).
-	bg       context.Context
-	bgStop   context.CancelFunc
-	bgMu     sync.Mutex              // orders starting background work against Close
-	bgWork   sync.WaitGroup          // background work under way
+// connection is the cache's link to Redis: the client once connected, the
+// circuit breaker in front of it, and the background work of connecting
+// and probing.
+type connection struct {
+	client   atomic.Pointer[link]    // nil until connected
+	brk      *breaker.Breaker        // see door and breaker.go
+	timeout  error                   // the cause of a call that got no answer within OperationTimeout
 	lastFail atomic.Pointer[failure] // the last failure to get an answer from Redis
-	connMu   sync.Mutex              // orders installing a client against Close
-	mu       sync.RWMutex            // guards kinds and nearState
-	kinds    map[string]*kindState   // by name; a kind is created once and never removed
-	whole    *kindState              // figures of the operations of no kind
+	mu       sync.Mutex              // orders installing a client against Close
+	probing  atomic.Bool             // a probe loop runs (see probeLoop)
+	// life is the context of connecting and probing: canceled by Close.
+	// It carries the probing mark (see door).
+	life context.Context
+	stop context.CancelFunc
+}
 
+// nearSwitch holds the near cache, nil when it is off, and says why.
+type nearSwitch struct {
+	atomic.Pointer[near]
+	mu    sync.Mutex      // guards state
+	state NearCacheStatus // whether it is on, and why not
+}
+
+// registry holds the kinds: a kind is created once and never removed.
+type registry struct {
+	mu                                sync.RWMutex          // guards byName
+	byName                            map[string]*kindState // by name
+	whole                             *kindState            // figures of the operations of no kind
 	search, intent, embedding, custom *kindState
+	keys                              *keyMemo // the keys of recent string inputs of every kind (Kind.key)
+}
 
-	stale     *staleStore          // nil unless Config.StaleMaxAge is set
-	keys      *keyMemo             // the keys of recent string inputs of every kind (Kind.key)
-	waits     waiters              // Fetches waiting on another process's lease (see lease.go)
-	near      atomic.Pointer[near] // nil when the near cache is off
-	nearState NearCacheStatus      // whether it is on, and why not
+// loads are the loads in progress in this process, by key.
+type loads struct {
+	flight singleflight.Group // one loader call per key at a time (Fetch)
+	waits  waiters            // Fetches waiting on another process's lease (see lease.go)
+}
 
-	// Set by tests only: hookFetchMissed runs between a Fetch's miss and its
-	// flight, hookFetchJoined once it has joined (or started) the flight,
-	// hookNearRead between a tracked read's answer and its check against
-	// invalidations (near.end).
-	hookFetchMissed, hookFetchJoined, hookNearRead func(key string)
+// writeCounts counts this process's writes by stripe of keys (see
+// writesTo): Fetch re-reads a key inside its flight only when one
+// happened since its miss.
+type writeCounts struct {
+	stripes [writeStripes]atomic.Uint64
+	seed    maphash.Seed
+}
+
+// background is the work started in the background by reads (early
+// refreshes, adaptive extensions): its context is canceled by Close,
+// which waits for it (see RedisCache.background).
+type background struct {
+	ctx    context.Context
+	cancel context.CancelFunc
+	mu     sync.Mutex     // orders starting background work against Close
+	wg     sync.WaitGroup // background work under way
+}
+
+// reporting is where the cache reports: its logger, the user's Recorder
+// (or nil), and the clock of log rate limits (tests replace it).
+type reporting struct {
+	log *slog.Logger
+	rec Recorder
+	now func() time.Time
+}
+
+// testHooks are set by tests only: fetchMissed runs between a Fetch's miss
+// and its flight, fetchJoined once it has joined (or started) the flight,
+// nearRead between a tracked read's answer and its check against
+// invalidations (near.end).
+type testHooks struct {
+	fetchMissed, fetchJoined, nearRead func(key string)
 }
 
 // New returns a cache of values in Redis, connected when Redis can be
@@ -99,29 +136,29 @@ func New(ctx context.Context, cfg Config) (*RedisCache, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := &RedisCache{cfg: r, log: r.Logger, rec: r.Recorder, now: time.Now, writeSeed: maphash.MakeSeed(),
-		kinds: make(map[string]*kindState), whole: &kindState{},
-		timeout: fmt.Errorf("%w: no answer within Config.OperationTimeout (%v)", context.DeadlineExceeded, r.OperationTimeout)}
-	c.life, c.stop = context.WithCancel(context.WithValue(context.Background(), probing{}, true))
-	c.bg, c.bgStop = context.WithCancel(context.Background())
-	c.brk = breaker.New(breaker.Config{Threshold: r.BreakerThreshold, Backoff: r.BreakerBackoff,
+	c := &RedisCache{cfg: r, report: reporting{log: r.Logger, rec: r.Recorder, now: time.Now}, writes: writeCounts{seed: maphash.MakeSeed()},
+		kinds: registry{byName: make(map[string]*kindState), whole: &kindState{}}}
+	c.redis.timeout = fmt.Errorf("%w: no answer within Config.OperationTimeout (%v)", context.DeadlineExceeded, r.OperationTimeout)
+	c.redis.life, c.redis.stop = context.WithCancel(context.WithValue(context.Background(), probing{}, true))
+	c.work.ctx, c.work.cancel = context.WithCancel(context.Background())
+	c.redis.brk = breaker.New(breaker.Config{Threshold: r.BreakerThreshold, Backoff: r.BreakerBackoff,
 		MaxBackoff: r.BreakerMaxBackoff, OnChange: c.breakerChanged})
 	if r.NearCacheBytes <= 0 {
-		c.nearState.Reason = "turned off by Config.NearCacheBytes"
+		c.near.state.Reason = "turned off by Config.NearCacheBytes"
 	} else {
 		n := newNear(r.NearCacheBytes, r.NearCacheMaxAge)
 		n.changed = c.keyChanged
 		c.near.Store(n)
-		c.nearState.Reason = "not connected to Redis yet"
+		c.near.state.Reason = "not connected to Redis yet"
 	}
-	c.keys = newKeyMemo(c.memoBytes())
+	c.kinds.keys = newKeyMemo(c.memoBytes())
 	if r.StaleMaxAge > 0 {
 		c.stale = c.newStale()
 	}
-	c.search, _ = c.kind(KindSearch, r.SearchTTL) // a new cache: no kind exists yet
-	c.intent, _ = c.kind(KindIntent, r.IntentTTL)
-	c.embedding, _ = c.kind(KindEmbedding, r.EmbeddingTTL)
-	c.custom, _ = c.kind(KindCustom, 0)
+	c.kinds.search, _ = c.kind(KindSearch, r.SearchTTL) // a new cache: no kind exists yet
+	c.kinds.intent, _ = c.kind(KindIntent, r.IntentTTL)
+	c.kinds.embedding, _ = c.kind(KindEmbedding, r.EmbeddingTTL)
+	c.kinds.custom, _ = c.kind(KindCustom, 0)
 	if err := c.connect(ctx); err != nil {
 		if bad := notRedis(err, r.client.InitAddress); bad != nil {
 			c.Close()
@@ -132,12 +169,12 @@ func New(ctx context.Context, cfg Config) (*RedisCache, error) {
 			return nil, err
 		}
 		c.failed(time.Now(), err)
-		c.log.LogAttrs(ctx, slog.LevelWarn, "cache: Redis unreachable; started without it, answering from loaders and connecting in the background",
+		c.report.log.LogAttrs(ctx, slog.LevelWarn, "cache: Redis unreachable; started without it, answering from loaders and connecting in the background",
 			slog.String("url", r.redactedURL), slog.String("error", err.Error()))
-		c.brk.Trip() // the probes connect
+		c.redis.brk.Trip() // the probes connect
 		return c, nil
 	}
-	c.log.LogAttrs(ctx, slog.LevelDebug, "cache connected",
+	c.report.log.LogAttrs(ctx, slog.LevelDebug, "cache connected",
 		slog.String("url", r.redactedURL), slog.String("namespace", r.Namespace))
 	return c, nil
 }
@@ -210,7 +247,7 @@ func speaksRedis(addr string) string {
 
 // connect builds the client and checks the server: with client tracking
 // for the near cache when the configuration wants it and the server has
-// it, without it otherwise. On success the client is installed (c.conn);
+// it, without it otherwise. On success the client is installed (c.redis.client);
 // on failure it is closed.
 func (c *RedisCache) connect(ctx context.Context) error {
 	r := &c.cfg
@@ -248,25 +285,25 @@ func (c *RedisCache) connect(ctx context.Context) error {
 	// The checks below go through the door: they run with the probing mark
 	// (the breaker may be half-open) and see the client installed.
 	ctx = context.WithValue(ctx, probing{}, true)
-	c.conn.Store(&link{client})
+	c.redis.client.Store(&link{client})
 	if err := c.check(ctx, client); err != nil {
-		c.conn.Store(nil)
+		c.redis.client.Store(nil)
 		client.Close()
 		return err
 	}
-	c.connMu.Lock()
-	defer c.connMu.Unlock()
+	c.redis.mu.Lock()
+	defer c.redis.mu.Unlock()
 	if c.closed.Load() { // closed while connecting in the background
-		c.conn.Store(nil)
+		c.redis.client.Store(nil)
 		client.Close()
 		return &Error{Op: OpConnect, Class: ErrClosed}
 	}
-	c.mu.Lock()
-	c.nearState.On = c.near.Load() != nil
-	if c.nearState.On {
-		c.nearState.Reason = ""
+	c.near.mu.Lock()
+	c.near.state.On = c.near.Load() != nil
+	if c.near.state.On {
+		c.near.state.Reason = ""
 	}
-	c.mu.Unlock()
+	c.near.mu.Unlock()
 	return nil
 }
 
@@ -341,7 +378,7 @@ func (c *RedisCache) check(ctx context.Context, client rueidis.Client) error {
 		// answer, until the cluster fails it over). Twice the timeout, so
 		// that a busy process, whose answers come late, is not taken for
 		// a silent cluster.
-		c.brk.RequireSilence(2 * r.OperationTimeout)
+		c.redis.brk.RequireSilence(2 * r.OperationTimeout)
 	}
 	if c.near.Load() != nil {
 		if err := c.probeNear(ctx); err != nil {
@@ -373,10 +410,10 @@ func (c *RedisCache) serverMode(ctx context.Context, client rueidis.Client) stri
 
 // nearOff turns the near cache off, for good, and says why.
 func (c *RedisCache) nearOff(ctx context.Context, reason string, err error) {
-	c.mu.Lock()
+	c.near.mu.Lock()
 	n := c.near.Swap(nil)
-	c.nearState = NearCacheStatus{Reason: reason}
-	c.mu.Unlock()
+	c.near.state = NearCacheStatus{Reason: reason}
+	c.near.mu.Unlock()
 	if n == nil {
 		return
 	}
@@ -385,7 +422,7 @@ func (c *RedisCache) nearOff(ctx context.Context, reason string, err error) {
 	if err != nil {
 		attrs = append(attrs, slog.String("error", err.Error()))
 	}
-	c.log.LogAttrs(ctx, slog.LevelWarn, "cache: near cache off; every read goes to Redis", attrs...)
+	c.report.log.LogAttrs(ctx, slog.LevelWarn, "cache: near cache off; every read goes to Redis", attrs...)
 }
 
 // Close releases the connections (the client's too, when it was built by
@@ -398,18 +435,18 @@ func (c *RedisCache) Close() error {
 	if !c.closed.CompareAndSwap(false, true) {
 		return nil
 	}
-	c.stop()
+	c.redis.stop()
 	c.stopBackground()
-	c.connMu.Lock()
-	if l := c.conn.Load(); l != nil {
+	c.redis.mu.Lock()
+	if l := c.redis.client.Load(); l != nil {
 		l.Close()
 	}
-	c.connMu.Unlock()
+	c.redis.mu.Unlock()
 	if n := c.near.Load(); n != nil {
 		n.flush()
 		n.close()
 	}
-	c.keys.StopAllGoroutines()
+	c.kinds.keys.StopAllGoroutines()
 	if c.stale != nil {
 		c.stale.InvalidateAll()
 		c.stale.StopAllGoroutines()
@@ -420,15 +457,15 @@ func (c *RedisCache) Close() error {
 // background runs fn on a goroutine of its own with the context of
 // background work, unless the cache is closed (then it reports false).
 func (c *RedisCache) background(fn func(ctx context.Context)) bool {
-	c.bgMu.Lock()
-	defer c.bgMu.Unlock()
+	c.work.mu.Lock()
+	defer c.work.mu.Unlock()
 	if c.closed.Load() {
 		return false
 	}
-	c.bgWork.Add(1)
+	c.work.wg.Add(1)
 	go func() {
-		defer c.bgWork.Done()
-		fn(c.bg)
+		defer c.work.wg.Done()
+		fn(c.work.ctx)
 	}()
 	return true
 }
@@ -441,12 +478,12 @@ const backgroundWait = 2 * time.Second
 // stopBackground cancels the background work and waits for it, up to
 // backgroundWait.
 func (c *RedisCache) stopBackground() {
-	c.bgStop()
-	c.bgMu.Lock() // no background work starts from here on (see background)
-	c.bgMu.Unlock()
+	c.work.cancel()
+	c.work.mu.Lock() // no background work starts from here on (see background)
+	c.work.mu.Unlock()
 	done := make(chan struct{})
 	go func() {
-		c.bgWork.Wait()
+		c.work.wg.Wait()
 		close(done)
 	}()
 	t := time.NewTimer(backgroundWait)
@@ -463,7 +500,7 @@ func (c *RedisCache) stopBackground() {
 // when the work is over.
 func (c *RedisCache) backgroundFor(ctx context.Context) (context.Context, context.CancelFunc) {
 	ctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	stop := context.AfterFunc(c.bg, cancel)
+	stop := context.AfterFunc(c.work.ctx, cancel)
 	return ctx, func() { stop(); cancel() }
 }
 
@@ -479,12 +516,12 @@ func (c *RedisCache) Namespace() string { return c.cfg.Namespace }
 // kind's TTL never changes: another ttl for an existing name is refused
 // with ErrInvalidArgument (and the existing kind returned).
 func (c *RedisCache) kind(name string, ttl time.Duration) (*kindState, error) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	k := c.kinds[name]
+	c.kinds.mu.Lock()
+	defer c.kinds.mu.Unlock()
+	k := c.kinds.byName[name]
 	if k == nil {
-		k = &kindState{name: name, ttl: ttl, policy: c.cfg.policyOf(name).ForKind(ttl), keys: c.keys, stale: c.stale}
-		c.kinds[name] = k
+		k = &kindState{name: name, ttl: ttl, policy: c.cfg.policyOf(name).ForKind(ttl), keys: c.kinds.keys, stale: c.stale}
+		c.kinds.byName[name] = k
 	}
 	if k.ttl != ttl {
 		return k, invalidKind("kind %q already exists with ttl %v; one kind has one TTL: use the same ttl, or another name", name, k.ttl)
@@ -494,9 +531,9 @@ func (c *RedisCache) kind(name string, ttl time.Duration) (*kindState, error) {
 
 // lookupKind returns the kind called name, or nil if it was never used.
 func (c *RedisCache) lookupKind(name string) *kindState {
-	c.mu.RLock()
-	defer c.mu.RUnlock()
-	return c.kinds[name]
+	c.kinds.mu.RLock()
+	defer c.kinds.mu.RUnlock()
+	return c.kinds.byName[name]
 }
 
 // memoBytes is the bound of the memo of keys: a quarter of the near

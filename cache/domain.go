@@ -25,7 +25,7 @@ const (
 // The key of a query q is GenerateKey("search", q) behind the namespace
 // (and GenerateKey("search", q) itself with Config.Legacy).
 func Search[Q, V any](c *RedisCache) *Kind[Q, V] {
-	return &Kind[Q, V]{store: builtin(c, c.search, codec.Auto[V](), true),
+	return &Kind[Q, V]{store: builtin(c, c.kinds.search, codec.Auto[V](), true),
 		keyInput: identity[Q], legacyInput: func(q Q) any { return q }}
 }
 
@@ -38,7 +38,7 @@ func Search[Q, V any](c *RedisCache) *Kind[Q, V] {
 // never reads intents its predecessor wrote.
 func Intents[V any](c *RedisCache, parserVersion string) *Kind[string, V] {
 	legacy := parserVersion == "" // the original service had no parser version
-	kd := &Kind[string, V]{store: builtin(c, c.intent, codec.Auto[V](), legacy), keyInput: identity[string], view: parserVersion}
+	kd := &Kind[string, V]{store: builtin(c, c.kinds.intent, codec.Auto[V](), legacy), keyInput: identity[string], view: parserVersion}
 	if legacy {
 		kd.legacyInput = func(text string) any { return text }
 	} else {
@@ -68,7 +68,7 @@ func Embeddings(c *RedisCache, model string) (*Kind[string, []float32], error) {
 	}
 	legacy := model == c.cfg.LegacyEmbeddingModel // empty when embeddings do not meet the original cache
 	kd := &Kind[string, []float32]{
-		store: builtin(c, c.embedding, codec.Float32LE{}, legacy),
+		store: builtin(c, c.kinds.embedding, codec.Float32LE{}, legacy),
 		keyInput: func(text string) (any, error) {
 			return embeddingKey{Model: model, Text: text}, nil
 		},

@@ -2,12 +2,12 @@ package cache
 
 // SetFetchJoinedHook makes every Fetch of c call hook once it has joined
 // (or started) the flight of its key.
-func SetFetchJoinedHook(c *RedisCache, hook func(key string)) { c.hookFetchJoined = hook }
+func SetFetchJoinedHook(c *RedisCache, hook func(key string)) { c.hooks.fetchJoined = hook }
 
 // SetNearReadHook makes every tracked read of c call hook after Redis has
 // answered and before the answer is checked against invalidations and kept
 // in the near cache.
-func SetNearReadHook(c *RedisCache, hook func(key string)) { c.hookNearRead = hook }
+func SetNearReadHook(c *RedisCache, hook func(key string)) { c.hooks.nearRead = hook }
 
 // SetInvalidationHook makes c call hook each time its near cache has
 // dropped a key (an invalidation from the server, or a write of c).

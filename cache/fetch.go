@@ -52,12 +52,12 @@ func (s store[V]) fetch(ctx context.Context, key, alt string, keyErr error, ttl 
 			return v, nil
 		}
 	}
-	if h := s.c.hookFetchMissed; h != nil {
+	if h := s.c.hooks.fetchMissed; h != nil {
 		h(key)
 	}
 	wait := s.leasing(ctx)  // computed here: the flight's context has no deadline
 	var started atomic.Bool // this caller's function runs the flight: it is no joiner
-	ch := s.c.flight.DoChan(key, guarded(s.k, key, func() (any, error) {
+	ch := s.c.loads.flight.DoChan(key, guarded(s.k, key, func() (any, error) {
 		started.Store(true)
 		// The load runs without the cancellation of the caller that started
 		// it, so that one caller giving up does not fail the others.
@@ -98,7 +98,7 @@ func (s store[V]) fetch(ctx context.Context, key, alt string, keyErr error, ttl 
 		}
 		return v, nil
 	}))
-	if h := s.c.hookFetchJoined; h != nil {
+	if h := s.c.hooks.fetchJoined; h != nil {
 		h(key)
 	}
 	own, stop := s.ownLoadTimer(ctx)
@@ -303,5 +303,5 @@ const writeStripes = 256
 // writesTo returns the counter of this process's writes to the keys of
 // key's stripe, moved on once each write has returned (see wrote).
 func (c *RedisCache) writesTo(key string) *atomic.Uint64 {
-	return &c.writes[maphash.String(c.writeSeed, key)%writeStripes]
+	return &c.writes.stripes[maphash.String(c.writes.seed, key)%writeStripes]
 }

@@ -28,7 +28,7 @@ func TestFetchRechecksInsideFlight(t *testing.T) {
 	ctx := context.Background()
 	c := privateServer(t, Config{})
 	search := Search[string, string](c)
-	c.hookFetchMissed = func(string) {
+	c.hooks.fetchMissed = func(string) {
 		if err := search.Set(ctx, "q", "stored by another caller"); err != nil {
 			t.Error(err)
 		}
@@ -51,7 +51,7 @@ func TestFetchSameKeyOtherType(t *testing.T) {
 	ctx := context.Background()
 	c := privateServer(t, Config{CompressMinBytes: -1})
 	joined := make(chan string, 2)
-	c.hookFetchJoined = func(key string) { joined <- key }
+	c.hooks.fetchJoined = func(key string) { joined <- key }
 	started, release := make(chan struct{}), make(chan struct{})
 	done := make(chan struct{})
 	go func() {

@@ -62,7 +62,7 @@ func (c *RedisCache) Inspect(ctx context.Context, key string) (Inspection, error
 	}
 	raw, pttl, found, err := c.getWithTTL(ctx, key, false)
 	if err != nil {
-		return in, fail(err, OpGet, c.whole, key)
+		return in, fail(err, OpGet, c.kinds.whole, key)
 	}
 	if !found {
 		return in, nil

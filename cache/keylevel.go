@@ -85,11 +85,11 @@ func (c *RedisCache) Delete(ctx context.Context, keys ...string) (int64, error) 
 // [RedisCache.ClearKind].
 func (c *RedisCache) DeletePattern(ctx context.Context, pattern string) (int64, error) {
 	c.forgetAllStale() // whichever keys match: none of them may be served stale after
-	return c.clear(ctx, c.custom, nil, c.namespaced(pattern))
+	return c.clear(ctx, c.kinds.custom, nil, c.namespaced(pattern))
 }
 
 func customStore[V any](c *RedisCache) store[V] {
-	return store[V]{c: c, k: c.custom, codec: codec.JSON[V]{}}
+	return store[V]{c: c, k: c.kinds.custom, codec: codec.JSON[V]{}}
 }
 
 // rawKey puts the namespace in front of a caller's key.

@@ -113,11 +113,11 @@ func (s store[V]) lease(ctx context.Context, key string, mark []byte, wait time.
 	for {
 		var woken <-chan struct{}
 		if tracked { // registered before the GET: its invalidation may come at once
-			woken = s.c.waits.add(key)
+			woken = s.c.loads.waits.add(key)
 		}
 		held, raw, found, err := s.c.acquire(ctx, key, mark, s.k.policy.Lease, tracked)
 		if woken != nil && (err != nil || held || found && !isLease(raw)) {
-			s.c.waits.drop(key, woken)
+			s.c.loads.waits.drop(key, woken)
 		}
 		switch {
 		case err != nil && wrongType(err):
@@ -146,7 +146,7 @@ func (s store[V]) lease(ctx context.Context, key string, mark []byte, wait time.
 			poll = min(2*poll, leasePollMax)
 		}
 		if woken != nil {
-			s.c.waits.drop(key, woken)
+			s.c.loads.waits.drop(key, woken)
 		}
 		if left <= 0 {
 			return zero, leaseTimeout
@@ -189,32 +189,32 @@ func (s store[V]) raceLoad(ctx context.Context, key string, ttl time.Duration, l
 	for poll := leasePollMin; ; poll = min(2*poll, leasePollMax) {
 		var woken <-chan struct{}
 		if tracked {
-			woken = s.c.waits.add(key)
+			woken = s.c.loads.waits.add(key)
 		}
 		raw, _, found, err := s.c.getWithTTL(ctx, key, tracked)
 		if err == nil && found && !isLease(raw) {
 			if v, _, err := s.open(key, raw); err == nil {
-				s.c.waits.drop(key, woken)
+				s.c.loads.waits.drop(key, woken)
 				cancel() // the own load is not needed: a loader that honours its context stops
 				s.c.observe(s.k, Event{Op: OpLease, Outcome: OutcomeHit, Latency: time.Since(start), Key: key, Context: ctx})
 				return v, nil
 			}
 		}
 		if err != nil { // Redis failing: the own load answers
-			s.c.waits.drop(key, woken)
+			s.c.loads.waits.drop(key, woken)
 			return stored(<-own)
 		}
 		t := time.NewTimer(poll)
 		select {
 		case r := <-own:
 			t.Stop()
-			s.c.waits.drop(key, woken)
+			s.c.loads.waits.drop(key, woken)
 			return stored(r)
 		case <-woken:
 		case <-t.C:
 		}
 		t.Stop()
-		s.c.waits.drop(key, woken)
+		s.c.loads.waits.drop(key, woken)
 	}
 }
 

@@ -35,14 +35,14 @@ func (l *logLimit) allow(now time.Time) (ok bool, suppressed uint64) {
 // logInterval. Errors after the caller's context ended are not logged.
 func (c *RedisCache) absorb(ctx context.Context, k *kindState, err error) {
 	class := classOf(err)
-	if ctx.Err() != nil || class == 0 || !c.log.Enabled(ctx, slog.LevelWarn) {
+	if ctx.Err() != nil || class == 0 || !c.report.log.Enabled(ctx, slog.LevelWarn) {
 		return
 	}
-	ok, suppressed := k.logs[class].allow(c.now())
+	ok, suppressed := k.logs[class].allow(c.report.now())
 	if !ok {
 		return
 	}
-	c.log.LogAttrs(ctx, slog.LevelWarn, "cache error absorbed; answering from the loader",
+	c.report.log.LogAttrs(ctx, slog.LevelWarn, "cache error absorbed; answering from the loader",
 		slog.String("kind", k.name), slog.String("class", class.String()), slog.String("error", err.Error()),
 		slog.Uint64("suppressed", suppressed))
 }
@@ -50,12 +50,12 @@ func (c *RedisCache) absorb(ctx context.Context, k *kindState, err error) {
 // logHitMiss logs a hit or a miss at debug level, at no cost when debug
 // records are not wanted.
 func (c *RedisCache) logHitMiss(ctx context.Context, k *kindState, key string, hit bool) {
-	if !c.log.Enabled(ctx, slog.LevelDebug) {
+	if !c.report.log.Enabled(ctx, slog.LevelDebug) {
 		return
 	}
 	msg := "cache miss"
 	if hit {
 		msg = "cache hit"
 	}
-	c.log.LogAttrs(ctx, slog.LevelDebug, msg, slog.String("kind", k.name), slog.String("key", key))
+	c.report.log.LogAttrs(ctx, slog.LevelDebug, msg, slog.String("kind", k.name), slog.String("key", key))
 }

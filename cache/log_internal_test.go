@@ -30,7 +30,7 @@ func TestAbsorbedErrorsRateLimited(t *testing.T) {
 	}
 	defer c.Close()
 	now := time.Unix(1_000_000, 0)
-	c.now = func() time.Time { return now }
+	c.report.now = func() time.Time { return now }
 	srv.Stop()
 	search := Search[string, int](c)
 	fetch := func(n int) {

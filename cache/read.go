@@ -157,7 +157,7 @@ func (s store[V]) accept(r *keyRead, t *near, tracked bool, raw []byte, found bo
 	at, written := envelope.WrittenAt(raw)
 	written = written && found && err == nil
 	if r.open {
-		if h := s.c.hookNearRead; h != nil {
+		if h := s.c.hooks.nearRead; h != nil {
 			h(r.key)
 		}
 		keep := tracked && found && err == nil

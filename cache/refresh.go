@@ -43,7 +43,7 @@ func (s store[V]) refreshEarly(ctx context.Context, key string, ttl time.Duratio
 			return
 		}
 		start := time.Now()
-		_, err, _ := s.c.flight.Do(key, guarded(s.k, key, func() (any, error) {
+		_, err, _ := s.c.loads.flight.Do(key, guarded(s.k, key, func() (any, error) {
 			v, err := s.load(ctx, load)
 			if err != nil {
 				return v, err // the current value stays until it expires

@@ -239,9 +239,9 @@ func (c *RedisCache) observe(k *kindState, e Event) {
 		h = k.latency[e.Op].Load()
 	}
 	h.Record(e.Latency)
-	if c.rec != nil {
+	if c.report.rec != nil {
 		e.Kind = k.name
-		c.rec.Record(e)
+		c.report.rec.Record(e)
 	}
 }
 
@@ -411,15 +411,15 @@ func (s Stats) Names() []string {
 // Stats returns the figures counted by this process. It does not touch the
 // network; see [RedisCache.ServerStats] for the server's side.
 func (c *RedisCache) Stats() Stats {
-	s := Stats{Cache: c.whole.snapshot(nil), NearCache: c.nearStatus(), Breaker: c.breakerStatus()}
+	s := Stats{Cache: c.kinds.whole.snapshot(nil), NearCache: c.nearStatus(), Breaker: c.breakerStatus()}
 	n := c.near.Load()
 	if n != nil {
 		n.data.CleanUp() // apply pending writes and expiries to the figures
 	}
-	c.mu.RLock()
-	defer c.mu.RUnlock()
-	s.Kinds = make(map[string]KindStats, len(c.kinds))
-	for name, k := range c.kinds {
+	c.kinds.mu.RLock()
+	defer c.kinds.mu.RUnlock()
+	s.Kinds = make(map[string]KindStats, len(c.kinds.byName))
+	for name, k := range c.kinds.byName {
 		s.Kinds[name] = k.snapshot(n)
 	}
 	return s
@@ -427,9 +427,9 @@ func (c *RedisCache) Stats() Stats {
 
 // nearStatus returns the near cache's status now.
 func (c *RedisCache) nearStatus() NearCacheStatus {
-	c.mu.RLock()
-	st := c.nearState
-	c.mu.RUnlock()
+	c.near.mu.Lock()
+	st := c.near.state
+	c.near.mu.Unlock()
 	if n := c.near.Load(); n != nil {
 		st.Flushes = n.flushes.Load()
 	}

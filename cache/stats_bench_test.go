@@ -14,7 +14,7 @@ func BenchmarkObserve(b *testing.B) {
 		rec  Recorder
 	}{{"builtin", nil}, {"with-recorder", RecorderFunc(func(Event) {})}} {
 		b.Run(tc.name, func(b *testing.B) {
-			c := &RedisCache{rec: tc.rec}
+			c := &RedisCache{report: reporting{rec: tc.rec}}
 			k := &kindState{name: KindSearch}
 			b.RunParallel(func(pb *testing.PB) {
 				e := Event{Op: OpGet, Outcome: OutcomeHit, Tier: TierRedis, Latency: 30 * time.Microsecond}

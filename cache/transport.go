@@ -38,8 +38,8 @@ func (c *RedisCache) door(ctx context.Context) (rueidis.Client, error) {
 	if c.closed.Load() {
 		return nil, &Error{Class: ErrClosed}
 	}
-	l := c.conn.Load()
-	if !c.brk.Allow() && ctx.Value(probing{}) == nil || l == nil {
+	l := c.redis.client.Load()
+	if !c.redis.brk.Allow() && ctx.Value(probing{}) == nil || l == nil {
 		cause := ErrCircuitOpen
 		if l == nil {
 			cause = errNotConnected
@@ -190,7 +190,7 @@ func (cl *call) release() {
 
 // exchange starts cl and waits for its answer, the end of ctx, or
 // Config.OperationTimeout, whichever comes first; it returns ctx's error,
-// or c.timeout, when the answer did not come.
+// or c.redis.timeout, when the answer did not come.
 //
 // A call whose caller leaves first (its deadline, a cancellation, Fetch's
 // read budget) is judged all the same, as if the caller had waited: its
@@ -217,7 +217,7 @@ func (c *RedisCache) exchange(ctx context.Context, cl *call) error {
 		err = ctx.Err()
 		time.AfterFunc(c.cfg.OperationTimeout-time.Since(cl.start), func() {
 			if cl.state.CompareAndSwap(callAbandoned, callJudged) {
-				c.judge(cl.start, c.timeout)
+				c.judge(cl.start, c.redis.timeout)
 			}
 		})
 	case <-t.C:
@@ -225,7 +225,7 @@ func (c *RedisCache) exchange(ctx context.Context, cl *call) error {
 			<-cl.done
 			break
 		}
-		err = c.timeout
+		err = c.redis.timeout
 	}
 	t.Stop()
 	timers.Put(t)
@@ -257,7 +257,7 @@ func (d *detached) Value(key any) any         { return d.parent.Value(key) }
 // breaker's own probes are not counted.
 func (c *RedisCache) settle(ctx context.Context, start time.Time, err error) error {
 	switch {
-	case !c.brk.Allow() && ctx.Value(probing{}) != nil:
+	case !c.redis.brk.Allow() && ctx.Value(probing{}) != nil:
 	case ctx.Err() != nil && err != nil:
 	default:
 		c.judge(start, err)
@@ -284,7 +284,7 @@ func (c *RedisCache) judge(start time.Time, err error) {
 	case class == ErrUnavailable || class == ErrOperation && cannotServe(err):
 		c.failed(start, err)
 	default:
-		c.brk.Success()
+		c.redis.brk.Success()
 	}
 }
 
