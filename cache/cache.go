@@ -20,6 +20,7 @@ import (
 	"golang.org/x/sync/singleflight"
 
 	"github.com/media-gateway/discovery/cache/internal/breaker"
+	"github.com/media-gateway/discovery/cache/internal/lease"
 )
 
 // RedisCache is a cache of typed values in Redis. It is safe for concurrent
@@ -77,7 +78,7 @@ type registry struct {
 // loads are the loads in progress in this process, by key.
 type loads struct {
 	flight singleflight.Group // one loader call per key at a time (Fetch)
-	waits  waiters            // Fetches waiting on another process's lease (see lease.go)
+	waits  lease.Waiters      // Fetches waiting on another process's lease (see lease.go)
 }
 
 // writeCounts counts this process's writes by stripe of keys (see

@@ -8,6 +8,7 @@ import (
 
 	"golang.org/x/sync/singleflight"
 
+	"github.com/media-gateway/discovery/cache/internal/lease"
 	"github.com/media-gateway/discovery/cache/internal/policy"
 )
 
@@ -193,7 +194,7 @@ func (s store[V]) loadBeside(ctx context.Context, key string, ttl time.Duration,
 // returned. A load that fails, or whose value cannot be stored, releases
 // the lease at once, so that other processes do not wait it out.
 func (s store[V]) leasedLoad(ctx context.Context, key string, ttl, wait time.Duration, load LoaderFunc[V]) (any, error) {
-	token := newLease()
+	token := lease.New()
 	v, res := s.lease(ctx, key, token, wait)
 	switch res {
 	case leaseValue:

@@ -10,6 +10,7 @@ import (
 
 	"github.com/media-gateway/discovery/cache/internal/codec"
 	"github.com/media-gateway/discovery/cache/internal/envelope"
+	"github.com/media-gateway/discovery/cache/internal/lease"
 )
 
 // Inspection describes what is stored under one key, for operators (see
@@ -72,7 +73,7 @@ func (c *RedisCache) Inspect(ctx context.Context, key string) (Inspection, error
 	if pttl < 0 {
 		in.TTL = -1
 	}
-	if isLease(raw) || strings.HasSuffix(key, refreshSuffix) {
+	if lease.Is(raw) || strings.HasSuffix(key, refreshSuffix) {
 		in.Lease = true
 		return in, nil
 	}

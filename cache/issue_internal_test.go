@@ -42,7 +42,7 @@ func TestExpiryEstimateCountsJitter(t *testing.T) {
 func TestKeyChangedWakesLeaseWaiters(t *testing.T) {
 	t.Parallel()
 	c := &RedisCache{}
-	woken, other := c.loads.waits.add("ns:search:1"), c.loads.waits.add("ns:search:2")
+	woken, other := c.loads.waits.Add("ns:search:1"), c.loads.waits.Add("ns:search:2")
 	c.keyChanged("ns:search:1")
 	select {
 	case <-woken:

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/media-gateway/discovery/cache/internal/envelope"
+	"github.com/media-gateway/discovery/cache/internal/lease"
 )
 
 // The read protocol, one for a key and for a batch. The near cache answers
@@ -149,7 +150,7 @@ func (r *keyRead) close(t *near) {
 // and ttl, the TTL it was written with. Its error is a decoding failure
 // (ErrSerialization, ErrValueTooLarge): a miss.
 func (s store[V]) accept(r *keyRead, t *near, tracked bool, raw []byte, found bool, pttl int64, sent time.Time, ttl time.Duration) (v V, m meta, ok bool, err error) {
-	found = found && !isLease(raw) // another process is loading it: a miss
+	found = found && !lease.Is(raw) // another process is loading it: a miss
 	var size int
 	if found {
 		v, size, err = s.open(r.key, raw)

@@ -4,6 +4,8 @@ import (
 	"context"
 	"math/rand/v2"
 	"time"
+
+	"github.com/media-gateway/discovery/cache/internal/lease"
 )
 
 // Early refresh (Policy.EarlyRefresh) is XFetch: a Fetch that hits a value
@@ -82,7 +84,7 @@ func (s store[V]) claimRefresh(ctx context.Context, key string, ttl time.Duratio
 	if ttl > 0 {
 		life = min(life, s.k.policy.StoreTTL(ttl, key)/2)
 	}
-	token := newLease()
+	token := lease.New()
 	held, _, _, err := s.c.acquire(ctx, key+refreshSuffix, token, life, false)
 	return token, err == nil && held
 }

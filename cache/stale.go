@@ -73,7 +73,7 @@ func (c *RedisCache) keyChanged(key string) {
 	if c.cfg.StaleMaxAge > 0 {
 		c.staleChanged(key)
 	}
-	c.loads.waits.wake(key)
+	c.loads.waits.Wake(key)
 }
 
 // staleChanged is told of each key the server reports changed: it drops
