@@ -38,7 +38,7 @@ func (s store[V]) adapt(key string, m meta, now time.Time) {
 	if !s.c.background(func(ctx context.Context) {
 		defer s.k.extending.Delete(key)
 		start := time.Now()
-		done, err := s.c.extend(ctx, key, time.Unix(0, m.born), time.Unix(0, target)) // bounded by OperationTimeout
+		done, err := s.c.keyspace.extend(ctx, key, time.Unix(0, m.born), time.Unix(0, target)) // bounded by OperationTimeout
 		e := Event{Op: OpExtend, Latency: time.Since(start), Key: key}
 		if err == nil && !done { // the key holds another value, or a longer life, since the read
 			e.Outcome = OutcomeMiss

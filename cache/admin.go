@@ -147,7 +147,8 @@ func (c *RedisCache) clear(ctx context.Context, k *kindState, progress func(int6
 	var match, partialMatch string
 	for _, match = range matches {
 		err = c.scan(ctx, match, func(keys []string) error {
-			n, err := c.unlink(ctx, keys)
+			n, err := c.keyspace.unlink(ctx, keys)
+			c.wroteAll(keys)
 			removed += n
 			if progress != nil {
 				progress(removed)

@@ -250,7 +250,9 @@ func (s store[V]) putMany(ctx context.Context, keys []string, vals []V, partial 
 	for j, i := range sent {
 		sentKeys[j] = keys[i]
 	}
-	if err := s.c.setMany(ctx, sentKeys, stored, ttls); err != nil {
+	err := s.c.keyspace.setMany(ctx, sentKeys, stored, ttls)
+	s.c.wroteAll(sentKeys) // as after put's write
+	if err != nil {
 		return 0, failIf(err, OpSetMany, s.k, sentKeys[0])
 	}
 	if s.stale {

@@ -30,17 +30,18 @@ import (
 // [Embeddings], [NewKind]) or the key-level functions [Get], [Set] and
 // [Fetch]. Every key the cache touches starts with its namespace.
 type RedisCache struct {
-	cfg    resolved
-	closed atomic.Bool
-	redis  connection  // the client and the breaker in front of it (see transport.go)
-	near   nearSwitch  // the near cache, nil when off, and why (see near.go)
-	stale  *staleStore // nil unless Config.StaleMaxAge is set (see stale.go)
-	kinds  registry    // the kinds, by name
-	loads  loads       // Fetch's flights and lease waits, by key
-	writes writeCounts // this process's writes, by stripe of keys (see writesTo)
-	work   background  // work started in the background by reads, which Close ends
-	report reporting   // logs, and the user's Recorder
-	hooks  testHooks   // set by tests only
+	cfg      resolved
+	closed   atomic.Bool
+	redis    connection  // the client and the breaker in front of it (see transport.go)
+	keyspace keyspace    // the commands the protocols send: the cache itself, or a test's
+	near     nearSwitch  // the near cache, nil when off, and why (see near.go)
+	stale    *staleStore // nil unless Config.StaleMaxAge is set (see stale.go)
+	kinds    registry    // the kinds, by name
+	loads    loads       // Fetch's flights and lease waits, by key
+	writes   writeCounts // this process's writes, by stripe of keys (see writesTo)
+	work     background  // work started in the background by reads, which Close ends
+	report   reporting   // logs, and the user's Recorder
+	hooks    testHooks   // set by tests only
 }
 
 // connection is the cache's link to Redis: the client once connected, the
@@ -139,6 +140,7 @@ func New(ctx context.Context, cfg Config) (*RedisCache, error) {
 	}
 	c := &RedisCache{cfg: r, report: reporting{log: r.Logger, rec: r.Recorder, now: time.Now}, writes: writeCounts{seed: maphash.MakeSeed()},
 		kinds: registry{byName: make(map[string]*kindState), whole: &kindState{}}}
+	c.keyspace = c
 	c.redis.timeout = fmt.Errorf("%w: no answer within Config.OperationTimeout (%v)", context.DeadlineExceeded, r.OperationTimeout)
 	c.redis.life, c.redis.stop = context.WithCancel(context.WithValue(context.Background(), probing{}, true))
 	c.work.ctx, c.work.cancel = context.WithCancel(context.Background())

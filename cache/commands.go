@@ -192,9 +192,6 @@ func (c *RedisCache) setBytes(ctx context.Context, key string, val []byte, ttl t
 	// succeeded, when the command has been written in full (store.put). A
 	// ClientBuilder wrapper that keeps commands after Do returns must copy
 	// them.
-	// Even after an error, or a refusal by the breaker: the write may have
-	// been applied, and what this process knew of the key is over anyway.
-	defer c.wrote(key)
 	client, err := c.door(ctx)
 	if err != nil {
 		return err
@@ -208,7 +205,6 @@ func (c *RedisCache) setBytes(ctx context.Context, key string, val []byte, ttl t
 // (per-key commands stay valid on a cluster, where the keys of one batch
 // live in different slots). It returns how many keys existed.
 func (c *RedisCache) unlink(ctx context.Context, keys []string) (int64, error) {
-	defer c.wroteAll(keys) // as for setBytes: a deleted value must not be served stale
 	client, err := c.door(ctx)
 	if err != nil {
 		return 0, err
@@ -349,7 +345,6 @@ func groupKeys(client rueidis.Client, keys []string) [][]int {
 // the other writes may have been applied. vals are sent without a copy, as
 // by setBytes.
 func (c *RedisCache) setMany(ctx context.Context, keys []string, vals [][]byte, ttls []time.Duration) error {
-	defer c.wroteAll(keys) // as for setBytes
 	client, err := c.door(ctx)
 	if err != nil {
 		return err
@@ -408,7 +403,6 @@ func (c *RedisCache) release(ctx context.Context, key string, lease []byte) erro
 	if err == errNil {
 		err = nil
 	}
-	c.wrote(key)
 	return err
 }
 
@@ -430,7 +424,6 @@ return false`
 // whether it did. val is sent without a copy, as by setBytes.
 func (c *RedisCache) setLeased(ctx context.Context, key string, lease, val []byte, ttl time.Duration, expired bool) (bool, error) {
 	ttl = max(ttl, time.Millisecond)
-	defer c.wrote(key) // as for setBytes
 	client, err := c.door(ctx)
 	if err != nil {
 		return false, err

@@ -232,7 +232,9 @@ func (s store[V]) leasedLoad(ctx context.Context, key string, ttl, wait time.Dur
 
 // release frees key of the lease l, if the key still holds it.
 func (s store[V]) release(ctx context.Context, key string, l *heldLease) {
-	if err := s.c.release(ctx, key, l.token); err != nil {
+	err := s.c.keyspace.release(ctx, key, l.token)
+	s.c.wrote(key)
+	if err != nil {
 		s.c.absorb(ctx, s.k, failIf(err, OpDelete, s.k, key))
 	}
 }

@@ -85,7 +85,7 @@ func (s store[V]) lease(ctx context.Context, key string, mark []byte, wait time.
 	waited := false
 	res = leaseTimeout
 	lease.Poll(key, s.waiters(tracked), start.Add(wait), nil, func() lease.Step {
-		held, raw, found, err := s.c.acquire(ctx, key, mark, s.k.policy.Lease, tracked)
+		held, raw, found, err := s.c.keyspace.acquire(ctx, key, mark, s.k.policy.Lease, tracked)
 		switch {
 		case err != nil && wrongType(err):
 			res = leaseNone // SET replaces a key of another type
@@ -154,7 +154,7 @@ func (s store[V]) raceLoad(ctx context.Context, key string, ttl time.Duration, l
 	var theirs V
 	found := false
 	lease.Poll(key, s.waiters(tracked), start.Add(s.k.policy.Lease), loaded, func() lease.Step {
-		raw, _, ok, err := s.c.getWithTTL(ctx, key, tracked)
+		raw, _, ok, err := s.c.keyspace.getWithTTL(ctx, key, tracked)
 		if err != nil {
 			return lease.Done // Redis failing: the own load answers
 		}

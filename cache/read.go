@@ -204,12 +204,12 @@ func (s store[V]) lookup(ctx context.Context, key string, t *near, ttl time.Dura
 	switch {
 	case t != nil:
 		sent = time.Now()
-		raw, pttl, found, err = s.c.getTracked(ctx, key)
+		raw, pttl, found, err = s.c.keyspace.getTracked(ctx, key)
 	case s.k.policy.Most > 0:
 		sent = time.Now()
-		raw, pttl, found, err = s.c.getWithTTL(ctx, key, false)
+		raw, pttl, found, err = s.c.keyspace.getWithTTL(ctx, key, false)
 	default:
-		raw, found, err = s.c.getBytes(ctx, key)
+		raw, found, err = s.c.keyspace.getBytes(ctx, key)
 	}
 	if err != nil {
 		return v, m, false, failIf(err, OpGet, s.k, key)
@@ -299,7 +299,7 @@ func (s store[V]) readMany(ctx context.Context, keys []string, rest []int, t *ne
 			reads[j].close(t)
 		}
 	}()
-	raws, ok, pttls, tracked, err := s.c.getMany(ctx, ks, t != nil, s.k.policy.Most > 0)
+	raws, ok, pttls, tracked, err := s.c.keyspace.getMany(ctx, ks, t != nil, s.k.policy.Most > 0)
 	if err != nil {
 		return 0, 0, err
 	}

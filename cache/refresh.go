@@ -59,7 +59,7 @@ func (s store[V]) refreshEarly(ctx context.Context, key string, ttl time.Duratio
 		if err != nil {
 			e.Outcome = OutcomeError // the loader's: no class
 			if claim != nil {        // let another process try
-				s.c.release(ctx, key+refreshSuffix, claim) //nolint:errcheck // it expires anyway
+				s.c.keyspace.release(ctx, key+refreshSuffix, claim) //nolint:errcheck // it expires anyway
 			}
 		}
 		s.c.observe(s.k, e)
@@ -85,7 +85,7 @@ func (s store[V]) claimRefresh(ctx context.Context, key string, ttl time.Duratio
 		life = min(life, s.k.policy.StoreTTL(ttl, key)/2)
 	}
 	token := lease.New()
-	held, _, _, err := s.c.acquire(ctx, key+refreshSuffix, token, life, false)
+	held, _, _, err := s.c.keyspace.acquire(ctx, key+refreshSuffix, token, life, false)
 	return token, err == nil && held
 }
 

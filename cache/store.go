@@ -87,10 +87,13 @@ func (s store[V]) put(ctx context.Context, key string, v V, ttl time.Duration, l
 	}
 	stored := true
 	if l == nil {
-		err = s.c.setBytes(ctx, key, raw, s.k.policy.StoreTTL(ttl, key))
+		err = s.c.keyspace.setBytes(ctx, key, raw, s.k.policy.StoreTTL(ttl, key))
 	} else {
-		stored, err = s.c.setLeased(ctx, key, l.token, raw, s.k.policy.StoreTTL(ttl, key), l.expired())
+		stored, err = s.c.keyspace.setLeased(ctx, key, l.token, raw, s.k.policy.StoreTTL(ttl, key), l.expired())
 	}
+	// Even after an error, or a refusal by the breaker: the write may have
+	// been applied, and what this process knew of the key is over anyway.
+	s.c.wrote(key)
 	if stored && err == nil && s.stale {
 		s.keepStale(key, v, len(buf), true)
 	}
@@ -159,7 +162,8 @@ const maxPooledEncodeBuffer = 256 << 10
 // del removes keys and returns how many existed.
 func (s store[V]) del(ctx context.Context, keys ...string) (int64, error) {
 	start := time.Now()
-	n, err := s.c.unlink(ctx, keys)
+	n, err := s.c.keyspace.unlink(ctx, keys)
+	s.c.wroteAll(keys) // as after a write: a deleted value must not be served stale
 	e := Event{Op: OpDelete, Latency: time.Since(start), Keys: n}
 	if len(keys) == 1 {
 		e.Key = keys[0]
