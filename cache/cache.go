@@ -138,6 +138,30 @@ func New(ctx context.Context, cfg Config) (*RedisCache, error) {
 	if err != nil {
 		return nil, err
 	}
+	c := assemble(r)
+	if err := c.connect(ctx); err != nil {
+		if bad := notRedis(err, r.client.InitAddress); bad != nil {
+			c.Close()
+			return nil, bad
+		}
+		if r.RequireConnection || classOf(err) != ErrUnavailable || misconfigured(err) || errors.Is(ctx.Err(), context.Canceled) {
+			c.Close()
+			return nil, err
+		}
+		c.failed(time.Now(), err)
+		c.report.log.LogAttrs(ctx, slog.LevelWarn, "cache: Redis unreachable; started without it, answering from loaders and connecting in the background",
+			slog.String("url", r.redactedURL), slog.String("error", err.Error()))
+		c.redis.brk.Trip() // the probes connect
+		return c, nil
+	}
+	c.report.log.LogAttrs(ctx, slog.LevelDebug, "cache connected",
+		slog.String("url", r.redactedURL), slog.String("namespace", r.Namespace))
+	return c, nil
+}
+
+// assemble makes the parts of a cache of r, not connected: its
+// keyspace is itself, through a connection New makes next.
+func assemble(r resolved) *RedisCache {
 	c := &RedisCache{cfg: r, report: reporting{log: r.Logger, rec: r.Recorder, now: time.Now}, writes: writeCounts{seed: maphash.MakeSeed()},
 		kinds: registry{byName: make(map[string]*kindState), whole: &kindState{}}}
 	c.keyspace = c
@@ -162,24 +186,7 @@ func New(ctx context.Context, cfg Config) (*RedisCache, error) {
 	c.kinds.intent, _ = c.kind(KindIntent, r.IntentTTL)
 	c.kinds.embedding, _ = c.kind(KindEmbedding, r.EmbeddingTTL)
 	c.kinds.custom, _ = c.kind(KindCustom, 0)
-	if err := c.connect(ctx); err != nil {
-		if bad := notRedis(err, r.client.InitAddress); bad != nil {
-			c.Close()
-			return nil, bad
-		}
-		if r.RequireConnection || classOf(err) != ErrUnavailable || misconfigured(err) || errors.Is(ctx.Err(), context.Canceled) {
-			c.Close()
-			return nil, err
-		}
-		c.failed(time.Now(), err)
-		c.report.log.LogAttrs(ctx, slog.LevelWarn, "cache: Redis unreachable; started without it, answering from loaders and connecting in the background",
-			slog.String("url", r.redactedURL), slog.String("error", err.Error()))
-		c.redis.brk.Trip() // the probes connect
-		return c, nil
-	}
-	c.report.log.LogAttrs(ctx, slog.LevelDebug, "cache connected",
-		slog.String("url", r.redactedURL), slog.String("namespace", r.Namespace))
-	return c, nil
+	return c
 }
 
 // misconfigured reports whether err, a failure to connect, comes from the

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 )
@@ -106,9 +107,11 @@ func TestScrubURL(t *testing.T) {
 		{"redis://h?sentinel_password=" + pw + "&a=1", "redis://h?sentinel_password=xxxxx&a=1"},
 		{"redis://h:1", "redis://h:1"},
 	} {
-		if got := ScrubURL(tc.raw); got != tc.want || strings.Contains(got, pw) {
-			t.Errorf("ScrubURL(%q) = %q; want %q", tc.raw, got, tc.want)
-		}
+		t.Run(tc.raw, func(t *testing.T) {
+			if got := ScrubURL(tc.raw); got != tc.want || strings.Contains(got, pw) {
+				t.Errorf("ScrubURL(%q) = %q; want %q", tc.raw, got, tc.want)
+			}
+		})
 	}
 }
 
@@ -118,9 +121,11 @@ func TestCheckAddr(t *testing.T) {
 		"127.0.0.1:6379": true, "[::1]:7000": true, "redis.internal:6379": true,
 		"127.0.0.1": false, ":6379": false, "h:0": false, "h:65536": false, "h:x": false, "redis://h:1": false,
 	} {
-		if err := CheckAddr(addr); (err == nil) != ok {
-			t.Errorf("CheckAddr(%q) = %v; want ok %v", addr, err, ok)
-		}
+		t.Run(addr, func(t *testing.T) {
+			if err := CheckAddr(addr); (err == nil) != ok {
+				t.Errorf("CheckAddr(%q) = %v; want ok %v", addr, err, ok)
+			}
+		})
 	}
 }
 
@@ -147,12 +152,14 @@ func TestCheckName(t *testing.T) {
 		"a\xffb":      "not valid UTF-8",
 		"discovery:t": "separator of keys",
 	} {
-		err := CheckName("Namespace", name)
-		switch {
-		case want == "" && err != nil:
-			t.Errorf("CheckName(%q) = %v; want ok", name, err)
-		case want != "" && (err == nil || !strings.Contains(err.Error(), want)):
-			t.Errorf("CheckName(%q) = %v; want an error naming %s", name, err, want)
-		}
+		t.Run(fmt.Sprintf("%q", name), func(t *testing.T) {
+			err := CheckName("Namespace", name)
+			switch {
+			case want == "" && err != nil:
+				t.Errorf("CheckName(%q) = %v; want ok", name, err)
+			case want != "" && (err == nil || !strings.Contains(err.Error(), want)):
+				t.Errorf("CheckName(%q) = %v; want an error naming %s", name, err, want)
+			}
+		})
 	}
 }
