@@ -21,7 +21,7 @@ import (
 // adaptive kind's extension, and early refresh.
 func (s store[V]) hit(ctx context.Context, key string, ttl time.Duration, m meta, now time.Time, load LoaderFunc[V]) {
 	s.adapt(key, m, now)
-	s.refreshEarly(ctx, key, ttl, m.exp, now, load)
+	s.refreshEarly(ctx, key, ttl, m, now, load)
 }
 
 // adapt extends the life of a value of an adaptive kind just hit at now,

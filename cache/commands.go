@@ -9,6 +9,7 @@ import (
 	"time"
 	"unsafe"
 
+	"github.com/media-gateway/discovery/cache/internal/lease"
 	"github.com/redis/rueidis"
 )
 
@@ -434,6 +435,44 @@ func (c *RedisCache) setLeased(ctx context.Context, key string, lease, val []byt
 	}
 	cmd := client.B().Eval().Script(storeLeasedScript).Numkeys(1).Key(key).
 		Arg(rueidis.BinaryString(lease), flag, rueidis.BinaryString(val), strconv.FormatInt(ttl.Milliseconds(), 10)).Build()
+	_, err = c.send(ctx, client, cmd)
+	if err == errNil {
+		return false, nil
+	}
+	return err == nil, err
+}
+
+// storeOverOlderScript stores a value under a key (ARGV[3], for ARGV[4]
+// ms) only if the key holds nothing, a lease (ARGV[1], the mark), or,
+// when ARGV[2] is not empty, the value written at that time (an
+// envelope whose bytes 4 to 11, its written-at time, are ARGV[2]): a
+// value loaded beside a flight, in a lease race or by an early refresh
+// never lands over a value written while it loaded. Replies OK when
+// stored, nil when not.
+const storeOverOlderScript = `local cur = redis.call("GET", KEYS[1])
+if not cur or string.sub(cur, 1, #ARGV[1]) == ARGV[1] or (ARGV[2] ~= "" and #cur >= 12 and string.byte(cur, 1) == 0xDC and string.sub(cur, 5, 12) == ARGV[2]) then
+  return redis.call("SET", KEYS[1], ARGV[3], "PX", ARGV[4])
+end
+return false`
+
+// setOverOlder stores val under key for ttl if key holds nothing, a
+// lease, or (withBorn) the value written at born (see
+// storeOverOlderScript), and reports whether it did. val is sent without
+// a copy, as by setBytes.
+func (c *RedisCache) setOverOlder(ctx context.Context, key string, born time.Time, withBorn bool, val []byte, ttl time.Duration) (bool, error) {
+	ttl = max(ttl, time.Millisecond)
+	client, err := c.door(ctx)
+	if err != nil {
+		return false, err
+	}
+	stamp := ""
+	if withBorn {
+		var b [8]byte
+		binary.LittleEndian.PutUint64(b[:], uint64(born.UnixMilli()))
+		stamp = string(b[:])
+	}
+	cmd := client.B().Eval().Script(storeOverOlderScript).Numkeys(1).Key(key).
+		Arg(lease.Mark, stamp, rueidis.BinaryString(val), strconv.FormatInt(ttl.Milliseconds(), 10)).Build()
 	_, err = c.send(ctx, client, cmd)
 	if err == errNil {
 		return false, nil

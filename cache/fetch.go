@@ -134,17 +134,31 @@ func (s store[V]) fromFlight(ctx context.Context, r singleflight.Result, load Lo
 	return v, r.Err
 }
 
+// guardedLoad is load on a goroutine of the cache's own (beside a flight,
+// or racing a lease): nothing it runs may panic out of it (see guarded).
+func (s store[V]) guardedLoad(ctx context.Context, key string, load LoaderFunc[V]) (V, error) {
+	r, err := guarded(s.k, key, func() (any, error) { return s.load(ctx, load) })()
+	v, _ := r.(V)
+	return v, err
+}
+
 // ownLoadTimer returns a channel that fires when a Fetch that joined
-// another caller's flight should stop trusting it and load for itself: when its deadline
-// leaves just the time of a load of its own (see policy.OwnLoadAfter); a
-// nil channel, which never fires, without a deadline. stop releases the
-// timer.
+// another caller's flight should stop trusting it and load for itself:
+// when its deadline leaves just the time of a load of its own (see
+// policy.LoadBesideAfter); a nil channel, which never fires, without a
+// deadline, without the time for a load, or before any load of the kind
+// was timed (a flight that seems long may be only slow: its joiners trust
+// it). stop releases the timer.
 func (s store[V]) ownLoadTimer(ctx context.Context) (<-chan time.Time, func()) {
 	d, ok := ctx.Deadline()
+	if !ok || s.k.loadNanos.Load() == 0 {
+		return nil, noCancel
+	}
+	wait, ok := policy.LoadBesideAfter(time.Until(d), s.k.loadTime())
 	if !ok {
 		return nil, noCancel
 	}
-	t := time.NewTimer(policy.OwnLoadAfter(time.Until(d), s.k.loadTime()))
+	t := time.NewTimer(wait)
 	return t.C, func() { t.Stop() }
 }
 
@@ -152,8 +166,9 @@ func (s store[V]) ownLoadTimer(ctx context.Context) (<-chan time.Time, func()) {
 // has not answered while the caller's deadline still leaves time for a
 // load: whichever answers first answers the caller, so that a loader that
 // hangs (a backend call ignoring its context) pins its key for nobody but
-// its own caller. The own value is stored as a flight's is (unless Redis
-// failed); the own load, if it loses, sees its context canceled.
+// its own caller. The own value is stored unless Redis failed, but never
+// over a value stored since (the flight's, another process's, a Set); the
+// own load, if it loses, sees its context canceled.
 func (s store[V]) loadBeside(ctx context.Context, key string, ttl time.Duration, redisOK bool, ch <-chan singleflight.Result, load LoaderFunc[V]) (V, error) {
 	type result struct {
 		v   V
@@ -163,17 +178,15 @@ func (s store[V]) loadBeside(ctx context.Context, key string, ttl time.Duration,
 	defer cancel()
 	own := make(chan result, 1)
 	go func() {
-		v, err := s.load(lctx, load)
+		v, err := s.guardedLoad(lctx, key, load)
 		own <- result{v, err}
 	}()
 	select {
 	case r := <-ch:
 		return s.fromFlight(ctx, r, load)
 	case r := <-own:
-		if r.err == nil && redisOK {
-			if err := s.set(ctx, key, r.v, ttl); err != nil {
-				s.c.absorb(ctx, s.k, err)
-			}
+		if r.err == nil && redisOK { // over this process's lease, or nothing: never over a value stored meanwhile
+			s.setLoaded(ctx, key, r.v, ttl, storeGuard{older: true})
 		}
 		return r.v, r.err
 	case <-ctx.Done():
@@ -218,7 +231,7 @@ func (s store[V]) leasedLoad(ctx context.Context, key string, ttl, wait time.Dur
 			s.keepStale(key, v, s.encodedSize(v), true)
 		}
 	case res == leaseHeld: // the value replaces the lease, if the key still holds it
-		if _, err := s.setLeased(ctx, key, v, ttl, held); err != nil {
+		if _, err := s.setGuarded(ctx, key, v, ttl, storeGuard{lease: held}); err != nil {
 			s.c.absorb(ctx, s.k, err)
 			s.release(ctx, key, held)
 		}
@@ -273,7 +286,10 @@ func runLoader[T any](ctx context.Context, c *RedisCache, k *kindState, n int, l
 			err = &Error{Op: OpLoad, Kind: k.name, Class: ErrLoaderPanic, Cause: newPanicError(r)}
 			e.Class = ErrLoaderPanic
 		}
-		if err != nil { // a loader's own error is not a failure of the cache: no class
+		switch {
+		case err != nil && ctx.Err() != nil: // a load the cache gave up (another's value came first)
+			e.Outcome = OutcomeCanceled
+		case err != nil: // a loader's own error is not a failure of the cache: no class
 			e.Outcome = OutcomeError
 		}
 		c.observe(k, e)

@@ -4,6 +4,7 @@ package cache
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
@@ -78,5 +79,59 @@ func TestBatchLoadsDoNotSkewLoadTime(t *testing.T) {
 	}
 	if got := search.k.loadTime(); got == defaultLoadTime {
 		t.Errorf("load time after one Fetch load = %v; want it timed", got)
+	}
+}
+
+// The scripts that guard stores, against a real server (memKeys, which
+// the protocol tests run on, writes the same rules in Go): what each
+// stores over, and what it leaves.
+func TestStoreScripts(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	c := privateServer(t, Config{})
+	mine, theirs := []byte("\xddlease:mine0123456789"), []byte("\xddlease:theirs01234567")
+	written := time.UnixMilli(1_700_000_000_000)
+	value := envelope.AppendHeader(nil, envelope.CodecJSON, 0, written)
+	value = append(value, `"cached"`...)
+	newer := envelope.AppendHeader(nil, envelope.CodecJSON, 0, written.Add(time.Millisecond))
+	newer = append(newer, `"newer"`...)
+	for i, tc := range []struct {
+		name   string
+		holds  []byte // nil: nothing
+		store  func(key string) (bool, error)
+		stored bool
+	}{
+		{"leased: its lease", mine, func(k string) (bool, error) { return c.setLeased(ctx, k, mine, []byte("v"), time.Minute, false) }, true},
+		{"leased: another's lease", theirs, func(k string) (bool, error) { return c.setLeased(ctx, k, mine, []byte("v"), time.Minute, true) }, false},
+		{"leased: a value", value, func(k string) (bool, error) { return c.setLeased(ctx, k, mine, []byte("v"), time.Minute, true) }, false},
+		{"leased: nothing, lease expired", nil, func(k string) (bool, error) { return c.setLeased(ctx, k, mine, []byte("v"), time.Minute, true) }, true},
+		{"leased: nothing, lease alive (deleted)", nil, func(k string) (bool, error) { return c.setLeased(ctx, k, mine, []byte("v"), time.Minute, false) }, false},
+		{"over older: nothing", nil, func(k string) (bool, error) {
+			return c.setOverOlder(ctx, k, time.Time{}, false, []byte("v"), time.Minute)
+		}, true},
+		{"over older: a lease", theirs, func(k string) (bool, error) {
+			return c.setOverOlder(ctx, k, time.Time{}, false, []byte("v"), time.Minute)
+		}, true},
+		{"over older: a value", value, func(k string) (bool, error) {
+			return c.setOverOlder(ctx, k, time.Time{}, false, []byte("v"), time.Minute)
+		}, false},
+		{"over older: the value read", value, func(k string) (bool, error) { return c.setOverOlder(ctx, k, written, true, []byte("v"), time.Minute) }, true},
+		{"over older: a newer value", newer, func(k string) (bool, error) { return c.setOverOlder(ctx, k, written, true, []byte("v"), time.Minute) }, false},
+	} {
+		key := fmt.Sprint("scripts:", i)
+		if tc.holds != nil {
+			if err := c.setBytes(ctx, key, tc.holds, time.Minute); err != nil {
+				t.Fatal(err)
+			}
+		}
+		stored, err := tc.store(key)
+		got, _, _ := c.getBytes(ctx, key)
+		want := tc.holds
+		if tc.stored {
+			want = []byte("v")
+		}
+		if err != nil || stored != tc.stored || string(got) != string(want) {
+			t.Errorf("%s: stored %v (%v), key holds %q; want stored %v, holding %q", tc.name, stored, err, got, tc.stored, want)
+		}
 	}
 }

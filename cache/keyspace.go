@@ -27,6 +27,10 @@ type keyspace interface {
 	// setLeased stores val under key for ttl only while key holds lease
 	// (or, expired, holds nothing), and reports whether it did.
 	setLeased(ctx context.Context, key string, lease, val []byte, ttl time.Duration, expired bool) (bool, error)
+	// setOverOlder stores val under key for ttl only if key holds nothing,
+	// a lease, or (withBorn) the value written at born, and reports
+	// whether it did.
+	setOverOlder(ctx context.Context, key string, born time.Time, withBorn bool, val []byte, ttl time.Duration) (bool, error)
 	// setMany stores vals[i] under keys[i] for ttls[i] in one round trip.
 	setMany(ctx context.Context, keys []string, vals [][]byte, ttls []time.Duration) error
 	// acquire takes a lease on key if it holds nothing (SET NX PX ttl) and

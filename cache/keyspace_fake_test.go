@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/media-gateway/discovery/cache/internal/envelope"
+	"github.com/media-gateway/discovery/cache/internal/lease"
 )
 
 // memKeys is a keyspace in memory, on the clock of its goroutine (a
@@ -132,6 +133,22 @@ func (s *memKeys) setLeased(_ context.Context, key string, lease, val []byte, tt
 	}
 	cur, ok := s.value(key)
 	if ok && string(cur) == string(lease) || !ok && expired {
+		s.put(key, val, ttl)
+		return true, nil
+	}
+	return false, nil
+}
+
+func (s *memKeys) setOverOlder(_ context.Context, key string, born time.Time, withBorn bool, val []byte, ttl time.Duration) (bool, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.fails != nil {
+		return false, s.fails
+	}
+	cur, ok := s.value(key)
+	same := withBorn && len(cur) >= envelope.HeaderSize && cur[0] == envelope.Magic &&
+		int64(binary.LittleEndian.Uint64(cur[4:12])) == born.UnixMilli()
+	if !ok || lease.Is(cur) || same {
 		s.put(key, val, ttl)
 		return true, nil
 	}

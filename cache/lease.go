@@ -146,7 +146,7 @@ func (s store[V]) raceLoad(ctx context.Context, key string, ttl time.Duration, l
 	lctx, cancel := context.WithCancel(ctx)
 	go func() {
 		defer cancel()
-		v, err := s.load(lctx, load)
+		v, err := s.guardedLoad(lctx, key, load)
 		own <- result{v, err}
 		close(loaded)
 	}()
@@ -173,10 +173,8 @@ func (s store[V]) raceLoad(ctx context.Context, key string, ttl time.Duration, l
 	}
 	r := <-own
 	s.c.observe(s.k, Event{Op: OpLease, Outcome: OutcomeMiss, Latency: time.Since(start), Key: key, Context: ctx})
-	if r.err == nil {
-		if err := s.set(ctx, key, r.v, ttl); err != nil {
-			s.c.absorb(ctx, s.k, err)
-		}
+	if r.err == nil { // over the holder's lease, or nothing: never over a value stored meanwhile
+		s.setLoaded(ctx, key, r.v, ttl, storeGuard{older: true})
 	}
 	return r.v, r.err
 }

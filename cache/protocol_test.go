@@ -219,6 +219,134 @@ func TestProtocolRaceStopsPolling(t *testing.T) {
 	})
 }
 
+// Callers that join a flight that is only slow wait for it: one load for
+// the process, whether the kind's loads were timed (800 ms: a load of
+// their own could not end within their 1 s) or not yet (then they trust
+// the flight). Only a flight that runs past what a load takes, by the
+// kind's figures, has its joiners load beside it.
+func TestProtocolSlowFlightNoStampede(t *testing.T) {
+	for _, warm := range []bool{false, true} {
+		synctest.Test(t, func(t *testing.T) {
+			ks := newMemKeys()
+			c := memCache(t, ks)
+			defer c.Close()
+			search := Search[string, string](c)
+			var loads atomic.Int32
+			load := func(context.Context) (string, error) {
+				loads.Add(1)
+				time.Sleep(800 * ms)
+				return "results", nil
+			}
+			ctx := context.Background()
+			if warm {
+				if _, err := search.Fetch(ctx, "timed", load); err != nil {
+					t.Fatal(err)
+				}
+				loads.Store(0)
+			}
+			done := make(chan string, 20)
+			for range 20 {
+				go func() {
+					ctx, cancel := context.WithTimeout(ctx, time.Second)
+					defer cancel()
+					v, _ := search.Fetch(ctx, "q", load)
+					done <- v
+				}()
+			}
+			for range 20 {
+				if v := <-done; v != "results" {
+					t.Errorf("warm %v: a caller got %q; want the flight's value", warm, v)
+				}
+			}
+			if n := loads.Load(); n != 1 {
+				t.Errorf("warm %v: %d loads by 20 callers of a slow flight; want 1", warm, n)
+			}
+		})
+	}
+}
+
+// A value loaded beside a flight, in a race after a lease wait, or by an
+// early refresh never lands over a value written while it loaded.
+func TestProtocolLoadsNeverOverwriteNewer(t *testing.T) {
+	newer := func(t *testing.T, c *RedisCache, ks *memKeys, in string) {
+		t.Helper()
+		if v, ok, err := Search[string, string](c).Get(context.Background(), in); v != "newer" || !ok || err != nil {
+			t.Errorf("the key holds %q (%v, %v); want the value written during the load, newer", v, ok, err)
+		}
+	}
+	t.Run("beside a flight", func(t *testing.T) {
+		synctest.Test(t, func(t *testing.T) {
+			ks := newMemKeys()
+			a, b := memCache(t, ks), memCache(t, ks)
+			defer a.Close()
+			defer b.Close()
+			search := Search[string, string](a)
+			ctx := context.Background()
+			search.Fetch(ctx, "timed", func(context.Context) (string, error) { time.Sleep(ms); return "v", nil }) // loads are timed: 1 ms
+			release := make(chan struct{})
+			defer close(release)
+			go search.Fetch(ctx, "q", func(context.Context) (string, error) { <-release; return "hung", nil })
+			time.Sleep(ms)
+			go func() {
+				time.Sleep(800 * ms) // while the joiner's own load runs
+				Search[string, string](b).Set(ctx, "q", "newer")
+			}()
+			jctx, cancel := context.WithTimeout(ctx, time.Second) // loads beside at 750 ms, for 100 ms
+			defer cancel()
+			v, err := search.Fetch(jctx, "q", func(context.Context) (string, error) { time.Sleep(100 * ms); return "older", nil })
+			if v != "older" || err != nil {
+				t.Fatalf("joiner's Fetch = %q, %v; want its own value", v, err)
+			}
+			newer(t, b, ks, "q")
+		})
+	})
+	t.Run("racing a lease", func(t *testing.T) {
+		synctest.Test(t, func(t *testing.T) {
+			ks := newMemKeys()
+			c := memCache(t, ks, func(cfg *Config) { cfg.Policy.Lease = 50 * ms })
+			defer c.Close()
+			search := Search[string, string](c)
+			key, _ := search.Key("q")
+			ks.mu.Lock()
+			ks.put(key, lease.New(), time.Hour)
+			ks.mu.Unlock()
+			go func() {
+				time.Sleep(200 * ms) // the holder stores, after the race stopped looking (100 ms)
+				Search[string, string](memCache(t, ks)).Set(context.Background(), "q", "newer")
+			}()
+			v, err := search.Fetch(context.Background(), "q", func(context.Context) (string, error) { time.Sleep(300 * ms); return "older", nil })
+			if v != "older" || err != nil {
+				t.Fatalf("Fetch = %q, %v; want its own value", v, err)
+			}
+			newer(t, c, ks, "q")
+		})
+	})
+	t.Run("early refresh", func(t *testing.T) {
+		synctest.Test(t, func(t *testing.T) {
+			ks := newMemKeys()
+			c := memCache(t, ks, func(cfg *Config) { cfg.Policy = Policy{EarlyRefresh: 100, TTLJitter: -1} })
+			search := Search[string, string](c)
+			ctx := context.Background()
+			if err := search.Set(ctx, "q", "old"); err != nil {
+				t.Fatal(err)
+			}
+			time.Sleep(search.TTL() - ms)
+			refreshing := make(chan struct{})
+			search.Fetch(ctx, "q", func(context.Context) (string, error) {
+				close(refreshing)
+				time.Sleep(100 * ms)
+				return "older", nil
+			})
+			<-refreshing
+			if err := Search[string, string](memCache(t, ks)).Set(ctx, "q", "newer"); err != nil {
+				t.Fatal(err)
+			}
+			c.Close() // waits for the refresh
+			newer(t, memCache(t, ks), ks, "q")
+		})
+	})
+}
+
 // Early refresh: hits of a value about to expire reload it in the
 // background, once for a fleet (the claim), and the value's life starts
 // over.

@@ -240,19 +240,23 @@ func (s store[V]) getMany(ctx context.Context, keys, alts []string, extend bool)
 		rest = append(rest, i)
 	}
 	var found, missed int64
+	var unusable []bool // positions whose bytes could not be used: not read again under the original key, as by get
+	if alts != nil {
+		unusable = make([]bool, len(keys))
+	}
 	if len(rest) > 0 {
-		found, missed, err = s.readMany(ctx, keys, rest, t, vals, metas, hit, start)
+		found, missed, err = s.readMany(ctx, keys, rest, t, vals, metas, hit, unusable, start)
 	}
 	if err == nil && alts != nil && missed > 0 {
 		var again []int // positions of misses with an original key
 		for _, i := range rest {
-			if !hit[i] && alts[i] != "" {
+			if !hit[i] && !unusable[i] && alts[i] != "" {
 				again = append(again, i)
 			}
 		}
 		if len(again) > 0 {
 			var old int64
-			old, _, err = s.legacy().readMany(ctx, alts, again, nil, vals, make([]meta, len(keys)), hit, start) // not extended, not kept locally
+			old, _, err = s.legacy().readMany(ctx, alts, again, nil, vals, make([]meta, len(keys)), hit, nil, start) // not extended, not kept locally
 			found, missed = found+old, missed-old
 		}
 	}
@@ -286,8 +290,9 @@ func (s store[V]) getMany(ctx context.Context, keys, alts []string, extend bool)
 // and hit, tracked and kept in the near cache when t is not nil (but on a
 // cluster, whose batches are not tracked), and returns how many were
 // found and how many missed; each undecodable or oversized value is a
-// miss, recorded with its class.
-func (s store[V]) readMany(ctx context.Context, keys []string, rest []int, t *near, vals []V, metas []meta, hit []bool, start time.Time) (found, missed int64, err error) {
+// miss, recorded with its class, and marked in unusable when it is not
+// nil.
+func (s store[V]) readMany(ctx context.Context, keys []string, rest []int, t *near, vals []V, metas []meta, hit, unusable []bool, start time.Time) (found, missed int64, err error) {
 	ks := make([]string, len(rest))
 	reads := make([]keyRead, len(rest))
 	for j, i := range rest {
@@ -312,6 +317,9 @@ func (s store[V]) readMany(ctx context.Context, keys []string, rest []int, t *ne
 		switch {
 		case derr != nil:
 			s.c.observe(s.k, Event{Op: OpGetMany, Outcome: OutcomeMiss, Class: classOf(derr), Tier: TierRedis, Keys: 1, Latency: time.Since(start)})
+			if unusable != nil {
+				unusable[i] = true
+			}
 		case !got:
 			missed++
 		default:

@@ -26,10 +26,13 @@ import (
 const defaultLoadTime = 100 * time.Millisecond
 
 // refreshEarly starts, with XFetch's chance, a background reload of key,
-// whose value expires at exp (Unix nanoseconds; 0 when unknown or never)
-// and was read at now. One reload runs per key at a time in a process; it
-// joins a Fetch's flight of the key, if one runs, and stores for ttl.
-func (s store[V]) refreshEarly(ctx context.Context, key string, ttl time.Duration, exp int64, now time.Time, load LoaderFunc[V]) {
+// whose value, of life m (m.exp 0 when unknown or never), was read at
+// now. One reload runs per key at a time in a process; it joins a Fetch's
+// flight of the key, if one runs, and stores for ttl, over the value it
+// refreshes (or nothing, or a lease), never over a newer one written
+// meanwhile.
+func (s store[V]) refreshEarly(ctx context.Context, key string, ttl time.Duration, m meta, now time.Time, load LoaderFunc[V]) {
+	exp := m.exp
 	if exp == 0 || s.c.closed.Load() || !s.k.policy.RefreshNow(time.Duration(exp-now.UnixNano()), s.k.loadTime(), rand.ExpFloat64) {
 		return
 	}
@@ -50,9 +53,11 @@ func (s store[V]) refreshEarly(ctx context.Context, key string, ttl time.Duratio
 			if err != nil {
 				return v, err // the current value stays until it expires
 			}
-			if err := s.set(ctx, key, v, ttl); err != nil {
-				s.c.absorb(ctx, s.k, err)
+			g := storeGuard{older: true, born: m.born}
+			if s.plain { // the original service's format has no written-at time to tell its values apart
+				g = storeGuard{}
 			}
+			s.setLoaded(ctx, key, v, ttl, g)
 			return v, nil
 		}))
 		e := Event{Op: OpRefresh, Outcome: OutcomeOK, Latency: time.Since(start), Key: key, Context: ctx}

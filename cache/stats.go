@@ -70,7 +70,10 @@ const (
 	OutcomeError
 	// OutcomeCanceled: the caller's context ended before the operation
 	// did. Not a failure of the cache (the circuit breaker still counts a
-	// call that got no answer within Config.OperationTimeout).
+	// call that got no answer within Config.OperationTimeout). For OpLoad:
+	// a load the cache gave up because a value came first (another
+	// process's, or the flight's a caller loaded beside), whose loader
+	// returned on its context's end.
 	OutcomeCanceled
 	// OutcomeStale: Fetch answered with a value from the stale store
 	// (Config.StaleMaxAge) instead of calling the loader, Redis having
@@ -226,10 +229,12 @@ func (c *RedisCache) observe(k *kindState, e Event) {
 		}
 	case OpLoad:
 		k.loads.Add(1)
-		if e.Keys <= 1 { // a batch's load takes longer than one value's: it would skew the estimate
+		// Only loads that answered time the estimate: a batch's takes
+		// longer than one value's, a failure or a load given up shorter.
+		if e.Keys <= 1 && e.Outcome == OutcomeOK {
 			k.timedLoad(e.Latency)
 		}
-		if e.Outcome != OutcomeOK {
+		if e.Outcome == OutcomeError {
 			k.loadErrors.Add(1)
 		}
 	}
@@ -275,9 +280,9 @@ type KindStats struct {
 	Sets       uint64 // values stored
 	Deletes    uint64 // keys removed by Delete, DeletePattern and ClearKind
 	Errors     uint64 // operations of the cache that failed (undecodable bytes included), whether returned or absorbed by Fetch; not loader failures
-	Canceled   uint64 // operations cut short because the caller's context ended
+	Canceled   uint64 // operations cut short because the caller's context ended, and loads given up (see OutcomeCanceled)
 	Loads      uint64 // loader calls made by Fetch
-	LoadErrors uint64 // loader calls that returned an error or panicked
+	LoadErrors uint64 // loader calls that returned an error or panicked (not those given up: see OutcomeCanceled)
 	StaleHits  uint64 // Fetches answered from the stale store while Redis failed (Config.StaleMaxAge), not counted in Hits
 	// LeaseHits counts the Fetches that missed, waited on another
 	// process's lease of the key (Policy.Lease) and got the value it

@@ -55,26 +55,46 @@ func (s store[V]) open(key string, raw []byte) (v V, size int, err error) {
 // set encodes v and stores it under key for ttl, which the caller has
 // checked is positive.
 func (s store[V]) set(ctx context.Context, key string, v V, ttl time.Duration) error {
-	_, err := s.setLeased(ctx, key, v, ttl, nil)
+	_, err := s.setGuarded(ctx, key, v, ttl, storeGuard{})
 	return err
 }
 
-// setLeased is set, made conditional by a lease this flight holds on key
-// (nil: none): the value is stored only while key still holds it (see
-// RedisCache.setLeased), and stored says whether it was. A value not
-// stored because the key changed during the load is not a failure, and
-// not recorded.
-func (s store[V]) setLeased(ctx context.Context, key string, v V, ttl time.Duration, l *heldLease) (stored bool, err error) {
+// storeGuard says what a loaded value may replace, so that a value loaded
+// while the key changed never lands over the change: the zero guard,
+// anything (Set, and loads that take no lease).
+type storeGuard struct {
+	// lease: store only while the key still holds this flight's lease
+	// (or, once the lease has had its life, holds nothing).
+	lease *heldLease
+	// older: store only over nothing, a lease, or the value written at
+	// born (Unix nanoseconds; 0: none), never over another value: the
+	// loads that run beside a flight or race a lease, and early refreshes.
+	older bool
+	born  int64
+}
+
+// setGuarded is set, made conditional by g, and reports whether the value
+// was stored. A value not stored because the key changed during the load
+// is not a failure, and not recorded.
+func (s store[V]) setGuarded(ctx context.Context, key string, v V, ttl time.Duration, g storeGuard) (stored bool, err error) {
 	start := time.Now()
-	stored, err = s.put(ctx, key, v, ttl, l)
+	stored, err = s.put(ctx, key, v, ttl, g)
 	if stored || err != nil {
 		s.c.observeResult(ctx, s.k, Event{Op: OpSet, Latency: time.Since(start), Key: key}, err)
 	}
 	return stored, err
 }
 
-// put is setLeased without recording.
-func (s store[V]) put(ctx context.Context, key string, v V, ttl time.Duration, l *heldLease) (bool, error) {
+// setLoaded stores a loaded value under g, and counts (and logs) a failure
+// to: the caller has its value either way.
+func (s store[V]) setLoaded(ctx context.Context, key string, v V, ttl time.Duration, g storeGuard) {
+	if _, err := s.setGuarded(ctx, key, v, ttl, g); err != nil {
+		s.c.absorb(ctx, s.k, err)
+	}
+}
+
+// put is setGuarded without recording.
+func (s store[V]) put(ctx context.Context, key string, v V, ttl time.Duration, g storeGuard) (bool, error) {
 	var pooled *[]byte
 	var dst []byte
 	if !s.plain {
@@ -85,11 +105,19 @@ func (s store[V]) put(ctx context.Context, key string, v V, ttl time.Duration, l
 	if err != nil {
 		return false, err
 	}
-	stored := true
-	if l == nil {
-		err = s.c.keyspace.setBytes(ctx, key, raw, s.k.policy.StoreTTL(ttl, key))
-	} else {
-		stored, err = s.c.keyspace.setLeased(ctx, key, l.token, raw, s.k.policy.StoreTTL(ttl, key), l.expired())
+	stored, life := true, s.k.policy.StoreTTL(ttl, key)
+	switch {
+	case g.lease != nil:
+		stored, err = s.c.keyspace.setLeased(ctx, key, g.lease.token, raw, life, g.lease.expired())
+	case g.older:
+		stored, err = s.c.keyspace.setOverOlder(ctx, key, time.Unix(0, g.born), g.born != 0, raw, life)
+	default:
+		err = s.c.keyspace.setBytes(ctx, key, raw, life)
+	}
+	if (g.lease != nil || g.older) && scriptRefused(err) {
+		// Without the right to run scripts (an ACL without EVAL), the
+		// value is stored plainly, unguarded, rather than not at all.
+		stored, err = true, s.c.keyspace.setBytes(ctx, key, raw, life)
 	}
 	// Even after an error, or a refusal by the breaker: the write may have
 	// been applied, and what this process knew of the key is over anyway.
@@ -177,6 +205,18 @@ func (s store[V]) del(ctx context.Context, keys ...string) (int64, error) {
 func unusable(err error) bool {
 	c := classOf(err)
 	return c == ErrSerialization || c == ErrValueTooLarge
+}
+
+// scriptRefused reports whether err is the server's refusal to run a
+// script at all: an ACL without EVAL (NOPERM), or a server or proxy
+// without scripting.
+func scriptRefused(err error) bool {
+	var re *rueidis.RedisError
+	if !errors.As(err, &re) {
+		return false
+	}
+	msg := re.Error()
+	return strings.HasPrefix(msg, "NOPERM") || strings.Contains(msg, "unknown command")
 }
 
 // wrongType reports whether err is Redis' WRONGTYPE: the key holds a hash,

@@ -95,15 +95,15 @@ func (kd *Kind[K, V]) Warm(ctx context.Context, ins []K, load func(context.Conte
 	var mu sync.Mutex
 	var stored []K // guarded by mu
 	for _, in := range todo {
-		if kd.c.closed.Load() {
-			wg.Wait()
-			return w.summary(), &Error{Op: OpWarm, Kind: kd.k.name, Class: ErrClosed}
-		}
 		select {
 		case sem <- struct{}{}:
 		case <-ctx.Done():
 			wg.Wait()
 			return w.summary(), ctx.Err()
+		}
+		if kd.c.closed.Load() { // checked once a slot is free: a load may have closed the cache meanwhile
+			wg.Wait()
+			return w.summary(), &Error{Op: OpWarm, Kind: kd.k.name, Class: ErrClosed}
 		}
 		wg.Go(func() {
 			defer func() { <-sem }()

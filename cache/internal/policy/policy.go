@@ -19,6 +19,19 @@ func OwnLoadAfter(left, load time.Duration) time.Duration {
 	return max(left/4, min(left/2, left-3*load/2))
 }
 
+// LoadBesideAfter returns how long a caller that joined a load another
+// caller runs for it (its process's flight of the key) waits before it
+// runs a load of its own beside it, when its deadline leaves left and a
+// load takes about load; ok is false when it should not (a load of its
+// own could not end in time). It waits until its deadline leaves the time
+// of a load and a half, and at least a quarter of the time left: a flight
+// that is only slow ends before, and one that hangs (a backend call that
+// ignores its context) costs its joiners no answer.
+func LoadBesideAfter(left, load time.Duration) (wait time.Duration, ok bool) {
+	wait = left - max(3*load/2, left/4)
+	return wait, wait > 0
+}
+
 // Kind is the resolved policy of one kind (see cache.Policy): zero means
 // off.
 type Kind struct {

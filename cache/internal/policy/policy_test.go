@@ -27,6 +27,27 @@ func TestOwnLoadAfter(t *testing.T) {
 	}
 }
 
+func TestLoadBesideAfter(t *testing.T) {
+	t.Parallel()
+	const ms = time.Millisecond
+	for _, tc := range []struct {
+		left, load, want time.Duration
+		ok               bool
+	}{
+		{2000 * ms, 0, 1500 * ms, true},        // an instant load: at three quarters of the time
+		{2000 * ms, 100 * ms, 1500 * ms, true}, // 150 ms < 500 ms
+		{2000 * ms, 1000 * ms, 500 * ms, true}, // 2000 - 1500
+		{1000 * ms, 800 * ms, 0, false},        // a slow load that could not end in time: never
+		{1000 * ms, 700 * ms, -50 * ms, false}, // just not
+		{0, 0, 0, false},                       // no time left
+	} {
+		wait, ok := LoadBesideAfter(tc.left, tc.load)
+		if ok != tc.ok || ok && wait != tc.want {
+			t.Errorf("LoadBesideAfter(%v, %v) = %v, %v; want %v, %v", tc.left, tc.load, wait, ok, tc.want, tc.ok)
+		}
+	}
+}
+
 func TestForKind(t *testing.T) {
 	t.Parallel()
 	h := time.Hour
