@@ -42,9 +42,14 @@ func TestExpiryEstimateCountsJitter(t *testing.T) {
 // apart).
 func TestKeyChangedWakesLeaseWaiters(t *testing.T) {
 	t.Parallel()
-	c := &RedisCache{}
+	r, err := Config{}.resolve()
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := assemble(r) // near cache on: its reports of changed keys go to keyChanged
+	defer c.Close()
 	woken, other := c.loads.waits.Add("ns:search:1"), c.loads.waits.Add("ns:search:2")
-	c.keyChanged("ns:search:1")
+	c.near.Load().changed("ns:search:1") // as onInvalidations does for a pushed key
 	select {
 	case <-woken:
 	default:

@@ -59,6 +59,13 @@ func (s *memKeys) put(key string, b []byte, ttl time.Duration) {
 	s.m[key] = memValue{b: append([]byte(nil), b...), exp: time.Now().Add(max(ttl, time.Millisecond))}
 }
 
+// Put stores b under key for ttl, as another client would.
+func (s *memKeys) Put(key string, b []byte, ttl time.Duration) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.put(key, b, ttl)
+}
+
 // Get returns what key holds, for the tests' own checks.
 func (s *memKeys) Get(key string) ([]byte, int64, bool) {
 	s.mu.Lock()

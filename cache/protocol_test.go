@@ -62,9 +62,7 @@ func TestProtocolDeadHolderTakenOver(t *testing.T) {
 		defer c.Close()
 		search := Search[string, string](c)
 		key, _ := search.Key("q")
-		ks.mu.Lock()
-		ks.put(key, lease.New(), 300*ms) // a holder that will never store
-		ks.mu.Unlock()
+		ks.Put(key, lease.New(), 300*ms) // a holder that will never store
 		start := time.Now()
 		v, err := search.Fetch(context.Background(), "q", func(context.Context) (string, error) { return "mine", nil })
 		if v != "mine" || err != nil {
@@ -93,9 +91,7 @@ func TestProtocolLeaseWaitBoundedByDeadline(t *testing.T) {
 		defer c.Close()
 		search := Search[string, string](c)
 		key, _ := search.Key("q")
-		ks.mu.Lock()
-		ks.put(key, lease.New(), 10*time.Second)
-		ks.mu.Unlock()
+		ks.Put(key, lease.New(), 10*time.Second)
 		ctx, cancel := context.WithTimeout(context.Background(), 200*ms)
 		defer cancel()
 		start := time.Now()
@@ -194,9 +190,7 @@ func TestProtocolRaceStopsPolling(t *testing.T) {
 		defer c.Close()
 		search := Search[string, string](c)
 		key, _ := search.Key("q")
-		ks.mu.Lock()
-		ks.put(key, lease.New(), time.Hour) // a holder that never stores
-		ks.mu.Unlock()
+		ks.Put(key, lease.New(), time.Hour) // a holder that never stores
 		release := make(chan struct{})
 		done := make(chan string)
 		go func() {
@@ -307,9 +301,7 @@ func TestProtocolLoadsNeverOverwriteNewer(t *testing.T) {
 			defer c.Close()
 			search := Search[string, string](c)
 			key, _ := search.Key("q")
-			ks.mu.Lock()
-			ks.put(key, lease.New(), time.Hour)
-			ks.mu.Unlock()
+			ks.Put(key, lease.New(), time.Hour)
 			go func() {
 				time.Sleep(200 * ms) // the holder stores, after the race stopped looking (100 ms)
 				Search[string, string](memCache(t, ks)).Set(context.Background(), "q", "newer")
