@@ -88,11 +88,8 @@ func (s store[V]) fetch(ctx context.Context, key, alt string, keyErr error, ttl 
 		if err != nil {
 			return v, err
 		}
-		if redisOK {
-			// The caller gets its value even if it cannot be stored.
-			if err := s.set(ctx, key, v, ttl); err != nil {
-				s.c.absorb(ctx, s.k, err)
-			}
+		if redisOK { // the caller gets its value even if it cannot be stored
+			s.setLoaded(ctx, key, v, ttl, storeGuard{})
 		} else if s.stale {
 			// Kept for the next Fetches while Redis is away.
 			s.keepStale(key, v, s.encodedSize(v), true)
@@ -236,9 +233,7 @@ func (s store[V]) leasedLoad(ctx context.Context, key string, ttl, wait time.Dur
 			s.release(ctx, key, held)
 		}
 	default: // leaseNone: a value that could not be used, or a key of another type, to replace
-		if err := s.set(ctx, key, v, ttl); err != nil {
-			s.c.absorb(ctx, s.k, err)
-		}
+		s.setLoaded(ctx, key, v, ttl, storeGuard{})
 	}
 	return v, nil
 }
