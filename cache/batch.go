@@ -39,7 +39,7 @@ func (kd *Kind[K, V]) readBatch(ctx context.Context, ins []K, extend bool) (vals
 	if err != nil {
 		return nil, nil, err
 	}
-	vals, hit, err := kd.getMany(ctx, keys, kd.altKeys(ins), extend)
+	vals, hit, _, err := kd.getMany(ctx, keys, kd.altKeys(ins), extend)
 	for i, ok := range hit {
 		if !ok {
 			missing = append(missing, i)
@@ -63,7 +63,7 @@ func (kd *Kind[K, V]) SetMany(ctx context.Context, ins []K, vals []V) error {
 	if err != nil {
 		return err
 	}
-	return kd.setMany(ctx, keys, vals, false)
+	return kd.setMany(ctx, keys, vals, nil, false)
 }
 
 // FetchMany returns a value for each of ins, in their order: what the cache
@@ -71,7 +71,10 @@ func (kd *Kind[K, V]) SetMany(ctx context.Context, ins []K, vals []V) error {
 // [Kind.GetMany]), and for the inputs that missed, what load returns for
 // them. load is called at most once, with just the inputs that missed, each
 // once however often it appears in ins, in the order of their first
-// appearance; its values are stored in one round trip and returned.
+// appearance; its values are stored in one round trip and returned. A
+// loaded value is stored only if its key still holds nothing (or bytes
+// that could not be used): a value written during the load, by a Set or
+// another process, stays.
 //
 // FetchMany fails as [Kind.Fetch] does: Redis failing costs latency, not
 // answers (every input is then loaded, or answered from the stale store
@@ -108,12 +111,13 @@ func (kd *Kind[K, V]) FetchMany(ctx context.Context, ins []K, load BatchLoaderFu
 		read = append(read, i)
 	}
 	readKeys, readIns := make([]string, len(read)), make([]K, len(read))
+	readAt := make([]int, len(ins)) // position in read of a position read
 	for j, i := range read {
-		readKeys[j], readIns[j] = keys[i], ins[i]
+		readKeys[j], readIns[j], readAt[i] = keys[i], ins[i], j
 	}
 	start := time.Now()
 	rctx, cancel := s.c.readBudget(ctx)
-	got, hit, err := s.getMany(rctx, readKeys, kd.altKeys(readIns), true)
+	got, hit, bad, err := s.getMany(rctx, readKeys, kd.altKeys(readIns), true)
 	cancel()
 	if ctx.Err() != nil {
 		return nil, ctx.Err()
@@ -148,14 +152,16 @@ func (kd *Kind[K, V]) FetchMany(ctx context.Context, ins []K, load BatchLoaderFu
 		}
 		var storeKeys []string
 		var storeVals []V
+		var absent []bool // as for a Fetch without a lease: over nothing, unless replacing bytes that could not be used
 		for j, i := range missed {
 			out[i] = loaded[j]
 			if keys[i] != "" {
 				storeKeys, storeVals = append(storeKeys, keys[i]), append(storeVals, loaded[j])
+				absent = append(absent, redisOK && !bad[readAt[i]])
 			}
 		}
 		if redisOK && len(storeKeys) > 0 {
-			if err := s.setMany(ctx, storeKeys, storeVals, true); err != nil { // what can be stored is
+			if err := s.setMany(ctx, storeKeys, storeVals, absent, true); err != nil { // what can be stored is
 				s.c.absorb(ctx, s.k, err)
 			}
 		} else if s.stale {
@@ -208,10 +214,10 @@ func loadMany[K, V any](ctx context.Context, s store[V], load BatchLoaderFunc[K,
 }
 
 // setMany encodes vals and stores them under keys, pipelined, recording
-// one OpSetMany; partial is as for putMany.
-func (s store[V]) setMany(ctx context.Context, keys []string, vals []V, partial bool) error {
+// one OpSetMany; absent and partial are as for putMany.
+func (s store[V]) setMany(ctx context.Context, keys []string, vals []V, absent []bool, partial bool) error {
 	start := time.Now()
-	n, err := s.putMany(ctx, keys, vals, partial)
+	n, err := s.putMany(ctx, keys, vals, absent, partial)
 	if n > 0 { // stored: with partial, beside values refused
 		s.c.observe(s.k, Event{Op: OpSetMany, Outcome: OutcomeOK, Latency: time.Since(start), Keys: int64(n), Context: ctx})
 	}
@@ -222,10 +228,12 @@ func (s store[V]) setMany(ctx context.Context, keys []string, vals []V, partial 
 }
 
 // putMany is setMany without recording; it returns how many values it
-// stored. With partial, a value that cannot be encoded or is too large is
-// left out, the others are stored, and the first such error is returned
-// after them; without, nothing is sent.
-func (s store[V]) putMany(ctx context.Context, keys []string, vals []V, partial bool) (int, error) {
+// stored. Where absent[i] (absent nil: nowhere), vals[i] is stored only if
+// keys[i] holds nothing (a value loaded after a miss; see unleasedLoad).
+// With partial, a value that cannot be encoded or is too large is left
+// out, the others are stored, and the first such error is returned after
+// them; without, nothing is sent.
+func (s store[V]) putMany(ctx context.Context, keys []string, vals []V, absent []bool, partial bool) (int, error) {
 	stored := make([][]byte, 0, len(keys))
 	sizes := make([]int, 0, len(keys))
 	ttls := make([]time.Duration, 0, len(keys))
@@ -247,18 +255,30 @@ func (s store[V]) putMany(ctx context.Context, keys []string, vals []V, partial 
 		return 0, refused
 	}
 	sentKeys := make([]string, len(sent))
+	var sentAbsent []bool
+	if absent != nil {
+		sentAbsent = make([]bool, len(sent))
+	}
 	for j, i := range sent {
 		sentKeys[j] = keys[i]
+		if absent != nil {
+			sentAbsent[j] = absent[i]
+		}
 	}
-	err := s.c.keyspace.setMany(ctx, sentKeys, stored, ttls)
+	landed, err := s.c.keyspace.setMany(ctx, sentKeys, stored, ttls, sentAbsent)
 	s.c.wroteAll(sentKeys) // as after put's write
 	if err != nil {
 		return 0, failIf(err, OpSetMany, s.k, sentKeys[0])
 	}
-	if s.stale {
-		for j, i := range sent {
+	n := 0
+	for j, i := range sent {
+		if !landed[j] {
+			continue // the key was written during the load: its value stays
+		}
+		n++
+		if s.stale {
 			s.keepStale(keys[i], vals[i], sizes[j], true)
 		}
 	}
-	return len(sent), refused
+	return n, refused
 }

@@ -345,17 +345,85 @@ func groupKeys(client rueidis.Client, keys []string) [][]int {
 // trip (one SET per key, valid on a cluster). It returns the first failure;
 // the other writes may have been applied. vals are sent without a copy, as
 // by setBytes.
-func (c *RedisCache) setMany(ctx context.Context, keys []string, vals [][]byte, ttls []time.Duration) error {
+func (c *RedisCache) setMany(ctx context.Context, keys []string, vals [][]byte, ttls []time.Duration, absent []bool) ([]bool, error) {
 	client, err := c.door(ctx)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	cmds := make(rueidis.Commands, len(keys))
 	for i, k := range keys {
-		cmds[i] = client.B().Set().Key(k).Value(rueidis.BinaryString(vals[i])).Px(max(ttls[i], time.Millisecond)).Build()
+		set := client.B().Set().Key(k).Value(rueidis.BinaryString(vals[i]))
+		if absent != nil && absent[i] {
+			cmds[i] = set.Nx().Px(max(ttls[i], time.Millisecond)).Build()
+		} else {
+			cmds[i] = set.Px(max(ttls[i], time.Millisecond)).Build()
+		}
 	}
-	_, err = c.sendMulti(ctx, client, cmds)
-	return err
+	msgs, err := c.sendMulti(ctx, client, cmds)
+	if err != nil {
+		return nil, err
+	}
+	stored := make([]bool, len(keys))
+	var refused []int // SET NX replies nil when the key holds something
+	for i, m := range msgs {
+		stored[i] = !m.IsNil()
+		if !stored[i] {
+			refused = append(refused, i)
+		}
+	}
+	if len(refused) > 0 {
+		err = c.replaceOtherTypes(ctx, client, keys, vals, ttls, refused, stored)
+	}
+	return stored, err
+}
+
+// replaceOtherTypes stores vals[i] under keys[i] for ttls[i], i in at,
+// where the key holds another Redis type than a string (a hash…), which a
+// batch's MGET reads as nothing: a Fetch replaces such a key (its GET
+// fails with WRONGTYPE), so a batch does too. A string found there was
+// written since the batch's read, and stays. stored is updated.
+func (c *RedisCache) replaceOtherTypes(ctx context.Context, client rueidis.Client, keys []string, vals [][]byte, ttls []time.Duration, at []int, stored []bool) error {
+	cmds := make(rueidis.Commands, len(at))
+	for j, i := range at {
+		cmds[j] = client.B().Type().Key(keys[i]).Build()
+	}
+	types, err := c.sendMulti(ctx, client, cmds)
+	if err != nil {
+		return err
+	}
+	cmds, at2 := cmds[:0], at[:0:0]
+	for j, i := range at {
+		if t, _ := types[j].ToString(); t != "string" && t != "none" {
+			cmds = append(cmds, client.B().Set().Key(keys[i]).Value(rueidis.BinaryString(vals[i])).Px(max(ttls[i], time.Millisecond)).Build())
+			at2 = append(at2, i)
+		}
+	}
+	if len(cmds) == 0 {
+		return nil
+	}
+	if _, err := c.sendMulti(ctx, client, cmds); err != nil {
+		return err
+	}
+	for _, i := range at2 {
+		stored[i] = true
+	}
+	return nil
+}
+
+// setAbsent stores val under key for ttl only if key holds nothing (SET
+// NX), and reports whether it did. val is sent without a copy, as by
+// setBytes.
+func (c *RedisCache) setAbsent(ctx context.Context, key string, val []byte, ttl time.Duration) (bool, error) {
+	client, err := c.door(ctx)
+	if err != nil {
+		return false, err
+	}
+	cmd := client.B().Set().Key(key).Value(rueidis.BinaryString(val)).Nx().Px(max(ttl, time.Millisecond)).Build()
+	_, err = c.send(ctx, client, cmd)
+	if err == errNil {
+		return false, nil
+	}
+	return err == nil, err
 }
 
 // acquire tries to take the lease on key (see lease.go): SET key lease NX

@@ -45,6 +45,7 @@ func (s store[V]) fetch(ctx context.Context, key, alt string, keyErr error, ttl 
 	// When Redis failed, do not ask it again inside the flight: a second
 	// and third round trip (re-check, store) would only add timeouts.
 	redisOK := err == nil || unusable(err) || wrongType(err)
+	absent := err == nil // the read found nothing (see unleasedLoad)
 	if err != nil {
 		s.c.absorb(ctx, s.k, err)
 	}
@@ -66,35 +67,7 @@ func (s store[V]) fetch(ctx context.Context, key, alt string, keyErr error, ttl 
 		if redisOK && wait > 0 {
 			return s.leasedLoad(ctx, key, ttl, wait, load)
 		}
-		// Re-check inside the flight when this process wrote a key of the
-		// same stripe since the read that missed. Without it, this
-		// interleaving calls the loader twice for one key:
-		//   G1: get → miss
-		//   G2: get → miss; flight starts; load; set; flight ends
-		//   G1: flight starts (G2's is over); load again
-		// With it, G1 finds G2's value. When nothing was written here since
-		// the miss, the second round trip is saved; a value another process
-		// wrote in the instant between the miss and the flight is then
-		// loaded again (one load across processes is a lease's job). Not
-		// recorded: get recorded this miss.
-		if redisOK && writes.Load() != before {
-			if v, _, ok, err := s.lookup(ctx, key, s.c.near.Load(), ttl); ok {
-				return v, nil
-			} else if err != nil && !unusable(err) && !wrongType(err) {
-				redisOK = false
-			}
-		}
-		v, err := s.load(ctx, load)
-		if err != nil {
-			return v, err
-		}
-		if redisOK { // the caller gets its value even if it cannot be stored
-			s.setLoaded(ctx, key, v, ttl, storeGuard{})
-		} else if s.stale {
-			// Kept for the next Fetches while Redis is away.
-			s.keepStale(key, v, s.encodedSize(v), true)
-		}
-		return v, nil
+		return s.unleasedLoad(ctx, key, ttl, redisOK, absent, writes.Load() != before, load)
 	}))
 	if h := s.c.hooks.fetchJoined; h != nil {
 		h(key)
@@ -118,6 +91,54 @@ func (s store[V]) fetch(ctx context.Context, key, alt string, keyErr error, ttl 
 			return zero, ctx.Err()
 		}
 	}
+}
+
+// unleasedLoad is a Fetch's flight without a lease: it loads and stores
+// the value, unless Redis failed (redisOK false: the value is only kept
+// in the stale store). absent says that the read found nothing: the value
+// is then stored only while the key still holds nothing, so that a Set, a
+// load of another process or the original service's write during the
+// load wins over it (a Delete during the load does not: only a lease
+// tells a deleted key from one never written). Without absent, the value
+// replaces bytes that could not be used.
+//
+// With wrote, this process wrote a key of the same stripe since the read
+// that missed, and the key is read again first. Without it, this
+// interleaving calls the loader twice for one key:
+//
+//	G1: get → miss
+//	G2: get → miss; flight starts; load; set; flight ends
+//	G1: flight starts (G2's is over); load again
+//
+// With it, G1 finds G2's value. When nothing was written here since the
+// miss, the second round trip is saved; a value another process wrote in
+// the instant between the miss and the flight is then loaded again, and
+// not stored over it. Not recorded: get recorded this miss.
+func (s store[V]) unleasedLoad(ctx context.Context, key string, ttl time.Duration, redisOK, absent, wrote bool, load LoaderFunc[V]) (any, error) {
+	if redisOK && wrote {
+		v, _, ok, err := s.lookup(ctx, key, s.c.near.Load(), ttl)
+		switch {
+		case ok:
+			return v, nil
+		case err == nil:
+			absent = true
+		case unusable(err) || wrongType(err):
+			absent = false
+		default:
+			redisOK = false
+		}
+	}
+	v, err := s.load(ctx, load)
+	if err != nil {
+		return v, err
+	}
+	if redisOK { // the caller gets its value even if it cannot be stored
+		s.setLoaded(ctx, key, v, ttl, storeGuard{absent: absent})
+	} else if s.stale {
+		// Kept for the next Fetches while Redis is away.
+		s.keepStale(key, v, s.encodedSize(v), true)
+	}
+	return v, nil
 }
 
 // fromFlight returns the result of the flight a Fetch joined.

@@ -4,7 +4,9 @@ package cache
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -138,5 +140,20 @@ func TestStoreScripts(t *testing.T) {
 		if err != nil || stored != tc.stored || string(got) != string(want) {
 			t.Errorf("%s: stored %v (%v), key holds %q; want stored %v, holding %q", tc.name, stored, err, got, tc.stored, want)
 		}
+	}
+}
+
+// A read's decoding error was wrapped in itself: "cache: get search K:
+// value could not be encoded or decoded: cache: get search K: …".
+func TestErrorNotWrappedInItself(t *testing.T) {
+	ks := newMemKeys()
+	c := memCache(t, ks)
+	defer c.Close()
+	search := Search[string, string](c)
+	key, _ := search.Key("q")
+	ks.Put(key, []byte("not an envelope"), time.Hour)
+	_, _, err := search.Get(context.Background(), "q")
+	if !errors.Is(err, ErrSerialization) || strings.Count(err.Error(), key) != 1 {
+		t.Errorf("Get of bytes not in this cache's format = %v; want ErrSerialization, naming the key once", err)
 	}
 }

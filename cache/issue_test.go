@@ -263,55 +263,108 @@ func TestWarmStopsAtClose(t *testing.T) {
 }
 
 // A value loaded while another process changed the key (Set, Delete,
-// ClearKind) landed after the change and lived for the whole TTL. Loaded
-// under a lease, it is now stored only while the key still holds the
-// lease.
+// ClearKind, the original service's write) landed after the change and
+// lived for the whole TTL. Loaded under a lease, it is now stored only
+// while the key still holds the lease; loaded without one (Policy.Lease
+// off, the original service's format, FetchMany), only while the key
+// holds nothing.
 func TestLoadedValueNeverOverwritesNewer(t *testing.T) {
 	t.Parallel()
-	for _, change := range []string{"Set", "Delete", "ClearKind"} {
-		t.Run(change, func(t *testing.T) {
-			t.Parallel()
-			ns := uniqueNamespace(t)
-			a := newCache(t, func(cfg *cache.Config) { cfg.Namespace = ns })
-			b := newCache(t, func(cfg *cache.Config) { cfg.Namespace = ns; cfg.NearCacheBytes = -1 })
-			ctx := ctxT(t)
-			loading, changed := make(chan struct{}), make(chan struct{})
-			done := make(chan string)
-			go func() {
-				v, _ := cache.Search[string, string](a).Fetch(ctx, "q", func(context.Context) (string, error) {
-					close(loading)
-					<-changed
-					return "older", nil
-				})
-				done <- v
-			}()
-			<-loading
-			other := cache.Search[string, string](b)
-			var want string
-			switch change {
-			case "Set":
-				want = "newer"
-				if err := other.Set(ctx, "q", want); err != nil {
+	noLease := func(cfg *cache.Config) {
+		cfg.Policies = map[string]cache.Policy{cache.KindSearch: {Lease: -1}}
+	}
+	legacy := func(cfg *cache.Config) { cfg.Legacy = cache.LegacyReadWrite }
+	for _, tc := range []struct {
+		mode    string
+		edit    func(*cache.Config)
+		many    bool // FetchMany, not Fetch
+		changes []string
+	}{
+		{mode: "lease", changes: []string{"Set", "Delete", "ClearKind", "raw write"}},
+		{mode: "no lease", edit: noLease, changes: []string{"Set", "raw write"}},
+		{mode: "legacy writer", edit: legacy, changes: []string{"Set", "raw write"}},
+		{mode: "FetchMany", many: true, changes: []string{"Set", "raw write"}},
+	} {
+		for _, change := range tc.changes {
+			t.Run(tc.mode+"/"+change, func(t *testing.T) {
+				t.Parallel()
+				ns := uniqueNamespace(t)
+				edit := func(cfg *cache.Config) {
+					cfg.Namespace = ns
+					if tc.edit != nil {
+						tc.edit(cfg)
+					}
+				}
+				a := newCache(t, edit)
+				b := newCache(t, edit, func(cfg *cache.Config) { cfg.NearCacheBytes = -1 })
+				ctx := ctxT(t)
+				in := ns // unique: the legacy keys have no namespace
+				other := cache.Search[string, string](b)
+				key, err := other.Key(in)
+				if err != nil {
 					t.Fatal(err)
 				}
-			case "Delete":
-				if _, err := other.Delete(ctx, "q"); err != nil {
-					t.Fatal(err)
+				t.Cleanup(func() { other.Delete(context.Background(), in) })
+				loading, changed := make(chan struct{}), make(chan struct{})
+				done := make(chan string)
+				go func() {
+					kd := cache.Search[string, string](a)
+					if tc.many {
+						vs, _ := kd.FetchMany(ctx, []string{in}, func(context.Context, []string) ([]string, error) {
+							close(loading)
+							<-changed
+							return []string{"older"}, nil
+						})
+						done <- vs[0]
+						return
+					}
+					v, _ := kd.Fetch(ctx, in, func(context.Context) (string, error) {
+						close(loading)
+						<-changed
+						return "older", nil
+					})
+					done <- v
+				}()
+				<-loading
+				var want string
+				switch change {
+				case "Set":
+					want = "newer"
+					if err := other.Set(ctx, in, want); err != nil {
+						t.Fatal(err)
+					}
+				case "raw write": // another writer, such as the original service: plain JSON
+					want = "written by another"
+					raw := rawClient(t, redisURL(t))
+					if err := raw.Do(ctx, raw.B().Set().Key(key).Value(`"`+want+`"`).Px(time.Minute).Build()).Error(); err != nil {
+						t.Fatal(err)
+					}
+				case "Delete":
+					if _, err := other.Delete(ctx, in); err != nil {
+						t.Fatal(err)
+					}
+				case "ClearKind":
+					if _, err := b.ClearKind(ctx, cache.KindSearch); err != nil {
+						t.Fatal(err)
+					}
 				}
-			case "ClearKind":
-				if _, err := b.ClearKind(ctx, cache.KindSearch); err != nil {
-					t.Fatal(err)
+				close(changed)
+				if v := <-done; v != "older" {
+					t.Errorf("Fetch = %q; want its loader's value", v)
 				}
-			}
-			close(changed)
-			if v := <-done; v != "older" {
-				t.Errorf("Fetch = %q; want its loader's value", v)
-			}
-			got, ok, err := other.Get(ctx, "q")
-			if err != nil || got != want || ok != (want != "") {
-				t.Errorf("after a %s during the load, the key holds %q (%v, %v); want %q", change, got, ok, err, want)
-			}
-		})
+				if change == "raw write" {
+					raw := rawClient(t, redisURL(t))
+					if got, err := raw.Do(ctx, raw.B().Get().Key(key).Build()).ToString(); got != `"`+want+`"` {
+						t.Errorf("after another writer's write during the load, the key holds %q (%v); want that write", got, err)
+					}
+					return
+				}
+				got, ok, err := other.Get(ctx, in)
+				if err != nil || got != want || ok != (want != "") {
+					t.Errorf("after a %s during the load, the key holds %q (%v, %v); want %q", change, got, ok, err, want)
+				}
+			})
+		}
 	}
 }
 

@@ -31,8 +31,13 @@ type keyspace interface {
 	// a lease, or (withBorn) the value written at born, and reports
 	// whether it did.
 	setOverOlder(ctx context.Context, key string, born time.Time, withBorn bool, val []byte, ttl time.Duration) (bool, error)
-	// setMany stores vals[i] under keys[i] for ttls[i] in one round trip.
-	setMany(ctx context.Context, keys []string, vals [][]byte, ttls []time.Duration) error
+	// setAbsent stores val under key for ttl only if key holds nothing,
+	// and reports whether it did.
+	setAbsent(ctx context.Context, key string, val []byte, ttl time.Duration) (bool, error)
+	// setMany stores vals[i] under keys[i] for ttls[i] in one round trip,
+	// only if keys[i] holds nothing where absent[i] (absent nil: none),
+	// and reports which it stored.
+	setMany(ctx context.Context, keys []string, vals [][]byte, ttls []time.Duration, absent []bool) (stored []bool, err error)
 	// acquire takes a lease on key if it holds nothing (SET NX PX ttl) and
 	// reads what it holds, tracked or not.
 	acquire(ctx context.Context, key string, lease []byte, ttl time.Duration, tracked bool) (held bool, raw []byte, found bool, err error)

@@ -162,13 +162,33 @@ func (s *memKeys) setOverOlder(_ context.Context, key string, born time.Time, wi
 	return false, nil
 }
 
-func (s *memKeys) setMany(ctx context.Context, keys []string, vals [][]byte, ttls []time.Duration) error {
+func (s *memKeys) setAbsent(_ context.Context, key string, val []byte, ttl time.Duration) (bool, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.fails != nil {
+		return false, s.fails
+	}
+	if _, ok := s.value(key); ok {
+		return false, nil
+	}
+	s.put(key, val, ttl)
+	return true, nil
+}
+
+func (s *memKeys) setMany(ctx context.Context, keys []string, vals [][]byte, ttls []time.Duration, absent []bool) ([]bool, error) {
+	stored := make([]bool, len(keys))
 	for i, k := range keys {
-		if err := s.setBytes(ctx, k, vals[i], ttls[i]); err != nil {
-			return err
+		var err error
+		if absent != nil && absent[i] {
+			stored[i], err = s.setAbsent(ctx, k, vals[i], ttls[i])
+		} else {
+			stored[i], err = true, s.setBytes(ctx, k, vals[i], ttls[i])
+		}
+		if err != nil {
+			return nil, err
 		}
 	}
-	return nil
+	return stored, nil
 }
 
 func (s *memKeys) acquire(_ context.Context, key string, lease []byte, ttl time.Duration, _ bool) (bool, []byte, bool, error) {

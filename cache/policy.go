@@ -21,7 +21,9 @@ type Policy struct {
 	// under a lease is stored only while the key still holds the lease (or,
 	// once the lease has lived its life, holds nothing): a Set, Delete or
 	// clear of the key during the load, in any process, wins over the older
-	// value. If zero, 2 s; negative turns leases off.
+	// value. Without a lease, a loaded value is stored only if the key
+	// still holds nothing: a Set during the load wins, a Delete does not.
+	// If zero, 2 s; negative turns leases off.
 	Lease time.Duration
 
 	// TTLJitter shortens each write's TTL by a fraction of up to this

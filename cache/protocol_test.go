@@ -313,6 +313,54 @@ func TestProtocolLoadsNeverOverwriteNewer(t *testing.T) {
 			newer(t, c, ks, "q")
 		})
 	})
+	for _, many := range []bool{false, true} {
+		name := "no lease"
+		if many {
+			name = "FetchMany"
+		}
+		t.Run(name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				ks := newMemKeys()
+				c := memCache(t, ks, func(cfg *Config) { cfg.Policy.Lease = -1 })
+				defer c.Close()
+				search := Search[string, string](c)
+				ctx := context.Background()
+				go func() {
+					time.Sleep(300 * ms) // during the load
+					Search[string, string](memCache(t, ks)).Set(ctx, "q", "newer")
+				}()
+				slow := func() { time.Sleep(time.Second) }
+				var v string
+				if many {
+					vs, _ := search.FetchMany(ctx, []string{"q"}, func(context.Context, []string) ([]string, error) { slow(); return []string{"older"}, nil })
+					v = vs[0]
+				} else {
+					v, _ = search.Fetch(ctx, "q", func(context.Context) (string, error) { slow(); return "older", nil })
+				}
+				if v != "older" {
+					t.Fatalf("Fetch = %q; want its own value", v)
+				}
+				newer(t, c, ks, "q")
+			})
+		})
+	}
+	t.Run("over unusable bytes", func(t *testing.T) { // which a load without a lease replaces
+		for _, many := range []bool{false, true} {
+			ks := newMemKeys()
+			c := memCache(t, ks, func(cfg *Config) { cfg.Policy.Lease = -1 })
+			search := Search[string, string](c)
+			key, _ := search.Key("q")
+			ks.Put(key, []byte("not an envelope"), time.Hour)
+			load := func() string { return "newer" }
+			if many {
+				search.FetchMany(context.Background(), []string{"q"}, func(context.Context, []string) ([]string, error) { return []string{load()}, nil })
+			} else {
+				search.Fetch(context.Background(), "q", func(context.Context) (string, error) { return load(), nil })
+			}
+			newer(t, c, ks, "q")
+			c.Close()
+		}
+	})
 	t.Run("early refresh", func(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
 			ks := newMemKeys()

@@ -220,11 +220,12 @@ func (s store[V]) lookup(ctx context.Context, key string, t *near, ttl time.Dura
 // getMany reads keys: the near cache first, the rest from Redis in one
 // round trip (then, with alts, the original service's keys of those that
 // missed, alts[i] for keys[i], "" for none, in a second). hit[i] says
-// whether vals[i] is a usable value; on a Redis failure, the answers so
-// far are kept and err says what failed. With extend, hits extend an
+// whether vals[i] is a usable value, bad[i] whether keys[i] held bytes
+// that could not be used; on a Redis failure, the answers so far are kept
+// and err says what failed. With extend, hits extend an
 // adaptive kind's values, as single reads do (Warm's reads do not: warming
 // is not use).
-func (s store[V]) getMany(ctx context.Context, keys, alts []string, extend bool) (vals []V, hit []bool, err error) {
+func (s store[V]) getMany(ctx context.Context, keys, alts []string, extend bool) (vals []V, hit, bad []bool, err error) {
 	start := time.Now()
 	vals, hit = make([]V, len(keys)), make([]bool, len(keys))
 	metas := make([]meta, len(keys))
@@ -240,17 +241,14 @@ func (s store[V]) getMany(ctx context.Context, keys, alts []string, extend bool)
 		rest = append(rest, i)
 	}
 	var found, missed int64
-	var unusable []bool // positions whose bytes could not be used: not read again under the original key, as by get
-	if alts != nil {
-		unusable = make([]bool, len(keys))
-	}
+	bad = make([]bool, len(keys)) // not read again under the original key, as by get
 	if len(rest) > 0 {
-		found, missed, err = s.readMany(ctx, keys, rest, t, vals, metas, hit, unusable, start)
+		found, missed, err = s.readMany(ctx, keys, rest, t, vals, metas, hit, bad, start)
 	}
 	if err == nil && alts != nil && missed > 0 {
 		var again []int // positions of misses with an original key
 		for _, i := range rest {
-			if !hit[i] && !unusable[i] && alts[i] != "" {
+			if !hit[i] && !bad[i] && alts[i] != "" {
 				again = append(again, i)
 			}
 		}
@@ -283,7 +281,7 @@ func (s store[V]) getMany(ctx context.Context, keys, alts []string, extend bool)
 			}
 		}
 	}
-	return vals, hit, err
+	return vals, hit, bad, err
 }
 
 // readMany reads the keys at positions rest from Redis into vals, metas

@@ -61,8 +61,13 @@ func (s store[V]) set(ctx context.Context, key string, v V, ttl time.Duration) e
 
 // storeGuard says what a loaded value may replace, so that a value loaded
 // while the key changed never lands over the change: the zero guard,
-// anything (Set, and loads that take no lease).
+// anything (Set, and loads that replace a value that could not be used).
 type storeGuard struct {
+	// absent: store only if the key holds nothing (SET NX): the loads that
+	// take no lease after a read that found nothing, so that a Set, a
+	// load of another process or the original service's write during the
+	// load wins over it.
+	absent bool
 	// lease: store only while the key still holds this flight's lease
 	// (or, once the lease has had its life, holds nothing).
 	lease *heldLease
@@ -111,6 +116,8 @@ func (s store[V]) put(ctx context.Context, key string, v V, ttl time.Duration, g
 		stored, err = s.c.keyspace.setLeased(ctx, key, g.lease.token, raw, life, g.lease.expired())
 	case g.older:
 		stored, err = s.c.keyspace.setOverOlder(ctx, key, time.Unix(0, g.born), g.born != 0, raw, life)
+	case g.absent:
+		stored, err = s.c.keyspace.setAbsent(ctx, key, raw, life)
 	default:
 		err = s.c.keyspace.setBytes(ctx, key, raw, life)
 	}

@@ -342,6 +342,9 @@ func classOf(err error) Class {
 // with the operation, the kind and the key.
 func fail(err error, op Op, k *kindState, key string) error {
 	e, ok := err.(*Error)
+	if ok && e.Op == op && e.Key == key && e.Kind == k.name {
+		return e // already says all of it: not wrapped in itself
+	}
 	if !ok || e.Op != 0 {
 		e = &Error{Class: classOf(err), Cause: err}
 	}
