@@ -106,7 +106,7 @@ func (c *RedisCache) breakerChanged(from, to breaker.State) {
 		// A server that does not answer cannot send invalidations either:
 		// what the near cache holds may have changed since.
 		if n := c.near.Load(); n != nil && from == breaker.Closed {
-			n.flush()
+			n.Flush()
 		}
 		c.startProbing()
 	case breaker.HalfOpen:

@@ -16,6 +16,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/media-gateway/discovery/cache/internal/near"
+
 	"github.com/redis/rueidis"
 	"golang.org/x/sync/singleflight"
 
@@ -62,7 +64,7 @@ type connection struct {
 
 // nearSwitch holds the near cache, nil when it is off, and says why.
 type nearSwitch struct {
-	atomic.Pointer[near]
+	atomic.Pointer[near.Cache]
 	mu    sync.Mutex      // guards state
 	state NearCacheStatus // whether it is on, and why not
 }
@@ -111,7 +113,7 @@ type reporting struct {
 // testHooks are set by tests only: fetchMissed runs between a Fetch's miss
 // and its flight, fetchJoined once it has joined (or started) the flight,
 // nearRead between a tracked read's answer and its check against
-// invalidations (near.end).
+// invalidations (near.Cache.End).
 type testHooks struct {
 	fetchMissed, fetchJoined, nearRead func(key string)
 }
@@ -173,8 +175,7 @@ func assemble(r resolved) *RedisCache {
 	if r.NearCacheBytes <= 0 {
 		c.near.state.Reason = "turned off by Config.NearCacheBytes"
 	} else {
-		n := newNear(r.NearCacheBytes, r.NearCacheMaxAge)
-		n.changed = c.keyChanged
+		n := near.New(r.NearCacheBytes, r.NearCacheMaxAge, c.keyChanged)
 		c.near.Store(n)
 		c.near.state.Reason = "not connected to Redis yet"
 	}
@@ -267,9 +268,9 @@ func (c *RedisCache) connect(ctx context.Context) error {
 	}
 	opt := r.client
 	if n := c.near.Load(); n != nil {
-		opt.OnInvalidations = n.onInvalidations
+		opt.OnInvalidations = n.OnInvalidations
 		if user := r.client.OnInvalidations; user != nil {
-			opt.OnInvalidations = func(m []rueidis.RedisMessage) { user(m); n.onInvalidations(m) }
+			opt.OnInvalidations = func(m []rueidis.RedisMessage) { user(m); n.OnInvalidations(m) }
 		}
 	}
 	client, err := buildBy(ctx, build, opt)
@@ -427,7 +428,7 @@ func (c *RedisCache) nearOff(ctx context.Context, reason string, err error) {
 	if n == nil {
 		return
 	}
-	n.close()
+	n.Close()
 	attrs := []slog.Attr{slog.String("reason", reason)}
 	if err != nil {
 		attrs = append(attrs, slog.String("error", err.Error()))
@@ -453,8 +454,8 @@ func (c *RedisCache) Close() error {
 	}
 	c.redis.mu.Unlock()
 	if n := c.near.Load(); n != nil {
-		n.flush()
-		n.close()
+		n.Flush()
+		n.Close()
 	}
 	c.kinds.keys.StopAllGoroutines()
 	if c.stale != nil {
@@ -563,7 +564,7 @@ func (c *RedisCache) memoBytes() int {
 // write for Fetch (see writesTo).
 func (c *RedisCache) wrote(key string) {
 	if n := c.near.Load(); n != nil {
-		n.invalidate(key)
+		n.Invalidate(key)
 	}
 	c.forgetStale(key)
 	c.writesTo(key).Add(1)

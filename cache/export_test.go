@@ -12,5 +12,5 @@ func SetNearReadHook(c *RedisCache, hook func(key string)) { c.hooks.nearRead = 
 // SetInvalidationHook makes c call hook each time its near cache has
 // dropped a key (an invalidation from the server, or a write of c).
 func SetInvalidationHook(c *RedisCache, hook func(key string)) {
-	c.near.Load().hookInvalidated.Store(&hook)
+	c.near.Load().SetInvalidatedHook(hook)
 }

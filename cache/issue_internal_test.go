@@ -51,7 +51,7 @@ func TestKeyChangedWakesLeaseWaiters(t *testing.T) {
 	c := assemble(r) // near cache on: its reports of changed keys go to keyChanged
 	defer c.Close()
 	woken, other := c.loads.waits.Add("ns:search:1"), c.loads.waits.Add("ns:search:2")
-	c.near.Load().changed("ns:search:1") // as onInvalidations does for a pushed key
+	c.near.Load().Pushed("ns:search:1") // as OnInvalidations does for a pushed key
 	select {
 	case <-woken:
 	default:

@@ -10,6 +10,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/media-gateway/discovery/cache/internal/near"
+
 	"github.com/maypok86/otter/v2"
 )
 
@@ -116,7 +118,7 @@ func newKeyMemo(maxBytes int) *keyMemo {
 	return otter.Must(&otter.Options[memoKey, string]{
 		MaximumWeight: uint64(max(maxBytes, 1)),
 		Weigher: func(k memoKey, key string) uint32 {
-			return uint32(len(k.view) + len(k.in) + len(key) + nearEntryOverhead)
+			return uint32(len(k.view) + len(k.in) + len(key) + near.EntryOverhead)
 		},
 		Clock: stoppedClock{},
 	})

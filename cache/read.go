@@ -2,9 +2,10 @@ package cache
 
 import (
 	"context"
-	"math"
 	"reflect"
 	"time"
+
+	"github.com/media-gateway/discovery/cache/internal/near"
 
 	"github.com/media-gateway/discovery/cache/internal/envelope"
 	"github.com/media-gateway/discovery/cache/internal/lease"
@@ -49,18 +50,18 @@ func (s store[V]) get(ctx context.Context, key, alt string) (V, bool, error) {
 // entryValue returns the value of a near-cache or stale-store entry, if it
 // is of type V: another view of the kind may have stored another type
 // (an interface type, say), and then the entry is not this view's.
-func entryValue[V any](e nearEntry) (V, bool) {
-	v, ok := e.v.(V)
-	return v, ok && e.typ == reflect.TypeFor[V]()
+func entryValue[V any](e near.Entry) (V, bool) {
+	v, ok := e.Value.(V)
+	return v, ok && e.Type == reflect.TypeFor[V]()
 }
 
 // nearValue returns the near cache's value for key, if it holds one of
 // type V, with its life.
-func (s store[V]) nearValue(t *near, key string) (V, meta, bool) {
+func (s store[V]) nearValue(t *near.Cache, key string) (V, meta, bool) {
 	if t != nil && !s.c.closed.Load() {
-		if e, ok := t.data.GetIfPresent(key); ok {
+		if e, ok := t.Get(key); ok {
 			if v, ok := entryValue[V](e); ok {
-				return v, meta{exp: e.exp, born: e.born}, true
+				return v, meta{exp: e.Exp, born: e.Born}, true
 			}
 		}
 	}
@@ -115,30 +116,30 @@ func (s store[V]) legacy() store[V] {
 // by accept (or by close, after a failure or a panic).
 type keyRead struct {
 	key    string
-	tk     nearTicket // the near cache's ticket, when open
-	before uint64     // this process's writes to the key's stripe when the read began (stale store)
-	open   bool       // begun in the near cache and not ended yet
+	tk     near.Ticket // the near cache's ticket, when open
+	before uint64      // this process's writes to the key's stripe when the read began (stale store)
+	open   bool        // begun in the near cache and not ended yet
 }
 
 // openRead opens the read of key, before it is sent: with the near cache
 // t, its ticket (an invalidation from now on spoils the read); with the
 // stale store, the count of this process's writes (a value read while this
 // process wrote the key is not kept: the write may have come after it).
-func (s store[V]) openRead(key string, t *near) keyRead {
+func (s store[V]) openRead(key string, t *near.Cache) keyRead {
 	r := keyRead{key: key}
 	if s.stale {
 		r.before = s.c.writesTo(key).Load()
 	}
 	if t != nil {
-		r.tk, r.open = t.begin(key), true
+		r.tk, r.open = t.Begin(key), true
 	}
 	return r
 }
 
 // close ends r in the near cache, keeping nothing, if accept did not.
-func (r *keyRead) close(t *near) {
+func (r *keyRead) close(t *near.Cache) {
 	if r.open {
-		t.end(r.key, r.tk, nearEntry{}, false, 0, time.Time{})
+		t.End(r.key, r.tk, near.Entry{}, false, 0, time.Time{})
 		r.open = false
 	}
 }
@@ -149,7 +150,7 @@ func (r *keyRead) close(t *near) {
 // from pttl when the read asked it, else from the value's written-at time
 // and ttl, the TTL it was written with. Its error is a decoding failure
 // (ErrSerialization, ErrValueTooLarge): a miss.
-func (s store[V]) accept(r *keyRead, t *near, tracked bool, raw []byte, found bool, pttl int64, sent time.Time, ttl time.Duration) (v V, m meta, ok bool, err error) {
+func (s store[V]) accept(r *keyRead, t *near.Cache, tracked bool, raw []byte, found bool, pttl int64, sent time.Time, ttl time.Duration) (v V, m meta, ok bool, err error) {
 	found = found && !lease.Is(raw) // another process is loading it: a miss
 	var size int
 	if found {
@@ -162,12 +163,11 @@ func (s store[V]) accept(r *keyRead, t *near, tracked bool, raw []byte, found bo
 			h(r.key)
 		}
 		keep := tracked && found && err == nil
-		weight := min(uint64(len(r.key))+uint64(size)+nearEntryOverhead, math.MaxUint32)
-		e := nearEntry{kind: s.k, v: v, typ: reflect.TypeFor[V](), size: uint32(weight)}
+		e := near.Entry{Owner: &s.k.nearFigures, Value: v, Type: reflect.TypeFor[V](), Size: near.Weight(r.key, size)}
 		if written {
-			e.born = at.UnixNano()
+			e.Born = at.UnixNano()
 		}
-		t.end(r.key, r.tk, e, keep, pttl, sent)
+		t.End(r.key, r.tk, e, keep, pttl, sent)
 		r.open = false
 	}
 	if err != nil || !found {
@@ -192,7 +192,7 @@ func (s store[V]) accept(r *keyRead, t *near, tracked bool, raw []byte, found bo
 // its flight uses it too): tracked, and kept in the near cache, when t is
 // not nil; with the key's PTTL when tracked or when the kind is adaptive
 // (whose values' expiry cannot be told from their age).
-func (s store[V]) lookup(ctx context.Context, key string, t *near, ttl time.Duration) (v V, m meta, ok bool, err error) {
+func (s store[V]) lookup(ctx context.Context, key string, t *near.Cache, ttl time.Duration) (v V, m meta, ok bool, err error) {
 	r := s.openRead(key, t)
 	defer r.close(t) // after a failure, or a decoder that panics
 	var (
@@ -290,7 +290,7 @@ func (s store[V]) getMany(ctx context.Context, keys, alts []string, extend bool)
 // found and how many missed; each undecodable or oversized value is a
 // miss, recorded with its class, and marked in unusable when it is not
 // nil.
-func (s store[V]) readMany(ctx context.Context, keys []string, rest []int, t *near, vals []V, metas []meta, hit, unusable []bool, start time.Time) (found, missed int64, err error) {
+func (s store[V]) readMany(ctx context.Context, keys []string, rest []int, t *near.Cache, vals []V, metas []meta, hit, unusable []bool, start time.Time) (found, missed int64, err error) {
 	ks := make([]string, len(rest))
 	reads := make([]keyRead, len(rest))
 	for j, i := range rest {

@@ -2,9 +2,10 @@ package cache
 
 import (
 	"context"
-	"math"
 	"reflect"
 	"time"
+
+	"github.com/media-gateway/discovery/cache/internal/near"
 
 	"github.com/maypok86/otter/v2"
 )
@@ -20,8 +21,8 @@ import (
 // lives StaleMaxAge from when it was last read or loaded.
 
 // staleStore is the stale store: every kind's values, by Redis key, each
-// pointing to its kind (nearEntry.kind).
-type staleStore = otter.Cache[string, nearEntry]
+// pointing to its kind (near.Entry.Owner).
+type staleStore = otter.Cache[string, near.Entry]
 
 // newStale makes the stale store, bounded by the near cache's bytes (or
 // their default when it is off) and StaleMaxAge.
@@ -30,10 +31,10 @@ func (c *RedisCache) newStale() *staleStore {
 	if maxBytes <= 0 {
 		maxBytes = defaultNearCacheBytes
 	}
-	return otter.Must(&otter.Options[string, nearEntry]{
+	return otter.Must(&otter.Options[string, near.Entry]{
 		MaximumWeight:    uint64(maxBytes),
-		Weigher:          func(_ string, e nearEntry) uint32 { return e.size },
-		ExpiryCalculator: otter.ExpiryWriting[string, nearEntry](c.cfg.StaleMaxAge),
+		Weigher:          func(_ string, e near.Entry) uint32 { return e.Size },
+		ExpiryCalculator: otter.ExpiryWriting[string, near.Entry](c.cfg.StaleMaxAge),
 	})
 }
 
@@ -53,7 +54,7 @@ func (c *RedisCache) forgetKindStale(k *kindState) {
 		return
 	}
 	for key, e := range c.stale.All() {
-		if e.kind == k {
+		if e.Owner == &k.nearFigures {
 			c.stale.Invalidate(key)
 		}
 	}
@@ -67,7 +68,7 @@ func (c *RedisCache) forgetStale(key string) {
 }
 
 // keyChanged is told of each key the server reports changed (see
-// near.onInvalidations): the stale store forgets what it read under it,
+// near.Cache.OnInvalidations): the stale store forgets what it read under it,
 // and a Fetch waiting on another process's lease of it tries again.
 func (c *RedisCache) keyChanged(key string) {
 	if c.cfg.StaleMaxAge > 0 {
@@ -81,7 +82,7 @@ func (c *RedisCache) keyChanged(key string) {
 // stays: the report may be the echo of its own write (Redis sends it after
 // the write's reply), and such values are not tracked anyway.
 func (c *RedisCache) staleChanged(key string) {
-	if e, ok := c.stale.GetIfPresent(key); ok && !e.own {
+	if e, ok := c.stale.GetIfPresent(key); ok && !e.Own {
 		c.stale.Invalidate(key)
 	}
 }
@@ -90,8 +91,7 @@ func (c *RedisCache) staleChanged(key string) {
 // read from Redis, or stored by this process (own).
 func (s store[V]) keepStale(key string, v V, size int, own bool) {
 	if st := s.k.stale; st != nil {
-		weight := min(uint64(len(key))+uint64(size)+nearEntryOverhead, math.MaxUint32)
-		st.Set(key, nearEntry{kind: s.k, v: v, typ: reflect.TypeFor[V](), size: uint32(weight), own: own})
+		st.Set(key, near.Entry{Owner: &s.k.nearFigures, Value: v, Type: reflect.TypeFor[V](), Size: near.Weight(key, size), Own: own})
 	}
 }
 

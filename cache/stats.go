@@ -7,6 +7,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/media-gateway/discovery/cache/internal/near"
+
 	"github.com/media-gateway/discovery/cache/internal/latency"
 
 	"github.com/media-gateway/discovery/cache/internal/policy"
@@ -164,11 +166,11 @@ type kindState struct {
 	stale  *staleStore // the cache's, shared by every kind; nil unless Config.StaleMaxAge is set
 	keys   *keyMemo    // the cache's memo of the keys of recent string inputs (Kind.key), shared by every kind
 
-	// The kind's entries in the near cache, counted as they come and go
-	// (see near.end and newNear's OnAtomicDeletion): how many, their
-	// weight, and how many were dropped because their key changed.
-	nearEntries, nearBytes atomic.Int64
-	nearInvalidated        atomic.Uint64
+	// The kind's entries in the near cache, counted by the near cache as
+	// they come and go: how many, their weight, and how many were dropped
+	// because their key changed. In the stale store, the same pointer
+	// says whose an entry is.
+	nearFigures near.Figures
 
 	loadNanos  atomic.Int64 // the average load time, for early refresh (see timedLoad)
 	refreshing sync.Map     // keys being refreshed early (see refreshEarly)
@@ -344,7 +346,7 @@ func (s KindStats) HitRate() float64 {
 
 // snapshot returns the kind's figures, with those of the near cache when
 // near (the cache's) is not nil.
-func (k *kindState) snapshot(near *near) KindStats {
+func (k *kindState) snapshot(withNear bool) KindStats {
 	s := KindStats{
 		LocalHits: k.localHits.Load(), Hits: k.hits.Load(), Misses: k.misses.Load(), Sets: k.sets.Load(), Deletes: k.deletes.Load(),
 		Errors: k.errors.Load(), Canceled: k.canceled.Load(), Loads: k.loads.Load(), LoadErrors: k.loadErrors.Load(),
@@ -360,8 +362,9 @@ func (k *kindState) snapshot(near *near) KindStats {
 			s.Latency[Op(op)] = LatencySummary{Count: sum.Count, P50: sum.P50, P99: sum.P99}
 		}
 	}
-	if near != nil {
-		s.Near = NearStats{Entries: int(max(k.nearEntries.Load(), 0)), Bytes: uint64(max(k.nearBytes.Load(), 0)), Invalidated: k.nearInvalidated.Load()}
+	if withNear {
+		f := &k.nearFigures
+		s.Near = NearStats{Entries: int(max(f.Entries.Load(), 0)), Bytes: uint64(max(f.Bytes.Load(), 0)), Invalidated: f.Invalidated.Load()}
 	}
 	return s
 }
@@ -416,16 +419,16 @@ func (s Stats) Names() []string {
 // Stats returns the figures counted by this process. It does not touch the
 // network; see [RedisCache.ServerStats] for the server's side.
 func (c *RedisCache) Stats() Stats {
-	s := Stats{Cache: c.kinds.whole.snapshot(nil), NearCache: c.nearStatus(), Breaker: c.breakerStatus()}
+	s := Stats{Cache: c.kinds.whole.snapshot(false), NearCache: c.nearStatus(), Breaker: c.breakerStatus()}
 	n := c.near.Load()
 	if n != nil {
-		n.data.CleanUp() // apply pending writes and expiries to the figures
+		n.CleanUp() // apply pending writes and expiries to the figures
 	}
 	c.kinds.mu.RLock()
 	defer c.kinds.mu.RUnlock()
 	s.Kinds = make(map[string]KindStats, len(c.kinds.byName))
 	for name, k := range c.kinds.byName {
-		s.Kinds[name] = k.snapshot(n)
+		s.Kinds[name] = k.snapshot(n != nil)
 	}
 	return s
 }
@@ -436,7 +439,7 @@ func (c *RedisCache) nearStatus() NearCacheStatus {
 	st := c.near.state
 	c.near.mu.Unlock()
 	if n := c.near.Load(); n != nil {
-		st.Flushes = n.flushes.Load()
+		st.Flushes = n.Flushes()
 	}
 	return st
 }
