@@ -16,13 +16,12 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/media-gateway/discovery/cache/internal/near"
-
 	"github.com/redis/rueidis"
 	"golang.org/x/sync/singleflight"
 
 	"github.com/media-gateway/discovery/cache/internal/breaker"
 	"github.com/media-gateway/discovery/cache/internal/lease"
+	"github.com/media-gateway/discovery/cache/internal/near"
 )
 
 // RedisCache is a cache of typed values in Redis. It is safe for concurrent

@@ -10,9 +10,9 @@ import (
 	"sync"
 	"time"
 
-	"github.com/media-gateway/discovery/cache/internal/near"
-
 	"github.com/maypok86/otter/v2"
+
+	"github.com/media-gateway/discovery/cache/internal/near"
 )
 
 // GenerateKey derives a deterministic key for data:

@@ -5,10 +5,9 @@ import (
 	"reflect"
 	"time"
 
-	"github.com/media-gateway/discovery/cache/internal/near"
-
 	"github.com/media-gateway/discovery/cache/internal/envelope"
 	"github.com/media-gateway/discovery/cache/internal/lease"
+	"github.com/media-gateway/discovery/cache/internal/near"
 )
 
 // The read protocol, one for a key and for a batch. The near cache answers

@@ -5,9 +5,9 @@ import (
 	"reflect"
 	"time"
 
-	"github.com/media-gateway/discovery/cache/internal/near"
-
 	"github.com/maypok86/otter/v2"
+
+	"github.com/media-gateway/discovery/cache/internal/near"
 )
 
 // The stale store (Config.StaleMaxAge) keeps, for every kind, the values Fetch

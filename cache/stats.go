@@ -7,10 +7,8 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/media-gateway/discovery/cache/internal/near"
-
 	"github.com/media-gateway/discovery/cache/internal/latency"
-
+	"github.com/media-gateway/discovery/cache/internal/near"
 	"github.com/media-gateway/discovery/cache/internal/policy"
 )
 
