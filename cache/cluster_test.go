@@ -71,6 +71,45 @@ func TestCluster(t *testing.T) {
 		changed("a value changed on a cluster", i, "changed")
 	}
 
+	// Batches fill the near cache on a cluster too (a transaction per hash
+	// slot), and what they keep is invalidated as a single read's is.
+	batch := make([]int, 40)
+	for i := range batch {
+		batch[i] = 100 + i
+		if err := search.Set(ctx, batch[i], "batch"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, missing, err := search.GetMany(ctx, batch); err != nil || len(missing) != 0 {
+		t.Fatalf("GetMany on a cluster: missing %v, %v", missing, err)
+	}
+	local := c.Stats().Kinds[cache.KindSearch].LocalHits
+	if vals, missing, err := search.GetMany(ctx, batch); err != nil || len(missing) != 0 || vals[39] != "batch" {
+		t.Fatalf("GetMany on a cluster again: %q, missing %v, %v", vals, missing, err)
+	}
+	if got := c.Stats().Kinds[cache.KindSearch].LocalHits - local; got != uint64(len(batch)) {
+		t.Errorf("a batch read again on a cluster: %d of %d from the near cache; want all", got, len(batch))
+	}
+	// With replica reads, a tracked batch's transactions still go to the
+	// primaries (a transaction cannot be split), one at a time.
+	replicaNear := openCluster(t, cl, "cluster-test", func(cfg *cache.Config) {
+		cfg.Policies = map[string]cache.Policy{cache.KindSearch: {ReplicaReads: true}}
+	})
+	for range 2 {
+		if _, missing, err := cache.Search[int, string](replicaNear).GetMany(ctx, batch); err != nil || len(missing) != 0 {
+			t.Fatalf("GetMany on a cluster with replica reads: missing %v, %v", missing, err)
+		}
+	}
+	if got := replicaNear.Stats().Kinds[cache.KindSearch].LocalHits; got != uint64(len(batch)) {
+		t.Errorf("a batch read twice on a cluster with replica reads: %d of %d from the near cache the second time; want all", got, len(batch))
+	}
+	for _, i := range batch[:5] {
+		if err := cache.Search[int, string](other).Set(ctx, i, "changed"); err != nil {
+			t.Fatal(err)
+		}
+		changed("a value read by a batch, changed on a cluster", i, "changed")
+	}
+
 	// Replica reads: a kind that asks for them is read from replicas (once
 	// the cluster reports them ready, some seconds after they synced); its
 	// lease, a write and a read together, still goes to the primary even
@@ -375,4 +414,46 @@ func sum(ns []int) (total int) {
 		total += n
 	}
 	return total
+}
+
+// The cost of a batch's tracking on a cluster (a transaction per hash
+// slot, so that what it reads fills the near cache) against the untracked
+// batch (an MGET per slot, pipelined): compare the two families' ns/op,
+// measured in one run. Every read is a cold one (keys not read before).
+func BenchmarkClusterBatch(b *testing.B) {
+	cl := redistest.StartCluster(b, 3, 0)
+	ctx := context.Background()
+	for _, near := range []bool{false, true} {
+		b.Run(fmt.Sprintf("near=%v", near), func(b *testing.B) {
+			cfg := cache.Config{ClusterAddrs: cl.Addrs(), Namespace: uniqueNamespace(b)}
+			if !near {
+				cfg.NearCacheBytes = -1
+			}
+			c, err := cache.New(ctx, cfg)
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer c.Close()
+			search := cache.Search[int, string](c)
+			const size = 100
+			n := b.N
+			ins := make([]int, n*size)
+			vals := make([]string, len(ins))
+			for i := range ins {
+				ins[i], vals[i] = i, "v"
+			}
+			for lo := 0; lo < len(ins); lo += 1000 {
+				hi := min(lo+1000, len(ins))
+				if err := search.SetMany(ctx, ins[lo:hi], vals[lo:hi]); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ResetTimer()
+			for i := range n {
+				if _, missing, err := search.GetMany(ctx, ins[i*size:(i+1)*size]); err != nil || len(missing) != 0 {
+					b.Fatalf("GetMany: missing %d, %v", len(missing), err)
+				}
+			}
+		})
+	}
 }
