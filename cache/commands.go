@@ -381,7 +381,7 @@ func (c *RedisCache) readFramed(ctx context.Context, client rueidis.Client, keys
 	}
 	next := 0
 	for _, g := range groups {
-		exec := next + 3 + len(g) // MULTI, CLIENT CACHING, MGET, the PTTLs, then EXEC
+		exec := next + 3 + len(g)          // MULTI, CLIENT CACHING, MGET, the PTTLs, then EXEC
 		for _, r := range res[next:exec] { // OK, QUEUED, or the error that aborted the transaction
 			if err := r.Error(); err != nil {
 				return c.classify(err)
