@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
+	"unsafe"
 
 	"github.com/redis/rueidis"
 )
@@ -278,4 +280,138 @@ func slotOwners(text string) []slotOwner {
 		out = append(out, slotOwner{id: f[0], addr: addr})
 	}
 	return out
+}
+
+// getManyFramed is a tracked getMany on a cluster. A request for tracking
+// must reach the node of the read it is for, right before it, so each
+// hash slot's keys are read by a transaction of their own: MULTI, CLIENT
+// CACHING YES, MGET, their PTTLs, EXEC (see exchangeTracked; a read that
+// MOVED is resent with its transaction). The transactions go in one round
+// trip, each node's in order on its connection: their keyless commands
+// are given their slot. With replica reads, whose routing would send a
+// transaction's reads to a replica and the rest to the primary, each goes
+// alone, as a single read's does, and they are sent together from
+// goroutines of their own. Its error is the first failure, if any.
+func (c *RedisCache) getManyFramed(ctx context.Context, client rueidis.Client, keys []string, groups [][]int) (vals [][]byte, found []bool, pttl []int64, err error) {
+	vals, found, pttl = make([][]byte, len(keys)), make([]bool, len(keys)), make([]int64, len(keys))
+	if c.cfg.client.SendToReplicas == nil {
+		return vals, found, pttl, c.readFramed(ctx, client, keys, groups, true, vals, found, pttl)
+	}
+	errs := make([]error, len(groups))
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, framedReads)
+	for gi := range groups {
+		sem <- struct{}{}
+		wg.Go(func() {
+			errs[gi] = c.readFramed(ctx, client, keys, groups[gi:gi+1], false, vals, found, pttl)
+			<-sem
+		})
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			return nil, nil, nil, err
+		}
+	}
+	return vals, found, pttl, nil
+}
+
+// framedReads bounds the transactions of one tracked batch on a cluster
+// with replica reads in flight at once (see getManyFramed).
+const framedReads = 32
+
+// readFramed reads the keys of groups, a transaction each (see
+// getManyFramed), in one round trip, into vals, found and pttl (at the
+// keys' positions); pin gives the keyless commands their group's slot.
+func (c *RedisCache) readFramed(ctx context.Context, client rueidis.Client, keys []string, groups [][]int, pin bool, vals [][]byte, found []bool, pttl []int64) error {
+	b := client.B()
+	slotted := func(cmd rueidis.Completed, key string) rueidis.Completed {
+		if pin {
+			return cmd.SetSlot(key)
+		}
+		return cmd
+	}
+	cmds := make(rueidis.Commands, 0, 4*len(groups)+2*len(keys))
+	for _, g := range groups {
+		k0 := keys[g[0]]
+		ks := make([]string, len(g))
+		for j, i := range g {
+			ks[j] = keys[i]
+		}
+		cmds = append(cmds, slotted(b.Multi().Build(), k0), slotted(b.ClientCaching().Yes().Build(), k0), b.Mget().Key(ks...).Build())
+		for _, k := range ks {
+			cmds = append(cmds, b.Pttl().Key(k).Build())
+		}
+		cmds = append(cmds, slotted(b.Exec().Build(), k0))
+	}
+	res, err := c.exchangeMulti(ctx, client, cmds)
+	if err != nil {
+		return err
+	}
+	next := 0
+	for _, g := range groups {
+		exec := next + 3 + len(g)          // MULTI, CLIENT CACHING, MGET, the PTTLs, then EXEC
+		for _, r := range res[next:exec] { // OK, QUEUED, or the error that aborted the transaction
+			if err := r.Error(); err != nil {
+				return c.classify(err)
+			}
+		}
+		replies, err := res[exec].ToArray()
+		next = exec + 1
+		switch {
+		case err != nil:
+			return c.classify(err)
+		case len(replies) != 2+len(g):
+			return &Error{Class: ErrOperation, Cause: fmt.Errorf("EXEC of %d commands answered %d replies", 2+len(g), len(replies))}
+		}
+		acked := replies[0].Error() == nil
+		arr, err := replies[1].ToArray()
+		switch {
+		case err != nil:
+			return c.classify(err)
+		case len(arr) != len(g):
+			return &Error{Class: ErrOperation, Cause: fmt.Errorf("MGET of %d keys answered %d values", len(g), len(arr))}
+		}
+		for j, i := range g {
+			s, err := arr[j].ToString()
+			if err != nil { // a nil: no such key, or not a string
+				continue
+			}
+			vals[i], found[i] = unsafe.Slice(unsafe.StringData(s), len(s)), true
+			if acked {
+				pttl[i], _ = replies[2+j].AsInt64()
+			}
+		}
+	}
+	return nil
+}
+
+// groupKeys splits the positions of keys into the groups one MGET may
+// read: chunks of mgetChunk on a server; on a cluster, keys of one hash
+// slot.
+func groupKeys(client rueidis.Client, keys []string) [][]int {
+	var groups [][]int
+	if client.Mode() != rueidis.ClientModeCluster {
+		for lo := 0; lo < len(keys); lo += mgetChunk {
+			g := make([]int, 0, min(mgetChunk, len(keys)-lo))
+			for i := lo; i < min(lo+mgetChunk, len(keys)); i++ {
+				g = append(g, i)
+			}
+			groups = append(groups, g)
+		}
+		return groups
+	}
+	bySlot := make(map[uint16]int) // slot → its group
+	for i, k := range keys {
+		cmd := client.B().Get().Key(k).Build()
+		slot := cmd.Slot()
+		gi, ok := bySlot[slot]
+		if !ok || len(groups[gi]) == mgetChunk {
+			gi = len(groups)
+			bySlot[slot] = gi
+			groups = append(groups, nil)
+		}
+		groups[gi] = append(groups[gi], i)
+	}
+	return groups
 }
