@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/media-gateway/discovery/cache/internal/breaker"
+	"github.com/media-gateway/discovery/cache/internal/near"
 )
 
 // The circuit breaker stands in the door to Redis (see door and settle):
@@ -103,10 +104,8 @@ func (c *RedisCache) breakerChanged(from, to breaker.State) {
 			e.Class = classOf(f.err)
 			attrs = append(attrs, slog.String("error", f.err.Error()))
 		}
-		// A server that does not answer cannot send invalidations either:
-		// what the near cache holds may have changed since.
 		if n := c.near.Load(); n != nil && from == breaker.Closed {
-			n.Flush()
+			c.distrustNear(n)
 		}
 		c.startProbing()
 	case breaker.HalfOpen:
@@ -116,6 +115,34 @@ func (c *RedisCache) breakerChanged(from, to breaker.State) {
 	if c.report.rec != nil {
 		c.report.rec.Record(e)
 	}
+}
+
+// distrustNear empties the near cache n unless the breaker, just opened,
+// closes again within the time of its first probe (nearGrace). A server
+// that does not answer cannot send invalidations either, so what n holds
+// may have changed since; but calls also go unanswered in time when this
+// process is starved of CPU (a stall, a throttled container, a long GC
+// pause) while Redis and the connection are well, and emptying n then
+// would turn a stall into failed Gets for the whole backoff. Until the
+// grace is over, n answers what it holds; a probe that closes the breaker
+// within it proves that the server answers on a connection that never
+// dropped (a dropped one empties n at once: rueidis' nil invalidation),
+// so the invalidations sent meanwhile come on it, in order, as always.
+func (c *RedisCache) distrustNear(n *near.Cache) {
+	opened := c.redis.brk.Status()
+	time.AfterFunc(nearGrace(opened, c.cfg.OperationTimeout), func() {
+		if st := c.redis.brk.Status(); st.State != breaker.Closed || st.Opens != opened.Opens {
+			n.Flush() // still open, or opened again since: no probe has vouched for n
+		}
+	})
+}
+
+// nearGrace is how long the near cache keeps answering once the breaker
+// has opened (its status then is opened): the time of its first probe,
+// the backoff (Config.BreakerBackoff, jittered) and twice timeout
+// (Config.OperationTimeout) for its PING and the breaker's verdict.
+func nearGrace(opened breaker.Status, timeout time.Duration) time.Duration {
+	return max(time.Until(opened.Due), 0) + 2*timeout
 }
 
 // startProbing starts the probe loop unless it runs.

@@ -694,7 +694,8 @@ func TestFaultStaleMaxAge(t *testing.T) {
 }
 
 // A Redis that does not answer cannot send invalidations either: when the
-// breaker opens, the near cache is emptied.
+// breaker opens and its first probe fails, the near cache is emptied; until
+// then, it answers what it holds.
 func TestFaultBlackholeEmptiesNearCache(t *testing.T) {
 	r := newFaultRig(t)
 	search := cache.Search[string, int](r.c)
@@ -712,18 +713,90 @@ func TestFaultBlackholeEmptiesNearCache(t *testing.T) {
 		t.Fatalf("LocalHits = %d; want the second Get answered by the near cache", st.Kinds[cache.KindSearch].LocalHits)
 	}
 	r.proxy.Blackhole()
-	for i := range 5 {
-		search.Get(ctx, fmt.Sprint("other", i))
+	openBreaker(t, r.c, search)
+	opened := time.Now()
+	if v, ok, err := search.Get(ctx, "k"); v != 1 || !ok || err != nil {
+		t.Errorf("Get of a key held locally, the breaker just opened = %d, %v, %v; want the near cache's 1 until the first probe", v, ok, err)
 	}
+	for r.c.Stats().NearCache.Flushes == st.NearCache.Flushes {
+		if time.Since(opened) > 10*time.Second {
+			t.Fatal("near cache not emptied 10 s after the breaker opened, its probes failing")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Logf("near cache emptied %v after the breaker opened (backoff %v, operation timeout %v)", time.Since(opened).Round(time.Millisecond), r.c.Stats().Breaker.Backoff, faultTimeout)
 	if _, _, err := search.Get(ctx, "k"); !errors.Is(err, cache.ErrCircuitOpen) {
-		t.Fatalf("Get of a key held locally with the breaker open: %v; want ErrCircuitOpen (the near cache emptied)", err)
+		t.Fatalf("Get of a key held locally once the probe failed: %v; want ErrCircuitOpen (the near cache emptied)", err)
 	}
 	if got := r.c.Stats().NearCache.Flushes; got != st.NearCache.Flushes+1 {
-		t.Errorf("near-cache flushes %d → %d; want one when the breaker opened", st.NearCache.Flushes, got)
+		t.Errorf("near-cache flushes %d → %d; want one", st.NearCache.Flushes, got)
 	}
 	r.proxy.Heal()
 	waitHealthy(t, r.c, 15*time.Second)
 	if v, ok, err := search.Get(ctx, "k"); v != 1 || !ok || err != nil {
 		t.Fatalf("Get after the blackhole = %d, %v, %v", v, ok, err)
 	}
+}
+
+// openBreaker sends reads of keys of its own until c's breaker opens.
+func openBreaker(t *testing.T, c *cache.RedisCache, search *cache.Kind[string, int]) {
+	t.Helper()
+	for i := 0; c.Stats().Breaker.State != cache.BreakerOpen; i++ {
+		if i == 50 {
+			t.Fatalf("breaker %v after %d reads that timed out", c.Stats().Breaker.State, i)
+		}
+		search.Get(context.Background(), fmt.Sprint("other", i))
+	}
+}
+
+// A stall that the breaker takes for an outage (this process starved of
+// CPU, or the network holding its packets for a moment) no longer empties
+// the near cache: it answers what it holds through the breaker's first
+// probe, and when that probe closes the breaker, on a connection that
+// never dropped, it is kept. It stays coherent: a change made meanwhile by
+// another client is reported once the stall is over, and read anew.
+func TestFaultStallKeepsNearCache(t *testing.T) {
+	const timeout = 300 * time.Millisecond // the probe's PING, on a loaded machine
+	r := newFaultRig(t, func(cfg *cache.Config) { cfg.OperationTimeout = timeout })
+	search := cache.Search[string, int](r.c)
+	ctx := context.Background()
+	other, err := cache.New(ctx, cache.Config{URL: r.srv.URL(), NearCacheBytes: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	if err := search.Set(ctx, "k", 1); err != nil {
+		t.Fatal(err)
+	}
+	search.Get(ctx, "k") // read with tracking: held locally
+	st := r.c.Stats()
+	r.proxy.Blackhole()
+	openBreaker(t, r.c, search)
+	opened := time.Now()
+	if v, ok, err := search.Get(ctx, "k"); v != 1 || !ok || err != nil {
+		t.Errorf("Get of a key held locally, the breaker just opened = %d, %v, %v; want the near cache's 1", v, ok, err)
+	}
+	if err := cache.Search[string, int](other).Set(ctx, "k", 2); err != nil { // straight to the server
+		t.Fatal(err)
+	}
+	r.proxy.Heal()
+	waitHealthy(t, r.c, 15*time.Second)
+	closed := time.Since(opened)
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		if v, _, _ := search.Get(ctx, "k"); v == 2 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("a change made during the stall is still not read 5 s after it")
+		}
+	}
+	grace := 1200*time.Millisecond + 2*timeout                          // the backoff (1 s, jittered by up to a fifth), the probe and the verdict
+	time.Sleep(max(0, grace-time.Since(opened)) + 200*time.Millisecond) // the grace is over: a flush would have come
+	if got := r.c.Stats().NearCache.Flushes; got != st.NearCache.Flushes {
+		t.Errorf("near-cache flushes %d → %d; want none: the breaker closed %v after opening, within its first probe", st.NearCache.Flushes, got, closed.Round(time.Millisecond))
+	}
+	if v, ok, err := search.Get(ctx, "k"); v != 2 || !ok || err != nil {
+		t.Errorf("Get = %d, %v, %v; want 2", v, ok, err)
+	}
+	t.Logf("breaker closed %v after it opened; the near cache kept", closed.Round(time.Millisecond))
 }
