@@ -1,6 +1,7 @@
 package cache
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -285,45 +286,70 @@ func slotOwners(text string) []slotOwner {
 // getManyFramed is a tracked getMany on a cluster. A request for tracking
 // must reach the node of the read it is for, right before it, so each
 // hash slot's keys are read by a transaction of their own: MULTI, CLIENT
-// CACHING YES, MGET, their PTTLs, EXEC (see exchangeTracked; a read that
-// MOVED is resent with its transaction). The transactions go in one round
-// trip, each node's in order on its connection: their keyless commands
-// are given their slot. With replica reads, whose routing would send a
-// transaction's reads to a replica and the rest to the primary, each goes
-// alone, as a single read's does, and they are sent together from
-// goroutines of their own. Its error is the first failure, if any.
+// CACHING YES, MGET, their PTTLs, EXEC (see exchangeTracked). The
+// transactions go in one round trip, each node's in order on its
+// connection: their keyless commands are given their slot. The client
+// then resends a redirected command (a slot moving: MOVED, ASK) alone,
+// and its transaction aborts; so an aborted transaction is sent again on
+// its own, with keyless commands, which the client resends whole, request
+// for tracking included. With replica reads, whose routing would send a
+// transaction's reads to a replica and the rest to the primary, every
+// transaction goes on its own. Its error is the first failure, if any.
 func (c *RedisCache) getManyFramed(ctx context.Context, client rueidis.Client, keys []string, groups [][]int) (vals [][]byte, found []bool, pttl []int64, err error) {
 	vals, found, pttl = make([][]byte, len(keys)), make([]bool, len(keys)), make([]int64, len(keys))
+	alone := groups
 	if c.cfg.client.SendToReplicas == nil {
-		return vals, found, pttl, c.readFramed(ctx, client, keys, groups, true, vals, found, pttl)
+		failed, err := c.readFramed(ctx, client, keys, groups, true, vals, found, pttl)
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		alone = nil
+		for gi, err := range failed {
+			if err != nil {
+				alone = append(alone, groups[gi])
+			}
+		}
 	}
+	if err := c.readAlone(ctx, client, keys, alone, vals, found, pttl); err != nil {
+		return nil, nil, nil, err
+	}
+	return vals, found, pttl, nil
+}
+
+// readAlone reads the keys of each of groups by a transaction sent on its
+// own (see getManyFramed), from up to framedReads goroutines at once.
+func (c *RedisCache) readAlone(ctx context.Context, client rueidis.Client, keys []string, groups [][]int, vals [][]byte, found []bool, pttl []int64) error {
 	errs := make([]error, len(groups))
 	var wg sync.WaitGroup
 	sem := make(chan struct{}, framedReads)
 	for gi := range groups {
 		sem <- struct{}{}
 		wg.Go(func() {
-			errs[gi] = c.readFramed(ctx, client, keys, groups[gi:gi+1], false, vals, found, pttl)
-			<-sem
+			defer func() { <-sem }()
+			failed, err := c.readFramed(ctx, client, keys, groups[gi:gi+1], false, vals, found, pttl)
+			errs[gi] = cmp.Or(err, failed[0])
 		})
 	}
 	wg.Wait()
 	for _, err := range errs {
 		if err != nil {
-			return nil, nil, nil, err
+			return err
 		}
 	}
-	return vals, found, pttl, nil
+	return nil
 }
 
 // framedReads bounds the transactions of one tracked batch on a cluster
-// with replica reads in flight at once (see getManyFramed).
+// sent on their own at once (see getManyFramed).
 const framedReads = 32
 
 // readFramed reads the keys of groups, a transaction each (see
 // getManyFramed), in one round trip, into vals, found and pttl (at the
 // keys' positions); pin gives the keyless commands their group's slot.
-func (c *RedisCache) readFramed(ctx context.Context, client rueidis.Client, keys []string, groups [][]int, pin bool, vals [][]byte, found []bool, pttl []int64) error {
+// err is a failure of the round trip; failed[i] that of groups[i]'s
+// transaction (aborted, or answered amiss), whose keys are left as they
+// were.
+func (c *RedisCache) readFramed(ctx context.Context, client rueidis.Client, keys []string, groups [][]int, pin bool, vals [][]byte, found []bool, pttl []int64) (failed []error, err error) {
 	b := client.B()
 	slotted := func(cmd rueidis.Completed, key string) rueidis.Completed {
 		if pin {
@@ -346,41 +372,49 @@ func (c *RedisCache) readFramed(ctx context.Context, client rueidis.Client, keys
 	}
 	res, err := c.exchangeMulti(ctx, client, cmds)
 	if err != nil {
-		return err
+		return nil, err
 	}
+	failed = make([]error, len(groups))
 	next := 0
-	for _, g := range groups {
-		exec := next + 3 + len(g)          // MULTI, CLIENT CACHING, MGET, the PTTLs, then EXEC
-		for _, r := range res[next:exec] { // OK, QUEUED, or the error that aborted the transaction
-			if err := r.Error(); err != nil {
-				return c.classify(err)
-			}
-		}
-		replies, err := res[exec].ToArray()
+	for gi, g := range groups {
+		exec := next + 3 + len(g) // MULTI, CLIENT CACHING, MGET, the PTTLs, then EXEC
+		failed[gi] = c.takeFramed(res[next:exec+1], g, vals, found, pttl)
 		next = exec + 1
-		switch {
-		case err != nil:
+	}
+	return failed, nil
+}
+
+// takeFramed takes the replies of one transaction of readFramed, res (its
+// commands' and EXEC's), for the keys at positions g.
+func (c *RedisCache) takeFramed(res []rueidis.RedisResult, g []int, vals [][]byte, found []bool, pttl []int64) error {
+	for _, r := range res[:len(res)-1] { // OK, QUEUED, or the error that aborts the transaction
+		if err := r.Error(); err != nil {
 			return c.classify(err)
-		case len(replies) != 2+len(g):
-			return &Error{Class: ErrOperation, Cause: fmt.Errorf("EXEC of %d commands answered %d replies", 2+len(g), len(replies))}
 		}
-		acked := replies[0].Error() == nil
-		arr, err := replies[1].ToArray()
-		switch {
-		case err != nil:
-			return c.classify(err)
-		case len(arr) != len(g):
-			return &Error{Class: ErrOperation, Cause: fmt.Errorf("MGET of %d keys answered %d values", len(g), len(arr))}
+	}
+	replies, err := res[len(res)-1].ToArray()
+	switch {
+	case err != nil:
+		return c.classify(err)
+	case len(replies) != 2+len(g):
+		return &Error{Class: ErrOperation, Cause: fmt.Errorf("EXEC of %d commands answered %d replies", 2+len(g), len(replies))}
+	}
+	acked := replies[0].Error() == nil
+	arr, err := replies[1].ToArray()
+	switch {
+	case err != nil:
+		return c.classify(err)
+	case len(arr) != len(g):
+		return &Error{Class: ErrOperation, Cause: fmt.Errorf("MGET of %d keys answered %d values", len(g), len(arr))}
+	}
+	for j, i := range g {
+		s, err := arr[j].ToString()
+		if err != nil { // a nil: no such key, or not a string
+			continue
 		}
-		for j, i := range g {
-			s, err := arr[j].ToString()
-			if err != nil { // a nil: no such key, or not a string
-				continue
-			}
-			vals[i], found[i] = unsafe.Slice(unsafe.StringData(s), len(s)), true
-			if acked {
-				pttl[i], _ = replies[2+j].AsInt64()
-			}
+		vals[i], found[i] = unsafe.Slice(unsafe.StringData(s), len(s)), true
+		if acked {
+			pttl[i], _ = replies[2+j].AsInt64()
 		}
 	}
 	return nil

@@ -457,3 +457,80 @@ func BenchmarkClusterBatch(b *testing.B) {
 		})
 	}
 }
+
+// A hash slot moving (resharding) during tracked batches: the client
+// resends a redirected command alone, which aborted the batch's
+// transaction of that slot and failed the whole batch (every FetchMany
+// then loaded every input). The aborted transaction is now sent again on
+// its own, which the client resends whole: batches read every key while
+// the slot migrates (ASK) and once it has moved (MOVED).
+func TestClusterSlotMovesMidBatch(t *testing.T) {
+	t.Parallel()
+	cl := redistest.StartCluster(t, 3, 0)
+	ctx := ctxT(t)
+	ns := uniqueNamespace(t)
+	c := openCluster(t, cl, ns)
+	search := cache.Search[int, string](c)
+	ins := make([]int, 20)
+	for i := range ins {
+		ins[i] = i
+		if err := search.Set(ctx, i, "v"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	key, _ := search.Key(0)
+	var from, to *redistest.Server
+	for _, s := range cl.Primaries {
+		if out, _ := s.CLI("GET", key); strings.Contains(out, "MOVED") {
+			to = s
+		} else {
+			from = s
+		}
+	}
+	id := func(s *redistest.Server) string { out, _ := s.CLI("CLUSTER", "MYID"); return strings.TrimSpace(out) }
+	cli := func(s *redistest.Server, args ...string) {
+		t.Helper()
+		if out, err := s.CLI(args...); err != nil || strings.Contains(out, "ERR") {
+			t.Fatalf("%v: %v %s", args, err, out)
+		}
+	}
+	slot, _ := cl.Primaries[0].CLI("CLUSTER", "KEYSLOT", key)
+	slot = strings.TrimSpace(slot)
+	read := func(phase string) {
+		t.Helper()
+		for i := range 3 {
+			if vals, missing, err := search.GetMany(ctx, ins); err != nil || len(missing) != 0 || vals[0] != "v" {
+				t.Fatalf("%s, GetMany %d: missing %v, %v", phase, i, missing, err)
+			}
+			loads := 0
+			if _, err := search.FetchMany(ctx, ins, func(_ context.Context, in []int) ([]string, error) {
+				loads = len(in)
+				return make([]string, len(in)), nil
+			}); err != nil || loads != 0 {
+				t.Fatalf("%s, FetchMany %d: %d loads, %v; want none", phase, i, loads, err)
+			}
+		}
+	}
+	cli(to, "CLUSTER", "SETSLOT", slot, "IMPORTING", id(from))
+	cli(from, "CLUSTER", "SETSLOT", slot, "MIGRATING", id(to))
+	host, port, _ := strings.Cut(to.Addr, ":")
+	cli(from, "MIGRATE", host, port, "", "0", "5000", "KEYS", key)
+	read("slot migrating (ASK)")
+	for _, s := range cl.Primaries {
+		cli(s, "CLUSTER", "SETSLOT", slot, "NODE", id(to))
+	}
+	read("slot moved (MOVED)")
+	// Still coherent: the moved key's value, changed by another process,
+	// is read anew by a batch.
+	if err := cache.Search[int, string](openCluster(t, cl, ns)).Set(ctx, 0, "changed"); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(2 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		if vals, _, _ := search.GetMany(ctx, ins); vals[0] == "changed" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the moved key, changed by another process, still not read anew 2 s later")
+		}
+	}
+}
