@@ -125,24 +125,35 @@ func (c *RedisCache) breakerChanged(from, to breaker.State) {
 // pause) while Redis and the connection are well, and emptying n then
 // would turn a stall into failed Gets for the whole backoff. Until the
 // grace is over, n answers what it holds; a probe that closes the breaker
-// within it proves that the server answers on a connection that never
-// dropped (a dropped one empties n at once: rueidis' nil invalidation),
-// so the invalidations sent meanwhile come on it, in order, as always.
+// within it shows that the server answers. A connection that dropped has
+// emptied n already (rueidis' nil invalidation); on those that did not,
+// the invalidations sent meanwhile come late, in order, as they would
+// with no breaker at all.
 func (c *RedisCache) distrustNear(n *near.Cache) {
 	opened := c.redis.brk.Status()
-	time.AfterFunc(nearGrace(opened, c.cfg.OperationTimeout), func() {
+	grace := nearGrace(opened, c.cfg.BreakerBackoff, c.cfg.OperationTimeout)
+	go func() {
+		t := time.NewTimer(grace)
+		defer t.Stop()
+		select {
+		case <-c.redis.life.Done(): // closed: Close empties n
+			return
+		case <-t.C:
+		}
 		if st := c.redis.brk.Status(); st.State != breaker.Closed || st.Opens != opened.Opens {
 			n.Flush() // still open, or opened again since: no probe has vouched for n
 		}
-	})
+	}()
 }
 
 // nearGrace is how long the near cache keeps answering once the breaker
 // has opened (its status then is opened): the time of its first probe,
-// the backoff (Config.BreakerBackoff, jittered) and twice timeout
-// (Config.OperationTimeout) for its PING and the breaker's verdict.
-func nearGrace(opened breaker.Status, timeout time.Duration) time.Duration {
-	return max(time.Until(opened.Due), 0) + 2*timeout
+// its backoff, jittered (never more than backoff, Config.BreakerBackoff,
+// and a fifth: a breaker that opens again before any call succeeded
+// doubles its wait, which the near cache does not), and twice timeout
+// (Config.OperationTimeout) for the probe's PING and the verdict.
+func nearGrace(opened breaker.Status, backoff, timeout time.Duration) time.Duration {
+	return min(max(time.Until(opened.Due), 0), backoff+backoff/5) + 2*timeout
 }
 
 // startProbing starts the probe loop unless it runs.

@@ -240,9 +240,10 @@ const mgetChunk = 512
 
 // getMany reads the bytes under keys in one round trip: one MGET per
 // chunk of keys on a server, one per hash slot on a cluster (a command may
-// not span slots). With track (but for a cluster), the server is asked to
-// report the next change of each key (CLIENT CACHING YES before each
-// MGET), and tracked says whether it was; with track or withTTL, pttl
+// not span slots). With track, the server is asked to report the next
+// change of each key (CLIENT CACHING YES before each MGET; on a cluster,
+// a transaction per slot: see getManyFramed), and tracked says whether it
+// was; with track or withTTL, pttl
 // holds each key's PTTL reply (0 for a key of a group the server would
 // not track). vals[i] aliases the reply and must not be modified;
 // found[i] is false for a missing key.

@@ -157,10 +157,9 @@ type Config struct {
 	// 64 MiB; negative turns the near cache off. It is off, whatever
 	// this says, against a server without client tracking (Redis before 6,
 	// RESP2-only proxies, some embedded test servers): [RedisCache.Health]
-	// and the log say so. On a Redis Cluster, values read one at a time
-	// fill it (each read is tracked by the node that answers it, across
-	// redirections and failovers too); batches (GetMany, FetchMany) are
-	// answered from it but do not fill it.
+	// and the log say so. On a Redis Cluster, single reads and batches
+	// fill it alike (each read is tracked by the node that answers it,
+	// across redirections and failovers too).
 	NearCacheBytes int
 
 	// NearCacheMaxAge is the longest a value is served from the near cache

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/media-gateway/discovery/cache/internal/breaker"
 	"github.com/media-gateway/discovery/cache/internal/envelope"
 )
 
@@ -155,5 +156,25 @@ func TestErrorNotWrappedInItself(t *testing.T) {
 	_, _, err := search.Get(context.Background(), "q")
 	if !errors.Is(err, ErrSerialization) || strings.Count(err.Error(), key) != 1 {
 		t.Errorf("Get of bytes not in this cache's format = %v; want ErrSerialization, naming the key once", err)
+	}
+}
+
+// The near cache answers through the breaker's first probe at most: a
+// breaker that opened again before any call succeeded waits longer (its
+// backoff doubles), the near cache does not.
+func TestNearGraceBounded(t *testing.T) {
+	const backoff, timeout = time.Second, 500 * time.Millisecond
+	now := time.Now()
+	for _, tc := range []struct {
+		due    time.Time
+		lo, hi time.Duration
+	}{
+		{now.Add(900 * time.Millisecond), 1800 * time.Millisecond, 1900 * time.Millisecond}, // the first probe's time
+		{now.Add(8 * time.Second), 2200 * time.Millisecond, 2200 * time.Millisecond},        // a doubled backoff: capped
+		{time.Time{}, time.Second, time.Second},                                             // probing already
+	} {
+		if g := nearGrace(breaker.Status{Due: tc.due}, backoff, timeout); g < tc.lo || g > tc.hi {
+			t.Errorf("grace with the probe due in %v = %v; want within [%v, %v]", time.Until(tc.due).Round(time.Millisecond), g, tc.lo, tc.hi)
+		}
 	}
 }

@@ -284,8 +284,8 @@ func (s store[V]) getMany(ctx context.Context, keys, alts []string, extend bool)
 }
 
 // readMany reads the keys at positions rest from Redis into vals, metas
-// and hit, tracked and kept in the near cache when t is not nil (but on a
-// cluster, whose batches are not tracked), and returns how many were
+// and hit, tracked and kept in the near cache when t is not nil, and
+// returns how many were
 // found and how many missed; each undecodable or oversized value is a
 // miss, recorded with its class, and marked in unusable when it is not
 // nil.
