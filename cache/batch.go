@@ -267,18 +267,18 @@ func (s store[V]) putMany(ctx context.Context, keys []string, vals []V, absent [
 	}
 	landed, err := s.c.keyspace.setMany(ctx, sentKeys, stored, ttls, sentAbsent)
 	s.c.wroteAll(sentKeys) // as after put's write
-	if err != nil {
+	if err != nil && landed == nil {
 		return 0, failIf(err, OpSetMany, s.k, sentKeys[0])
 	}
 	n := 0
 	for j, i := range sent {
 		if !landed[j] {
-			continue // the key was written during the load: its value stays
+			continue // the key was written during the load (its value stays), or a replacement failed
 		}
 		n++
 		if s.stale {
 			s.keepStale(keys[i], vals[i], sizes[j], true)
 		}
 	}
-	return n, refused
+	return n, cmp.Or(failIf(err, OpSetMany, s.k, sentKeys[0]), refused)
 }

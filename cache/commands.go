@@ -346,7 +346,7 @@ func (c *RedisCache) setMany(ctx context.Context, keys []string, vals [][]byte, 
 	if len(refused) > 0 {
 		err = c.replaceOtherTypes(ctx, client, keys, vals, ttls, refused, stored)
 	}
-	return stored, err
+	return stored, err // stored holds what SET NX stored even when a replacement failed
 }
 
 // replaceOtherTypes stores vals[i] under keys[i] for ttls[i], i in at,

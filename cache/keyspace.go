@@ -36,7 +36,8 @@ type keyspace interface {
 	setAbsent(ctx context.Context, key string, val []byte, ttl time.Duration) (bool, error)
 	// setMany stores vals[i] under keys[i] for ttls[i] in one round trip,
 	// only if keys[i] holds nothing where absent[i] (absent nil: none),
-	// and reports which it stored.
+	// and reports which it stored (stored may be set with err: a write
+	// after the first round trip failed).
 	setMany(ctx context.Context, keys []string, vals [][]byte, ttls []time.Duration, absent []bool) (stored []bool, err error)
 	// acquire takes a lease on key if it holds nothing (SET NX PX ttl) and
 	// reads what it holds, tracked or not.
