@@ -289,8 +289,15 @@ func TestLoadedValueNeverOverwritesNewer(t *testing.T) {
 			t.Run(tc.mode+"/"+change, func(t *testing.T) {
 				t.Parallel()
 				ns := uniqueNamespace(t)
+				url := redisURL(t)
+				if tc.mode == "legacy writer" {
+					// The original service's keys have no namespace: a
+					// test clearing them on the shared server would clear
+					// this one's too.
+					url = redistest.Start(t).URL()
+				}
 				edit := func(cfg *cache.Config) {
-					cfg.Namespace = ns
+					cfg.URL, cfg.Namespace = url, ns
 					if tc.edit != nil {
 						tc.edit(cfg)
 					}
@@ -335,7 +342,7 @@ func TestLoadedValueNeverOverwritesNewer(t *testing.T) {
 					}
 				case "raw write": // another writer, such as the original service: plain JSON
 					want = "written by another"
-					raw := rawClient(t, redisURL(t))
+					raw := rawClient(t, url)
 					if err := raw.Do(ctx, raw.B().Set().Key(key).Value(`"`+want+`"`).Px(time.Minute).Build()).Error(); err != nil {
 						t.Fatal(err)
 					}
@@ -353,7 +360,7 @@ func TestLoadedValueNeverOverwritesNewer(t *testing.T) {
 					t.Errorf("Fetch = %q; want its loader's value", v)
 				}
 				if change == "raw write" {
-					raw := rawClient(t, redisURL(t))
+					raw := rawClient(t, url)
 					if got, err := raw.Do(ctx, raw.B().Get().Key(key).Build()).ToString(); got != `"`+want+`"` {
 						t.Errorf("after another writer's write during the load, the key holds %q (%v); want that write", got, err)
 					}
