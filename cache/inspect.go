@@ -39,7 +39,8 @@ type Inspection struct {
 	Payload    int       // the payload's size, decompressed
 
 	// Value is the value decoded without its type: maps, slices, strings,
-	// numbers (as encoding/json would give them), or []float32 for an
+	// numbers, exactly as stored (json.Number from JSON, int64 or uint64
+	// from CBOR's integers, float64 from its floats), or []float32 for an
 	// embedding. Nil when it could not be decoded; DecodeError then says
 	// why.
 	Value       any

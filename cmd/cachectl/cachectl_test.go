@@ -129,8 +129,13 @@ func TestWarmInspectStatsClear(t *testing.T) {
 	}
 
 	code, out, _ = cli(t, "", "inspect", "search", "the last empire")
-	if code != 0 || !strings.Contains(out, "codec       json") || !strings.Contains(out, `"for": "the last empire"`) || !strings.Contains(out, "ttl ") {
-		t.Errorf("inspect search = %d\n%s", code, out)
+	if code != 0 || !strings.Contains(out, "codec       json") || !strings.Contains(out, `"for": "the last empire"`) || !strings.Contains(out, "ttl ") ||
+		!strings.Contains(out, "9007199254740993") {
+		t.Errorf("inspect search = %d\n%s; want the id exact", code, out)
+	}
+	code, out, _ = cli(t, "", "inspect", "search", "the last empire", "--json")
+	if code != 0 || !strings.Contains(out, `"id": 9007199254740993`) && !strings.Contains(out, `"id":9007199254740993`) {
+		t.Errorf("inspect search --json = %d\n%s; want the id exact", code, out)
 	}
 	code, out, _ = cli(t, "", "inspect", "embedding", "--model", "m", "a text", "--json")
 	var in cache.Inspection
@@ -242,3 +247,43 @@ func TestClearProgressBarOnTerminal(t *testing.T) {
 }
 
 func regexpMatch(s, pattern string) bool { return regexp.MustCompile(pattern).MatchString(s) }
+
+// warm without --force leaves alone the values the service cached, in
+// its own codec (CBOR for plain structs): it read them as JSON, failed,
+// took them for misses, and replaced them with its loader's. inspect
+// shows their integers exact.
+func TestWarmNeverReplacesCachedValues(t *testing.T) {
+	_, c := server(t)
+	ctx := context.Background()
+	type hit struct {
+		ID    int64   `json:"id"`
+		Score float64 `json:"score"`
+	}
+	type intent struct {
+		Genre string `json:"genre"`
+		Year  int    `json:"year"`
+	}
+	const big = 9007199254740993
+	if err := cache.Search[string, []hit](c).Set(ctx, "cached", []hit{{ID: big, Score: 0.5}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := cache.Intents[intent](c, "").Set(ctx, "cached", intent{Genre: "noir", Year: 1946}); err != nil {
+		t.Fatal(err)
+	}
+	for _, kind := range []string{"search", "intent"} {
+		code, out, errOut := cli(t, "\"cached\"\n\"new\"\n", "warm", kind, "--input", "-", "--loader-cmd", `echo '"from the loader"'`)
+		if code != 0 || !strings.Contains(out, "2 inputs, 1 already cached, 1 loaded, 0 failed") {
+			t.Errorf("warm %s over a value the service cached = %d\n%s%s", kind, code, out, errOut)
+		}
+	}
+	if v, ok, err := cache.Search[string, []hit](c).Get(ctx, "cached"); !ok || err != nil || len(v) != 1 || v[0].ID != big {
+		t.Errorf("the service's search value after warm: %+v, %v, %v; want it untouched", v, ok, err)
+	}
+	if v, ok, err := cache.Intents[intent](c, "").Get(ctx, "cached"); !ok || err != nil || v.Year != 1946 {
+		t.Errorf("the service's intent after warm: %+v, %v, %v; want it untouched", v, ok, err)
+	}
+	code, out, _ := cli(t, "", "inspect", "search", "cached", "--json")
+	if code != 0 || !strings.Contains(out, "cbor") || !regexpMatch(out, `"id":\s*9007199254740993`) {
+		t.Errorf("inspect of a CBOR value = %d\n%s; want its id exact", code, out)
+	}
+}

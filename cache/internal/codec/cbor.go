@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"reflect"
 	"sync"
@@ -88,13 +89,45 @@ func Auto[V any]() Codec[V] {
 
 // Reading returns the codec that decodes a value of cd's kind stored with
 // codec stored: JSON for a JSON value read by a kind that now writes CBOR
-// (values written before it did), cd otherwise.
+// (values written before it did); for a view of an interface type (any:
+// tools that read a kind's values without their type, such as cachectl),
+// the stored codec, decoding as Any does; cd otherwise.
 func Reading[V any](cd Codec[V], stored envelope.Codec) Codec[V] {
-	if stored == envelope.CodecJSON && cd.ID() == envelope.CodecCBOR {
+	switch {
+	case stored == cd.ID():
+		return cd
+	case stored == envelope.CodecJSON && cd.ID() == envelope.CodecCBOR:
 		return JSON[V]{}
+	case reflect.TypeFor[V]().Kind() == reflect.Interface:
+		return untyped[V]{stored}
 	}
 	return cd
 }
+
+// untyped reads values of any codec into V, an interface type, as Any
+// decodes them; it writes nothing.
+type untyped[V any] struct{ stored envelope.Codec }
+
+func (u untyped[V]) ID() envelope.Codec { return u.stored }
+
+func (u untyped[V]) Append(dst []byte, _ V) ([]byte, error) {
+	return dst, fmt.Errorf("codec: a %s reader does not write", u.stored)
+}
+
+func (u untyped[V]) Decode(payload []byte) (V, error) {
+	var zero V
+	a, err := Any(u.stored, payload)
+	if err != nil {
+		return zero, err
+	}
+	v, ok := a.(V)
+	if !ok {
+		return zero, fmt.Errorf("codec: a %s value decodes to %T, not %v", u.stored, a, reflect.TypeFor[V]())
+	}
+	return v, nil
+}
+
+func (untyped[V]) SizeHint(V) int { return 0 }
 
 var plainTypes sync.Map // reflect.Type → bool
 
@@ -201,13 +234,23 @@ var cborAny, _ = cbor.DecOptions{
 
 // Any decodes a payload stored with codec stored into plain Go values,
 // whatever type wrote it: for looking at a value without its type
-// (cachectl inspect).
+// (cachectl inspect, a view of type any). Numbers are exact: json.Number
+// for JSON, int64 or uint64 for CBOR integers.
 func Any(stored envelope.Codec, payload []byte) (any, error) {
 	switch stored {
 	case envelope.CodecJSON:
+		// Numbers as written (json.Number): a 64-bit id must not round
+		// through a float64.
+		dec := json.NewDecoder(bytes.NewReader(payload))
+		dec.UseNumber()
 		var v any
-		err := json.Unmarshal(payload, &v)
-		return v, err
+		if err := dec.Decode(&v); err != nil {
+			return nil, err
+		}
+		if dec.More() {
+			return nil, errors.New("codec: JSON payload has data after its value")
+		}
+		return v, nil
 	case envelope.CodecCBOR:
 		var v any
 		err := cborAny.Unmarshal(payload, &v)

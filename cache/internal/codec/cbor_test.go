@@ -2,6 +2,7 @@ package codec
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/url"
 	"reflect"
 	"strings"
@@ -128,5 +129,57 @@ func TestCBORHostileInput(t *testing.T) {
 		if allocs := testing.AllocsPerRun(3, func() { CBOR[[]plainHit]{}.Decode(in) }); allocs > 20 {
 			t.Errorf("%s: %v allocations", name, allocs)
 		}
+	}
+}
+
+// A view of type any (a tool reading a kind's values without their type)
+// reads every codec a kind may write, numbers exact: it used to read a
+// CBOR value as JSON, fail, and take it for a miss (cachectl warm then
+// replaced the service's value).
+func TestReadingUntyped(t *testing.T) {
+	const big = 9007199254740993 // 2^53 + 1: a float64 would round it
+	type item struct {
+		ID   int64    `json:"id"`
+		Tags []string `json:"tags"`
+	}
+	cborPayload, err := CBOR[item]{}.Append(nil, item{ID: big, Tags: []string{"a"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	vec, _ := Float32LE{}.Append(nil, []float32{0.5, -1})
+	for _, tc := range []struct {
+		stored  envelope.Codec
+		payload []byte
+		want    string
+	}{
+		{envelope.CodecCBOR, cborPayload, `{"id":9007199254740993,"tags":["a"]}`},
+		{envelope.CodecFloat32LE, vec, `[0.5,-1]`},
+	} {
+		cd := Reading[any](JSON[any]{}, tc.stored)
+		if cd.ID() != tc.stored {
+			t.Errorf("reading %s with an any view: codec %s", tc.stored, cd.ID())
+		}
+		v, err := cd.Decode(tc.payload)
+		if err != nil {
+			t.Errorf("reading %s with an any view: %v", tc.stored, err)
+			continue
+		}
+		if got, _ := json.Marshal(v); string(got) != tc.want {
+			t.Errorf("reading %s with an any view = %s; want %s", tc.stored, got, tc.want)
+		}
+	}
+	// Any, as inspect uses it, keeps JSON's numbers exact too (a view of
+	// type any reading JSON decodes as encoding/json does).
+	if v, err := Any(envelope.CodecJSON, []byte(`{"id":9007199254740993}`)); err != nil || fmt.Sprint(v) != "map[id:9007199254740993]" {
+		t.Errorf("Any of JSON = %v, %v; want the id exact", v, err)
+	}
+	if _, err := Any(envelope.CodecJSON, []byte(`1 2`)); err == nil {
+		t.Error("Any of two JSON values: no error")
+	}
+	if cd := Reading[item](JSON[item]{}, envelope.CodecFloat32LE); cd.ID() != envelope.CodecJSON {
+		t.Errorf("a typed view reading another codec: %s; want its own (the mismatch is an error)", cd.ID())
+	}
+	if _, err := Reading[any](JSON[any]{}, envelope.CodecCBOR).Append(nil, 1); err == nil {
+		t.Error("an untyped reader wrote")
 	}
 }
