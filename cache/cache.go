@@ -124,7 +124,10 @@ type testHooks struct {
 // password or user: WRONGPASS, NOAUTH). Close the cache when done.
 //
 // When Redis cannot be reached (refused, no answer within
-// Config.DialTimeout, or ctx's deadline), New still returns a working
+// Config.DialTimeout, or ctx's deadline; an address that accepts
+// connections and closes them, as a proxy or service-mesh sidecar does
+// while its Redis is down; a server that answers it cannot serve yet,
+// LOADING its data, BUSY, MASTERDOWN), New still returns a working
 // cache: Fetch answers from its loaders, Get and Set fail at once with
 // [ErrUnavailable] (wrapping [ErrCircuitOpen]), and the cache connects in
 // the background, with backoff, as soon as Redis answers; [RedisCache.Health]
@@ -141,11 +144,13 @@ func New(ctx context.Context, cfg Config) (*RedisCache, error) {
 	}
 	c := assemble(r)
 	if err := c.connect(ctx); err != nil {
-		if bad := notRedis(err, r.client.InitAddress); bad != nil {
+		err, bad := notRedis(err, r.client.InitAddress)
+		if bad {
 			c.Close()
-			return nil, bad
+			return nil, err
 		}
-		if r.RequireConnection || classOf(err) != ErrUnavailable || misconfigured(err) || errors.Is(ctx.Err(), context.Canceled) {
+		away := classOf(err) == ErrUnavailable || cannotServe(err) // unreachable, or up but not serving yet (LOADING…)
+		if r.RequireConnection || !away || misconfigured(err) || errors.Is(ctx.Err(), context.Canceled) {
 			c.Close()
 			return nil, err
 		}
@@ -205,54 +210,62 @@ func misconfigured(err error) bool {
 		errors.As(err, &hostname) || errors.As(err, &invalid)
 }
 
-// notRedis returns an ErrInvalidConfig error when err, a failure to
-// connect, came from an address that accepts connections but does not
-// speak Redis: a Redis Cluster bus port (its cluster-port), or a TLS-only
-// port given without rediss://. Such a port resets the connection on the
-// first command; it is then asked PING twice, raw, and condemned if it
-// closes without answering or answers in TLS. Otherwise it returns nil,
-// and the failure is taken for an outage.
-func notRedis(err error, addrs []string) error {
+// notRedis looks at err, a failure to connect that the server's side
+// closed, for an address that accepts connections but does not speak
+// Redis. One that answers PING in TLS (a TLS-only port given without
+// rediss://) or with bytes that are not RESP is misconfigured: notRedis
+// returns an ErrInvalidConfig error naming it, and bad. One that accepts
+// and closes without a word may be a cluster node's bus port (its
+// cluster-port), but also a proxy or a service-mesh sidecar (Envoy,
+// Istio) whose Redis is down: an outage, so err is returned with that
+// hint, for the log and Health, and New starts without Redis. Any other
+// err is returned as it is.
+func notRedis(err error, addrs []string) (_ error, bad bool) {
 	if !errors.Is(err, syscall.ECONNRESET) && !errors.Is(err, io.EOF) {
-		return nil
+		return err, false
 	}
 	for _, addr := range addrs {
-		if why := speaksRedis(addr); why != "" {
+		switch why, silent := speaksRedis(addr); {
+		case why == "":
+		case silent:
+			return &Error{Op: OpConnect, Key: addr, Class: ErrUnavailable,
+				Cause: fmt.Errorf("%w: %s %s (a proxy or sidecar whose Redis is down? or not a Redis server's data port: a cluster node's bus port, its cluster-port, or a TLS port, for which use rediss://?)", err, addr, why)}, false
+		default:
 			return &Error{Op: OpConnect, Key: addr, Class: ErrInvalidConfig,
-				Cause: fmt.Errorf("%s %s: it is not a Redis server's data port (is it a cluster node's bus port, its cluster-port? a TLS port, for which use rediss://?)", addr, why)}
+				Cause: fmt.Errorf("%s %s: it is not a Redis server's data port (a TLS port, for which use rediss://? a cluster node's bus port?)", addr, why)}, true
 		}
 	}
-	return nil
+	return err, false
 }
 
 // speaksRedis sends PING twice to addr (12 bytes: more than a cluster bus
 // reads before it checks its header) and says what is wrong with the
 // answer: "" for a RESP answer, or when there is no telling (no connection,
-// no answer within a second).
-func speaksRedis(addr string) string {
+// no answer within a second); silent when it closed without a word.
+func speaksRedis(addr string) (why string, silent bool) {
 	conn, err := net.DialTimeout("tcp", addr, time.Second)
 	if err != nil {
-		return ""
+		return "", false
 	}
 	defer conn.Close()
 	conn.SetDeadline(time.Now().Add(time.Second))
 	if _, err := conn.Write([]byte("PING\r\nPING\r\n")); err != nil {
-		return ""
+		return "", false
 	}
 	var b [1]byte
 	_, err = conn.Read(b[:])
 	var ne net.Error
 	switch {
 	case errors.As(err, &ne) && ne.Timeout():
-		return ""
+		return "", false
 	case err != nil:
-		return "accepted a connection and closed it without answering PING"
+		return "accepted a connection and closed it without answering PING", true
 	case b[0] == 0x15 || b[0] == 0x16: // a TLS alert or handshake record
-		return "answered PING in TLS"
+		return "answered PING in TLS", false
 	case !strings.ContainsRune("+-:$*_,#!=(%~>|", rune(b[0])):
-		return fmt.Sprintf("answered PING with byte %#x, not RESP", b[0])
+		return fmt.Sprintf("answered PING with byte %#x, not RESP", b[0]), false
 	}
-	return ""
+	return "", false
 }
 
 // connect builds the client and checks the server: with client tracking
@@ -284,7 +297,10 @@ func (c *RedisCache) connect(ctx context.Context) error {
 			return &Error{Op: OpConnect, Key: r.redactedURL, Class: ErrInvalidConfig, Cause: fmt.Errorf("%w (%s)", err, why)}
 		}
 		class, hint := classOf(err), "is Redis running there? set Config.URL or REDIS_URL"
-		if class == ErrOperation { // the server answered the handshake with an error
+		switch {
+		case cannotServe(err): // up, but loading its data, running a script, without its primary: an outage, for now
+			class, hint = ErrUnavailable, "the server cannot serve yet; the cache connects once it can"
+		case class == ErrOperation: // the server answered the handshake with an error
 			hint = "check the user, password and ACL in the URL"
 			if r.client.Sentinel.MasterSet != "" {
 				hint += ", and the sentinels' in Config.Sentinel"

@@ -1,11 +1,14 @@
 package cache_test
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -329,4 +332,96 @@ func TestBreakerIgnoresImpatientCallers(t *testing.T) {
 		t.Errorf("breaker %+v after %d Fetches gave up on a healthy Redis; want it never opened", st, abandoned.Load())
 	}
 	t.Logf("%d Fetches ended with their caller's deadline; breaker never opened", abandoned.Load())
+}
+
+// A service-mesh sidecar (Envoy, Istio) accepts connections and closes
+// them while the Redis behind it is down; New took that for a port that
+// is not Redis's (ErrInvalidConfig) and the service did not start. It now
+// starts without Redis, says why it may be so in Health and the log, and
+// connects once the sidecar forwards again.
+func TestStartsDegradedBehindSidecar(t *testing.T) {
+	t.Parallel()
+	srv := redistest.Start(t)
+	sidecar := redistest.StartProxy(t, srv.Addr)
+	sidecar.Hangup()
+	ctx := ctxT(t)
+	c, err := cache.New(ctx, cache.Config{URL: sidecar.URL(), BreakerBackoff: 50 * time.Millisecond, BreakerMaxBackoff: 200 * time.Millisecond})
+	if err != nil {
+		t.Fatalf("New behind a sidecar whose Redis is down: %v; want a cache that starts without it", err)
+	}
+	defer c.Close()
+	if v, err := cache.Search[string, int](c).Fetch(ctx, "q", func(context.Context) (int, error) { return 7, nil }); v != 7 || err != nil {
+		t.Errorf("Fetch before connecting = %d, %v; want the loader's 7", v, err)
+	}
+	h, err := c.Health(ctx)
+	if err == nil || h.Connected || !strings.Contains(h.Breaker.LastError, "sidecar") || !strings.Contains(h.Breaker.LastError, "bus port") {
+		t.Fatalf("Health behind the sidecar = %+v, %v; want not connected, the last error naming a sidecar and the bus port", h, err)
+	}
+	sidecar.Heal()
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(20 * time.Millisecond) { // a bound: probes come every 50–200 ms
+		if h, err = c.Health(ctx); err == nil && h.Connected {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("not connected 20 s after the sidecar forwarded again: %+v, %v", h, err)
+		}
+	}
+	if err := cache.Search[string, int](c).Set(ctx, "q", 1); err != nil {
+		t.Errorf("Set once connected: %v", err)
+	}
+}
+
+// A Redis loading its data at start (restarting with persistence) answers
+// -LOADING: New failed with ErrOperation and an ACL hint. It now starts
+// without Redis, as for any outage.
+func TestStartsDegradedWhileLoading(t *testing.T) {
+	t.Parallel()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() { // a server that answers every read with LOADING
+		for {
+			conn, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer conn.Close()
+				r := bufio.NewReader(conn)
+				for { // one reply per command: *N, then N of $len and the bytes
+					line, err := r.ReadString('\n')
+					if err != nil || !strings.HasPrefix(line, "*") {
+						return
+					}
+					n, _ := strconv.Atoi(strings.TrimSpace(line[1:]))
+					for range n {
+						head, err := r.ReadString('\n')
+						if err != nil {
+							return
+						}
+						size, _ := strconv.Atoi(strings.TrimSpace(head[1:]))
+						if _, err := r.Discard(size + 2); err != nil {
+							return
+						}
+					}
+					conn.Write([]byte("-LOADING Redis is loading the dataset in memory\r\n"))
+				}
+			}()
+		}
+	}()
+	ctx := ctxT(t)
+	c, err := cache.New(ctx, cache.Config{URL: "redis://" + ln.Addr().String(), BreakerBackoff: time.Second})
+	if err != nil {
+		t.Fatalf("New against a Redis loading its data: %v; want a cache that starts without it", err)
+	}
+	defer c.Close()
+	h, err := c.Health(ctx)
+	if err == nil || h.Connected || !strings.Contains(h.Breaker.LastError, "LOADING") || strings.Contains(h.Breaker.LastError, "ACL") {
+		t.Errorf("Health while Redis loads = %+v, %v; want not connected, the last error saying LOADING, no ACL hint", h, err)
+	}
+	if _, err := cache.New(ctx, cache.Config{URL: "redis://" + ln.Addr().String(), RequireConnection: true}); !errors.Is(err, cache.ErrUnavailable) {
+		t.Errorf("New with RequireConnection while Redis loads: %v; want ErrUnavailable", err)
+	}
 }

@@ -245,8 +245,10 @@ func TestSentinelAddressRefused(t *testing.T) {
 }
 
 // A cluster node's bus port (its cluster-port) given as a server's address
-// is refused by New, not taken for an outage.
-func TestClusterBusAddressRefused(t *testing.T) {
+// closes the connection without a word, as a sidecar whose Redis is down
+// does: New starts without Redis (it cannot tell the two apart), and the
+// error in Health and the log names the bus port as a possible cause.
+func TestClusterBusAddressNamed(t *testing.T) {
 	t.Parallel()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -256,8 +258,15 @@ func TestClusterBusAddressRefused(t *testing.T) {
 	l.Close()
 	redistest.Start(t, "--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf", "--cluster-port", fmt.Sprint(bus))
 	addr := fmt.Sprintf("127.0.0.1:%d", bus)
-	_, err = cache.New(ctxT(t), cache.Config{URL: "redis://" + addr})
-	if !errors.Is(err, cache.ErrInvalidConfig) || !strings.Contains(err.Error(), "bus port") {
-		t.Errorf("New on a cluster bus port: %v; want ErrInvalidConfig naming the bus port", err)
+	c, err := cache.New(ctxT(t), cache.Config{URL: "redis://" + addr})
+	if err != nil {
+		t.Fatalf("New on a cluster bus port: %v; want a cache started without Redis", err)
+	}
+	defer c.Close()
+	if h, err := c.Health(ctxT(t)); err == nil || !strings.Contains(h.Breaker.LastError, "bus port") {
+		t.Errorf("Health on a cluster bus port = %+v, %v; want the last error naming the bus port", h, err)
+	}
+	if _, err := cache.New(ctxT(t), cache.Config{URL: "redis://" + addr, RequireConnection: true}); !errors.Is(err, cache.ErrUnavailable) || !strings.Contains(err.Error(), "bus port") {
+		t.Errorf("New with RequireConnection on a cluster bus port: %v; want ErrUnavailable naming the bus port", err)
 	}
 }

@@ -36,6 +36,7 @@ const (
 	pass fault = iota
 	blackhole
 	refuse
+	hangup
 )
 
 // StartProxy starts a proxy to target ("127.0.0.1:PORT") and closes it
@@ -63,6 +64,20 @@ func (p *Proxy) Dials() int64 { return p.dials.Load() }
 // Bytes sent meanwhile are held, and delivered after Heal, as TCP would
 // retransmit them.
 func (p *Proxy) Blackhole() { p.set(blackhole, 0) }
+
+// Hangup accepts connections and closes them at once (FIN), and closes
+// the open ones: what a proxy or a service-mesh sidecar (Envoy, Istio)
+// does while the Redis behind it is down. Heal forwards again.
+func (p *Proxy) Hangup() {
+	p.set(hangup, 0)
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for c := range p.conns {
+		c.client.Close()
+		c.server.Close()
+		delete(p.conns, c)
+	}
+}
 
 // Latency delays every chunk of bytes, each way, by d.
 func (p *Proxy) Latency(d time.Duration) { p.set(pass, d) }
@@ -144,6 +159,10 @@ func (p *Proxy) accept(ln net.Listener) {
 			return
 		}
 		p.dials.Add(1)
+		if f, _, _ := p.state(); f == hangup {
+			client.Close()
+			continue
+		}
 		server, err := net.Dial("tcp", p.target)
 		if err != nil {
 			client.Close()
