@@ -169,9 +169,20 @@ func TestWarmInspectStatsClear(t *testing.T) {
 	if code != 0 || !strings.Contains(out, "would remove 3 keys") {
 		t.Errorf("clear --dry-run = %d %s", code, out)
 	}
-	code, out, errOut = cli(t, "", "clear", "search")
+	code, _, errOut = cli(t, "", "clear", "search")
+	if code != 2 || !strings.Contains(errOut, "--yes") {
+		t.Errorf("clear search without a terminal nor --yes = %d %s; want status 2 saying to add --yes", code, errOut)
+	}
+	if n, _ := c.Clear(ctx, cache.ClearOptions{Kind: cache.KindSearch, DryRun: true}); n != 3 {
+		t.Errorf("%d search keys after a clear refused; want 3", n)
+	}
+	code, out, errOut = cli(t, "", "clear", "search", "--yes")
 	if code != 0 || !strings.Contains(out, "removed 3 keys") || !strings.Contains(errOut, "clearing kind search: 3 of 3") {
-		t.Errorf("clear search = %d\n%s%s; want the count and a plain progress line", code, out, errOut)
+		t.Errorf("clear search --yes = %d\n%s%s; want the count and a plain progress line", code, out, errOut)
+	}
+	code, _, errOut = cli(t, "", "clear", "nosuchkind", "--yes")
+	if code != 1 || !strings.Contains(errOut, `"nosuchkind" has no key`) || !strings.Contains(errOut, "embedding (1)") {
+		t.Errorf("clear of a kind with no key = %d %s; want status 1 listing the kinds that have keys", code, errOut)
 	}
 	if n, _ := c.Clear(ctx, cache.ClearOptions{All: true, DryRun: true}); n != 1 {
 		t.Errorf("%d keys left after clearing search; want the embedding", n)
@@ -225,6 +236,7 @@ func TestClearProgressBarOnTerminal(t *testing.T) {
 	cmd.Env = os.Environ()
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
+	cmd.Stdin = strings.NewReader("yes\n") // the answer to its question, through the terminal
 	done := make(chan error, 1)
 	go func() { done <- cmd.Run() }()
 	select {
@@ -237,6 +249,9 @@ func TestClearProgressBarOnTerminal(t *testing.T) {
 		t.Fatalf("cachectl clear on a terminal did not end:\n%s", out.String())
 	}
 	s := out.String()
+	if !strings.Contains(s, "This will remove 5000 keys of kind search") {
+		t.Errorf("clear on a terminal did not ask first:\n%q", s)
+	}
 	if !strings.Contains(s, "clearing kind search") || !strings.Contains(s, "100%") || !strings.Contains(s, "5000/5000") ||
 		!strings.Contains(s, "keys/s") || !strings.Contains(s, "removed 5000 keys") {
 		t.Errorf("terminal output has no progress bar with count, rate and completion:\n%q", s)

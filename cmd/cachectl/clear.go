@@ -1,17 +1,24 @@
 package main
 
 import (
+	"bufio"
+	"context"
+	"errors"
 	"fmt"
+	"os"
+	"sort"
+	"strings"
 	"time"
 
 	"github.com/schollz/progressbar/v3"
 	"github.com/spf13/cobra"
+	"golang.org/x/term"
 
 	"github.com/media-gateway/discovery/cache"
 )
 
 func (a *app) clearCmd() *cobra.Command {
-	var all, dryRun bool
+	var all, dryRun, yes bool
 	cmd := &cobra.Command{
 		Use:   "clear (KIND | --all) [--dry-run]",
 		Short: "Remove every value of a kind, or of the whole namespace; --dry-run counts them",
@@ -19,6 +26,11 @@ func (a *app) clearCmd() *cobra.Command {
 your own) or, with --all, every key of the namespace, and nothing outside it. Keys
 are found with SCAN and removed with UNLINK in batches of about 1000: Redis is
 never blocked. --dry-run counts what would go and removes nothing.
+
+Removing asks first: on a terminal, clear says how many keys it would remove and
+waits for "yes"; without a terminal (a script, a pipe), it refuses unless --yes is
+given. A kind with no key in the namespace is an error (status 1) that lists the
+kinds that have keys.
 
 On a terminal, a progress bar shows the rate and the time left; otherwise one line
 is printed per 10,000 keys. On a Redis Cluster with a primary down, the others are
@@ -49,6 +61,14 @@ the cluster has promoted its replica.`,
 			total, err := c.Clear(ctx, cache.ClearOptions{Kind: o.Kind, All: o.All, DryRun: true})
 			if err != nil {
 				return err
+			}
+			if total == 0 && !all {
+				return a.noSuchKind(ctx, c, o.Kind)
+			}
+			if !dryRun && total > 0 && !yes {
+				if err := a.confirm(fmt.Sprintf("remove %d keys of %s in namespace %s", total, what, c.Namespace())); err != nil {
+					return err
+				}
 			}
 			n := total
 			if !dryRun && total > 0 {
@@ -82,7 +102,43 @@ the cluster has promoted its replica.`,
 	}
 	cmd.Flags().BoolVar(&all, "all", false, "clear every key of the namespace")
 	cmd.Flags().BoolVar(&dryRun, "dry-run", false, "count the keys that would be removed; remove nothing")
+	cmd.Flags().BoolVarP(&yes, "yes", "y", false, "remove without asking (needed without a terminal)")
 	return cmd
+}
+
+// confirm asks on the terminal whether to do what, and returns nil only
+// for "yes"; without a terminal to ask on, it refuses (status 2), saying
+// to give --yes.
+func (a *app) confirm(what string) error {
+	in, ok := a.stdin.(*os.File)
+	if !ok || !term.IsTerminal(int(in.Fd())) || !terminal(a.stderr) {
+		return usage("this would %s; nothing is asked without a terminal: add --yes to go ahead (or --dry-run to count)", what)
+	}
+	fmt.Fprintf(a.stderr, "This will %s. Type yes to go ahead: ", what)
+	answer, _ := bufio.NewReader(in).ReadString('\n')
+	if strings.TrimSpace(answer) != "yes" {
+		return &exitError{code: 1, err: errors.New("not confirmed: nothing removed")}
+	}
+	return nil
+}
+
+// noSuchKind is the error of a clear of kind, which has no key in c's
+// namespace: it lists the kinds that have some.
+func (a *app) noSuchKind(ctx context.Context, c *cache.RedisCache, kind string) error {
+	st, err := c.ServerStats(ctx)
+	if err != nil {
+		return &exitError{code: 1, err: fmt.Errorf("kind %q has no key in namespace %s", kind, c.Namespace())}
+	}
+	var have []string
+	for k, n := range st.Keys {
+		have = append(have, fmt.Sprintf("%s (%d)", k, n))
+	}
+	sort.Strings(have)
+	list := "none: the namespace is empty (is --namespace right?)"
+	if len(have) > 0 {
+		list = strings.Join(have, ", ")
+	}
+	return &exitError{code: 1, err: fmt.Errorf("kind %q has no key in namespace %s; kinds with keys: %s", kind, c.Namespace(), list)}
 }
 
 // progress returns a report function for total items: a progress bar with
