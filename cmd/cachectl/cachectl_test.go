@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -142,8 +143,11 @@ func TestWarmInspectStatsClear(t *testing.T) {
 	if err := json.Unmarshal([]byte(out), &in); code != 0 || err != nil || !in.Exists || in.Codec != "float32le" || fmt.Sprint(in.Value) != "[0.5 8]" {
 		t.Errorf("inspect embedding --json = %d %q (%v)", code, out, err)
 	}
-	if code, out, _ := cli(t, "", "inspect", "search", "never cached"); code != 0 || !strings.Contains(out, "exists  no") {
-		t.Errorf("inspect of a query never cached = %d %s", code, out)
+	if code, out, errOut := cli(t, "", "inspect", "search", "never cached"); code != 1 || !strings.Contains(out, "exists  no") || !strings.Contains(errOut, "nothing is cached") {
+		t.Errorf("inspect of a query never cached = %d %s%s; want the table and status 1", code, out, errOut)
+	}
+	if code, out, _ := cli(t, "", "inspect", "search", "never cached", "--json"); code != 1 || strings.Count(out, "{") != 1 {
+		t.Errorf("inspect --json of a query never cached = %d %s; want one JSON document and status 1", code, out)
 	}
 	if code, _, errOut := cli(t, "", "inspect", "embedding", "x"); code != 2 || !strings.Contains(errOut, "--model") {
 		t.Errorf("inspect embedding without a model = %d %s", code, errOut)
@@ -300,5 +304,18 @@ func TestWarmNeverReplacesCachedValues(t *testing.T) {
 	code, out, _ := cli(t, "", "inspect", "search", "cached", "--json")
 	if code != 0 || !strings.Contains(out, "cbor") || !regexpMatch(out, `"id":\s*9007199254740993`) {
 		t.Errorf("inspect of a CBOR value = %d\n%s; want its id exact", code, out)
+	}
+}
+
+// version says what was built: the module's version, the commit, Go's.
+func TestVersion(t *testing.T) {
+	code, out, _ := cli(t, "", "version")
+	if code != 0 || !strings.HasPrefix(out, "cachectl ") || !strings.Contains(out, runtime.Version()) {
+		t.Errorf("version = %d %q", code, out)
+	}
+	code, out, _ = cli(t, "", "version", "--json")
+	var v struct{ Version, Commit, Go string }
+	if err := json.Unmarshal([]byte(out), &v); code != 0 || err != nil || v.Version == "" || v.Commit == "" || v.Go != runtime.Version() {
+		t.Errorf("version --json = %d %q (%v)", code, out, err)
 	}
 }

@@ -19,7 +19,8 @@ func (a *app) inspectCmd() *cobra.Command {
 		Short: "Show what is stored for a query, a text or a raw key: TTL, size, codec, compression, written-at, the value",
 		Long: `inspect derives the key of an input as the library does and shows what is stored
 under it: the key, its kind, the time left to live, the size, the codec, whether it
-is compressed, when it was written, and the value decoded without its type.
+is compressed, when it was written, and the value decoded without its type. A key
+that holds nothing exits with status 1.
 
   cachectl inspect search "the last empire"           a search query (a string)
   cachectl inspect search --json-input '{"q":"x"}'    a query given as its JSON
@@ -41,12 +42,16 @@ is compressed, when it was written, and the value decoded without its type.
 			if err != nil {
 				return err
 			}
+			missing := &exitError{code: 1, err: fmt.Errorf("nothing is cached under %s", key)} // status 1, as kubectl get of a missing object
 			if a.asJSON {
-				return a.printJSON(in)
+				if err := a.printJSON(in); err != nil || in.Exists {
+					return err
+				}
+				return missing
 			}
 			if !in.Exists {
 				a.table([][]string{{"key", key}, {"kind", in.Kind}, {"exists", "no: nothing is cached for it"}})
-				return nil
+				return missing
 			}
 			ttl := "no expiry"
 			if in.TTL >= 0 {

@@ -9,6 +9,7 @@
 //	cachectl clear search --dry-run
 //	cachectl warm search --input queries.jsonl --loader-url http://search/api
 //	cachectl bench
+//	cachectl version
 //
 // Every command connects as the library does: REDIS_URL and the other
 // variables of cache.ConfigFromEnv, which the flags override. Output is a

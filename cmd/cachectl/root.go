@@ -76,7 +76,7 @@ override them. Output is a table, or JSON with --json.`,
 	f.StringVar(&a.namespace, "namespace", "", "the cache's key namespace (default $CACHE_NAMESPACE, else discovery)")
 	f.DurationVar(&a.timeout, "timeout", 0, "bound of the whole command (default: none for clear and warm, 30s otherwise)")
 	f.BoolVar(&a.asJSON, "json", false, "print JSON instead of tables")
-	root.AddCommand(a.healthCmd(), a.statsCmd(), a.inspectCmd(), a.clearCmd(), a.warmCmd(), a.benchCmd())
+	root.AddCommand(a.healthCmd(), a.statsCmd(), a.inspectCmd(), a.clearCmd(), a.warmCmd(), a.benchCmd(), a.versionCmd())
 	return root
 }
 
