@@ -228,11 +228,11 @@ func notRedis(err error, addrs []string) (_ error, bad bool) {
 		switch why, silent := speaksRedis(addr); {
 		case why == "":
 		case silent:
-			return &Error{Op: OpConnect, Key: addr, Class: ErrUnavailable,
-				Cause: fmt.Errorf("%w: %s %s (a proxy or sidecar whose Redis is down? or not a Redis server's data port: a cluster node's bus port, its cluster-port, or a TLS port, for which use rediss://?)", err, addr, why)}, false
+			return &Error{Op: OpConnect, Key: addr, Class: ErrUnavailable, Cause: fmt.Errorf("%w: %s %s", err, addr, why),
+				Hint: "a proxy or sidecar whose Redis is down? or not a Redis server's data port: a cluster node's bus port, its cluster-port, or a TLS port, for which use rediss://?"}, false
 		default:
-			return &Error{Op: OpConnect, Key: addr, Class: ErrInvalidConfig,
-				Cause: fmt.Errorf("%s %s: it is not a Redis server's data port (a TLS port, for which use rediss://? a cluster node's bus port?)", addr, why)}, true
+			return &Error{Op: OpConnect, Key: addr, Class: ErrInvalidConfig, Cause: fmt.Errorf("%s %s: it is not a Redis server's data port", addr, why),
+				Hint: "a TLS port, for which use rediss://? a cluster node's bus port?"}, true
 		}
 	}
 	return err, false
@@ -294,19 +294,21 @@ func (c *RedisCache) connect(ctx context.Context) error {
 	}
 	if err != nil {
 		if why := r.misused(err); why != "" {
-			return &Error{Op: OpConnect, Key: r.redactedURL, Class: ErrInvalidConfig, Cause: fmt.Errorf("%w (%s)", err, why)}
+			return &Error{Op: OpConnect, Key: r.redactedURL, Class: ErrInvalidConfig, Cause: err, Hint: why}
 		}
 		class, hint := classOf(err), "is Redis running there? set Config.URL or REDIS_URL"
 		switch {
 		case cannotServe(err): // up, but loading its data, running a script, without its primary: an outage, for now
 			class, hint = ErrUnavailable, "the server cannot serve yet; the cache connects once it can"
+		case strings.Contains(err.Error(), "DB index is out of range"):
+			hint = "the URL's database number (/N) is beyond the server's databases setting"
 		case class == ErrOperation: // the server answered the handshake with an error
 			hint = "check the user, password and ACL in the URL"
 			if r.client.Sentinel.MasterSet != "" {
 				hint += ", and the sentinels' in Config.Sentinel"
 			}
 		}
-		return &Error{Op: OpConnect, Key: r.redactedURL, Class: class, Cause: fmt.Errorf("%w (%s)", err, hint)}
+		return &Error{Op: OpConnect, Key: r.redactedURL, Class: class, Cause: err, Hint: hint}
 	}
 	// The checks below go through the door: they run with the probing mark
 	// (the breaker may be half-open) and see the client installed.

@@ -117,9 +117,14 @@ type Error struct {
 	Key   string // the Redis key or pattern involved, or ""
 	Class Class  // the class of the failure
 	Cause error  // the underlying error, or nil
+	// Hint says what to do about it, in terms of Config and the
+	// environment ("is Redis running there? set Config.URL or
+	// REDIS_URL"), or "": New's errors give one. A tool that configures
+	// the cache otherwise (flags) may print its own instead.
+	Hint string
 }
 
-// Error formats as "cache: OP KIND KEY: CLASS MESSAGE: CAUSE".
+// Error formats as "cache: OP KIND KEY: CLASS MESSAGE: CAUSE (HINT)".
 func (e *Error) Error() string {
 	var b strings.Builder
 	b.WriteString("cache: ")
@@ -137,6 +142,11 @@ func (e *Error) Error() string {
 	if e.Cause != nil {
 		b.WriteString(": ")
 		b.WriteString(e.Cause.Error())
+	}
+	if e.Hint != "" {
+		b.WriteString(" (")
+		b.WriteString(e.Hint)
+		b.WriteByte(')')
 	}
 	return b.String()
 }

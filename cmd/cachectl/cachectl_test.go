@@ -62,8 +62,13 @@ func TestHealth(t *testing.T) {
 		t.Errorf("health --json = %d %q (%v)", code, out, err)
 	}
 	code, out, errOut = cli(t, "", "health", "--url", "redis://:an0ther-pw@127.0.0.1:1/0")
-	if code != 1 || !strings.Contains(errOut, "Is Redis running") {
-		t.Errorf("health against a closed port = %d\n%s%s; want status 1 and what to check", code, out, errOut)
+	if code != 1 || strings.Count(errOut, "Is Redis running") != 1 || !strings.Contains(errOut, "--url") || strings.Contains(errOut, "Config.") {
+		t.Errorf("health against a closed port = %d\n%s%s; want status 1 and what to check, once, in the CLI's terms", code, out, errOut)
+	}
+	srv := redistest.Start(t)
+	code, _, errOut = cli(t, "", "health", "--url", srv.URL()[:len(srv.URL())-1]+"99")
+	if code != 1 || !strings.Contains(errOut, "database number") || strings.Contains(errOut, "ACL") {
+		t.Errorf("health with a database past the server's = %d %s; want a hint about the database number, not the ACL", code, errOut)
 	}
 	for _, s := range []string{out, errOut} {
 		if strings.Contains(s, "s3cret-pw") || strings.Contains(s, "an0ther-pw") {

@@ -119,13 +119,34 @@ func (a *app) open(ctx context.Context, edit ...func(*cache.Config)) (*cache.Red
 		e(&cfg)
 	}
 	c, err := cache.New(ctx, cfg)
+	err = cliHint(err)
 	if errors.Is(err, cache.ErrInvalidConfig) {
 		return nil, usage("%v", err)
 	}
-	if errors.Is(err, cache.ErrUnavailable) {
-		return nil, fmt.Errorf("%w\nIs Redis running, and is REDIS_URL (or --url) right?", err)
-	}
 	return c, err
+}
+
+// cliHints put the library's hints in this command's terms: flags beside
+// the environment, not Config's fields.
+var cliHints = strings.NewReplacer(
+	"is Redis running there? set Config.URL or REDIS_URL", "Is Redis running there, and is --url (or REDIS_URL) right?",
+	"in the URL", "in --url (or REDIS_URL)",
+	"Config.ClusterAddrs", "--cluster",
+	"Config.Sentinel (Addrs and MasterSet)", "--sentinel and --sentinel-master",
+	"Config.Sentinel", "--sentinel and --sentinel-master",
+	"Config.URL", "--url",
+)
+
+// cliHint returns err, a failure of cache.New, with its hint in this
+// command's terms (see cliHints).
+func cliHint(err error) error {
+	var ce *cache.Error
+	if !errors.As(err, &ce) || ce.Hint == "" {
+		return err
+	}
+	e := *ce
+	e.Hint = cliHints.Replace(e.Hint)
+	return &e
 }
 
 // context returns the command's context: bounded by --timeout, or by def
