@@ -129,8 +129,11 @@ func TestWarmInspectStatsClear(t *testing.T) {
 	}))
 	defer web.Close()
 	code, out, errOut = cli(t, "\"a text\"\n\"fail\"\n", "warm", "embedding", "--model", "m", "--input", "-", "--loader-url", web.URL, "--json")
-	var sum struct{ Inputs, Loaded, Failed int }
-	if err := json.Unmarshal([]byte(out), &sum); code != 1 || err != nil || sum.Inputs != 2 || sum.Loaded != 1 || sum.Failed != 1 || !strings.Contains(errOut, "502") {
+	var sum struct {
+		OK                     *bool
+		Inputs, Loaded, Failed int
+	}
+	if err := json.Unmarshal([]byte(out), &sum); code != 1 || err != nil || sum.OK == nil || *sum.OK || sum.Inputs != 2 || sum.Loaded != 1 || sum.Failed != 1 || !strings.Contains(errOut, "502") {
 		t.Errorf("warm embedding with one failing input = %d %q %s; want 1 loaded, 1 failed, status 1", code, out, errOut)
 	}
 

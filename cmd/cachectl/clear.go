@@ -78,13 +78,13 @@ the cluster has promoted its replica.`,
 				finish(n) // the count can differ from the first: keys expire, others are written
 				if err != nil {
 					if a.asJSON {
-						a.printJSON(map[string]any{"namespace": c.Namespace(), "kind": o.Kind, "all": all, "removed": n, "error": err.Error()})
+						a.printJSON(map[string]any{"ok": false, "namespace": c.Namespace(), "kind": o.Kind, "all": all, "removed": n, "error": err.Error()})
 					}
 					return fmt.Errorf("%w (%d keys removed before)", err, n)
 				}
 			}
 			if a.asJSON {
-				out := map[string]any{"namespace": c.Namespace(), "kind": o.Kind, "all": all, "dry_run": dryRun, "seconds": time.Since(start).Seconds()}
+				out := map[string]any{"ok": true, "namespace": c.Namespace(), "kind": o.Kind, "all": all, "dry_run": dryRun, "seconds": time.Since(start).Seconds()}
 				if dryRun {
 					out["would_remove"] = n
 				} else {

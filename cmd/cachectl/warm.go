@@ -72,7 +72,7 @@ On a terminal, a progress bar shows the rate and the time left. The command fail
 				return err
 			}
 			if a.asJSON {
-				out := map[string]any{"kind": args[0], "inputs": sum.Inputs, "cached": sum.Cached, "loaded": sum.Loaded,
+				out := map[string]any{"ok": sum.Failed == 0, "kind": args[0], "inputs": sum.Inputs, "cached": sum.Cached, "loaded": sum.Loaded,
 					"failed": sum.Failed, "seconds": sum.Took.Seconds()}
 				if sum.FirstError != nil {
 					out["first_error"] = sum.FirstError.Error()
