@@ -196,6 +196,7 @@ func (c *RedisCache) probe() error {
 	if c.redis.client.Load() == nil {
 		err := c.connect(c.redis.life)
 		if err != nil {
+			err, _ = notRedis(err, c.cfg.client.InitAddress) // the hint of an address that closes silently, kept in Health
 			c.redis.lastFail.Store(&failure{err: err, at: time.Now()})
 		} else {
 			c.report.log.LogAttrs(c.redis.life, slog.LevelInfo, "cache connected", slog.String("url", c.cfg.redactedURL))

@@ -127,7 +127,7 @@ type testHooks struct {
 // Config.DialTimeout, or ctx's deadline; an address that accepts
 // connections and closes them, as a proxy or service-mesh sidecar does
 // while its Redis is down; a server that answers it cannot serve yet,
-// LOADING its data, BUSY, MASTERDOWN), New still returns a working
+// LOADING its data, BUSY, MASTERDOWN, CLUSTERDOWN), New still returns a working
 // cache: Fetch answers from its loaders, Get and Set fail at once with
 // [ErrUnavailable] (wrapping [ErrCircuitOpen]), and the cache connects in
 // the background, with backoff, as soon as Redis answers; [RedisCache.Health]
@@ -224,11 +224,15 @@ func notRedis(err error, addrs []string) (_ error, bad bool) {
 	if !errors.Is(err, syscall.ECONNRESET) && !errors.Is(err, io.EOF) {
 		return err, false
 	}
+	cause := err
+	if e, ok := err.(*Error); ok && e.Cause != nil { // connect's: its cause, not its hint
+		cause = e.Cause
+	}
 	for _, addr := range addrs {
 		switch why, silent := speaksRedis(addr); {
 		case why == "":
 		case silent:
-			return &Error{Op: OpConnect, Key: addr, Class: ErrUnavailable, Cause: fmt.Errorf("%w: %s %s", err, addr, why),
+			return &Error{Op: OpConnect, Key: addr, Class: ErrUnavailable, Cause: fmt.Errorf("%w: %s %s", cause, addr, why),
 				Hint: "a proxy or sidecar whose Redis is down? or not a Redis server's data port: a cluster node's bus port, its cluster-port, or a TLS port, for which use rediss://?"}, false
 		default:
 			return &Error{Op: OpConnect, Key: addr, Class: ErrInvalidConfig, Cause: fmt.Errorf("%s %s: it is not a Redis server's data port", addr, why),
@@ -300,6 +304,9 @@ func (c *RedisCache) connect(ctx context.Context) error {
 		switch {
 		case cannotServe(err): // up, but loading its data, running a script, without its primary: an outage, for now
 			class, hint = ErrUnavailable, "the server cannot serve yet; the cache connects once it can"
+			if r.RequireConnection {
+				hint = "the server cannot serve yet (loading its data, a long script, no primary); try again shortly"
+			}
 		case strings.Contains(err.Error(), "DB index is out of range"):
 			hint = "the URL's database number (/N) is beyond the server's databases setting"
 		case class == ErrOperation: // the server answered the handshake with an error
@@ -392,11 +399,13 @@ func (c *RedisCache) check(ctx context.Context, client rueidis.Client) error {
 	}
 	if client.Mode() == rueidis.ClientModeStandalone && c.serverMode(ctx, client) == "sentinel" {
 		return &Error{Op: OpConnect, Key: r.redactedURL, Class: ErrInvalidConfig,
-			Cause: errors.New("the server is a Redis Sentinel, which holds no data; give the sentinels in Config.Sentinel (Addrs and MasterSet) or with ?master_set=<name> in the URL, or the primary's address")}
+			Cause: errors.New("the server is a Redis Sentinel, which holds no data"),
+			Hint:  "give the sentinels in Config.Sentinel (Addrs and MasterSet) or with ?master_set=<name> in the URL, or the primary's address"}
 	}
 	if len(r.ClusterAddrs) > 0 && client.Mode() != rueidis.ClientModeCluster {
 		return &Error{Op: OpConnect, Key: r.redactedURL, Class: ErrInvalidConfig,
-			Cause: errors.New("Config.ClusterAddrs is set but the server is not in cluster mode (cluster-enabled no); give its address as Config.URL instead")}
+			Cause: errors.New("Config.ClusterAddrs is set but the server is not in cluster mode (cluster-enabled no)"),
+			Hint:  "give its address as Config.URL instead"}
 	}
 	if client.Mode() == rueidis.ClientModeCluster {
 		// One primary down fails the calls of its slots only, while the

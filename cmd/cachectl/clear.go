@@ -29,8 +29,9 @@ never blocked. --dry-run counts what would go and removes nothing.
 
 Removing asks first: on a terminal, clear says how many keys it would remove and
 waits for "yes"; without a terminal (a script, a pipe), it refuses unless --yes is
-given. A kind with no key in the namespace is an error (status 1) that lists the
-kinds that have keys.
+given. A kind of the service's own (not search, intent, embedding or custom) with
+no key in the namespace is an error (status 1) that lists the kinds that have keys:
+a typo, or the wrong --namespace.
 
 On a terminal, a progress bar shows the rate and the time left; otherwise one line
 is printed per 10,000 keys. On a Redis Cluster with a primary down, the others are
@@ -62,8 +63,8 @@ the cluster has promoted its replica.`,
 			if err != nil {
 				return err
 			}
-			if total == 0 && !all {
-				return a.noSuchKind(ctx, c, o.Kind)
+			if total == 0 && !all && !builtIn(o.Kind) {
+				return a.noSuchKind(ctx, c, o.Kind) // a typo, or the wrong namespace: say so
 			}
 			if !dryRun && total > 0 && !yes {
 				if err := a.confirm(fmt.Sprintf("remove %d keys of %s in namespace %s", total, what, c.Namespace())); err != nil {
@@ -120,6 +121,16 @@ func (a *app) confirm(what string) error {
 		return &exitError{code: 1, err: errors.New("not confirmed: nothing removed")}
 	}
 	return nil
+}
+
+// builtIn reports whether kind is one of the library's own kinds, which
+// exist whether or not they hold keys.
+func builtIn(kind string) bool {
+	switch kind {
+	case cache.KindSearch, cache.KindIntent, cache.KindEmbedding, cache.KindCustom:
+		return true
+	}
+	return false
 }
 
 // noSuchKind is the error of a clear of kind, which has no key in c's

@@ -129,9 +129,10 @@ func (a *app) open(ctx context.Context, edit ...func(*cache.Config)) (*cache.Red
 // cliHints put the library's hints in this command's terms: flags beside
 // the environment, not Config's fields.
 var cliHints = strings.NewReplacer(
-	"is Redis running there? set Config.URL or REDIS_URL", "Is Redis running there, and is --url (or REDIS_URL) right?",
-	"in the URL", "in --url (or REDIS_URL)",
-	"Config.ClusterAddrs", "--cluster",
+	"is Redis running there? set Config.URL or REDIS_URL", "is Redis running there, and is --url (or REDIS_URL) right?",
+	", and the sentinels' in Config.Sentinel", ", and the sentinels' in REDIS_SENTINEL_USERNAME and REDIS_SENTINEL_PASSWORD",
+	"in the URL", "in --url or REDIS_URL",
+	"Config.ClusterAddrs", "--cluster (REDIS_CLUSTER_ADDRS)",
 	"Config.Sentinel (Addrs and MasterSet)", "--sentinel and --sentinel-master",
 	"Config.Sentinel", "--sentinel and --sentinel-master",
 	"Config.URL", "--url",

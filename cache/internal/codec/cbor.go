@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"reflect"
 	"sync"
 
@@ -91,7 +92,9 @@ func Auto[V any]() Codec[V] {
 // codec stored: JSON for a JSON value read by a kind that now writes CBOR
 // (values written before it did); for a view of an interface type (any:
 // tools that read a kind's values without their type, such as cachectl),
-// the stored codec, decoding as Any does; cd otherwise.
+// the stored codec, decoding as Any does (a JSON value is read by cd, as
+// encoding/json reads it into an interface: numbers as float64); cd
+// otherwise.
 func Reading[V any](cd Codec[V], stored envelope.Codec) Codec[V] {
 	switch {
 	case stored == cd.ID():
@@ -117,8 +120,16 @@ func (u untyped[V]) Append(dst []byte, _ V) ([]byte, error) {
 func (u untyped[V]) Decode(payload []byte) (V, error) {
 	var zero V
 	a, err := Any(u.stored, payload)
+	if err != nil && u.stored == envelope.CodecCBOR {
+		// Maps whose keys are not strings (a plain map[int]T) are
+		// values too: keyed by what they hold.
+		err = cborLoose.Unmarshal(payload, &a)
+	}
 	if err != nil {
 		return zero, err
+	}
+	if a == nil { // a nil slice, map or pointer, stored as such
+		return zero, nil
 	}
 	v, ok := a.(V)
 	if !ok {
@@ -232,6 +243,17 @@ var cborAny, _ = cbor.DecOptions{
 	DefaultMapType:    reflect.TypeFor[map[string]any](),
 }.DecMode()
 
+// cborLoose decodes CBOR into plain Go values as cborAny does, but maps
+// whose keys are not strings too (as map[any]any), which encoding/json
+// cannot write: for views of type any, not for showing.
+var cborLoose, _ = cbor.DecOptions{
+	MaxArrayElements:  1<<31 - 1,
+	MaxMapPairs:       1<<31 - 1,
+	MaxNestedLevels:   65535,
+	UTF8:              cbor.UTF8DecodeInvalid,
+	BinaryUnmarshaler: cbor.BinaryUnmarshalerNone,
+}.DecMode()
+
 // Any decodes a payload stored with codec stored into plain Go values,
 // whatever type wrote it: for looking at a value without its type
 // (cachectl inspect, a view of type any). Numbers are exact: json.Number
@@ -247,7 +269,7 @@ func Any(stored envelope.Codec, payload []byte) (any, error) {
 		if err := dec.Decode(&v); err != nil {
 			return nil, err
 		}
-		if dec.More() {
+		if _, err := dec.Token(); err != io.EOF {
 			return nil, errors.New("codec: JSON payload has data after its value")
 		}
 		return v, nil

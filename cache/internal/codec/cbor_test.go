@@ -173,8 +173,19 @@ func TestReadingUntyped(t *testing.T) {
 	if v, err := Any(envelope.CodecJSON, []byte(`{"id":9007199254740993}`)); err != nil || fmt.Sprint(v) != "map[id:9007199254740993]" {
 		t.Errorf("Any of JSON = %v, %v; want the id exact", v, err)
 	}
-	if _, err := Any(envelope.CodecJSON, []byte(`1 2`)); err == nil {
-		t.Error("Any of two JSON values: no error")
+	for _, bad := range []string{`1 2`, `{"a":1}}`, `[1]]`} {
+		if _, err := Any(envelope.CodecJSON, []byte(bad)); err == nil {
+			t.Errorf("Any of %s: no error", bad)
+		}
+	}
+	// Values an any view must take as values: a nil slice (an empty
+	// result) and a map keyed by integers, both stored as CBOR.
+	nilSlice, _ := CBOR[[]item]{}.Append(nil, nil)
+	intKeys, _ := CBOR[map[int]string]{}.Append(nil, map[int]string{7: "x"})
+	for name, payload := range map[string][]byte{"a nil slice": nilSlice, "a map keyed by integers": intKeys} {
+		if _, err := Reading[any](JSON[any]{}, envelope.CodecCBOR).Decode(payload); err != nil {
+			t.Errorf("an any view reading %s: %v", name, err)
+		}
 	}
 	if cd := Reading[item](JSON[item]{}, envelope.CodecFloat32LE); cd.ID() != envelope.CodecJSON {
 		t.Errorf("a typed view reading another codec: %s; want its own (the mismatch is an error)", cd.ID())
