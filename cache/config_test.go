@@ -263,15 +263,12 @@ func TestTLS(t *testing.T) {
 		t.Errorf("rediss:// without the CA: %v, want ErrUnavailable naming the certificate", err)
 	}
 	// Redis' TLS port given without rediss:// closes the connection
-	// without a word, as a sidecar whose Redis is down does: New starts
-	// without Redis, and Health says to use rediss:// if it is a TLS port.
-	plain, err := cache.New(ctx, cache.Config{URL: "redis://" + srv.TLSAddr})
-	if err != nil {
-		t.Fatalf("a TLS port with redis://: %v, want a cache started without Redis", err)
-	}
-	defer plain.Close()
-	if h, err := plain.Health(ctx); err == nil || !strings.Contains(h.Breaker.LastError, "rediss://") {
-		t.Errorf("Health on a TLS port with redis:// = %+v, %v; want the last error saying to use rediss://", h, err)
+	// without a word, as a sidecar whose Redis is down does; but it
+	// completes a TLS handshake, which a sidecar does not: refused, saying
+	// to use rediss:// (waiting would not mend it).
+	_, err = cache.New(ctx, cache.Config{URL: "redis://" + srv.TLSAddr})
+	if !errors.Is(err, cache.ErrInvalidConfig) || !strings.Contains(err.Error(), "rediss://") || !strings.Contains(err.Error(), "TLS handshake") {
+		t.Errorf("a TLS port with redis://: %v, want ErrInvalidConfig saying to use rediss://", err)
 	}
 	// TLSConfig with a plain URL is refused rather than ignored.
 	_, err = cache.New(ctx, cache.Config{URL: "redis://" + srv.Addr, TLSConfig: clientTLS})

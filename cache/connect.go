@@ -59,9 +59,12 @@ func notRedis(err error, addrs []string) (_ error, bad bool) {
 		case silent:
 			return &Error{Op: OpConnect, Key: addr, Class: ErrUnavailable, Cause: fmt.Errorf("%w: %s %s", cause, addr, why),
 				Hint: "a proxy or sidecar whose Redis is down? or not a Redis server's data port: a cluster node's bus port, its cluster-port, or a TLS port, for which use rediss://?"}, false
+		case strings.Contains(why, "TLS"):
+			return &Error{Op: OpConnect, Key: addr, Class: ErrInvalidConfig, Cause: fmt.Errorf("%s %s: it is a TLS port", addr, why),
+				Hint: "use rediss://; with a private CA, set Config.TLSConfig"}, true
 		default:
 			return &Error{Op: OpConnect, Key: addr, Class: ErrInvalidConfig, Cause: fmt.Errorf("%s %s: it is not a Redis server's data port", addr, why),
-				Hint: "a TLS port, for which use rediss://? a cluster node's bus port?"}, true
+				Hint: "a cluster node's bus port? another service?"}, true
 		}
 	}
 	return err, false
@@ -87,6 +90,8 @@ func speaksRedis(addr string) (why string, silent bool) {
 	switch {
 	case errors.As(err, &ne) && ne.Timeout():
 		return "", false
+	case err != nil && speaksTLS(addr):
+		return "closed a plain connection, and completes a TLS handshake", false
 	case err != nil:
 		return "accepted a connection and closed it without answering PING", true
 	case b[0] == 0x15 || b[0] == 0x16: // a TLS alert or handshake record
@@ -95,6 +100,21 @@ func speaksRedis(addr string) (why string, silent bool) {
 		return fmt.Sprintf("answered PING with byte %#x, not RESP", b[0]), false
 	}
 	return "", false
+}
+
+// speaksTLS reports whether addr completes a TLS handshake within a
+// second: Redis' TLS port closes a plain connection without a word, as a
+// sidecar whose Redis is down does, but only the TLS port shakes hands.
+// The certificate is not verified: nothing is sent over the connection,
+// which only tells the protocol.
+func speaksTLS(addr string) bool {
+	d := &net.Dialer{Timeout: time.Second}
+	conn, err := tls.DialWithDialer(d, "tcp", addr, &tls.Config{InsecureSkipVerify: true}) //nolint:gosec // a protocol probe: no data is sent
+	if err != nil {
+		return false
+	}
+	conn.Close()
+	return true
 }
 
 // connect builds the client and checks the server: with client tracking

@@ -136,6 +136,7 @@ var cliHints = strings.NewReplacer(
 	"Config.Sentinel (Addrs and MasterSet)", "--sentinel and --sentinel-master",
 	"Config.Sentinel", "--sentinel and --sentinel-master",
 	"Config.URL", "--url",
+	"set Config.TLSConfig", "point SSL_CERT_FILE at its certificate",
 )
 
 // cliHint returns err, a failure of cache.New, with its hint in this
