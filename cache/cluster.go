@@ -1,7 +1,6 @@
 package cache
 
 import (
-	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -327,7 +326,10 @@ func (c *RedisCache) readAlone(ctx context.Context, client rueidis.Client, keys 
 		wg.Go(func() {
 			defer func() { <-sem }()
 			failed, err := c.readFramed(ctx, client, keys, groups[gi:gi+1], false, vals, found, pttl)
-			errs[gi] = cmp.Or(err, failed[0])
+			if err == nil { // failed is nil after a failed round trip
+				err = failed[0]
+			}
+			errs[gi] = err
 		})
 	}
 	wg.Wait()

@@ -534,3 +534,32 @@ func TestClusterSlotMovesMidBatch(t *testing.T) {
 		}
 	}
 }
+
+// A tracked batch on a cluster with replica reads sends each slot's
+// transaction on its own; when one's round trip failed (its primary
+// frozen: no answer within OperationTimeout), the batch indexed a result
+// that did not exist and the process died. It now fails as a batch does,
+// with ErrUnavailable.
+func TestClusterTrackedBatchWithAPrimaryGone(t *testing.T) {
+	t.Parallel()
+	cl := redistest.StartCluster(t, 3, 0)
+	ctx := ctxT(t)
+	c := openCluster(t, cl, uniqueNamespace(t), func(cfg *cache.Config) {
+		cfg.Policies = map[string]cache.Policy{cache.KindSearch: {ReplicaReads: true}}
+		cfg.OperationTimeout = 300 * time.Millisecond
+	})
+	search := cache.Search[int, string](c)
+	ins := make([]int, 30)
+	for i := range ins {
+		ins[i] = i
+		if err := search.Set(ctx, i, "v"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cl.Primaries[0].Pause(t)
+	defer cl.Primaries[0].Resume(t)
+	_, missing, err := search.GetMany(ctx, ins)
+	if err == nil || !errors.Is(err, cache.ErrUnavailable) {
+		t.Errorf("GetMany with a primary gone = missing %v, %v; want ErrUnavailable", missing, err)
+	}
+}
