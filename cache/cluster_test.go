@@ -87,8 +87,20 @@ func TestCluster(t *testing.T) {
 	if vals, missing, err := search.GetMany(ctx, batch); err != nil || len(missing) != 0 || vals[39] != "batch" {
 		t.Fatalf("GetMany on a cluster again: %q, missing %v, %v", vals, missing, err)
 	}
+	// Most, at once: a read that crossed an invalidation keeps nothing (on
+	// a loaded machine, once in a while, one key of the 40); read again,
+	// that key is kept too, and a third read is answered in full.
+	if hits := c.Stats().Kinds[cache.KindSearch].LocalHits - local; hits < uint64(len(batch))*9/10 {
+		t.Errorf("a batch read again on a cluster: %d of %d from the near cache; want nearly all", hits, len(batch))
+	} else {
+		t.Logf("a batch read again on a cluster: %d of %d from the near cache", hits, len(batch))
+	}
+	local = c.Stats().Kinds[cache.KindSearch].LocalHits
+	if _, missing, err := search.GetMany(ctx, batch); err != nil || len(missing) != 0 {
+		t.Fatalf("GetMany on a cluster a third time: missing %v, %v", missing, err)
+	}
 	if got := c.Stats().Kinds[cache.KindSearch].LocalHits - local; got != uint64(len(batch)) {
-		t.Errorf("a batch read again on a cluster: %d of %d from the near cache; want all", got, len(batch))
+		t.Errorf("a batch read a third time on a cluster: %d of %d from the near cache; want all", got, len(batch))
 	}
 	// With replica reads, a tracked batch's transactions still go to the
 	// primaries (a transaction cannot be split), one at a time.
