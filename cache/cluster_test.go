@@ -75,7 +75,7 @@ func TestCluster(t *testing.T) {
 	// slot), and what they keep is invalidated as a single read's is.
 	batch := make([]int, 40)
 	for i := range batch {
-		batch[i] = 100 + i
+		batch[i] = 1000 + i // keys never read before: no report of this write from the server can cross the read below (keys 0–199 were read by roundTripEveryKind)
 		if err := search.Set(ctx, batch[i], "batch"); err != nil {
 			t.Fatal(err)
 		}
@@ -87,20 +87,8 @@ func TestCluster(t *testing.T) {
 	if vals, missing, err := search.GetMany(ctx, batch); err != nil || len(missing) != 0 || vals[39] != "batch" {
 		t.Fatalf("GetMany on a cluster again: %q, missing %v, %v", vals, missing, err)
 	}
-	// Most, at once: a read that crossed an invalidation keeps nothing (on
-	// a loaded machine, once in a while, one key of the 40); read again,
-	// that key is kept too, and a third read is answered in full.
-	if hits := c.Stats().Kinds[cache.KindSearch].LocalHits - local; hits < uint64(len(batch))*9/10 {
-		t.Errorf("a batch read again on a cluster: %d of %d from the near cache; want nearly all", hits, len(batch))
-	} else {
-		t.Logf("a batch read again on a cluster: %d of %d from the near cache", hits, len(batch))
-	}
-	local = c.Stats().Kinds[cache.KindSearch].LocalHits
-	if _, missing, err := search.GetMany(ctx, batch); err != nil || len(missing) != 0 {
-		t.Fatalf("GetMany on a cluster a third time: missing %v, %v", missing, err)
-	}
 	if got := c.Stats().Kinds[cache.KindSearch].LocalHits - local; got != uint64(len(batch)) {
-		t.Errorf("a batch read a third time on a cluster: %d of %d from the near cache; want all", got, len(batch))
+		t.Errorf("a batch read again on a cluster: %d of %d from the near cache; want all", got, len(batch))
 	}
 	// With replica reads, a tracked batch's transactions still go to the
 	// primaries (a transaction cannot be split), one at a time.
@@ -245,9 +233,10 @@ func TestCluster(t *testing.T) {
 		t.Errorf("GetMany on a cluster: missing %v, %v", missing, err)
 	}
 	// roundTripEveryKind stored 200 search results, 100 intents, one
-	// embedding and one key-level value; FetchMany 30 more results.
-	if n, err := c.ClearKind(ctx, cache.KindSearch); n != 230 || err != nil {
-		t.Fatalf("ClearKind(search) = %d, %v; want 230", n, err)
+	// embedding and one key-level value; the batch section 40 more, and
+	// FetchMany 30.
+	if n, err := c.ClearKind(ctx, cache.KindSearch); n != 270 || err != nil {
+		t.Fatalf("ClearKind(search) = %d, %v; want 270", n, err)
 	}
 	for i := range 200 {
 		if err := search.Set(ctx, i, fmt.Sprint("result ", i)); err != nil {
