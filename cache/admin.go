@@ -179,15 +179,15 @@ func (c *RedisCache) clear(ctx context.Context, k *kindState, progress func(int6
 // Health is the answer to a health check.
 type Health struct {
 	// Latency is the round trip of one PING; zero when it failed or was
-	// not sent.
-	Latency time.Duration
+	// not sent (latency_seconds in JSON).
+	Latency time.Duration `json:"-"`
 	// Connected is false until the cache has connected once (see New).
-	Connected bool
+	Connected bool `json:"connected"`
 	// Breaker is the circuit breaker in front of Redis: while it is open,
 	// no call is sent (Health's PING neither) and Health fails at once.
-	Breaker BreakerStatus
+	Breaker BreakerStatus `json:"breaker"`
 	// NearCache says whether the near cache is on, and if not, why.
-	NearCache NearCacheStatus
+	NearCache NearCacheStatus `json:"near_cache"`
 }
 
 // Health sends a PING, bounded by ctx and Config.OperationTimeout, and
@@ -214,27 +214,28 @@ func (c *RedisCache) Health(ctx context.Context) (Health, error) {
 type ServerStats struct {
 	// UsedMemory is the server's used_memory, in bytes (summed over the
 	// primaries of a cluster).
-	UsedMemory int64
+	UsedMemory int64 `json:"used_memory_bytes"`
 	// MaxMemory is the server's maxmemory, in bytes (summed over the
 	// primaries of a cluster); 0 when unbounded, which a cache should not
 	// be.
-	MaxMemory int64
+	MaxMemory int64 `json:"max_memory_bytes"`
 	// MaxMemoryPolicy is the eviction policy; a cache wants allkeys-lru or
 	// allkeys-lfu.
-	MaxMemoryPolicy string
+	MaxMemoryPolicy string `json:"max_memory_policy"`
 	// EvictedKeys counts the keys the server evicted for memory since its
 	// start (or CONFIG RESETSTAT), of every client: a rising count means
 	// the cache is larger than the server's maxmemory.
-	EvictedKeys int64
+	EvictedKeys int64 `json:"evicted_keys"`
 	// KeyspaceHits and KeyspaceMisses are the server's lookups since its
 	// start (or CONFIG RESETSTAT), for every client, not only this cache.
-	KeyspaceHits, KeyspaceMisses int64
+	KeyspaceHits   int64 `json:"keyspace_hits"`
+	KeyspaceMisses int64 `json:"keyspace_misses"`
 	// Keys maps each kind's name to the number of keys of this cache's
 	// namespace under it ("search" for "discovery:search:…"); keys set with
 	// Set directly are counted under their first segment.
-	Keys map[string]int64
+	Keys map[string]int64 `json:"keys"`
 	// TotalKeys is the number of keys in this cache's namespace.
-	TotalKeys int64
+	TotalKeys int64 `json:"total_keys"`
 }
 
 // ServerStats reads memory and keyspace figures with INFO, and counts this

@@ -51,16 +51,16 @@ func stateOf(s breaker.State) BreakerState { return BreakerState(s) + 1 }
 
 // BreakerStatus describes the circuit breaker at one instant.
 type BreakerStatus struct {
-	State     BreakerState
-	Since     time.Time     // when it entered State
-	Failures  int64         // consecutive failures counted while closed
-	Opens     uint64        // how many times it opened since New
-	Backoff   time.Duration // the wait before the next probe, or before the first one if it opens
-	NextProbe time.Time     // when the next probe may start; zero unless open
+	State     BreakerState  `json:"state"`               // "closed", "open" or "half_open" in JSON
+	Since     time.Time     `json:"since,omitzero"`      // when it entered State
+	Failures  int64         `json:"failures"`            // consecutive failures counted while closed
+	Opens     uint64        `json:"opens"`               // how many times it opened since New
+	Backoff   time.Duration `json:"-"`                   // the wait before the next probe, or before the first one if it opens (backoff_seconds in JSON)
+	NextProbe time.Time     `json:"next_probe,omitzero"` // when the next probe may start; zero unless open
 	// LastError is the last failure to get an answer from Redis, and
 	// LastErrorAt when it happened; empty if there was none.
-	LastError   string
-	LastErrorAt time.Time
+	LastError   string    `json:"last_error,omitempty"`
+	LastErrorAt time.Time `json:"last_error_at,omitzero"`
 }
 
 // failure is a failure to get an answer from Redis.

@@ -2,6 +2,7 @@ package cache_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log"
@@ -31,6 +32,24 @@ func ExampleEscapePattern() {
 func ExampleKindStats_HitRate() {
 	fmt.Printf("%.2f\n", cache.KindStats{Hits: 3, Misses: 1}.HitRate())
 	// Output: 0.75
+}
+
+// The status types encode to one stable JSON form (docs/operations.md,
+// "JSON output"): snake_case keys, durations in seconds, operations and
+// states by name, no zero times.
+func ExampleKindStats_json() {
+	s := cache.KindStats{Hits: 90, LocalHits: 60, Misses: 10, Loads: 10,
+		Latency: map[cache.Op]cache.LatencySummary{cache.OpGet: {Count: 100, P50: 250 * time.Microsecond, P99: 2 * time.Millisecond}}}
+	b, err := json.Marshal(s)
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(string(b))
+	b, _ = json.Marshal(cache.BreakerStatus{State: cache.BreakerOpen, Backoff: 500 * time.Millisecond})
+	fmt.Println(string(b))
+	// Output:
+	// {"hits":90,"local_hits":60,"misses":10,"sets":0,"deletes":0,"errors":0,"canceled":0,"loads":10,"load_errors":0,"stale_hits":0,"lease_hits":0,"lease_timeouts":0,"refreshes":0,"extensions":0,"latency":{"get":{"count":100,"p50_seconds":0.00025,"p99_seconds":0.002}}}
+	// {"state":"open","failures":0,"opens":0,"backoff_seconds":0.5}
 }
 
 // The examples below need a Redis server; they are compiled, not run.

@@ -16,35 +16,35 @@ import (
 // Inspection describes what is stored under one key, for operators (see
 // [RedisCache.Inspect] and cachectl inspect).
 type Inspection struct {
-	Key    string        // the Redis key
-	Kind   string        // the kind its first segment after the namespace names ("search"…), "" outside the namespace
-	Exists bool          // false: nothing under the key (the other fields are zero)
-	TTL    time.Duration // time left to live; -1 for a key without expiry
-	Size   int           // bytes stored, as Redis holds them
+	Key    string        `json:"key"`        // the Redis key
+	Kind   string        `json:"kind"`       // the kind its first segment after the namespace names ("search"…), "" outside the namespace
+	Exists bool          `json:"exists"`     // false: nothing under the key (the other fields are zero)
+	TTL    time.Duration `json:"-"`          // time left to live; -1 for a key without expiry (ttl_seconds in JSON, -1 without expiry, absent when nothing exists)
+	Size   int           `json:"size_bytes"` // bytes stored, as Redis holds them
 
 	// Lease is true when the key holds a lease (another process is
 	// loading its value; see Policy.Lease) or an early refresh's claim,
 	// not a value.
-	Lease bool
+	Lease bool `json:"lease"`
 	// Codec is the payload's encoding ("cbor", "json", "float32le"), ""
 	// when the bytes are not a value of this cache (written by something
 	// else, or by the original service: see Legacy).
-	Codec string
+	Codec string `json:"codec,omitempty"`
 	// Plain is true for plain JSON without this cache's envelope, as the
 	// original service writes it (Config.Legacy reads such values): Value
 	// holds it decoded.
-	Plain      bool
-	Compressed bool      // the payload is S2-compressed
-	WrittenAt  time.Time // when the value was written; zero for foreign bytes
-	Payload    int       // the payload's size, decompressed
+	Plain      bool      `json:"plain"`
+	Compressed bool      `json:"compressed"`          // the payload is S2-compressed
+	WrittenAt  time.Time `json:"written_at,omitzero"` // when the value was written; zero for foreign bytes
+	Payload    int       `json:"payload_bytes"`       // the payload's size, decompressed
 
 	// Value is the value decoded without its type: maps, slices, strings,
 	// numbers, exactly as stored (json.Number from JSON, int64 or uint64
 	// from CBOR's integers, float64 from its floats), or []float32 for an
 	// embedding. Nil when it could not be decoded; DecodeError then says
 	// why.
-	Value       any
-	DecodeError string
+	Value       any    `json:"value,omitempty"`
+	DecodeError string `json:"decode_error,omitempty"`
 }
 
 // Inspect reads what is stored under key, a Redis key (a [Kind.Key], or

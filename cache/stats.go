@@ -274,64 +274,68 @@ func outcomeOf(ctx context.Context, err error) (Outcome, Class) {
 // KindStats are the figures of one kind since the cache was created, as
 // counted by this process.
 type KindStats struct {
-	Hits       uint64 // reads that found a usable value
-	LocalHits  uint64 // of Hits, those the near cache answered, without a round trip
-	Misses     uint64 // reads that found no usable value under the key (nothing, or undecodable bytes)
-	Sets       uint64 // values stored
-	Deletes    uint64 // keys removed by Delete, DeletePattern and ClearKind
-	Errors     uint64 // operations of the cache that failed (undecodable bytes included), whether returned or absorbed by Fetch; not loader failures
-	Canceled   uint64 // operations cut short because the caller's context ended, and loads given up (see OutcomeCanceled)
-	Loads      uint64 // loader calls made by Fetch
-	LoadErrors uint64 // loader calls that returned an error or panicked (not those given up: see OutcomeCanceled)
-	StaleHits  uint64 // Fetches answered from the stale store while Redis failed (Config.StaleMaxAge), not counted in Hits
+	Hits       uint64 `json:"hits"`        // reads that found a usable value
+	LocalHits  uint64 `json:"local_hits"`  // of Hits, those the near cache answered, without a round trip
+	Misses     uint64 `json:"misses"`      // reads that found no usable value under the key (nothing, or undecodable bytes)
+	Sets       uint64 `json:"sets"`        // values stored
+	Deletes    uint64 `json:"deletes"`     // keys removed by Delete, DeletePattern and ClearKind
+	Errors     uint64 `json:"errors"`      // operations of the cache that failed (undecodable bytes included), whether returned or absorbed by Fetch; not loader failures
+	Canceled   uint64 `json:"canceled"`    // operations cut short because the caller's context ended, and loads given up (see OutcomeCanceled)
+	Loads      uint64 `json:"loads"`       // loader calls made by Fetch
+	LoadErrors uint64 `json:"load_errors"` // loader calls that returned an error or panicked (not those given up: see OutcomeCanceled)
+	StaleHits  uint64 `json:"stale_hits"`  // Fetches answered from the stale store while Redis failed (Config.StaleMaxAge), not counted in Hits
 	// LeaseHits counts the Fetches that missed, waited on another
 	// process's lease of the key (Policy.Lease) and got the value it
 	// loaded: loader calls saved across the fleet. LeaseTimeouts counts
 	// those whose wait ended without it (they loaded for themselves).
-	LeaseHits, LeaseTimeouts uint64
+	LeaseHits     uint64 `json:"lease_hits"`
+	LeaseTimeouts uint64 `json:"lease_timeouts"`
 	// Refreshes counts the early refreshes (Policy.EarlyRefresh): values
 	// reloaded in the background shortly before they expired, while
 	// Fetches kept getting them; their loads are in Loads too.
-	Refreshes uint64
+	Refreshes uint64 `json:"refreshes"`
 	// Extensions counts the values of an adaptive kind whose life a hit
 	// extended (Policy.Adaptive).
-	Extensions uint64
+	Extensions uint64 `json:"extensions"`
 
 	// Latency summarises how long each operation took, by operation (reads,
-	// writes, loads…); operations never run are absent.
-	Latency map[Op]LatencySummary
+	// writes, loads…); operations never run are absent. In JSON, its keys
+	// are the operations' names ("get", "load"…).
+	Latency map[Op]LatencySummary `json:"latency,omitempty"`
 
-	// Near is the kind's near cache as it is now; zero when it is off.
-	Near NearStats
+	// Near is the kind's near cache as it is now; zero when it is off (and
+	// then absent from JSON).
+	Near NearStats `json:"near,omitzero"`
 }
 
 // NearStats describe the near cache of one kind.
 type NearStats struct {
-	Entries     int    // values held (an estimate while entries come and go)
-	Bytes       uint64 // their weight, as bounded by Config.NearCacheBytes
-	Invalidated uint64 // entries dropped because their key changed in Redis, here or elsewhere
+	Entries     int    `json:"entries"`     // values held (an estimate while entries come and go)
+	Bytes       uint64 `json:"bytes"`       // their weight, as bounded by Config.NearCacheBytes
+	Invalidated uint64 `json:"invalidated"` // entries dropped because their key changed in Redis, here or elsewhere
 }
 
 // NearCacheStatus says whether the near cache is on, and if not, why.
 type NearCacheStatus struct {
 	// On is true when reads may be answered from the near cache.
-	On bool
+	On bool `json:"on"`
 	// Reason says why it is off: turned off by Config.NearCacheBytes, or
 	// not possible with this server or client. Empty when on.
-	Reason string
+	Reason string `json:"reason,omitempty"`
 	// Flushes counts the times every entry was dropped at once, because a
 	// connection to Redis closed (its invalidations may have been lost),
 	// the server's data was flushed, or the cache was closed.
-	Flushes uint64
+	Flushes uint64 `json:"flushes"`
 }
 
 // LatencySummary is the distribution of one operation's durations, read
 // from a histogram of eight buckets a power of two: quantiles are within
-// 6.25% of the exact ones.
+// 6.25% of the exact ones. In JSON, the quantiles are in seconds
+// (p50_seconds, p99_seconds).
 type LatencySummary struct {
-	Count uint64        // operations timed
-	P50   time.Duration // the median
-	P99   time.Duration // the 99th percentile
+	Count uint64        `json:"count"` // operations timed
+	P50   time.Duration `json:"-"`     // the median
+	P99   time.Duration `json:"-"`     // the 99th percentile
 }
 
 // HitRate returns Hits / (Hits + Misses), or 0 before the first read.
@@ -371,14 +375,14 @@ func (k *kindState) snapshot(withNear bool) KindStats {
 type Stats struct {
 	// Kinds maps a kind's name (KindSearch, KindIntent, KindEmbedding,
 	// KindCustom, or a kind of your own) to its figures.
-	Kinds map[string]KindStats
+	Kinds map[string]KindStats `json:"kinds"`
 	// Cache holds the figures of operations that belong to no kind: pings,
 	// ClearAll, ServerStats.
-	Cache KindStats
+	Cache KindStats `json:"cache"`
 	// NearCache says whether the near cache is on.
-	NearCache NearCacheStatus
+	NearCache NearCacheStatus `json:"near_cache"`
 	// Breaker is the circuit breaker in front of Redis.
-	Breaker BreakerStatus
+	Breaker BreakerStatus `json:"breaker"`
 }
 
 // Total returns the sum of the counts of every kind (latencies are not

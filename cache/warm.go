@@ -24,14 +24,15 @@ type WarmOptions struct {
 
 // WarmSummary is what [Kind.Warm] did.
 type WarmSummary struct {
-	Inputs int // inputs given (each distinct key once)
-	Done   int // inputs done so far: Cached + Loaded + Failed
-	Cached int // already cached: read, not loaded
-	Loaded int // loaded and stored
-	Failed int // whose load failed, or whose value could not be stored
-	// FirstError is the first failure, for a message; nil if none.
-	FirstError error
-	Took       time.Duration // from the start of Warm
+	Inputs int `json:"inputs"` // inputs given (each distinct key once)
+	Done   int `json:"done"`   // inputs done so far: Cached + Loaded + Failed
+	Cached int `json:"cached"` // already cached: read, not loaded
+	Loaded int `json:"loaded"` // loaded and stored
+	Failed int `json:"failed"` // whose load failed, or whose value could not be stored
+	// FirstError is the first failure, for a message; nil if none
+	// (first_error in JSON, its message, absent if none).
+	FirstError error         `json:"-"`
+	Took       time.Duration `json:"-"` // from the start of Warm (took_seconds in JSON)
 }
 
 // Warm preloads the values of ins: the cached ones are read (a round trip

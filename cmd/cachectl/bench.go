@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -15,12 +16,13 @@ import (
 
 // benchRow is one measured operation.
 type benchRow struct {
-	Op        string  `json:"op"`
-	Count     int     `json:"count"`
-	P50us     float64 `json:"p50_us"`
-	P99us     float64 `json:"p99_us"`
-	MeanUs    float64 `json:"mean_us"`
-	PerSecond float64 `json:"per_second"`
+	Op          string  `json:"op"`                    // set, get_hit, get_miss, get_hit_parallel
+	Concurrency int     `json:"concurrency"`           // goroutines at once: 1, or --concurrency for get_hit_parallel
+	Count       int     `json:"count"`                 // operations timed
+	P50         float64 `json:"p50_seconds"`           // the median latency
+	P99         float64 `json:"p99_seconds"`           // the 99th percentile
+	Mean        float64 `json:"mean_seconds"`          // the mean latency
+	PerSecond   float64 `json:"operations_per_second"` // count over the run's wall time
 }
 
 func (a *app) benchCmd() *cobra.Command {
@@ -70,7 +72,7 @@ touches no key of the cache's namespace.`,
 			if err := measure("set", func(i int) error { return kd.Set(ctx, i, value) }); err != nil {
 				return err
 			}
-			if err := measure("get hit", func(i int) error {
+			if err := measure("get_hit", func(i int) error {
 				if _, ok, err := kd.Get(ctx, i); err != nil || !ok {
 					return fmt.Errorf("value %d: found %v, %v", i, ok, err)
 				}
@@ -78,7 +80,7 @@ touches no key of the cache's namespace.`,
 			}); err != nil {
 				return err
 			}
-			if err := measure("get miss", func(i int) error { _, _, err := kd.Get(ctx, n+i); return err }); err != nil {
+			if err := measure("get_miss", func(i int) error { _, _, err := kd.Get(ctx, n+i); return err }); err != nil {
 				return err
 			}
 			// Throughput: concurrency goroutines reading hits at once.
@@ -109,15 +111,21 @@ touches no key of the cache's namespace.`,
 			if firstErr != nil {
 				return fmt.Errorf("bench parallel get: %w", firstErr)
 			}
-			rows = append(rows, summarize(fmt.Sprintf("get hit ×%d", concurrency), lat, time.Since(start)))
+			par := summarize("get_hit_parallel", lat, time.Since(start))
+			par.Concurrency = concurrency
+			rows = append(rows, par)
 			if a.asJSON {
-				return a.printJSON(map[string]any{"redis": c.Endpoint(), "n": n, "size": size, "results": rows})
+				return a.printJSON(map[string]any{"ok": true, "redis": c.Endpoint(), "n": n, "size_bytes": size, "results": rows})
 			}
 			fmt.Fprintf(a.stdout, "%s: %d values of %d bytes\n\n", c.Endpoint(), n, size)
 			table := [][]string{{"OP", "COUNT", "P50", "P99", "MEAN", "PER SECOND"}}
 			for _, r := range rows {
-				table = append(table, []string{r.Op, fmt.Sprint(r.Count), fmt.Sprintf("%.0f µs", r.P50us), fmt.Sprintf("%.0f µs", r.P99us),
-					fmt.Sprintf("%.0f µs", r.MeanUs), fmt.Sprintf("%.0f", r.PerSecond)})
+				op := strings.ReplaceAll(r.Op, "_", " ")
+				if r.Concurrency > 1 {
+					op = fmt.Sprintf("get hit ×%d", r.Concurrency)
+				}
+				us := func(s float64) string { return fmt.Sprintf("%.0f µs", s*1e6) }
+				table = append(table, []string{op, fmt.Sprint(r.Count), us(r.P50), us(r.P99), us(r.Mean), fmt.Sprintf("%.0f", r.PerSecond)})
 			}
 			a.table(table)
 			return nil
@@ -136,10 +144,9 @@ func summarize(op string, lat []time.Duration, took time.Duration) benchRow {
 	for _, d := range lat {
 		sum += d
 	}
-	us := func(d time.Duration) float64 { return float64(d) / float64(time.Microsecond) }
-	r := benchRow{Op: op, Count: len(lat)}
+	r := benchRow{Op: op, Concurrency: 1, Count: len(lat)}
 	if len(lat) > 0 {
-		r.P50us, r.P99us, r.MeanUs = us(lat[len(lat)/2]), us(lat[len(lat)*99/100]), us(sum/time.Duration(len(lat)))
+		r.P50, r.P99, r.Mean = lat[len(lat)/2].Seconds(), lat[len(lat)*99/100].Seconds(), (sum / time.Duration(len(lat))).Seconds()
 		r.PerSecond = float64(len(lat)) / took.Seconds()
 	}
 	return r

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/media-gateway/discovery/cache"
+	"github.com/media-gateway/discovery/internal/jsonshape"
 	"github.com/media-gateway/discovery/internal/redistest"
 )
 
@@ -53,13 +54,12 @@ func TestHealth(t *testing.T) {
 		t.Errorf("health = %d\n%s%s", code, out, errOut)
 	}
 	code, out, _ = cli(t, "", "health", "--json")
-	var h struct {
-		OK    bool    `json:"ok"`
-		Redis string  `json:"redis"`
-		Ms    float64 `json:"latency_ms"`
+	h := jsonOut(t, "health --json", out)
+	if l, _ := h["latency_seconds"].(float64); code != 0 || h["ok"] != true || l <= 0 || jsonshape.At(h, "breaker.state") != "closed" || h["connected"] != true {
+		t.Errorf("health --json = %d\n%s", code, out)
 	}
-	if err := json.Unmarshal([]byte(out), &h); code != 0 || err != nil || !h.OK || h.Ms <= 0 {
-		t.Errorf("health --json = %d %q (%v)", code, out, err)
+	if h["near_cache"] != nil { // the command's own, off: it says nothing of the service's
+		t.Errorf("health --json describes the command's near cache:\n%s", out)
 	}
 	code, out, errOut = cli(t, "", "health", "--url", "redis://:an0ther-pw@127.0.0.1:1/0")
 	if code != 1 || strings.Count(errOut, "is Redis running") != 1 || !strings.Contains(errOut, "--url") || strings.Contains(errOut, "Config.") {
@@ -76,12 +76,9 @@ func TestHealth(t *testing.T) {
 		}
 	}
 	code, out, _ = cli(t, "", "health", "--json", "--url", "redis://127.0.0.1:1/0")
-	var failed struct {
-		OK    bool   `json:"ok"`
-		Error string `json:"error"`
-	}
-	if err := json.Unmarshal([]byte(out), &failed); code != 1 || err != nil || failed.OK || !strings.Contains(failed.Error, "unavailable") {
-		t.Errorf("health --json against a closed port = %d %q (%v); want status 1 and the failure as JSON", code, out, err)
+	failed := jsonOut(t, "health --json against a closed port", out)
+	if msg, _ := failed["error"].(string); code != 1 || failed["ok"] != false || !strings.Contains(msg, "unavailable") {
+		t.Errorf("health --json against a closed port = %d %q; want status 1 and the failure as JSON", code, out)
 	}
 	if code, _, errOut := cli(t, "", "health", "--url", "http://x"); code != 2 || !strings.Contains(errOut, "scheme") {
 		t.Errorf("health with a malformed URL = %d %s; want status 2", code, errOut)
@@ -129,11 +126,9 @@ func TestWarmInspectStatsClear(t *testing.T) {
 	}))
 	defer web.Close()
 	code, out, errOut = cli(t, "\"a text\"\n\"fail\"\n", "warm", "embedding", "--model", "m", "--input", "-", "--loader-url", web.URL, "--json")
-	var sum struct {
-		OK                     *bool
-		Inputs, Loaded, Failed int
-	}
-	if err := json.Unmarshal([]byte(out), &sum); code != 1 || err != nil || sum.OK == nil || *sum.OK || sum.Inputs != 2 || sum.Loaded != 1 || sum.Failed != 1 || !strings.Contains(errOut, "502") {
+	sum := jsonOut(t, "warm --json", out)
+	if code != 1 || sum["ok"] != false || sum["inputs"] != 2.0 || sum["loaded"] != 1.0 || sum["failed"] != 1.0 || sum["kind"] != "embedding" ||
+		!strings.Contains(fmt.Sprint(sum["first_error"]), "502") || sum["took_seconds"] == nil || !strings.Contains(errOut, "502") {
 		t.Errorf("warm embedding with one failing input = %d %q %s; want 1 loaded, 1 failed, status 1", code, out, errOut)
 	}
 
@@ -143,6 +138,10 @@ func TestWarmInspectStatsClear(t *testing.T) {
 		t.Errorf("inspect search = %d\n%s; want the id exact", code, out)
 	}
 	code, out, _ = cli(t, "", "inspect", "search", "the last empire", "--json")
+	insp := jsonOut(t, "inspect --json", out)
+	if ttl, _ := insp["ttl_seconds"].(float64); insp["ok"] != true || ttl < 1000 || ttl > 1800 || insp["codec"] != "json" || insp["written_at"] == nil {
+		t.Errorf("inspect search --json = %d\n%s; want ok, a TTL in seconds within 30 minutes, the codec, when written", code, out)
+	}
 	if code != 0 || !strings.Contains(out, `"id": 9007199254740993`) && !strings.Contains(out, `"id":9007199254740993`) {
 		t.Errorf("inspect search --json = %d\n%s; want the id exact", code, out)
 	}
@@ -154,7 +153,7 @@ func TestWarmInspectStatsClear(t *testing.T) {
 	if code, out, errOut := cli(t, "", "inspect", "search", "never cached"); code != 1 || !strings.Contains(out, "exists  no") || !strings.Contains(errOut, "nothing is cached") {
 		t.Errorf("inspect of a query never cached = %d %s%s; want the table and status 1", code, out, errOut)
 	}
-	if code, out, _ := cli(t, "", "inspect", "search", "never cached", "--json"); code != 1 || strings.Count(out, "{") != 1 {
+	if code, out, _ := cli(t, "", "inspect", "search", "never cached", "--json"); code != 1 || jsonOut(t, "inspect --json of a missing key", out)["ok"] != false {
 		t.Errorf("inspect --json of a query never cached = %d %s; want one JSON document and status 1", code, out)
 	}
 	if code, _, errOut := cli(t, "", "inspect", "embedding", "x"); code != 2 || !strings.Contains(errOut, "--model") {
@@ -168,18 +167,21 @@ func TestWarmInspectStatsClear(t *testing.T) {
 	if code != 0 || !regexpMatch(out, `search\s+3\s+100\.0%\s+\d+\s+3\s+0`) || !regexpMatch(out, `embedding\s+1`) {
 		t.Errorf("stats --service = %d\n%s", code, out)
 	}
-	code, out, _ = cli(t, "", "stats", "--json")
-	var st struct {
-		Kinds map[string]struct{ Keys int64 } `json:"kinds"`
-	}
-	if err := json.Unmarshal([]byte(out), &st); code != 0 || err != nil || st.Kinds["search"].Keys != 3 {
-		t.Errorf("stats --json = %d %q (%v)", code, out, err)
+	code, out, _ = cli(t, "", "stats", "--json", "--service", svc.URL)
+	st := jsonOut(t, "stats --json", out)
+	if n, _ := jsonshape.At(st, "server.used_memory_bytes").(float64); code != 0 || jsonshape.At(st, "kinds.search.keys") != 3.0 || n <= 0 ||
+		jsonshape.At(st, "client.kinds.search.hits") != 3.0 || jsonshape.At(st, "client.kinds.search.latency.get.count") == nil {
+		t.Errorf("stats --json = %d\n%s; want 3 search keys, the server's memory, the service's 3 hits and its reads", code, out)
 	}
 
 	// clear: a dry run counts, then the kind goes, and nothing else.
 	code, out, _ = cli(t, "", "clear", "search", "--dry-run")
 	if code != 0 || !strings.Contains(out, "would remove 3 keys") {
 		t.Errorf("clear --dry-run = %d %s", code, out)
+	}
+	code, out, _ = cli(t, "", "clear", "search", "--dry-run", "--json")
+	if cl := jsonOut(t, "clear --dry-run --json", out); code != 0 || cl["would_remove"] != 3.0 || cl["dry_run"] != true || cl["took_seconds"] == nil {
+		t.Errorf("clear --dry-run --json = %d %s", code, out)
 	}
 	code, _, errOut = cli(t, "", "clear", "search")
 	if code != 2 || !strings.Contains(errOut, "--yes") {
@@ -211,16 +213,22 @@ func TestWarmInspectStatsClear(t *testing.T) {
 func TestBench(t *testing.T) {
 	srv, _ := server(t)
 	code, out, errOut := cli(t, "", "bench", "--n", "200", "--json")
+	jsonOut(t, "bench --json", out)
 	var rep struct {
 		Results []benchRow `json:"results"`
 	}
 	if err := json.Unmarshal([]byte(out), &rep); code != 0 || err != nil || len(rep.Results) != 4 {
 		t.Fatalf("bench --json = %d %q %s (%v)", code, out, errOut, err)
 	}
+	var ops []string
 	for _, r := range rep.Results {
-		if r.Count != 200 || r.P50us <= 0 || r.P99us < r.P50us || r.PerSecond <= 0 {
-			t.Errorf("bench row %+v", r)
+		ops = append(ops, fmt.Sprintf("%s×%d", r.Op, r.Concurrency))
+		if r.Count != 200 || r.P50 <= 0 || r.P50 > 1 || r.P99 < r.P50 || r.PerSecond <= 0 {
+			t.Errorf("bench row %+v; want latencies in seconds", r)
 		}
+	}
+	if got := strings.Join(ops, " "); got != "set×1 get_hit×1 get_miss×1 get_hit_parallel×16" {
+		t.Errorf("bench ops %s", got)
 	}
 	if n, err := srv.CLI("DBSIZE"); err != nil || strings.TrimSpace(n) != "0" {
 		t.Errorf("keys left by bench: %q %v", n, err)
@@ -277,6 +285,17 @@ func TestClearProgressBarOnTerminal(t *testing.T) {
 }
 
 func regexpMatch(s, pattern string) bool { return regexp.MustCompile(pattern).MatchString(s) }
+
+// jsonOut decodes one --json output and fails t unless it has the stable
+// form (jsonshape.Check) and holds ok as a boolean.
+func jsonOut(t *testing.T, what, out string) map[string]any {
+	t.Helper()
+	v := jsonshape.Check(t, what, []byte(out), 3600, "kinds", "keys")
+	if _, ok := v["ok"].(bool); !ok {
+		t.Errorf("%s: no boolean ok:\n%s", what, out)
+	}
+	return v
+}
 
 // warm without --force leaves alone the values the service cached, in
 // its own codec (CBOR for plain structs): it read them as JSON, failed,
@@ -337,6 +356,7 @@ func TestVersion(t *testing.T) {
 		t.Errorf("version = %d %q", code, out)
 	}
 	code, out, _ = cli(t, "", "version", "--json")
+	jsonOut(t, "version --json", out)
 	var v struct{ Version, Commit, Go string }
 	if err := json.Unmarshal([]byte(out), &v); code != 0 || err != nil || v.Version == "" || v.Commit == "" || v.Go != runtime.Version() {
 		t.Errorf("version --json = %d %q (%v)", code, out, err)

@@ -85,7 +85,7 @@ the cluster has promoted its replica.`,
 				}
 			}
 			if a.asJSON {
-				out := map[string]any{"ok": true, "namespace": c.Namespace(), "kind": o.Kind, "all": all, "dry_run": dryRun, "seconds": time.Since(start).Seconds()}
+				out := map[string]any{"ok": true, "namespace": c.Namespace(), "kind": o.Kind, "all": all, "dry_run": dryRun, "took_seconds": time.Since(start).Seconds()}
 				if dryRun {
 					out["would_remove"] = n
 				} else {

@@ -19,7 +19,7 @@ import (
 func (a *app) healthCmd() *cobra.Command {
 	return &cobra.Command{
 		Use:   "health",
-		Short: "PING Redis and report the address and the round trip (with --json, the breaker too)",
+		Short: "PING Redis and report the address and the round trip (with --json, this command's breaker too)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx, c, done, err := a.connect(cmd, 30*time.Second)
@@ -32,7 +32,9 @@ func (a *app) healthCmd() *cobra.Command {
 				return fmt.Errorf("%w\nRedis did not answer PING: see docs/operations.md, \"Redis is down\"", err)
 			}
 			if a.asJSON {
-				return a.printJSON(map[string]any{"redis": c.Endpoint(), "ok": true, "latency_ms": float64(h.Latency) / 1e6, "health": h})
+				// The near cache is this command's own, off: not printed,
+				// as it says nothing of the service's.
+				return a.printJSON(healthReport{OK: true, Redis: c.Endpoint(), Latency: h.Latency.Seconds(), Connected: h.Connected, Breaker: h.Breaker})
 			}
 			a.table([][]string{
 				{"redis", c.Endpoint()},
@@ -44,12 +46,28 @@ func (a *app) healthCmd() *cobra.Command {
 	}
 }
 
+// healthReport is what health prints as JSON.
+type healthReport struct {
+	OK        bool                `json:"ok"`
+	Redis     string              `json:"redis"`
+	Latency   float64             `json:"latency_seconds"`
+	Connected bool                `json:"connected"`
+	Breaker   cache.BreakerStatus `json:"breaker"` // this command's breaker: closed unless Redis failed it
+}
+
 // statsReport is what stats prints as JSON.
 type statsReport struct {
+	OK     bool               `json:"ok"`
 	Redis  string             `json:"redis"`
 	Server cache.ServerStats  `json:"server"`
-	Client map[string]any     `json:"client,omitempty"`
+	Client *serviceFigures    `json:"client,omitempty"` // the service's, with --service
 	Kinds  map[string]kindRow `json:"kinds"`
+}
+
+// serviceFigures are the figures a service serves as JSON (the kinds of
+// cache.Stats, as discovery-demo's /status.json has them).
+type serviceFigures struct {
+	Kinds map[string]cache.KindStats `json:"kinds"`
 }
 
 type kindRow struct {
@@ -76,13 +94,11 @@ errors), from an endpoint serving them as JSON such as discovery-demo's /status.
 			if err != nil {
 				return err
 			}
-			rep := statsReport{Redis: c.Endpoint(), Server: st, Kinds: map[string]kindRow{}}
+			rep := statsReport{OK: true, Redis: c.Endpoint(), Server: st, Kinds: map[string]kindRow{}}
 			for k, n := range st.Keys {
 				rep.Kinds[k] = kindRow{Keys: n}
 			}
-			var client struct {
-				Kinds map[string]cache.KindStats `json:"kinds"`
-			}
+			var client serviceFigures
 			if service != "" {
 				raw, err := fetchJSON(ctx, service)
 				if err != nil {
@@ -91,7 +107,7 @@ errors), from an endpoint serving them as JSON such as discovery-demo's /status.
 				if err := json.Unmarshal(raw, &client); err != nil {
 					return fmt.Errorf("the service's figures at %s are not the JSON of cache.Stats (%w)", service, err)
 				}
-				rep.Client = map[string]any{"kinds": client.Kinds}
+				rep.Client = &client
 			}
 			if a.asJSON {
 				return a.printJSON(rep)

@@ -44,7 +44,7 @@ that holds nothing exits with status 1.
 			}
 			missing := &exitError{code: 1, err: fmt.Errorf("nothing is cached under %s", key)} // status 1, as kubectl get of a missing object
 			if a.asJSON {
-				if err := a.printJSON(in); err != nil || in.Exists {
+				if err := a.printJSON(with(in, map[string]any{"ok": in.Exists})); err != nil || in.Exists {
 					return err
 				}
 				return missing
@@ -79,7 +79,10 @@ that holds nothing exits with status 1.
 				if vec, ok := v.([]float32); ok && len(vec) > 8 && !full {
 					v = map[string]any{"dimensions": len(vec), "first": vec[:8], "note": "--full shows every value"}
 				}
-				out, _ := json.MarshalIndent(v, "", "  ")
+				out, err := json.MarshalIndent(v, "", "  ")
+				if err != nil { // a NaN or an infinity, which JSON cannot hold
+					out = []byte(fmt.Sprintf("%v\n(printed with Go's %%v: %v)", v, err))
+				}
 				fmt.Fprintf(a.stdout, "\nvalue:\n%s\n", out)
 			}
 			return nil

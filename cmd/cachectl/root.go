@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -166,6 +167,21 @@ func (a *app) context(cmd *cobra.Command, def time.Duration) (context.Context, c
 		return context.WithTimeout(ctx, d)
 	}
 	return context.WithCancel(ctx)
+}
+
+// with returns v's JSON object with the fields of extra added: one flat
+// object for a report and its command's own fields.
+func with(v any, extra map[string]any) map[string]any {
+	out := map[string]any{}
+	if b, err := json.Marshal(v); err == nil {
+		dec := json.NewDecoder(bytes.NewReader(b))
+		dec.UseNumber()      // a cached value's integers stay exact
+		_ = dec.Decode(&out) // v is a struct: its JSON is an object
+	}
+	for k, e := range extra {
+		out[k] = e
+	}
+	return out
 }
 
 // printJSON writes v as indented JSON.

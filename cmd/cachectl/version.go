@@ -16,7 +16,7 @@ func (a *app) versionCmd() *cobra.Command {
 		RunE: func(*cobra.Command, []string) error {
 			v := buildVersion()
 			if a.asJSON {
-				return a.printJSON(v)
+				return a.printJSON(with(v, map[string]any{"ok": true}))
 			}
 			commit := v.Commit
 			if v.Modified {

@@ -72,12 +72,7 @@ On a terminal, a progress bar shows the rate and the time left. The command fail
 				return err
 			}
 			if a.asJSON {
-				out := map[string]any{"ok": sum.Failed == 0, "kind": args[0], "inputs": sum.Inputs, "cached": sum.Cached, "loaded": sum.Loaded,
-					"failed": sum.Failed, "seconds": sum.Took.Seconds()}
-				if sum.FirstError != nil {
-					out["first_error"] = sum.FirstError.Error()
-				}
-				if err := a.printJSON(out); err != nil {
+				if err := a.printJSON(with(sum, map[string]any{"ok": sum.Failed == 0, "kind": args[0]})); err != nil {
 					return err
 				}
 			} else {

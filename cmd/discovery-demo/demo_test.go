@@ -22,6 +22,7 @@ import (
 	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
 
+	"github.com/media-gateway/discovery/internal/jsonshape"
 	"github.com/media-gateway/discovery/internal/redistest"
 )
 
@@ -81,6 +82,14 @@ func TestEndpoints(t *testing.T) {
 	if err := json.Unmarshal([]byte(body), &st); err != nil || st.EmbeddedRedis || !st.NearCache.On || st.Endpoints["search"].Requests != 3 || st.Kinds["search"].Loads != 1 {
 		t.Errorf("/status.json = %+v (%v)", st, err)
 	}
+	v := jsonshape.Check(t, "/status.json", []byte(body), 60, "kinds", "endpoints")
+	if p, _ := v["ping_seconds"].(float64); p <= 0 || v["breaker"] != "closed" || jsonshape.At(v, "kinds.search.hits") == nil {
+		t.Errorf("/status.json: %s", body)
+	}
+	for _, path := range []string{"/search?q=the+last+empire", "/readyz"} {
+		_, body := get(t, web.URL+path)
+		jsonshape.Check(t, path, []byte(body), 60)
+	}
 	// Redis lost: the service still answers (from the backends), and is
 	// still ready.
 	srv.Stop()
@@ -89,6 +98,10 @@ func TestEndpoints(t *testing.T) {
 	}
 	if code, body := get(t, web.URL+"/readyz"); code != 200 || !strings.Contains(body, `"redis_ok":false`) {
 		t.Errorf("/readyz with Redis down = %d %q; want ready, saying Redis is not", code, body)
+	}
+	_, body = get(t, web.URL+"/status.json")
+	if v := jsonshape.Check(t, "/status.json with Redis down", []byte(body), 60, "kinds", "endpoints"); v["redis_ok"] != false || v["redis_error"] == nil {
+		t.Errorf("/status.json with Redis down: %s", body)
 	}
 }
 
@@ -311,7 +324,7 @@ func TestStatusPageInBrowser(t *testing.T) {
 			get(t, fmt.Sprintf("%s/embed?text=query+%d", web.URL, (i*5+sec)%30))
 		}
 	}
-	waitFor("the latency chart's line for /search", `(document.querySelector('polyline[data-series="search-p50_ms"]')||{getAttribute(){return ""}}).getAttribute("points").split(" ").length >= 2`)
+	waitFor("the latency chart's line for /search", `(document.querySelector('polyline[data-series="search-p50"]')||{getAttribute(){return ""}}).getAttribute("points").split(" ").length >= 2`)
 	if bad, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`[...document.querySelectorAll("polyline")].some(p => /NaN|Infinity/.test(p.getAttribute("points")))`)); err != nil || bad {
 		t.Errorf("a chart line has points that are not numbers (%v)", err)
 	}

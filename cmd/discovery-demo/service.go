@@ -129,7 +129,7 @@ func (s *service) routes() http.Handler {
 type answer struct {
 	Query  string  `json:"query"`
 	Source string  `json:"source"` // "cache" or "backend"
-	TookMs float64 `json:"took_ms"`
+	Took   float64 `json:"took_seconds"`
 	Value  any     `json:"value"`
 }
 
@@ -205,7 +205,7 @@ func (s *service) reply(w http.ResponseWriter, q string, start time.Time, loaded
 		source = "backend"
 	}
 	w.Header().Set("Content-Type", "application/json")
-	json.NewEncoder(w).Encode(answer{Query: q, Source: source, TookMs: float64(time.Since(start).Microseconds()) / 1000, Value: v})
+	json.NewEncoder(w).Encode(answer{Query: q, Source: source, Took: time.Since(start).Seconds(), Value: v})
 	return http.StatusOK, nil
 }
 
@@ -256,7 +256,7 @@ func (s *service) handleReady(w http.ResponseWriter, r *http.Request) {
 	// backends, so only shutting down makes it unready; the cache's state
 	// is reported for the curious.
 	h, err := s.cache.Health(r.Context())
-	body := map[string]any{"ready": !s.stopping.Load(), "redis_ok": err == nil, "breaker": h.Breaker.State.String(), "near_cache": h.NearCache.On}
+	body := map[string]any{"ready": !s.stopping.Load(), "redis_ok": err == nil, "breaker": h.Breaker.State.String(), "near_cache": h.NearCache}
 	if err != nil {
 		body["redis_error"] = err.Error()
 	}

@@ -34,12 +34,12 @@ type sample struct {
 }
 
 // endpointSample is one endpoint's second: how many requests, how many
-// failed, and their latency percentiles, in milliseconds.
+// failed, and their latency percentiles, in seconds.
 type endpointSample struct {
 	Requests int     `json:"requests"`
 	Errors   int     `json:"errors"`
-	P50ms    float64 `json:"p50_ms"`
-	P99ms    float64 `json:"p99_ms"`
+	P50      float64 `json:"p50_seconds"`
+	P99      float64 `json:"p99_seconds"`
 }
 
 // endpointTotals are one endpoint's figures since the start.
@@ -81,10 +81,8 @@ func (h *history) roll(at time.Time) {
 	s := sample{At: at, Endpoints: map[string]endpointSample{}}
 	for name, w := range h.current {
 		slices.Sort(w.lat)
-		ms := func(q float64) float64 {
-			return float64(w.lat[min(int(q*float64(len(w.lat))), len(w.lat)-1)]) / float64(time.Millisecond)
-		}
-		s.Endpoints[name] = endpointSample{Requests: len(w.lat), Errors: w.errors, P50ms: ms(0.5), P99ms: ms(0.99)}
+		quantile := func(q float64) float64 { return w.lat[min(int(q*float64(len(w.lat))), len(w.lat)-1)].Seconds() }
+		s.Endpoints[name] = endpointSample{Requests: len(w.lat), Errors: w.errors, P50: quantile(0.5), P99: quantile(0.99)}
 	}
 	h.current = map[string]*window{}
 	h.samples = append(h.samples, s)
@@ -126,7 +124,7 @@ type status struct {
 	EmbeddedRedis bool                      `json:"embedded_redis"`
 	RedisOK       bool                      `json:"redis_ok"`
 	RedisError    string                    `json:"redis_error,omitempty"`
-	PingMs        float64                   `json:"ping_ms"`
+	Ping          float64                   `json:"ping_seconds"`
 	Breaker       string                    `json:"breaker"`
 	NearCache     cache.NearCacheStatus     `json:"near_cache"`
 	Kinds         map[string]kindStatus     `json:"kinds"`
@@ -148,9 +146,9 @@ func (s *service) status(r *http.Request) status {
 	st := s.cache.Stats()
 	h, err := s.cache.Health(r.Context())
 	out := status{Redis: s.cache.Endpoint(), EmbeddedRedis: s.embedded != nil, RedisOK: err == nil,
-		PingMs: float64(h.Latency) / float64(time.Millisecond), Breaker: st.Breaker.State.String(), NearCache: st.NearCache,
+		Ping: h.Latency.Seconds(), Breaker: st.Breaker.State.String(), NearCache: st.NearCache,
 		Kinds: map[string]kindStatus{}, UptimeSeconds: time.Since(s.started).Seconds(),
-		Backend: map[string]any{"latency_ms": float64(s.opt.latency) / float64(time.Millisecond), "failure_rate": s.opt.failureRate}}
+		Backend: map[string]any{"latency_seconds": s.opt.latency.Seconds(), "failure_rate": s.opt.failureRate}}
 	if err != nil {
 		out.RedisError = err.Error()
 	}
