@@ -233,7 +233,7 @@ type ServerStats struct {
 	// Keys maps each kind's name to the number of keys of this cache's
 	// namespace under it ("search" for "discovery:search:…"); keys set with
 	// Set directly are counted under their first segment.
-	Keys map[string]int64 `json:"keys"`
+	Keys map[string]int64 `json:"keys,omitempty"`
 	// TotalKeys is the number of keys in this cache's namespace.
 	TotalKeys int64 `json:"total_keys"`
 }
@@ -247,21 +247,35 @@ type ServerStats struct {
 // or expiring while it runs.
 func (c *RedisCache) ServerStats(ctx context.Context) (ServerStats, error) {
 	start := time.Now()
-	st, err := c.serverStats(ctx)
+	st, err := c.serverStats(ctx, true)
 	c.observeResult(ctx, c.kinds.whole, Event{Op: OpServerStats, Latency: time.Since(start)}, err)
 	return st, failIf(err, OpServerStats, c.kinds.whole, "")
 }
 
-func (c *RedisCache) serverStats(ctx context.Context) (ServerStats, error) {
-	st := ServerStats{Keys: make(map[string]int64)}
+// ServerInfo reads the figures of [RedisCache.ServerStats] that INFO gives
+// (memory, eviction policy, evictions, keyspace hits and misses), one
+// round trip per server, without counting keys (Keys is nil, TotalKeys
+// 0): cheap enough to poll, as cacheprom does at scrape. It fails as
+// ServerStats does.
+func (c *RedisCache) ServerInfo(ctx context.Context) (ServerStats, error) {
+	start := time.Now()
+	st, err := c.serverStats(ctx, false)
+	c.observeResult(ctx, c.kinds.whole, Event{Op: OpServerStats, Latency: time.Since(start)}, err)
+	return st, failIf(err, OpServerStats, c.kinds.whole, "")
+}
+
+// serverStats reads INFO and, with keys, counts the namespace's keys.
+func (c *RedisCache) serverStats(ctx context.Context, keys bool) (ServerStats, error) {
+	var st ServerStats
 	infos, infoErr := c.info(ctx)
 	for _, info := range infos {
 		st.addInfo(info)
 	}
 	var partial *PartialError
-	if infoErr != nil && !errors.As(infoErr, &partial) {
+	if !keys || infoErr != nil && !errors.As(infoErr, &partial) {
 		return st, infoErr
 	}
+	st.Keys = make(map[string]int64)
 	prefix := c.cfg.Namespace + ":"
 	err := c.scan(ctx, c.namespaced("*"), func(keys []string) error {
 		for _, k := range keys {

@@ -568,7 +568,7 @@ func TestNewKindRejects(t *testing.T) {
 	for _, tc := range []struct {
 		name string
 		ttl  time.Duration
-	}{{"", time.Minute}, {"a*b", time.Minute}, {"two words", time.Minute}, {"search:v2", time.Minute}, {cache.KindSearch, time.Minute}, {"ok", 0}} {
+	}{{"", time.Minute}, {"a*b", time.Minute}, {"two words", time.Minute}, {"search:v2", time.Minute}, {cache.KindSearch, time.Minute}, {cache.KindCache, time.Minute}, {"ok", 0}} {
 		if _, err := cache.NewKind[string, int](c, tc.name, tc.ttl); !errors.Is(err, cache.ErrInvalidArgument) || errors.Is(err, cache.ErrInvalidConfig) {
 			t.Errorf("NewKind(%q, %v): %v, want ErrInvalidArgument", tc.name, tc.ttl, err)
 		}

@@ -14,6 +14,11 @@ const (
 	// functions [Get], [Set], [Fetch], [RedisCache.Delete] and
 	// [RedisCache.DeletePattern]. It is not a key prefix.
 	KindCustom = "custom"
+	// KindCache names the operations of the whole cache (Health's ping,
+	// ClearAll, ServerStats) where a kind's name is expected: in metrics
+	// (cacheprom, cacheotel) and in JSON ([Stats].Cache). Their Event has
+	// an empty Kind. It is no kind's name.
+	KindCache = "cache"
 )
 
 // Search returns the kind of search results: values of type V (any

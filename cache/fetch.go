@@ -32,6 +32,20 @@ func (s store[V]) fetch(ctx context.Context, key, alt string, keyErr error, ttl 
 		s.hit(ctx, key, ttl, m, start, load)
 		return v, nil
 	}
+	v, err := s.fetchFar(ctx, key, alt, ttl, load, start, writes, before)
+	// The Fetch's time from end to end, for those that went past the near
+	// cache: its parts (read, load, store) are counted on their own.
+	e := Event{Op: OpFetch, Outcome: OutcomeOK, Latency: time.Since(start), Key: key, Context: ctx}
+	if err != nil {
+		e.Outcome, _ = outcomeOf(ctx, err)
+	}
+	s.c.observe(s.k, e)
+	return v, err
+}
+
+// fetchFar is the part of fetch past the near cache: Redis, the stale
+// store, the load.
+func (s store[V]) fetchFar(ctx context.Context, key, alt string, ttl time.Duration, load LoaderFunc[V], start time.Time, writes *atomic.Uint64, before uint64) (V, error) {
 	rctx, cancel := s.c.readBudget(ctx)
 	v, m, ok, err := s.remote(rctx, key, alt, ttl, start)
 	cancel()

@@ -30,7 +30,7 @@ func TestStatusJSON(t *testing.T) {
 	v := jsonshape.Check(t, "Stats", raw, 60, "kinds", "keys")
 	for p, want := range map[string]any{
 		"kinds.search.hits": 1.0, "kinds.search.misses": 2.0, "kinds.search.loads": 1.0,
-		"kinds.search.latency.get.count": 3.0, "breaker.state": "closed", "near_cache.on": true,
+		"kinds.search.latency.get.count": 3.0, "kinds.search.latency.fetch.count": 1.0, "kinds.search.errors": 0.0, "breaker.state": "closed", "near_cache.on": true,
 	} {
 		if got := jsonshape.At(v, p); got != want {
 			t.Errorf("Stats JSON %s = %v, want %v", p, got, want)

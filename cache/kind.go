@@ -39,7 +39,7 @@ type Kind[K, V any] struct {
 // NewKind returns a kind of your own: values of type V (stored as a kind's
 // values are: see [Kind]) for inputs of type K, under keys "namespace:name:sha256(…)", kept for ttl.
 // The error wraps [ErrInvalidArgument] when name is empty, contains glob
-// characters or white space, or is a built-in kind's; when ttl is not
+// characters or white space, or is a built-in kind's or [KindCache]; when ttl is not
 // positive; or when the name is already a kind with another TTL (views of one
 // kind share one TTL).
 func NewKind[K, V any](c *RedisCache, name string, ttl time.Duration) (*Kind[K, V], error) {
@@ -49,6 +49,8 @@ func NewKind[K, V any](c *RedisCache, name string, ttl time.Duration) (*Kind[K, 
 	switch name {
 	case KindSearch, KindIntent, KindEmbedding, KindCustom:
 		return nil, invalidKind("%q is a built-in kind; use Search, Intents or Embeddings, or another name", name)
+	case KindCache:
+		return nil, invalidKind("%q names the whole cache's operations in metrics; choose another name", name)
 	}
 	if ttl <= 0 {
 		return nil, invalidKind("ttl %v is not positive", ttl)

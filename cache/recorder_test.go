@@ -72,13 +72,23 @@ func TestRecorderEvents(t *testing.T) {
 			{"custom", cache.OpGet, cache.OutcomeMiss, 0, cache.TierRedis},
 			{"custom", cache.OpLoad, cache.OutcomeOK, 0, 0},
 			{"custom", cache.OpSet, cache.OutcomeOK, 0, 0},
+			{"custom", cache.OpFetch, cache.OutcomeOK, 0, 0}, // its time from end to end
 		}},
 		{"loader error", func() {
 			search.Fetch(ctx, "e", func(context.Context) (int, error) { return 0, errSearchBackend })
 		}, []want{
 			{"search", cache.OpGet, cache.OutcomeMiss, 0, cache.TierRedis},
 			{"search", cache.OpLoad, cache.OutcomeError, 0, 0},
+			{"search", cache.OpFetch, cache.OutcomeError, 0, 0},
 		}},
+		{"fetch hit in the near cache", func() {
+			search.Set(ctx, "near", 1)
+			for range 3 { // the first read after this process's write may go to Redis
+				search.Get(ctx, "near")
+			}
+			rec.take()
+			search.Fetch(ctx, "near", func(context.Context) (int, error) { return 0, nil })
+		}, []want{{"search", cache.OpGet, cache.OutcomeHit, 0, cache.TierLocal}}}, // no fetch event: counted, not timed
 		{"delete", func() { search.Delete(ctx, "q") }, []want{{"search", cache.OpDelete, cache.OutcomeOK, 0, 0}}},
 		{"clear all", func() { c.ClearAll(ctx) }, []want{{"", cache.OpClear, cache.OutcomeOK, 0, 0}}},
 		{"misuse is not recorded", func() { cache.Set(ctx, c, "", 1, time.Minute) }, nil},

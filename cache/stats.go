@@ -21,7 +21,7 @@ const (
 	OpGet         Op = iota + 1 // a read: Get, and the lookup that starts a Fetch
 	OpSet                       // a write: Set, and the store that ends a Fetch's load
 	OpDelete                    // Delete of named keys
-	OpFetch                     // Fetch: in errors, and in events of stale answers (its parts are recorded as OpGet, OpLoad and OpSet)
+	OpFetch                     // Fetch: in errors; in events of stale answers; and, for each Fetch not answered by the near cache, an event of its time from end to end (OutcomeOK, or OutcomeError or OutcomeCanceled with its error, no Class), counted in no figure but Latency: its parts are recorded as OpGet, OpLoad and OpSet
 	OpLoad                      // a loader call made by Fetch
 	OpClear                     // ClearKind, ClearAll, DeletePattern
 	OpPing                      // Health, and the check made by New
@@ -129,7 +129,7 @@ type Event struct {
 	Breaker BreakerState  // for OpBreaker, the state the circuit breaker entered (its Class: the last failure's, when it opened)
 
 	// Key is the Redis key of an operation on one key (OpGet, OpSet,
-	// OpDelete, OpLease, OpRefresh, OpExtend, a stale OpFetch), "" for the
+	// OpDelete, OpLease, OpRefresh, OpExtend, OpFetch), "" for the
 	// others: the namespace, the kind and the SHA-256 of the input, never
 	// the input or a value. For a tracing span's attributes; not a metric
 	// label (one series per key).
@@ -182,6 +182,10 @@ type kindState struct {
 // observe records one operation: the figures of k, and the user's
 // Recorder. It is the one place where figures are counted.
 func (c *RedisCache) observe(k *kindState, e Event) {
+	if e.Op == OpFetch && e.Outcome != OutcomeStale {
+		c.timeOnly(k, e) // a Fetch's time from end to end: its parts are counted
+		return
+	}
 	n := uint64(1) // reads counted
 	switch e.Op {
 	case OpGetMany:
@@ -238,6 +242,12 @@ func (c *RedisCache) observe(k *kindState, e Event) {
 			k.loadErrors.Add(1)
 		}
 	}
+	c.timeOnly(k, e)
+}
+
+// timeOnly records e's latency and gives e to the user's Recorder, without
+// counting it in k's figures.
+func (c *RedisCache) timeOnly(k *kindState, e Event) {
 	h := k.latency[e.Op].Load()
 	if h == nil {
 		k.latency[e.Op].CompareAndSwap(nil, new(latency.Histogram))
@@ -313,6 +323,7 @@ type NearStats struct {
 	Entries     int    `json:"entries"`     // values held (an estimate while entries come and go)
 	Bytes       uint64 `json:"bytes"`       // their weight, as bounded by Config.NearCacheBytes
 	Invalidated uint64 `json:"invalidated"` // entries dropped because their key changed in Redis, here or elsewhere
+	Evicted     uint64 `json:"evicted"`     // entries dropped to stay within Config.NearCacheBytes (the least likely to be read again)
 }
 
 // NearCacheStatus says whether the near cache is on, and if not, why.
@@ -366,7 +377,7 @@ func (k *kindState) snapshot(withNear bool) KindStats {
 	}
 	if withNear {
 		f := &k.nearFigures
-		s.Near = NearStats{Entries: int(max(f.Entries.Load(), 0)), Bytes: uint64(max(f.Bytes.Load(), 0)), Invalidated: f.Invalidated.Load()}
+		s.Near = NearStats{Entries: int(max(f.Entries.Load(), 0)), Bytes: uint64(max(f.Bytes.Load(), 0)), Invalidated: f.Invalidated.Load(), Evicted: f.Evicted.Load()}
 	}
 	return s
 }

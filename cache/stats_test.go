@@ -84,6 +84,10 @@ func TestHealthAndServerStats(t *testing.T) {
 	if st.Keys[cache.KindSearch] != 3 || st.Keys[cache.KindIntent] != 1 || st.Keys["user"] != 1 || st.TotalKeys != 5 {
 		t.Errorf("key counts %v (total %d); want search 3, intent 1, user 1", st.Keys, st.TotalKeys)
 	}
+	info, err := c.ServerInfo(ctx)
+	if err != nil || info.UsedMemory <= 0 || info.MaxMemoryPolicy != st.MaxMemoryPolicy || info.Keys != nil || info.TotalKeys != 0 {
+		t.Errorf("ServerInfo = %+v, %v; want the memory figures, and no key counted", info, err)
+	}
 	before := st.KeyspaceHits
 	cache.Search[int, int](c).Get(ctx, 0)
 	if st, _ := c.ServerStats(ctx); st.KeyspaceHits <= before {

@@ -2,14 +2,11 @@ package cacheprom_test
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -149,10 +146,19 @@ func TestScrape(t *testing.T) {
 		{"discovery_cache_operations_total", map[string]string{"kind": "search", "op": "load", "outcome": "error"}, 1},
 		{"discovery_cache_load_duration_seconds", map[string]string{"kind": "search", "outcome": "ok"}, 10},
 		{"discovery_cache_load_duration_seconds", map[string]string{"kind": "search", "outcome": "error"}, 1},
-		{"discovery_cache_operation_duration_seconds", map[string]string{"kind": "search", "op": "set", "tier": ""}, float64(st.Sets)},
+		{"discovery_cache_operation_duration_seconds", map[string]string{"kind": "search", "op": "set", "tier": "redis"}, float64(st.Sets)},
+		{"discovery_cache_fetch_duration_seconds", map[string]string{"kind": "search", "outcome": "ok"}, 10},
+		{"discovery_cache_fetch_duration_seconds", map[string]string{"kind": "search", "outcome": "error"}, 1},
+		{"discovery_cache_operations_total", map[string]string{"kind": "cache", "op": "ping", "outcome": "ok"}, 1}, // New's
+		{"discovery_cache_errors_total", map[string]string{"kind": "search", "op": "get", "class": "unavailable"}, 0},
+		{"discovery_cache_reads_total", map[string]string{"kind": "embedding", "tier": "redis", "outcome": "hit"}, 0},
+		{"discovery_cache_near_cache_invalidations_total", map[string]string{"kind": "search"}, float64(st.Near.Invalidated)},
+		{"discovery_cache_near_cache_evictions_total", map[string]string{"kind": "search"}, 0},
 		{"discovery_cache_removed_keys_total", map[string]string{"kind": "search"}, 10},
 		{"discovery_cache_near_cache_on", nil, 1},
-		{"discovery_cache_breaker_state", nil, 0},
+		{"discovery_cache_breaker_state", map[string]string{"state": "closed"}, 1},
+		{"discovery_cache_breaker_state", map[string]string{"state": "open"}, 0},
+		{"discovery_cache_breaker_state", map[string]string{"state": "half_open"}, 0},
 		{"discovery_cache_breaker_opens_total", nil, 0},
 		{"discovery_cache_near_cache_entries", map[string]string{"kind": "search"}, 0}, // cleared
 	} {
@@ -167,11 +173,20 @@ func TestScrape(t *testing.T) {
 	if st.LocalHits < 10 {
 		t.Errorf("%d local hits; the test wants the near cache to answer", st.LocalHits)
 	}
+	if n, _ := value(fams, "discovery_cache_redis_used_memory_bytes", nil); n <= 0 {
+		t.Errorf("redis_used_memory_bytes = %v; want the server's", n)
+	}
+	if _, ok := value(fams, "discovery_cache_redis_evicted_keys_total", nil); !ok {
+		t.Error("no redis_evicted_keys_total")
+	}
 	for name, f := range fams {
 		for _, m := range f.GetMetric() {
 			for _, l := range m.GetLabel() {
 				if strings.Contains(l.GetValue(), "secret") || strings.Contains(l.GetValue(), ":") {
 					t.Errorf("%s has label %s=%q: a key or a value", name, l.GetName(), l.GetValue())
+				}
+				if l.GetValue() == "" {
+					t.Errorf("%s has an empty label %s", name, l.GetName())
 				}
 			}
 			if labelOf(m, "service") != "discovery" {
@@ -195,8 +210,82 @@ func TestScrape(t *testing.T) {
 	for range 10 {
 		search.Get(ctx, "other")
 	}
-	if v, _ := value(scrape(t, web.URL), "discovery_cache_breaker_state", nil); v != 1 {
-		t.Errorf("breaker_state = %v with Redis stopped after 10 failed calls; want 1 (open)", v)
+	fams = scrape(t, web.URL)
+	if v, _ := value(fams, "discovery_cache_breaker_state", map[string]string{"state": "open"}); v != 1 {
+		t.Errorf("breaker_state{state=open} = %v with Redis stopped after 10 failed calls; want 1", v)
+	}
+	if v, _ := value(fams, "discovery_cache_breaker_state", map[string]string{"state": "closed"}); v != 0 {
+		t.Errorf("breaker_state{state=closed} = %v with the breaker open; want 0", v)
+	}
+}
+
+// Before any operation, the series a dashboard sums or divides by exist,
+// at 0: a healthy system shows 0, not "No data". A kind of the service's
+// own starts with Watch.
+func TestSeriesExistFromTheStart(t *testing.T) {
+	srv := redistest.Start(t)
+	rec := cacheprom.New(cacheprom.Options{ServerInfoEvery: -1})
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(rec)
+	c, err := cache.New(context.Background(), cache.Config{URL: srv.URL(), Recorder: rec})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if _, err := cache.NewKind[string, string](c, "trending", time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	rec.Watch(c)
+	web := httptest.NewServer(promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	defer web.Close()
+	fams := scrape(t, web.URL)
+	for _, kind := range []string{"search", "intent", "embedding", "custom", "trending"} {
+		for _, want := range []struct {
+			family string
+			labels map[string]string
+		}{
+			{"discovery_cache_reads_total", map[string]string{"tier": "local", "outcome": "hit"}},
+			{"discovery_cache_reads_total", map[string]string{"tier": "local", "outcome": "stale"}},
+			{"discovery_cache_reads_total", map[string]string{"tier": "redis", "outcome": "miss"}},
+			{"discovery_cache_reads_total", map[string]string{"tier": "redis", "outcome": "error"}},
+			{"discovery_cache_errors_total", map[string]string{"op": "get", "class": "unavailable"}},
+			{"discovery_cache_errors_total", map[string]string{"op": "set", "class": "serialization"}},
+			{"discovery_cache_operations_total", map[string]string{"op": "load", "outcome": "ok"}},
+			{"discovery_cache_operations_total", map[string]string{"op": "lease", "outcome": "hit"}},
+			{"discovery_cache_operations_total", map[string]string{"op": "refresh", "outcome": "ok"}},
+			{"discovery_cache_removed_keys_total", nil},
+			{"discovery_cache_load_duration_seconds", map[string]string{"outcome": "ok"}},
+			{"discovery_cache_fetch_duration_seconds", map[string]string{"outcome": "ok"}},
+			{"discovery_cache_operation_duration_seconds", map[string]string{"op": "get", "tier": "redis"}},
+			{"discovery_cache_near_cache_entries", nil},
+			{"discovery_cache_near_cache_evictions_total", nil},
+		} {
+			labels := map[string]string{"kind": kind}
+			for k, v := range want.labels {
+				labels[k] = v
+			}
+			if n, ok := value(fams, want.family, labels); !ok || n != 0 {
+				t.Errorf("%s%v = %v (present: %v) before any operation; want 0", want.family, labels, n, ok)
+			}
+		}
+	}
+	if _, ok := value(fams, "discovery_cache_removed_keys_total", map[string]string{"kind": "cache"}); !ok {
+		t.Error("removed_keys_total{kind=cache} (ClearAll) is absent before any operation")
+	}
+	if _, ok := value(fams, "discovery_cache_reads_total", map[string]string{"kind": "cache"}); ok {
+		t.Error("reads_total{kind=cache}: the whole cache has no reads")
+	}
+	if fams["discovery_cache_redis_used_memory_bytes"] != nil {
+		t.Error("redis_used_memory_bytes with ServerInfoEvery < 0; want none")
+	}
+	for name, f := range fams {
+		for _, m := range f.GetMetric() {
+			for _, l := range m.GetLabel() {
+				if l.GetValue() == "" {
+					t.Errorf("%s has an empty label %s", name, l.GetName())
+				}
+			}
+		}
 	}
 }
 
@@ -282,69 +371,5 @@ func BenchmarkNearHit(b *testing.B) {
 				}
 			})
 		})
-	}
-}
-
-// The Grafana dashboard in docs/ queries only metrics and labels that a
-// scrape holds.
-func TestDashboardQueriesRealMetrics(t *testing.T) {
-	raw, err := os.ReadFile("../docs/grafana-dashboard.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var dash struct {
-		Panels []struct {
-			Title   string
-			Targets []struct{ Expr string }
-		}
-	}
-	if err := json.Unmarshal(raw, &dash); err != nil {
-		t.Fatalf("the dashboard is not JSON: %v", err)
-	}
-	srv, c, web := scraped(t, cacheprom.Options{})
-	ctx := context.Background()
-	search := cache.Search[string, string](c)
-	search.Fetch(ctx, "q", func(context.Context) (string, error) { return "v", nil })
-	search.Fetch(ctx, "bad", func(context.Context) (string, error) { return "", errors.New("down") })
-	corrupt, _ := search.Key("corrupt")
-	if _, err := srv.CLI("SET", corrupt, "not a value of this cache"); err != nil {
-		t.Fatal(err)
-	}
-	if _, _, err := search.Get(ctx, "corrupt"); !errors.Is(err, cache.ErrSerialization) {
-		t.Fatalf("Get of corrupt bytes: %v", err)
-	}
-	c.ClearKind(ctx, cache.KindSearch)
-	fams := scrape(t, web.URL)
-	labels := map[string]bool{"le": true, "job": true}
-	for _, f := range fams {
-		for _, m := range f.GetMetric() {
-			for _, l := range m.GetLabel() {
-				labels[l.GetName()] = true
-			}
-		}
-	}
-	names := regexp.MustCompile(`discovery_cache_[a-z_]+`)
-	by := regexp.MustCompile(`by \(([a-z_, ]+)\)`)
-	queries := 0
-	for _, p := range dash.Panels {
-		for _, target := range p.Targets {
-			queries++
-			for _, n := range names.FindAllString(target.Expr, -1) {
-				family := strings.TrimSuffix(strings.TrimSuffix(strings.TrimSuffix(n, "_bucket"), "_sum"), "_count")
-				if fams[family] == nil {
-					t.Errorf("panel %q queries %s, which no scrape holds", p.Title, n)
-				}
-			}
-			for _, m := range by.FindAllStringSubmatch(target.Expr, -1) {
-				for _, l := range strings.Split(m[1], ",") {
-					if l = strings.TrimSpace(l); !labels[l] {
-						t.Errorf("panel %q groups by %q, a label no metric has", p.Title, l)
-					}
-				}
-			}
-		}
-	}
-	if queries < 10 {
-		t.Errorf("the dashboard has %d queries; want its panels", queries)
 	}
 }

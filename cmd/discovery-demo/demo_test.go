@@ -77,6 +77,17 @@ func TestEndpoints(t *testing.T) {
 	if _, body := get(t, web.URL+"/metrics"); !strings.Contains(body, `discovery_cache_reads_total{kind="search",outcome="hit",tier=`) || !strings.Contains(body, "go_goroutines") {
 		t.Errorf("/metrics lacks the cache's or the runtime's metrics:\n%.500s", body)
 	}
+	req, _ := http.NewRequest("GET", web.URL+"/metrics", nil)
+	req.Header.Set("Accept", "application/openmetrics-text;version=1.0.0,text/plain;version=0.0.4;q=0.5")
+	if resp, err := http.DefaultClient.Do(req); err != nil {
+		t.Error(err)
+	} else {
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if ct := resp.Header.Get("Content-Type"); !strings.HasPrefix(ct, "application/openmetrics-text") || !strings.HasSuffix(string(b), "# EOF\n") {
+			t.Errorf("/metrics asked for OpenMetrics: Content-Type %q, ends %q", ct, b[max(len(b)-20, 0):])
+		}
+	}
 	var st status
 	_, body := get(t, web.URL+"/status.json")
 	if err := json.Unmarshal([]byte(body), &st); err != nil || st.EmbeddedRedis || !st.NearCache.On || st.Endpoints["search"].Requests != 3 || st.Kinds["search"].Loads != 1 {

@@ -116,7 +116,7 @@ func (s *service) routes() http.Handler {
 	mux.HandleFunc("GET /embed", s.timed("embed", s.handleEmbed))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "ok") })
 	mux.HandleFunc("GET /readyz", s.handleReady)
-	mux.Handle("GET /metrics", promhttp.HandlerFor(s.registry, promhttp.HandlerOpts{}))
+	mux.Handle("GET /metrics", promhttp.HandlerFor(s.registry, promhttp.HandlerOpts{EnableOpenMetrics: true})) // OpenMetrics to a scraper that asks for it
 	mux.HandleFunc("GET /status", s.handleStatusPage)
 	mux.HandleFunc("GET /status.json", s.handleStatus)
 	mux.HandleFunc("POST /traffic", s.handleTraffic)

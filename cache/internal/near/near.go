@@ -65,6 +65,7 @@ type Cache struct {
 type Figures struct {
 	Entries, Bytes atomic.Int64
 	Invalidated    atomic.Uint64 // entries dropped by an invalidation
+	Evicted        atomic.Uint64 // entries dropped to keep the store within its bytes
 }
 
 // Entry is one decoded value.
@@ -135,6 +136,9 @@ func New(maxBytes int, maxAge time.Duration, changed func(key string)) *Cache {
 		OnAtomicDeletion: func(e otter.DeletionEvent[string, Entry]) {
 			e.Value.Owner.Entries.Add(-1)
 			e.Value.Owner.Bytes.Add(-int64(e.Value.Size))
+			if e.Cause == otter.CauseOverflow {
+				e.Value.Owner.Evicted.Add(1)
+			}
 		},
 	})
 	return n

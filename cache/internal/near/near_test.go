@@ -16,7 +16,8 @@ func (n *Cache) keep(f *Figures, key string, v any, size uint32) {
 
 // The store has one budget for every owner: 200 kinds reading 100 values
 // each hold no more than the budget together, and each owner's figures
-// add up to what the store holds.
+// add up to what the store holds; those it drops to stay within it are
+// counted as evicted.
 func TestOneBudget(t *testing.T) {
 	t.Parallel()
 	const budget = 1 << 20
@@ -30,9 +31,14 @@ func TestOneBudget(t *testing.T) {
 	}
 	n.CleanUp()
 	var entries, bytes int64
+	var evicted uint64
 	for i := range kinds {
 		entries += kinds[i].Entries.Load()
 		bytes += kinds[i].Bytes.Load()
+		evicted += kinds[i].Evicted.Load()
+	}
+	if kept := uint64(entries) + evicted; kept != 200*100 {
+		t.Errorf("%d entries held and %d evicted; want the 20000 kept, one way or the other", entries, evicted)
 	}
 	if w := n.data.WeightedSize(); w > budget || uint64(bytes) != w || entries != int64(n.data.EstimatedSize()) {
 		t.Errorf("store holds %d bytes in %d entries, the kinds count %d bytes in %d; want at most %d, and the same figures", w, n.data.EstimatedSize(), bytes, entries, budget)
