@@ -140,10 +140,12 @@ func (c *RedisCache) namespaced(pattern string) string {
 
 // clear scans for each match pattern and unlinks what it finds, recording
 // one OpClear of k; progress, if not nil, gets the count after each batch.
-func (c *RedisCache) clear(ctx context.Context, k *kindState, progress func(int64), matches ...string) (int64, error) {
+func (c *RedisCache) clear(ctx context.Context, k *kindState, progress func(int64), matches ...string) (_ int64, err error) {
+	ctx, end := c.begin(ctx, OpClear, k)
+	defer func() { end(err) }()
 	start := time.Now()
 	var removed int64
-	var err, partialErr error
+	var partialErr error
 	var match, partialMatch string
 	for _, match = range matches {
 		err = c.scan(ctx, match, func(keys []string) error {
@@ -199,7 +201,9 @@ type Health struct {
 // breaker and the near cache: a readiness probe can report why.
 func (c *RedisCache) Health(ctx context.Context) (Health, error) {
 	start := time.Now()
+	ctx, end := c.begin(ctx, OpPing, c.kinds.whole)
 	err := c.ping(ctx)
+	end(err)
 	h := Health{Connected: c.redis.client.Load() != nil, Breaker: c.breakerStatus(), NearCache: c.nearStatus()}
 	latency := time.Since(start)
 	c.observeResult(ctx, c.kinds.whole, Event{Op: OpPing, Latency: latency}, err)
@@ -247,7 +251,9 @@ type ServerStats struct {
 // or expiring while it runs.
 func (c *RedisCache) ServerStats(ctx context.Context) (ServerStats, error) {
 	start := time.Now()
+	ctx, end := c.begin(ctx, OpServerStats, c.kinds.whole)
 	st, err := c.serverStats(ctx, true)
+	end(err)
 	c.observeResult(ctx, c.kinds.whole, Event{Op: OpServerStats, Latency: time.Since(start)}, err)
 	return st, failIf(err, OpServerStats, c.kinds.whole, "")
 }
@@ -259,7 +265,9 @@ func (c *RedisCache) ServerStats(ctx context.Context) (ServerStats, error) {
 // ServerStats does.
 func (c *RedisCache) ServerInfo(ctx context.Context) (ServerStats, error) {
 	start := time.Now()
+	ctx, end := c.begin(ctx, OpServerStats, c.kinds.whole)
 	st, err := c.serverStats(ctx, false)
+	end(err)
 	c.observeResult(ctx, c.kinds.whole, Event{Op: OpServerStats, Latency: time.Since(start)}, err)
 	return st, failIf(err, OpServerStats, c.kinds.whole, "")
 }

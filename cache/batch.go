@@ -29,6 +29,8 @@ type BatchLoaderFunc[K, V any] func(ctx context.Context, ins []K) ([]V, error)
 // Values may be shared with other callers: treat slices, maps and pointers
 // in them as read-only.
 func (kd *Kind[K, V]) GetMany(ctx context.Context, ins []K) (vals []V, missing []int, err error) {
+	ctx, end := kd.c.begin(ctx, OpGetMany, kd.k)
+	defer func() { end(err) }()
 	return kd.readBatch(ctx, ins, true)
 }
 
@@ -55,7 +57,9 @@ func (kd *Kind[K, V]) readBatch(ctx context.Context, ins []K, extend bool) (vals
 // ([ErrSerialization]) or is over Config.MaxValueBytes ([ErrValueTooLarge]).
 // After a Redis failure, some of the values may have been stored. The cache
 // does not keep vals: the caller may change them afterwards.
-func (kd *Kind[K, V]) SetMany(ctx context.Context, ins []K, vals []V) error {
+func (kd *Kind[K, V]) SetMany(ctx context.Context, ins []K, vals []V) (err error) {
+	ctx, end := kd.c.begin(ctx, OpSetMany, kd.k)
+	defer func() { end(err) }()
 	if len(ins) != len(vals) {
 		return invalidArgument(OpSetMany, kd.k.name, "", "%d inputs and %d values; give one value per input", len(ins), len(vals))
 	}
@@ -89,7 +93,14 @@ func (kd *Kind[K, V]) SetMany(ctx context.Context, ins []K, vals []V) error {
 // batches that miss the same input both load it. The loader runs with the
 // caller's context. Values may be shared with other callers: treat slices,
 // maps and pointers in them as read-only.
-func (kd *Kind[K, V]) FetchMany(ctx context.Context, ins []K, load BatchLoaderFunc[K, V]) ([]V, error) {
+func (kd *Kind[K, V]) FetchMany(ctx context.Context, ins []K, load BatchLoaderFunc[K, V]) (vals []V, err error) {
+	ctx, end := kd.c.begin(ctx, OpFetch, kd.k)
+	defer func() { end(err) }()
+	return kd.fetchMany(ctx, ins, load)
+}
+
+// fetchMany is FetchMany, within its span.
+func (kd *Kind[K, V]) fetchMany(ctx context.Context, ins []K, load BatchLoaderFunc[K, V]) ([]V, error) {
 	s := kd.store
 	s.stale = s.k.stale != nil
 	keys := make([]string, len(ins))

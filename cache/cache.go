@@ -97,9 +97,10 @@ type background struct {
 // reporting is where the cache reports: its logger, the user's Recorder
 // (or nil), and the clock of log rate limits (tests replace it).
 type reporting struct {
-	log *slog.Logger
-	rec Recorder
-	now func() time.Time
+	log    *slog.Logger
+	rec    Recorder
+	tracer Tracer // rec, when it is one
+	now    func() time.Time
 }
 
 // testHooks are set by tests only: fetchMissed runs between a Fetch's miss
@@ -164,6 +165,7 @@ func assemble(r resolved) *RedisCache {
 	c := &RedisCache{cfg: r, report: reporting{log: r.Logger, rec: r.Recorder, now: time.Now}, writes: writeCounts{seed: maphash.MakeSeed()},
 		kinds: registry{byName: make(map[string]*kindState), whole: &kindState{}}}
 	c.keyspace = c
+	c.report.tracer, _ = r.Recorder.(Tracer)
 	c.redis.timeout = fmt.Errorf("%w: no answer within Config.OperationTimeout (%v)", context.DeadlineExceeded, r.OperationTimeout)
 	c.redis.life, c.redis.stop = context.WithCancel(context.WithValue(context.Background(), probing{}, true))
 	c.work.ctx, c.work.cancel = context.WithCancel(context.Background())

@@ -21,7 +21,7 @@ import (
 // fails is passed over and the others are scanned: the error then wraps a
 // *PartialError naming it.
 func (c *RedisCache) scan(ctx context.Context, match string, fn func(keys []string) error) error {
-	return c.eachPrimary(ctx, func(node rueidis.Client) error {
+	return c.eachPrimary(ctx, func(ctx context.Context, node rueidis.Client) error {
 		var cursor uint64
 		for {
 			if _, err := c.door(ctx); err != nil { // closed, or the breaker opened meanwhile
@@ -56,7 +56,7 @@ const scanCount = 1000
 // answered, on a cluster whose error wraps a *PartialError).
 func (c *RedisCache) info(ctx context.Context) ([]string, error) {
 	var out []string
-	err := c.eachPrimary(ctx, func(node rueidis.Client) error {
+	err := c.eachPrimary(ctx, func(ctx context.Context, node rueidis.Client) error {
 		msg, err := c.send(ctx, node, node.B().Info().Build())
 		if err != nil {
 			return err
@@ -121,7 +121,7 @@ func (e *PartialError) Unwrap() []error {
 // reach) is passed over and the others are done; the error is then an
 // *Error whose cause is a *PartialError. A failure that is not the node's
 // (Close, the caller's context, the breaker opening) ends it at once.
-func (c *RedisCache) eachPrimary(ctx context.Context, fn func(node rueidis.Client) error) error {
+func (c *RedisCache) eachPrimary(ctx context.Context, fn func(ctx context.Context, node rueidis.Client) error) error {
 	nodes, err := c.primaries(ctx)
 	if err != nil {
 		return err
@@ -133,7 +133,11 @@ func (c *RedisCache) eachPrimary(ctx context.Context, fn func(node rueidis.Clien
 		}
 		var err error = &Error{Class: ErrUnavailable, Cause: errNotKnown}
 		if n.client != nil {
-			err = fn(n.client)
+			nctx := ctx
+			if n.addr != "" && c.report.tracer != nil {
+				nctx = context.WithValue(ctx, nodeAddr{}, n.addr) // for RoundTrip.Server
+			}
+			err = fn(nctx, n.client)
 		}
 		switch {
 		case err == nil:

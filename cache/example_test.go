@@ -52,6 +52,12 @@ func ExampleKindStats_json() {
 	// {"state":"open","failures":0,"opens":0,"backoff_seconds":0.5}
 }
 
+func ExampleRoundTrip_ServerAddress() {
+	host, port := cache.RoundTrip{Commands: []string{"GET"}, Server: "10.0.0.5:6379"}.ServerAddress()
+	fmt.Println(host, port)
+	// Output: 10.0.0.5 6379
+}
+
 // The examples below need a Redis server; they are compiled, not run.
 
 func ExampleNew() {
@@ -341,4 +347,51 @@ func ExampleRedisCache_Inspect() {
 		return
 	}
 	fmt.Println(in.Codec, in.Size, "bytes, expires in", in.TTL, "written at", in.WrittenAt, in.Value)
+}
+
+// slowOps is a Tracer that logs the operations slower than a bound, with
+// the round trips they made: what a tracing adapter does with spans.
+type slowOps struct {
+	cache.RecorderFunc // Record: metrics would go here
+	bound              time.Duration
+}
+
+type tripsKey struct{}
+
+// trips are an operation's round trips (a cluster's batch makes them from
+// several goroutines).
+type trips struct {
+	mu   sync.Mutex
+	list []string
+}
+
+func (s slowOps) Begin(ctx context.Context, op cache.Op, kind string) (context.Context, func(error)) {
+	start, t := time.Now(), &trips{}
+	return context.WithValue(ctx, tripsKey{}, t), func(err error) {
+		if d := time.Since(start); d > s.bound {
+			t.mu.Lock()
+			defer t.mu.Unlock()
+			log.Printf("%s %s took %v (round trips %v), error %v", op, kind, d, t.list, err)
+		}
+	}
+}
+
+func (s slowOps) RoundTrip(ctx context.Context, rt cache.RoundTrip) {
+	if t, ok := ctx.Value(tripsKey{}).(*trips); ok {
+		t.mu.Lock()
+		t.list = append(t.list, fmt.Sprintf("%v in %v", rt.Commands, rt.Latency))
+		t.mu.Unlock()
+	}
+}
+
+func ExampleTracer() {
+	rec := slowOps{RecorderFunc: func(cache.Event) {}, bound: 50 * time.Millisecond}
+	c, err := cache.New(context.Background(), cache.Config{Recorder: rec})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer c.Close()
+	// Every Get that reaches Redis, Fetch that misses, Set… begins in
+	// rec.Begin, and its round trips are told to rec.RoundTrip.
+	cache.Search[string, string](c).Get(context.Background(), "star wars")
 }

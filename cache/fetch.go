@@ -32,6 +32,7 @@ func (s store[V]) fetch(ctx context.Context, key, alt string, keyErr error, ttl 
 		s.hit(ctx, key, ttl, m, start, load)
 		return v, nil
 	}
+	ctx, end := s.c.begin(ctx, OpFetch, s.k)
 	v, err := s.fetchFar(ctx, key, alt, ttl, load, start, writes, before)
 	// The Fetch's time from end to end, for those that went past the near
 	// cache: its parts (read, load, store) are counted on their own.
@@ -40,6 +41,7 @@ func (s store[V]) fetch(ctx context.Context, key, alt string, keyErr error, ttl 
 		e.Outcome, _ = outcomeOf(ctx, err)
 	}
 	s.c.observe(s.k, e)
+	end(err)
 	return v, err
 }
 
@@ -310,6 +312,7 @@ func (s store[V]) load(ctx context.Context, load LoaderFunc[V]) (V, error) {
 // runLoader calls a loader of n values (1, or a batch's), as load does.
 func runLoader[T any](ctx context.Context, c *RedisCache, k *kindState, n int, load func(context.Context) (T, error)) (v T, err error) {
 	start := time.Now()
+	ctx, end := c.begin(ctx, OpLoad, k) // the loader's own spans nest under the load's
 	defer func() {
 		e := Event{Op: OpLoad, Outcome: OutcomeOK, Latency: time.Since(start), Keys: int64(n), Context: ctx}
 		if r := recover(); r != nil {
@@ -323,6 +326,7 @@ func runLoader[T any](ctx context.Context, c *RedisCache, k *kindState, n int, l
 			e.Outcome = OutcomeError
 		}
 		c.observe(k, e)
+		end(err)
 	}()
 	return load(ctx)
 }

@@ -39,7 +39,9 @@ func (s store[V]) get(ctx context.Context, key, alt string) (V, bool, error) {
 		s.adapt(key, m, start)
 		return v, true, nil
 	}
+	ctx, end := s.c.begin(ctx, OpGet, s.k)
 	v, m, ok, err := s.remote(ctx, key, alt, s.k.ttl, start)
+	end(err)
 	if ok {
 		s.adapt(key, m, start)
 	}

@@ -48,6 +48,7 @@ func (s store[V]) refreshEarly(ctx context.Context, key string, ttl time.Duratio
 			return
 		}
 		start := time.Now()
+		ctx, end := s.c.begin(ctx, OpRefresh, s.k)
 		_, err, _ := s.c.loads.flight.Do(key, guarded(s.k, key, func() (any, error) {
 			v, err := s.load(ctx, load)
 			if err != nil {
@@ -68,6 +69,7 @@ func (s store[V]) refreshEarly(ctx context.Context, key string, ttl time.Duratio
 			}
 		}
 		s.c.observe(s.k, e)
+		end(err)
 	}) {
 		s.k.refreshing.Delete(key)
 	}

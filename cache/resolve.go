@@ -82,6 +82,7 @@ type resolved struct {
 	Config
 	redactedURL string
 	client      rueidis.ClientOption
+	server      string // the one server's host:port, "" with several or a sentinel's primary (see RoundTrip.Server)
 }
 
 // resolve validates c, applies defaults, and parses the URL. Every error
@@ -200,6 +201,9 @@ func (c Config) resolve() (resolved, error) {
 	// instead, and a retry would keep an abandoned call (see call) busy
 	// until its context ends, which for the client's is never.
 	r.client.DisableRetry = true
+	if len(r.client.InitAddress) == 1 && r.client.Sentinel.MasterSet == "" && len(r.ClusterAddrs) == 0 {
+		r.server = r.client.InitAddress[0]
+	}
 	return r, nil
 }
 

@@ -54,8 +54,10 @@ func (s store[V]) open(key string, raw []byte) (v V, size int, err error) {
 
 // set encodes v and stores it under key for ttl, which the caller has
 // checked is positive.
-func (s store[V]) set(ctx context.Context, key string, v V, ttl time.Duration) error {
-	_, err := s.setGuarded(ctx, key, v, ttl, storeGuard{})
+func (s store[V]) set(ctx context.Context, key string, v V, ttl time.Duration) (err error) {
+	ctx, end := s.c.begin(ctx, OpSet, s.k)
+	defer func() { end(err) }()
+	_, err = s.setGuarded(ctx, key, v, ttl, storeGuard{})
 	return err
 }
 
@@ -195,9 +197,11 @@ var encodeBuffers = sync.Pool{New: func() any { return new([]byte) }}
 const maxPooledEncodeBuffer = 256 << 10
 
 // del removes keys and returns how many existed.
-func (s store[V]) del(ctx context.Context, keys ...string) (int64, error) {
+func (s store[V]) del(ctx context.Context, keys ...string) (n int64, err error) {
+	ctx, end := s.c.begin(ctx, OpDelete, s.k)
+	defer func() { end(err) }()
 	start := time.Now()
-	n, err := s.c.keyspace.unlink(ctx, keys)
+	n, err = s.c.keyspace.unlink(ctx, keys)
 	s.c.wroteAll(keys) // as after a write: a deleted value must not be served stale
 	e := Event{Op: OpDelete, Latency: time.Since(start), Keys: n}
 	if len(keys) == 1 {

@@ -59,8 +59,15 @@ var errNotConnected = fmt.Errorf("%w: not connected yet; New could not reach Red
 func (c *RedisCache) send(ctx context.Context, node rueidis.Client, cmd rueidis.Completed) (rueidis.RedisMessage, error) {
 	cl := calls.Get().(*call)
 	cl.node, cl.cmd = node, cmd
+	var names []string
+	if c.report.tracer != nil {
+		names = commandNames(cl) // now: the client recycles a command once sent
+	}
 	err := c.exchange(ctx, cl)
 	start := cl.start
+	if c.report.tracer != nil {
+		c.tripped(ctx, cl, names, err)
+	}
 	if err != nil {
 		return rueidis.RedisMessage{}, c.settle(ctx, start, err)
 	}
@@ -99,8 +106,15 @@ func (c *RedisCache) sendMulti(ctx context.Context, node rueidis.Client, cmds ru
 func (c *RedisCache) exchangeMulti(ctx context.Context, node rueidis.Client, cmds rueidis.Commands) ([]rueidis.RedisResult, error) {
 	cl := calls.Get().(*call)
 	cl.node, cl.multi = node, cmds
+	var names []string
+	if c.report.tracer != nil {
+		names = commandNames(cl) // now: the client recycles a command once sent
+	}
 	err := c.exchange(ctx, cl)
 	start := cl.start
+	if c.report.tracer != nil {
+		c.tripped(ctx, cl, names, err)
+	}
 	if err != nil {
 		return nil, c.settle(ctx, start, err)
 	}

@@ -51,8 +51,10 @@ type WarmSummary struct {
 // when an input cannot be hashed ([ErrKeyGeneration], before any work).
 // A loader that panics fails its input with [ErrLoaderPanic]. With Redis unavailable, every
 // input is loaded and counted as failed, as none can be stored.
-func (kd *Kind[K, V]) Warm(ctx context.Context, ins []K, load func(context.Context, K) (V, error), opt WarmOptions) (WarmSummary, error) {
+func (kd *Kind[K, V]) Warm(ctx context.Context, ins []K, load func(context.Context, K) (V, error), opt WarmOptions) (_ WarmSummary, err error) {
 	start := time.Now()
+	ctx, end := kd.c.begin(ctx, OpWarm, kd.k)
+	defer func() { end(err) }()
 	var uniq []K
 	seen := make(map[string]bool, len(ins))
 	for _, in := range ins {

@@ -1,50 +1,81 @@
 // Package cacheotel reports the operations of a [cache.RedisCache] to
-// OpenTelemetry: metrics with the names of package cacheprom (an
-// OpenTelemetry-to-Prometheus exporter turns discovery.cache.reads into
-// discovery_cache_reads_total), and a span per cache operation, following
-// the database semantic conventions, parented to the caller's span.
+// OpenTelemetry, following its database semantic conventions: a span per
+// cache operation, started before the work so that what runs inside it
+// (the loader: the caller's backend call) nests under it; a client span
+// per round trip to Redis, named and attributed as the conventions say for
+// Redis; db.client.operation.duration; and the cache's own metrics.
 //
 //	rec, err := cacheotel.New(cacheotel.Options{}) // the global providers
 //	c, err := cache.New(ctx, cache.Config{Recorder: rec})
 //	rec.Watch(c) // the gauges: near cache, breaker
 //
-// Metrics:
+// # Spans
 //
-//	discovery.cache.reads{kind,tier,outcome}                keys read: tier local (near cache) or redis
-//	discovery.cache.operations{kind,op,outcome}             other operations ended (set, load, lease, clear…)
-//	discovery.cache.errors{kind,op,class}                   failed operations of the cache, by class (loaders' errors are in operations, op load, outcome error)
-//	discovery.cache.operation.duration{kind,op,tier}        seconds; near-cache hits are counted, not timed
-//	discovery.cache.load.duration{kind,outcome}             seconds the loaders took
-//	discovery.cache.removed_keys{kind}                      keys removed by Delete, DeletePattern and the clears
-//	discovery.cache.near_cache.entries{kind}                values held in the near cache (from Watch)
-//	discovery.cache.near_cache.bytes{kind}                  their weight
-//	discovery.cache.near_cache.on                           1 when the near cache is on
-//	discovery.cache.near_cache.flushes                      times the whole near cache was dropped
-//	discovery.cache.breaker.state                           0 closed, 1 open, 2 half-open
-//	discovery.cache.breaker.opens                           times the breaker opened
+// A cache operation is an internal span named "<op> <kind>" ("fetch
+// search", "get intent", "set embedding", "ping" for Health), child of the
+// caller's span, with the attributes cache.kind, cache.operation and, as
+// the operation learns them, cache.outcome (hit, miss, stale…), cache.tier
+// (redis; local for a near-cache hit), cache.key.hash (the SHA-256 of the
+// input, as in the key: never the input or a value; not for the key-level
+// functions, whose keys are the caller's) and, for a batch, the keys per
+// outcome (cache.keys.hit, cache.keys.miss). A Fetch that misses holds its
+// round trips and a "load <kind>" span, under which the loader runs: the
+// loader's own spans are the load's children. A failure sets an error
+// status, error.type (the cache's class of failure: unavailable,
+// operation…; "loader" for the loader's own error; "canceled" or
+// "deadline_exceeded" when the caller's context ended) and an exception
+// event naming it.
 //
-// Spans are named "<op> <kind>" ("get search", "load intent", "set
-// embedding"), of kind client for Redis calls and internal for loads and
-// lease waits, with the attributes db.system.name ("redis"),
-// db.operation.name, cache.kind, cache.tier, cache.outcome, cache.key.hash
-// (the SHA-256 of the input, as in the key: never the input or a value;
-// not for the key-level functions, whose keys are the caller's), and, for
-// failures, error.type, an error status and an exception event. Near-cache
-// hits get no span unless Options.SpanLocalHits: they take a few hundred
-// nanoseconds, less than a span costs.
+// Each round trip to Redis is a client span, child of its operation's,
+// named by the commands sent (db.query.summary: "GET", "SET", "CLIENT
+// CACHING GET PTTL" for a tracked read, "MULTI CLIENT CACHING MGET PTTL
+// EXEC" for a tracked batch), with db.system.name ("redis"),
+// db.operation.name (the command; "BATCH GET" or "BATCH" for a pipeline),
+// db.operation.batch.size (commands in a pipeline), db.namespace (the
+// database index), server.address and server.port (when the cache knows
+// the server: not for commands a cluster client routes itself), and
+// error.type on failure. No attribute holds a key, a query, a text or a
+// value.
 //
-// Spans are made when an operation ends, from its event: the parts of a
-// Fetch (get, load, set) are siblings under the caller's span, not
-// children of a fetch span, and a loader's own spans are children of the
-// caller's span too. A batch read gives a span per outcome (its hits and
-// its misses); background work (an adaptive TTL's extension) has no
-// parent.
+// Near-cache hits get no span unless Options.SpanLocalHits: they take a few
+// hundred nanoseconds, less than a span costs. Work in the background (an
+// adaptive TTL's extension) has none.
+//
+// # Metrics
+//
+// Every metric's attributes come from one vocabulary, the spans': cache.kind
+// ("search", "intent", "embedding", "custom" for the key-level functions,
+// your own, or "cache" for the whole cache's operations), cache.operation,
+// cache.outcome, cache.tier, error.type. Every instrument has a unit.
+//
+//	db.client.operation.duration{db.system.name,db.operation.name,db.namespace,server.address,server.port,error.type}  s, per round trip to Redis (the conventions' metric)
+//	discovery.cache.reads{cache.kind,cache.tier,cache.outcome}                  {read}: keys read; tier local (near cache) or redis
+//	discovery.cache.operations{cache.kind,cache.operation,cache.outcome}        {operation}: other operations ended (set, load, lease, clear…)
+//	discovery.cache.errors{cache.kind,cache.operation,error.type}               {error}: failed operations of the cache, by class (loaders' errors are in operations, load, error)
+//	discovery.cache.operation.duration{cache.kind,cache.operation,cache.tier}   s; near-cache hits are counted, not timed
+//	discovery.cache.fetch.duration{cache.kind,cache.outcome}                    s: Fetch from end to end, for the calls the near cache did not answer
+//	discovery.cache.load.duration{cache.kind,cache.outcome}                     s the loaders took
+//	discovery.cache.removed_keys{cache.kind}                                    {key}: removed by Delete, DeletePattern and the clears
+//	discovery.cache.near_cache.entries{cache.kind}                              {entry}: values held in the near cache (from Watch)
+//	discovery.cache.near_cache.bytes{cache.kind}                                By: their weight
+//	discovery.cache.near_cache.evictions{cache.kind}                            {entry}: dropped to stay within the near cache's bytes
+//	discovery.cache.near_cache.invalidations{cache.kind}                        {entry}: dropped because their key changed in Redis
+//	discovery.cache.near_cache.on                                               1 when the near cache is on
+//	discovery.cache.near_cache.flushes                                          {flush}: times the whole near cache was dropped
+//	discovery.cache.breaker.state{cache.breaker.state}                          1 for the state the breaker is in (closed, open, half_open), 0 for the others
+//	discovery.cache.breaker.opens                                               {open}: times the breaker opened
+//
+// An OpenTelemetry-to-Prometheus exporter writes discovery.cache.reads as
+// discovery_cache_reads_total with the label cache_kind; package
+// cacheprom, made for Prometheus, names its labels kind, op, outcome,
+// tier and class, which the project's Grafana dashboard reads.
 package cacheotel
 
 import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -63,6 +94,17 @@ import (
 // ScopeName is the instrumentation scope of the meter and the tracer.
 const ScopeName = "github.com/media-gateway/discovery/cacheotel"
 
+// The attributes' keys, one vocabulary for spans and metrics.
+const (
+	KeyKind         = attribute.Key("cache.kind")
+	KeyOperation    = attribute.Key("cache.operation")
+	KeyOutcome      = attribute.Key("cache.outcome")
+	KeyTier         = attribute.Key("cache.tier")
+	KeyKeyHash      = attribute.Key("cache.key.hash")
+	KeyBreakerState = attribute.Key("cache.breaker.state")
+	KeyErrorType    = attribute.Key("error.type")
+)
+
 // Options configure a Recorder; the zero value uses the global providers.
 type Options struct {
 	MeterProvider  metric.MeterProvider // if nil, otel.GetMeterProvider()
@@ -73,18 +115,24 @@ type Options struct {
 	NoSpans bool
 }
 
-// Recorder is a [cache.Recorder] that records metrics and spans. It is
-// safe for concurrent use.
+// Recorder is a [cache.Tracer] that records metrics and spans. It is safe
+// for concurrent use.
 type Recorder struct {
 	o      Options
 	tracer trace.Tracer
 	meter  metric.Meter
 
-	ops, errs, removed metric.Int64Counter
-	durations, loads   metric.Float64Histogram
+	ops, errs, removed                metric.Int64Counter
+	durations, loads, fetchs, dbTrips metric.Float64Histogram
 
-	watched atomic.Bool                  // Watch was called
-	attrs   sync.Map                     // attrKey → metric.MeasurementOption, so that a hot event allocates nothing
+	watched atomic.Bool // Watch was called
+	attrs   sync.Map    // attrKey → metric.MeasurementOption, so that a hot event allocates nothing
+	trips   sync.Map    // tripKey → metric.MeasurementOption, for db.client.operation.duration
+	begins  sync.Map    // beginKey → *beginning: an operation's span name and options, made once
+	names   struct {    // a round trip's commands → its operation name and summary, made once
+		sync.RWMutex
+		m map[[maxNamed]string][2]string
+	}
 	kinds   sync.Map                     // kind name → *kindReads
 	builtin [3]atomic.Pointer[kindReads] // search, intent, embedding: r.kinds' entries
 }
@@ -99,7 +147,7 @@ const (
 	numOutcomes = int(cache.OutcomeStale) + 1
 )
 
-// reads returns the read counters of the kind called name.
+// readsOf returns the read counters of the kind called name.
 func (r *Recorder) readsOf(name string) *kindReads {
 	slot := -1
 	switch name {
@@ -131,6 +179,22 @@ type attrKey struct {
 	class             cache.Class
 }
 
+// tripKey identifies a set of db.client.operation.duration attributes.
+type tripKey struct {
+	op, server, errType string
+	db                  int
+}
+
+// Buckets of the histograms, in seconds.
+var (
+	operationBuckets = []float64{1e-6, 5e-6, 25e-6, 50e-6, 100e-6, 250e-6, 500e-6, 1e-3, 2.5e-3, 5e-3, 10e-3, 25e-3, 50e-3, 100e-3, 250e-3, 500e-3, 1}
+	loadBuckets      = []float64{1e-3, 5e-3, 10e-3, 25e-3, 50e-3, 100e-3, 250e-3, 500e-3, 1, 2.5, 5, 10}
+	fetchBuckets     = []float64{100e-6, 250e-6, 500e-6, 1e-3, 2.5e-3, 5e-3, 10e-3, 25e-3, 50e-3, 100e-3, 250e-3, 500e-3, 1, 2.5, 5, 10}
+	// the conventions' advice for db.client.operation.duration, with finer
+	// steps below a millisecond, where Redis answers
+	tripBuckets = []float64{50e-6, 100e-6, 250e-6, 500e-6, 1e-3, 2.5e-3, 5e-3, 10e-3, 50e-3, 100e-3, 500e-3, 1, 5, 10}
+)
+
 // New returns a Recorder, or an error if an instrument cannot be made.
 func New(o Options) (*Recorder, error) {
 	if o.MeterProvider == nil {
@@ -160,10 +224,10 @@ func New(o Options) (*Recorder, error) {
 	r.ops = counter("discovery.cache.operations", "Cache operations other than reads ended, by outcome.", "{operation}")
 	r.errs = counter("discovery.cache.errors", "Failed cache operations, by class of failure.", "{error}")
 	r.removed = counter("discovery.cache.removed_keys", "Keys removed by Delete, DeletePattern, ClearKind and ClearAll.", "{key}")
-	r.durations = histogram("discovery.cache.operation.duration", "How long cache operations took, encoding and decoding included.",
-		[]float64{1e-6, 5e-6, 25e-6, 50e-6, 100e-6, 250e-6, 500e-6, 1e-3, 2.5e-3, 5e-3, 10e-3, 25e-3, 50e-3, 100e-3, 250e-3, 500e-3, 1})
-	r.loads = histogram("discovery.cache.load.duration", "How long the loaders called by Fetch took.",
-		[]float64{1e-3, 5e-3, 10e-3, 25e-3, 50e-3, 100e-3, 250e-3, 500e-3, 1, 2.5, 5, 10})
+	r.durations = histogram("discovery.cache.operation.duration", "How long cache operations on Redis took, encoding and decoding included.", operationBuckets)
+	r.loads = histogram("discovery.cache.load.duration", "How long the loaders called by Fetch took.", loadBuckets)
+	r.fetchs = histogram("discovery.cache.fetch.duration", "How long Fetch took from end to end, for the calls the near cache did not answer.", fetchBuckets)
+	r.dbTrips = histogram("db.client.operation.duration", "Duration of database client operations: one round trip to Redis.", tripBuckets)
 	if err != nil {
 		return nil, err
 	}
@@ -178,8 +242,8 @@ func New(o Options) (*Recorder, error) {
 			for tier := range numTiers {
 				for outcome := range numOutcomes {
 					if n := k[tier][outcome].Sum(); n > 0 {
-						o.ObserveInt64(reads, n, metric.WithAttributes(attribute.String("kind", name.(string)),
-							attribute.String("tier", cache.Tier(tier).String()), attribute.String("outcome", cache.Outcome(outcome).String())))
+						o.ObserveInt64(reads, n, metric.WithAttributes(KeyKind.String(name.(string)),
+							KeyTier.String(tierName(cache.Tier(tier))), KeyOutcome.String(cache.Outcome(outcome).String())))
 					}
 				}
 			}
@@ -199,7 +263,25 @@ const (
 	mRemoved
 	mDurations
 	mLoads
+	mFetchs
 )
+
+// kindName is the cache.kind of kind: its name, or "cache".
+func kindName(kind string) string {
+	if kind == "" {
+		return cache.KindCache
+	}
+	return kind
+}
+
+// tierName is the cache.tier of tier: where a read's answer came from,
+// and "redis" for the other operations (they are all sent there).
+func tierName(t cache.Tier) string {
+	if t == 0 {
+		return cache.TierRedis.String()
+	}
+	return t.String()
+}
 
 // attributes returns the measurement option of a metric's attributes,
 // made once per set.
@@ -207,45 +289,251 @@ func (r *Recorder) attributes(k attrKey) metric.MeasurementOption {
 	if v, ok := r.attrs.Load(k); ok {
 		return v.(metric.MeasurementOption)
 	}
-	kv := []attribute.KeyValue{attribute.String("kind", k.kind)}
+	kv := []attribute.KeyValue{KeyKind.String(kindName(k.kind))}
 	switch k.metric {
 	case mOps:
-		kv = append(kv, attribute.String("op", cache.Op(k.op).String()), attribute.String("outcome", cache.Outcome(k.outcome).String()))
+		kv = append(kv, KeyOperation.String(cache.Op(k.op).String()), KeyOutcome.String(cache.Outcome(k.outcome).String()))
 	case mErrs:
-		kv = append(kv, attribute.String("op", cache.Op(k.op).String()), attribute.String("class", k.class.String()))
+		kv = append(kv, KeyOperation.String(cache.Op(k.op).String()), KeyErrorType.String(k.class.String()))
 	case mDurations:
-		kv = append(kv, attribute.String("op", cache.Op(k.op).String()), attribute.String("tier", cache.Tier(k.tier).String()))
-	case mLoads:
-		kv = append(kv, attribute.String("outcome", cache.Outcome(k.outcome).String()))
+		kv = append(kv, KeyOperation.String(cache.Op(k.op).String()), KeyTier.String(tierName(cache.Tier(k.tier))))
+	case mLoads, mFetchs:
+		kv = append(kv, KeyOutcome.String(cache.Outcome(k.outcome).String()))
 	}
 	opt := metric.WithAttributeSet(attribute.NewSet(kv...))
 	r.attrs.Store(k, opt)
 	return opt
 }
 
-// Record records one event's metrics and span (see [cache.Recorder]).
+// opSpan is the span of one cache operation, in its context.
+type opSpan struct {
+	span trace.Span
+	op   cache.Op
+	name string
+}
+
+type opSpanKey struct{}
+
+// end ends the span of an operation that ended with err.
+func (s *opSpan) end(err error) {
+	if err != nil {
+		failed(s.span, errorType(s.op, err), s.name)
+	}
+	s.span.End()
+}
+
+// beginKey and beginning: the span name and start options of an
+// operation of a kind, made once.
+type beginKey struct {
+	op   cache.Op
+	kind string
+}
+
+type beginning struct {
+	name string
+	opts []trace.SpanStartOption
+}
+
+func noEnd(error) {}
+
+// Begin starts the span of a cache operation (see [cache.Tracer]).
+func (r *Recorder) Begin(ctx context.Context, op cache.Op, kind string) (context.Context, func(error)) {
+	if r.o.NoSpans {
+		return ctx, noEnd
+	}
+	k := beginKey{op, kind}
+	v, ok := r.begins.Load(k)
+	if !ok {
+		name := op.String()
+		if kind != "" {
+			name += " " + kind
+		}
+		v, _ = r.begins.LoadOrStore(k, &beginning{name: name, opts: []trace.SpanStartOption{trace.WithSpanKind(trace.SpanKindInternal),
+			trace.WithAttributes(KeyKind.String(kindName(kind)), KeyOperation.String(op.String()))}})
+	}
+	b := v.(*beginning)
+	ctx, span := r.tracer.Start(ctx, b.name, b.opts...)
+	s := &opSpan{span: span, op: op, name: b.name}
+	return context.WithValue(ctx, opSpanKey{}, s), s.end
+}
+
+// errorType is the error.type of an operation that failed with err.
+func errorType(op cache.Op, err error) string {
+	var ce *cache.Error
+	switch {
+	case errors.As(err, &ce) && ce.Class != 0:
+		return ce.Class.String()
+	case errors.Is(err, context.Canceled):
+		return "canceled"
+	case errors.Is(err, context.DeadlineExceeded):
+		return "deadline_exceeded"
+	case op == cache.OpLoad || op == cache.OpFetch || op == cache.OpRefresh || op == cache.OpWarm:
+		return "loader" // the loader's own error: the cache has no class for it
+	}
+	return "_OTHER"
+}
+
+// failed marks span as failed with errType: an error status and an
+// exception event naming the type (an error's text may quote a key or a
+// value).
+func failed(span trace.Span, errType, name string) {
+	span.SetAttributes(KeyErrorType.String(errType))
+	span.RecordError(fmt.Errorf("cache %s: %s", name, errType))
+	span.SetStatus(codes.Error, errType)
+}
+
+// RoundTrip records one round trip to Redis: a client span and
+// db.client.operation.duration (see [cache.Tracer]).
+func (r *Recorder) RoundTrip(ctx context.Context, rt cache.RoundTrip) {
+	opName, summary := r.operationName(rt.Commands)
+	errType := ""
+	if rt.Err != nil {
+		errType = errorType(0, rt.Err)
+	}
+	r.dbTrips.Record(context.Background(), rt.Latency.Seconds(), r.tripAttributes(tripKey{op: opName, server: rt.Server, errType: errType, db: rt.DB}, rt))
+	if r.o.NoSpans {
+		return
+	}
+	// A span only inside an operation's recorded span: not for the round
+	// trips of connecting and probing, and not below a span the sampler
+	// left out.
+	if s, _ := ctx.Value(opSpanKey{}).(*opSpan); s == nil || !s.span.IsRecording() {
+		return
+	}
+	host, port := rt.ServerAddress()
+	attrs := []attribute.KeyValue{
+		attribute.String("db.system.name", "redis"),
+		attribute.String("db.operation.name", opName),
+		attribute.String("db.query.summary", summary),
+		attribute.String("db.namespace", strconv.Itoa(rt.DB)),
+	}
+	if len(rt.Commands) > 1 {
+		attrs = append(attrs, attribute.Int("db.operation.batch.size", len(rt.Commands)))
+	}
+	if host != "" {
+		attrs = append(attrs, attribute.String("server.address", host))
+		if port != 0 {
+			attrs = append(attrs, attribute.Int("server.port", port))
+		}
+	}
+	_, span := r.tracer.Start(ctx, summary, trace.WithTimestamp(rt.Start), trace.WithSpanKind(trace.SpanKindClient), trace.WithAttributes(attrs...))
+	if errType != "" {
+		failed(span, errType, summary)
+	}
+	span.End(trace.WithTimestamp(rt.Start.Add(rt.Latency)))
+}
+
+// maxNamed is the number of commands of the pipelines whose names are
+// made once (operationName); longer ones are named each time.
+const maxNamed = 8
+
+// operationName is the package's operationName, made once per list of
+// commands.
+func (r *Recorder) operationName(cmds []string) (op, summary string) {
+	if len(cmds) == 1 {
+		return cmds[0], cmds[0]
+	}
+	if len(cmds) > maxNamed {
+		return operationName(cmds)
+	}
+	var k [maxNamed]string
+	copy(k[:], cmds)
+	r.names.RLock()
+	v, ok := r.names.m[k]
+	r.names.RUnlock()
+	if ok {
+		return v[0], v[1]
+	}
+	op, summary = operationName(cmds)
+	r.names.Lock()
+	if r.names.m == nil {
+		r.names.m = make(map[[maxNamed]string][2]string)
+	}
+	if len(r.names.m) < 1024 { // bounded, whatever the commands
+		r.names.m[k] = [2]string{op, summary}
+	}
+	r.names.Unlock()
+	return op, summary
+}
+
+// operationName returns db.operation.name and db.query.summary of a round
+// trip's commands: the command ("GET"), or for a pipeline "BATCH GET" when
+// every command is the same and "BATCH" otherwise; the summary names the
+// commands in order, a run of one command once ("MULTI CLIENT CACHING
+// MGET PTTL EXEC").
+func operationName(cmds []string) (op, summary string) {
+	switch len(cmds) {
+	case 0:
+		return "", ""
+	case 1:
+		return cmds[0], cmds[0]
+	}
+	var b strings.Builder
+	same := true
+	for i, c := range cmds {
+		if i > 0 && c == cmds[i-1] {
+			continue
+		}
+		if i > 0 {
+			same = false
+			b.WriteByte(' ')
+		}
+		b.WriteString(c)
+	}
+	if same {
+		return "BATCH " + cmds[0], b.String()
+	}
+	return "BATCH", b.String()
+}
+
+// tripAttributes returns the measurement option of
+// db.client.operation.duration's attributes, made once per set.
+func (r *Recorder) tripAttributes(k tripKey, rt cache.RoundTrip) metric.MeasurementOption {
+	if v, ok := r.trips.Load(k); ok {
+		return v.(metric.MeasurementOption)
+	}
+	host, port := rt.ServerAddress()
+	kv := []attribute.KeyValue{attribute.String("db.system.name", "redis"), attribute.String("db.operation.name", k.op),
+		attribute.String("db.namespace", strconv.Itoa(k.db))}
+	if host != "" {
+		kv = append(kv, attribute.String("server.address", host))
+		if port != 0 {
+			kv = append(kv, attribute.Int("server.port", port))
+		}
+	}
+	if k.errType != "" {
+		kv = append(kv, KeyErrorType.String(k.errType))
+	}
+	opt := metric.WithAttributeSet(attribute.NewSet(kv...))
+	r.trips.Store(k, opt)
+	return opt
+}
+
+// Record records one event's metrics, and tells its operation's span what
+// the event learned (see [cache.Recorder]).
 func (r *Recorder) Record(e cache.Event) {
 	if e.Op == cache.OpBreaker { // reported by the gauge
 		return
 	}
-	ctx := e.Context
-	if ctx == nil {
-		ctx = context.Background()
-	}
 	metricCtx := context.Background() // exemplars aside, metrics need no caller context
 	op, outcome, tier := uint8(e.Op), uint8(e.Outcome), uint8(e.Tier)
 	inRange := int(e.Tier) < numTiers && int(e.Outcome) < numOutcomes
+	local := e.Tier == cache.TierLocal && e.Outcome == cache.OutcomeHit
 	switch {
 	case e.Op == cache.OpGet && inRange:
-		r.readsOf(e.Kind)[e.Tier][e.Outcome].Add(1)
+		r.readsOf(kindName(e.Kind))[e.Tier][e.Outcome].Add(1)
 	case e.Op == cache.OpGetMany && inRange:
-		r.readsOf(e.Kind)[e.Tier][e.Outcome].Add(max(e.Keys, 0))
+		r.readsOf(kindName(e.Kind))[e.Tier][e.Outcome].Add(max(e.Keys, 0))
 	case e.Op == cache.OpFetch && e.Outcome == cache.OutcomeStale:
-		r.readsOf(e.Kind)[0][e.Outcome].Add(1)
+		r.readsOf(kindName(e.Kind))[cache.TierLocal][e.Outcome].Add(1)
+		local = true // an answer from memory: counted, not timed
+	case e.Op == cache.OpFetch: // a Fetch's time from end to end: its parts are counted
+		r.fetchs.Record(metricCtx, e.Latency.Seconds(), r.attributes(attrKey{metric: mFetchs, kind: e.Kind, outcome: outcome}))
+		r.annotate(e)
+		return
 	default:
 		r.ops.Add(metricCtx, 1, r.attributes(attrKey{metric: mOps, kind: e.Kind, op: op, outcome: outcome}))
 	}
-	local := e.Tier == cache.TierLocal && e.Outcome == cache.OutcomeHit
 	if !local {
 		if e.Class != 0 { // failures, and undecodable bytes (a miss with a class); a loader's own error has none
 			r.errs.Add(metricCtx, 1, r.attributes(attrKey{metric: mErrs, kind: e.Kind, op: op, class: e.Class}))
@@ -259,48 +547,64 @@ func (r *Recorder) Record(e cache.Event) {
 			r.durations.Record(metricCtx, e.Latency.Seconds(), r.attributes(attrKey{metric: mDurations, kind: e.Kind, op: op, tier: tier}))
 		}
 	}
-	if r.o.NoSpans || (local && !r.o.SpanLocalHits) {
+	if r.o.NoSpans {
 		return
 	}
-	r.span(ctx, e)
+	if local && e.Op == cache.OpGet {
+		if r.o.SpanLocalHits {
+			r.localSpan(e)
+		}
+		return
+	}
+	r.annotate(e)
 }
 
-// span records e as a span that ended now, started e.Latency ago.
-func (r *Recorder) span(ctx context.Context, e cache.Event) {
-	end := time.Now()
-	kind := trace.SpanKindClient
-	if e.Op == cache.OpLoad || e.Op == cache.OpLease || e.Tier == cache.TierLocal {
-		kind = trace.SpanKindInternal
+// annotate tells the span of e's operation what e learned: the outcome
+// and tier of a read (of the Fetch's, for its read), the key's hash, a
+// batch's keys per outcome, a lease wait.
+func (r *Recorder) annotate(e cache.Event) {
+	if e.Context == nil {
+		return
 	}
-	name := e.Op.String()
-	if e.Kind != "" {
-		name += " " + e.Kind
+	s, _ := e.Context.Value(opSpanKey{}).(*opSpan)
+	if s == nil || !s.span.IsRecording() {
+		return
 	}
-	attrs := []attribute.KeyValue{
-		attribute.String("db.system.name", "redis"),
-		attribute.String("db.operation.name", e.Op.String()),
-		attribute.String("cache.kind", e.Kind),
-		attribute.String("cache.outcome", e.Outcome.String()),
-	}
-	if e.Tier != 0 {
-		attrs = append(attrs, attribute.String("cache.tier", e.Tier.String()))
-	}
-	if h := keyHash(e.Key); h != "" && e.Kind != cache.KindCustom {
-		attrs = append(attrs, attribute.String("cache.key.hash", h))
-	}
-	if e.Keys != 0 {
-		attrs = append(attrs, attribute.Int64("cache.keys", e.Keys))
-	}
-	_, span := r.tracer.Start(ctx, name, trace.WithTimestamp(end.Add(-e.Latency)), trace.WithSpanKind(kind), trace.WithAttributes(attrs...))
-	if e.Outcome == cache.OutcomeError {
-		class := e.Class.String()
-		if class == "" {
-			class = "loader" // a loader's own error: the cache has no class for it
+	switch {
+	case e.Op == s.op && (e.Op == cache.OpGetMany || e.Op == cache.OpSetMany):
+		s.span.SetAttributes(attribute.Int64("cache.keys."+e.Outcome.String(), e.Keys))
+	case e.Op == cache.OpLease:
+		s.span.AddEvent("lease wait", trace.WithAttributes(KeyOutcome.String(e.Outcome.String())))
+	case e.Op == s.op && e.Op != cache.OpFetch, s.op == cache.OpFetch && (e.Op == cache.OpGet || e.Outcome == cache.OutcomeStale):
+		attrs := []attribute.KeyValue{KeyOutcome.String(e.Outcome.String())}
+		if e.Tier != 0 {
+			attrs = append(attrs, KeyTier.String(e.Tier.String()))
 		}
-		span.SetAttributes(attribute.String("error.type", class))
-		span.RecordError(fmt.Errorf("cache %s: %s", name, class)) // the class: an error's text may quote a key or a value
-		span.SetStatus(codes.Error, class)
+		if h := keyHash(e.Key); h != "" && e.Kind != cache.KindCustom {
+			attrs = append(attrs, KeyKeyHash.String(h))
+		}
+		if e.Keys > 1 {
+			attrs = append(attrs, attribute.Int64("cache.keys", e.Keys))
+		}
+		s.span.SetAttributes(attrs...)
 	}
+}
+
+// localSpan records a near-cache hit as a span that ended now (with
+// Options.SpanLocalHits).
+func (r *Recorder) localSpan(e cache.Event) {
+	ctx := e.Context
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	end := time.Now()
+	attrs := []attribute.KeyValue{KeyKind.String(kindName(e.Kind)), KeyOperation.String(e.Op.String()),
+		KeyOutcome.String(e.Outcome.String()), KeyTier.String(e.Tier.String())}
+	if h := keyHash(e.Key); h != "" && e.Kind != cache.KindCustom {
+		attrs = append(attrs, KeyKeyHash.String(h))
+	}
+	_, span := r.tracer.Start(ctx, e.Op.String()+" "+e.Kind, trace.WithTimestamp(end.Add(-e.Latency)),
+		trace.WithSpanKind(trace.SpanKindInternal), trace.WithAttributes(attrs...))
 	span.End(trace.WithTimestamp(end))
 }
 
@@ -322,62 +626,68 @@ func keyHash(key string) string {
 }
 
 // Watch registers the instruments that read c's figures at each
-// collection: near_cache.entries and .bytes per kind, near_cache.on and
-// .flushes, breaker.state and .opens. Call it once, once the cache exists;
-// a second call is an error.
+// collection: the near cache's entries, bytes, evictions and
+// invalidations per kind, whether it is on and its flushes, the breaker's
+// state and opens. Call it once, once the cache exists; a second call is
+// an error.
 func (r *Recorder) Watch(c *cache.RedisCache) error {
 	if !r.watched.CompareAndSwap(false, true) {
 		return errors.New("cacheotel: Watch was already called: a Recorder watches one cache")
 	}
-	entries, err := r.meter.Int64ObservableGauge("discovery.cache.near_cache.entries", metric.WithDescription("Values held in the near cache."), metric.WithUnit("{entry}"))
+	var err error
+	gauge := func(name, desc, unit string) metric.Int64ObservableGauge {
+		if err != nil {
+			return nil
+		}
+		var g metric.Int64ObservableGauge
+		g, err = r.meter.Int64ObservableGauge(name, metric.WithDescription(desc), metric.WithUnit(unit))
+		return g
+	}
+	counter := func(name, desc, unit string) metric.Int64ObservableCounter {
+		if err != nil {
+			return nil
+		}
+		var c metric.Int64ObservableCounter
+		c, err = r.meter.Int64ObservableCounter(name, metric.WithDescription(desc), metric.WithUnit(unit))
+		return c
+	}
+	entries := gauge("discovery.cache.near_cache.entries", "Values held in the near cache.", "{entry}")
+	bytes := gauge("discovery.cache.near_cache.bytes", "Weight of the values held in the near cache.", "By")
+	evictions := counter("discovery.cache.near_cache.evictions", "Near-cache entries dropped to stay within the near cache's bytes.", "{entry}")
+	invalidations := counter("discovery.cache.near_cache.invalidations", "Near-cache entries dropped because their key changed in Redis.", "{entry}")
+	breaker := gauge("discovery.cache.breaker.state", "The circuit breaker in front of Redis: 1 for the state it is in (closed, open, half_open), 0 for the others.", "1")
+	on := gauge("discovery.cache.near_cache.on", "1 when the near cache is on, 0 when it is off.", "1")
+	flushes := counter("discovery.cache.near_cache.flushes", "Times every near-cache entry was dropped at once (a connection to Redis closed, the server was flushed).", "{flush}")
+	opens := counter("discovery.cache.breaker.opens", "Times the circuit breaker opened.", "{open}")
 	if err != nil {
 		return err
 	}
-	bytes, err := r.meter.Int64ObservableGauge("discovery.cache.near_cache.bytes", metric.WithDescription("Weight of the values held in the near cache."), metric.WithUnit("By"))
-	if err != nil {
-		return err
-	}
-	breaker, err := r.meter.Int64ObservableGauge("discovery.cache.breaker.state", metric.WithDescription("The circuit breaker in front of Redis: 0 closed, 1 open, 2 half-open."))
-	if err != nil {
-		return err
-	}
-	on, err := r.meter.Int64ObservableGauge("discovery.cache.near_cache.on", metric.WithDescription("1 when the near cache is on, 0 when it is off."))
-	if err != nil {
-		return err
-	}
-	flushes, err := r.meter.Int64ObservableCounter("discovery.cache.near_cache.flushes", metric.WithDescription("Times every near-cache entry was dropped at once (a connection to Redis closed, the server was flushed)."))
-	if err != nil {
-		return err
-	}
-	opens, err := r.meter.Int64ObservableCounter("discovery.cache.breaker.opens", metric.WithDescription("Times the circuit breaker opened."))
-	if err != nil {
-		return err
-	}
+	states := []cache.BreakerState{cache.BreakerClosed, cache.BreakerOpen, cache.BreakerHalfOpen}
 	_, err = r.meter.RegisterCallback(func(_ context.Context, o metric.Observer) error {
 		st := c.Stats()
 		for name, k := range st.Kinds {
-			set := metric.WithAttributes(attribute.String("kind", name))
+			set := metric.WithAttributes(KeyKind.String(name))
 			o.ObserveInt64(entries, int64(k.Near.Entries), set)
 			o.ObserveInt64(bytes, int64(k.Near.Bytes), set)
+			o.ObserveInt64(evictions, int64(k.Near.Evicted), set)
+			o.ObserveInt64(invalidations, int64(k.Near.Invalidated), set)
 		}
-		state := int64(0)
-		switch st.Breaker.State {
-		case cache.BreakerOpen:
-			state = 1
-		case cache.BreakerHalfOpen:
-			state = 2
+		for _, s := range states {
+			o.ObserveInt64(breaker, boolValue(st.Breaker.State == s), metric.WithAttributes(KeyBreakerState.String(s.String())))
 		}
-		o.ObserveInt64(breaker, state)
-		nearOn := int64(0)
-		if st.NearCache.On {
-			nearOn = 1
-		}
-		o.ObserveInt64(on, nearOn)
+		o.ObserveInt64(on, boolValue(st.NearCache.On))
 		o.ObserveInt64(flushes, int64(st.NearCache.Flushes))
 		o.ObserveInt64(opens, int64(st.Breaker.Opens))
 		return nil
-	}, entries, bytes, breaker, on, flushes, opens)
+	}, entries, bytes, evictions, invalidations, breaker, on, flushes, opens)
 	return err
 }
 
-var _ cache.Recorder = (*Recorder)(nil)
+func boolValue(b bool) int64 {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+var _ cache.Tracer = (*Recorder)(nil)

@@ -9,10 +9,13 @@ import (
 	"time"
 
 	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
+	"go.opentelemetry.io/otel/trace"
+	tracenoop "go.opentelemetry.io/otel/trace/noop"
 
 	"github.com/media-gateway/discovery/cache"
 	"github.com/media-gateway/discovery/cacheotel"
@@ -23,6 +26,7 @@ import (
 // the test reads.
 type rig struct {
 	c      *cache.RedisCache
+	url    string
 	reader *sdkmetric.ManualReader
 	spans  *tracetest.SpanRecorder
 	tp     *sdktrace.TracerProvider
@@ -31,7 +35,7 @@ type rig struct {
 func newRig(t *testing.T) *rig {
 	t.Helper()
 	srv := redistest.Start(t)
-	r := &rig{reader: sdkmetric.NewManualReader(), spans: tracetest.NewSpanRecorder()}
+	r := &rig{url: srv.URL(), reader: sdkmetric.NewManualReader(), spans: tracetest.NewSpanRecorder()}
 	r.tp = sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(r.spans))
 	rec, err := cacheotel.New(cacheotel.Options{MeterProvider: sdkmetric.NewMeterProvider(sdkmetric.WithReader(r.reader)), TracerProvider: r.tp})
 	if err != nil {
@@ -72,19 +76,19 @@ func (r *rig) value(t *testing.T, name string, attrs map[string]string) (int64, 
 			switch d := m.Data.(type) {
 			case metricdata.Sum[int64]:
 				for _, p := range d.DataPoints {
-					if has(func(k string) (string, bool) { v, ok := p.Attributes.Value(attrKey(k)); return v.AsString(), ok }) {
+					if has(func(k string) (string, bool) { v, ok := p.Attributes.Value(attrKey(k)); return v.Emit(), ok }) {
 						return p.Value, true
 					}
 				}
 			case metricdata.Gauge[int64]:
 				for _, p := range d.DataPoints {
-					if has(func(k string) (string, bool) { v, ok := p.Attributes.Value(attrKey(k)); return v.AsString(), ok }) {
+					if has(func(k string) (string, bool) { v, ok := p.Attributes.Value(attrKey(k)); return v.Emit(), ok }) {
 						return p.Value, true
 					}
 				}
 			case metricdata.Histogram[float64]:
 				for _, p := range d.DataPoints {
-					if has(func(k string) (string, bool) { v, ok := p.Attributes.Value(attrKey(k)); return v.AsString(), ok }) {
+					if has(func(k string) (string, bool) { v, ok := p.Attributes.Value(attrKey(k)); return v.Emit(), ok }) {
 						return int64(p.Count), true
 					}
 				}
@@ -94,56 +98,84 @@ func (r *rig) value(t *testing.T, name string, attrs map[string]string) (int64, 
 	return 0, false
 }
 
-// A Fetch that misses, under a caller's span, gives child spans for its
-// read, load and store, with the key's hash and never the input or the
-// value; the metrics count as the cache does.
+// A Fetch that misses, under a caller's span, is a span of its own, begun
+// before its work: the loader runs inside a load span (the caller's
+// backend spans nest under it), and each round trip to Redis is a client
+// span attributed as the database conventions say; no attribute holds the
+// input or the value; the metrics count as the cache does, with the spans'
+// attribute keys and a unit each.
 func TestSpansAndMetrics(t *testing.T) {
 	r := newRig(t)
 	search := cache.Search[string, string](r.c)
+	r.spans.Reset()
 	ctx, parent := r.tp.Tracer("test").Start(context.Background(), "handle /search")
-	if _, err := search.Fetch(ctx, "secret query", func(context.Context) (string, error) { return "secret value", nil }); err != nil {
+	if _, err := search.Fetch(ctx, "secret query", func(ctx context.Context) (string, error) {
+		_, backend := r.tp.Tracer("test").Start(ctx, "backend call")
+		backend.End()
+		return "secret value", nil
+	}); err != nil {
 		t.Fatal(err)
 	}
 	parent.End()
 	key, _ := search.Key("secret query")
 	hash := key[strings.LastIndexByte(key, ':')+1:]
 	byName := map[string]sdktrace.ReadOnlySpan{}
+	var clients []sdktrace.ReadOnlySpan
 	for _, s := range r.spans.Ended() {
 		byName[s.Name()] = s
+		if s.SpanKind() == trace.SpanKindClient {
+			clients = append(clients, s)
+		}
 		for _, a := range s.Attributes() {
-			if strings.Contains(a.Value.Emit(), "secret") {
-				t.Errorf("span %q has attribute %s=%q: the input or the value", s.Name(), a.Key, a.Value.Emit())
+			if strings.Contains(a.Value.Emit(), "secret") || strings.Contains(a.Value.Emit(), ":") {
+				t.Errorf("span %q has attribute %s=%q: a key, the input or the value", s.Name(), a.Key, a.Value.Emit())
 			}
 		}
 	}
-	for _, name := range []string{"get search", "load search", "set search"} {
-		s, ok := byName[name]
-		if !ok {
-			t.Errorf("no span %q; spans: %v", name, keys(byName))
-			continue
+	fetch, load, backend := byName["fetch search"], byName["load search"], byName["backend call"]
+	if fetch == nil || load == nil || backend == nil {
+		t.Fatalf("spans %v; want fetch search, load search, backend call", keys(byName))
+	}
+	for _, link := range []struct {
+		child, parent sdktrace.ReadOnlySpan
+		want          string
+	}{{fetch, nil, "the caller's span"}, {load, fetch, "fetch search"}, {backend, load, "load search (the loader's spans nest under the load)"}} {
+		want := parent.SpanContext().SpanID()
+		if link.parent != nil {
+			want = link.parent.SpanContext().SpanID()
 		}
-		if s.Parent().SpanID() != parent.SpanContext().SpanID() {
-			t.Errorf("span %q is not a child of the caller's span", name)
-		}
-		attrs := map[string]string{}
-		for _, a := range s.Attributes() {
-			attrs[string(a.Key)] = a.Value.Emit()
-		}
-		if attrs["db.system.name"] != "redis" || attrs["cache.kind"] != "search" {
-			t.Errorf("span %q attributes %v", name, attrs)
-		}
-		if name != "load search" && attrs["cache.key.hash"] != hash {
-			t.Errorf("span %q has key hash %q; want %q", name, attrs["cache.key.hash"], hash)
-		}
-		if s.EndTime().Sub(s.StartTime()) <= 0 || s.EndTime().After(time.Now()) {
-			t.Errorf("span %q runs from %v to %v", name, s.StartTime(), s.EndTime())
+		if link.child.Parent().SpanID() != want {
+			t.Errorf("span %q is not a child of %s", link.child.Name(), link.want)
 		}
 	}
-	if s := byName["get search"]; s != nil && !hasAttr(s, "cache.outcome", "miss") {
-		t.Errorf("the read's span does not say miss: %v", s.Attributes())
+	if !hasAttr(fetch, "cache.kind", "search") || !hasAttr(fetch, "cache.operation", "fetch") || !hasAttr(fetch, "cache.outcome", "miss") ||
+		!hasAttr(fetch, "cache.key.hash", hash) || fetch.SpanKind() != trace.SpanKindInternal {
+		t.Errorf("fetch span attributes %v", fetch.Attributes())
+	}
+	if !load.StartTime().After(fetch.StartTime()) || load.EndTime().After(fetch.EndTime()) {
+		t.Error("the load span does not run within the fetch span")
+	}
+	_, port, _ := strings.Cut(strings.TrimPrefix(r.url, "redis://"), ":")
+	port = strings.TrimSuffix(port, "/0")
+	var commands []string
+	for _, s := range clients {
+		commands = append(commands, s.Name())
+		if s.Parent().SpanID() != fetch.SpanContext().SpanID() {
+			t.Errorf("round trip %q is not a child of the fetch span", s.Name())
+		}
+		if !hasAttr(s, "db.system.name", "redis") || !hasAttr(s, "server.address", "127.0.0.1") || !hasAttr(s, "server.port", port) ||
+			!hasAttr(s, "db.namespace", "0") || !hasAttr(s, "db.query.summary", s.Name()) {
+			t.Errorf("round trip %q attributes %v", s.Name(), s.Attributes())
+		}
+		if n := len(strings.Fields(s.Name())); n > 1 && !hasAttr(s, "db.operation.name", "BATCH") && !strings.HasPrefix(attr(s, "db.operation.name"), "BATCH ") {
+			t.Errorf("pipeline %q has db.operation.name %q; want BATCH", s.Name(), attr(s, "db.operation.name"))
+		}
+	}
+	if got := strings.Join(commands, " | "); !strings.Contains(got, "GET") || !strings.Contains(got, "SET") {
+		t.Errorf("round trips %s; want the read and the store", got)
 	}
 
-	// A failing loader: an error span; a hit from the near cache: no span.
+	// A failing loader: error spans; a hit from the near cache: no span.
 	r.spans.Reset()
 	if _, err := search.Fetch(context.Background(), "failing", func(context.Context) (string, error) { return "", errors.New("backend down") }); err == nil {
 		t.Fatal("no error from a failing loader")
@@ -154,17 +186,10 @@ func TestSpansAndMetrics(t *testing.T) {
 			t.Fatal("never a near-cache hit")
 		}
 	}
-	var failed, local int
-	for _, s := range r.spans.Ended() {
-		if s.Name() == "load search" && s.Status().Code.String() == "Error" && hasAttr(s, "error.type", "loader") && len(s.Events()) == 1 && s.Events()[0].Name == "exception" {
-			failed++
-		}
-		if hasAttr(s, "cache.tier", "local") {
-			local++
-		}
-	}
-	if failed != 1 || local != 0 {
-		t.Errorf("%d error spans with an exception for the failed load (want 1), %d spans of near-cache hits (want 0)", failed, local)
+	r.spans.Reset()
+	search.Get(context.Background(), "secret query")
+	if n := len(r.spans.Ended()); n != 0 {
+		t.Errorf("a near-cache hit made %d spans; want none", n)
 	}
 
 	st := r.c.Stats().Kinds[cache.KindSearch]
@@ -173,18 +198,33 @@ func TestSpansAndMetrics(t *testing.T) {
 		attrs map[string]string
 		value int64
 	}{
-		{"discovery.cache.reads", map[string]string{"kind": "search", "tier": "local", "outcome": "hit"}, int64(st.LocalHits)},
-		{"discovery.cache.reads", map[string]string{"kind": "search", "tier": "redis", "outcome": "miss"}, int64(st.Misses)},
-		{"discovery.cache.operations", map[string]string{"kind": "search", "op": "load", "outcome": "error"}, 1},
-		{"discovery.cache.operations", map[string]string{"kind": "search", "op": "set", "outcome": "ok"}, int64(st.Sets)},
-		{"discovery.cache.load.duration", map[string]string{"kind": "search", "outcome": "ok"}, 1},
-		{"discovery.cache.near_cache.entries", map[string]string{"kind": "search"}, 1},
-		{"discovery.cache.breaker.state", nil, 0},
+		{"discovery.cache.reads", map[string]string{"cache.kind": "search", "cache.tier": "local", "cache.outcome": "hit"}, int64(st.LocalHits)},
+		{"discovery.cache.reads", map[string]string{"cache.kind": "search", "cache.tier": "redis", "cache.outcome": "miss"}, int64(st.Misses)},
+		{"discovery.cache.operations", map[string]string{"cache.kind": "search", "cache.operation": "load", "cache.outcome": "error"}, 1},
+		{"discovery.cache.operations", map[string]string{"cache.kind": "search", "cache.operation": "set", "cache.outcome": "ok"}, int64(st.Sets)},
+		{"discovery.cache.operations", map[string]string{"cache.kind": "cache", "cache.operation": "ping", "cache.outcome": "ok"}, 1},
+		{"discovery.cache.load.duration", map[string]string{"cache.kind": "search", "cache.outcome": "ok"}, 1},
+		{"discovery.cache.fetch.duration", map[string]string{"cache.kind": "search", "cache.outcome": "error"}, 1},
+		{"discovery.cache.near_cache.entries", map[string]string{"cache.kind": "search"}, 1},
+		{"discovery.cache.breaker.state", map[string]string{"cache.breaker.state": "closed"}, 1},
+		{"discovery.cache.breaker.state", map[string]string{"cache.breaker.state": "open"}, 0},
 		{"discovery.cache.breaker.opens", nil, 0},
 		{"discovery.cache.near_cache.on", nil, 1},
+		{"db.client.operation.duration", map[string]string{"db.system.name": "redis", "db.operation.name": "PING", "server.port": port, "db.namespace": "0"}, 1},
 	} {
 		if got, ok := r.value(t, want.name, want.attrs); !ok || got != want.value {
 			t.Errorf("%s%v = %d (present %v); want %d", want.name, want.attrs, got, ok, want.value)
+		}
+	}
+	var rm metricdata.ResourceMetrics
+	if err := r.reader.Collect(context.Background(), &rm); err != nil {
+		t.Fatal(err)
+	}
+	for _, sm := range rm.ScopeMetrics {
+		for _, m := range sm.Metrics {
+			if m.Unit == "" {
+				t.Errorf("metric %s has no unit", m.Name)
+			}
 		}
 	}
 
@@ -213,6 +253,37 @@ func TestSpansAndMetrics(t *testing.T) {
 	if rec, err := cacheotel.New(cacheotel.Options{MeterProvider: sdkmetric.NewMeterProvider()}); err != nil || rec.Watch(r.c) != nil || rec.Watch(r.c) == nil {
 		t.Error("a second Watch was not refused")
 	}
+}
+
+// A loader's error fails the load's span and the Fetch's, with error.type
+// loader and an exception event.
+func TestLoaderErrorSpans(t *testing.T) {
+	r := newRig(t)
+	r.spans.Reset()
+	if _, err := cache.Search[string, string](r.c).Fetch(context.Background(), "failing", func(context.Context) (string, error) {
+		return "", errors.New("backend down")
+	}); err == nil {
+		t.Fatal("no error from a failing loader")
+	}
+	failed := 0
+	for _, s := range r.spans.Ended() {
+		if (s.Name() == "load search" || s.Name() == "fetch search") && s.Status().Code == codes.Error && hasAttr(s, "error.type", "loader") &&
+			len(s.Events()) == 1 && s.Events()[0].Name == "exception" {
+			failed++
+		}
+	}
+	if failed != 2 {
+		t.Errorf("%d error spans with an exception (want the load's and the fetch's)", failed)
+	}
+}
+
+func attr(s sdktrace.ReadOnlySpan, k string) string {
+	for _, a := range s.Attributes() {
+		if string(a.Key) == k {
+			return a.Value.Emit()
+		}
+	}
+	return ""
 }
 
 func hasAttr(s sdktrace.ReadOnlySpan, k, v string) bool {
@@ -253,3 +324,29 @@ func BenchmarkRecord(b *testing.B) {
 }
 
 type attrKey = attribute.Key
+
+// The spans of a read from Redis (its operation and its round trip), with
+// the SDK's tracer recording every span, against the no-op tracer.
+func BenchmarkReadSpans(b *testing.B) {
+	rt := cache.RoundTrip{Commands: []string{"CLIENT CACHING", "GET", "PTTL"}, Server: "127.0.0.1:6379", Start: time.Now(), Latency: 50 * time.Microsecond}
+	for _, sdk := range []bool{false, true} {
+		o := cacheotel.Options{MeterProvider: sdkmetric.NewMeterProvider(sdkmetric.WithReader(sdkmetric.NewManualReader()))}
+		if sdk {
+			o.TracerProvider = sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(tracetest.NewSpanRecorder()))
+		} else {
+			o.TracerProvider = tracenoop.NewTracerProvider()
+		}
+		rec, err := cacheotel.New(o)
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Run(fmt.Sprint("sdk=", sdk), func(b *testing.B) {
+			b.ReportAllocs()
+			for range b.N {
+				ctx, end := rec.Begin(context.Background(), cache.OpGet, cache.KindSearch)
+				rec.RoundTrip(ctx, rt)
+				end(nil)
+			}
+		})
+	}
+}
