@@ -203,10 +203,10 @@ func (c *RedisCache) Health(ctx context.Context) (Health, error) {
 	start := time.Now()
 	ctx, end := c.begin(ctx, OpPing, c.kinds.whole)
 	err := c.ping(ctx)
-	end(err)
 	h := Health{Connected: c.redis.client.Load() != nil, Breaker: c.breakerStatus(), NearCache: c.nearStatus()}
 	latency := time.Since(start)
 	c.observeResult(ctx, c.kinds.whole, Event{Op: OpPing, Latency: latency}, err)
+	end(err)
 	if err != nil {
 		return h, failIf(err, OpPing, c.kinds.whole, c.cfg.redactedURL)
 	}
@@ -253,8 +253,8 @@ func (c *RedisCache) ServerStats(ctx context.Context) (ServerStats, error) {
 	start := time.Now()
 	ctx, end := c.begin(ctx, OpServerStats, c.kinds.whole)
 	st, err := c.serverStats(ctx, true)
-	end(err)
 	c.observeResult(ctx, c.kinds.whole, Event{Op: OpServerStats, Latency: time.Since(start)}, err)
+	end(err)
 	return st, failIf(err, OpServerStats, c.kinds.whole, "")
 }
 
@@ -267,8 +267,8 @@ func (c *RedisCache) ServerInfo(ctx context.Context) (ServerStats, error) {
 	start := time.Now()
 	ctx, end := c.begin(ctx, OpServerStats, c.kinds.whole)
 	st, err := c.serverStats(ctx, false)
-	end(err)
 	c.observeResult(ctx, c.kinds.whole, Event{Op: OpServerStats, Latency: time.Since(start)}, err)
+	end(err)
 	return st, failIf(err, OpServerStats, c.kinds.whole, "")
 }
 

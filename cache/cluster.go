@@ -196,7 +196,11 @@ func (c *RedisCache) primaries(ctx context.Context) ([]primary, error) {
 		if nodes == "" {
 			cmds = append(cmds, b.ClusterNodes().Build())
 		}
-		res, err := c.exchangeMulti(ctx, node, cmds)
+		nctx := ctx
+		if c.report.tracer != nil {
+			nctx = context.WithValue(ctx, nodeAddr{}, addr) // for RoundTrip.Server
+		}
+		res, err := c.exchangeMulti(nctx, node, cmds)
 		if err != nil {
 			if ctx.Err() != nil || classOf(err) == ErrClosed {
 				return nil, err

@@ -1,6 +1,7 @@
 package cache
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -13,7 +14,14 @@ import (
 // docs/operations.md: lower_snake_case keys, durations as seconds in a key
 // ending in _seconds, sizes in a key ending in _bytes, states and
 // operations by name, times in RFC 3339 and absent when zero. Each decodes
-// what it encodes, so that a tool can read a service's figures.
+// what it encodes, so that a tool can read a service's figures; a state or
+// an operation it does not know (a newer writer's) decodes to the zero
+// value, not an error.
+//
+// Health, BreakerStatus, Inspection, WarmSummary and LatencySummary have
+// their own MarshalJSON: embedded in a struct of yours, it would encode
+// that struct as theirs alone (Go promotes the method). Give them a field
+// of their own instead.
 
 // seconds returns d in seconds.
 func seconds(d time.Duration) float64 { return d.Seconds() }
@@ -22,7 +30,7 @@ func seconds(d time.Duration) float64 { return d.Seconds() }
 // nanosecond; it refuses what a Duration cannot hold.
 func fromSeconds(s float64, key string) (time.Duration, error) {
 	ns := math.Round(s * 1e9)
-	if math.IsNaN(ns) || ns > math.MaxInt64 || ns < math.MinInt64 {
+	if math.IsNaN(ns) || ns >= math.MaxInt64 || ns < math.MinInt64 { // float64(MaxInt64) is 2^63, one past it
 		return 0, fmt.Errorf("cache: %s: %v seconds is not a duration", key, s)
 	}
 	return time.Duration(ns), nil
@@ -33,30 +41,31 @@ func fromSeconds(s float64, key string) (time.Duration, error) {
 func (o Op) MarshalText() ([]byte, error) { return []byte(o.String()), nil }
 
 // UnmarshalText sets o to the operation named text, as String gives it;
-// an unknown name is an error.
+// a name it does not know ("unknown", or a newer version's operation) sets
+// it to 0.
 func (o *Op) UnmarshalText(text []byte) error {
+	*o = 0
 	for op, name := range opNames {
 		if op != 0 && name == string(text) {
 			*o = Op(op)
-			return nil
 		}
 	}
-	return fmt.Errorf("cache: %q is not an operation's name", text)
+	return nil
 }
 
 // MarshalText returns the state's name: "closed", "open" or "half_open".
 func (s BreakerState) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
 
-// UnmarshalText sets s to the state named text, as String gives it; an
-// unknown name is an error.
+// UnmarshalText sets s to the state named text, as String gives it; a
+// name it does not know ("unknown") sets it to 0.
 func (s *BreakerState) UnmarshalText(text []byte) error {
+	*s = 0
 	for _, st := range []BreakerState{BreakerClosed, BreakerOpen, BreakerHalfOpen} {
 		if st.String() == string(text) {
 			*s = st
-			return nil
 		}
 	}
-	return fmt.Errorf("cache: %q is not a breaker state (closed, open, half_open)", text)
+	return nil
 }
 
 // MarshalJSON encodes the summary with its quantiles in seconds:
@@ -168,10 +177,19 @@ func (in *Inspection) UnmarshalJSON(b []byte) error {
 	type plain Inspection
 	v := struct {
 		*plain
-		TTL *float64 `json:"ttl_seconds"`
+		TTL   *float64        `json:"ttl_seconds"`
+		Value json.RawMessage `json:"value"` // decoded below, its numbers exact
 	}{plain: (*plain)(in)}
 	if err := json.Unmarshal(b, &v); err != nil {
 		return err
+	}
+	in.Value = nil
+	if len(v.Value) > 0 {
+		dec := json.NewDecoder(bytes.NewReader(v.Value))
+		dec.UseNumber() // as Inspect gives JSON values: a 64-bit id stays exact
+		if err := dec.Decode(&in.Value); err != nil {
+			return err
+		}
 	}
 	switch {
 	case v.TTL == nil:

@@ -43,12 +43,13 @@ func (s store[V]) refreshEarly(ctx context.Context, key string, ttl time.Duratio
 		defer s.k.refreshing.Delete(key)
 		ctx, cancel := s.c.backgroundFor(ctx) // the caller's values; not its deadline (it has its answer), but Close's end
 		defer cancel()
+		ctx, end := s.c.begin(ctx, OpRefresh, s.k)
 		claim, ok := s.claimRefresh(ctx, key, ttl)
 		if !ok {
+			end(nil) // another process refreshes it
 			return
 		}
 		start := time.Now()
-		ctx, end := s.c.begin(ctx, OpRefresh, s.k)
 		_, err, _ := s.c.loads.flight.Do(key, guarded(s.k, key, func() (any, error) {
 			v, err := s.load(ctx, load)
 			if err != nil {

@@ -26,8 +26,14 @@ import (
 // reported to RoundTrip when it ends, with the context of the operation
 // that made it.
 //
-// Begin, its function and RoundTrip run on the operation's goroutine and
-// must be quick and safe for concurrent use, and must not call the cache.
+// Begin is called for GetMany and FetchMany even when the near cache
+// answers every key; not for Inspect, nor for a Clear's dry run.
+//
+// Begin, its function and RoundTrip may run on other goroutines than the
+// caller's (a Fetch's load runs on its flight's, a cluster's batch reads
+// from several); they must be quick and safe for concurrent use, and must
+// not call the cache. An operation the caller's context cut short ends
+// with the context's error.
 type Tracer interface {
 	Recorder
 	// Begin is called when an operation starts: op and kind as its
@@ -55,10 +61,11 @@ type RoundTrip struct {
 	// the answer, or until the caller stopped waiting.
 	Start   time.Time
 	Latency time.Duration
-	// Err is why the exchange failed (no answer in time, the caller
-	// gone, the connection lost), or the first error reply among its
-	// commands (a nil reply is none); an *Error with a Class, or the
-	// context's error. Nil when Redis answered.
+	// Err is why the exchange failed (no answer in time, the connection
+	// lost), or the first error reply among its commands (a nil reply is
+	// none): an *Error with a Class; or the caller's context's error
+	// (context.Canceled, context.DeadlineExceeded) when the caller left
+	// first. Nil when Redis answered.
 	Err error
 }
 
@@ -74,12 +81,23 @@ func (rt RoundTrip) ServerAddress() (host string, port int) {
 }
 
 // begin starts op of k for the user's Tracer, if Config.Recorder is one.
+// An operation cut short because the caller's context ended is ended with
+// the context's error (context.Canceled, context.DeadlineExceeded), not
+// with the cache's class for it: the caller left, Redis did not fail.
 func (c *RedisCache) begin(ctx context.Context, op Op, k *kindState) (context.Context, func(error)) {
 	t := c.report.tracer
 	if t == nil {
 		return ctx, endNothing
 	}
-	return t.Begin(ctx, op, k.name)
+	ctx, end := t.Begin(ctx, op, k.name)
+	return ctx, func(err error) {
+		if err != nil {
+			if cerr := ctx.Err(); cerr != nil {
+				err = cerr
+			}
+		}
+		end(err)
+	}
 }
 
 func endNothing(error) {}
@@ -94,18 +112,22 @@ func (c *RedisCache) tripped(ctx context.Context, cl *call, names []string, err 
 	if cl.start.IsZero() { // the caller was gone before: nothing was sent
 		return
 	}
-	rt := RoundTrip{Start: cl.start, Latency: time.Since(cl.start), DB: c.cfg.client.SelectDB, Server: c.cfg.server}
-	if cl.node.Mode() == rueidis.ClientModeCluster {
-		rt.Server, rt.DB = "", 0 // routed by the client, to a node it picks
-	}
-	if a, ok := ctx.Value(nodeAddr{}).(string); ok {
-		rt.Server = a
+	rt := RoundTrip{Start: cl.start, Latency: time.Since(cl.start), DB: c.cfg.client.SelectDB}
+	if a, ok := ctx.Value(nodeAddr{}).(string); ok { // one node of a cluster (every command sent to one is marked)
+		rt.Server, rt.DB = a, 0
+	} else if cl.node.Mode() == rueidis.ClientModeCluster {
+		rt.DB = 0 // routed by the client, to a node it picks: no address
+	} else {
+		rt.Server = c.cfg.server // the one server; "" with a sentinel's primary
 	}
 	rt.Commands = names
-	if err == nil {
+	switch {
+	case err == nil:
 		err = cl.err()
+	case ctx.Err() != nil:
+		err = ctx.Err() // the caller left: Redis did not fail
 	}
-	if err != nil {
+	if err != nil && ctx.Err() == nil {
 		err = c.classify(err)
 	}
 	rt.Err = err

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/media-gateway/discovery/cache"
+	"github.com/media-gateway/discovery/internal/redistest"
 )
 
 // tracer is a cache.Tracer that keeps what it is told: each operation
@@ -72,6 +73,16 @@ func (t *tracer) take() ([]*traced, []trip, []cache.Event) {
 	ops, trips, events := t.ops, t.trips, t.events
 	t.ops, t.trips, t.events = nil, nil, nil
 	return ops, trips, events
+}
+
+// ended fails t unless every operation of ops ended once.
+func ended(t *testing.T, what string, ops []*traced) {
+	t.Helper()
+	for _, o := range ops {
+		if o.ends != 1 {
+			t.Errorf("%s: %s ended %d times; want once", what, o.path(), o.ends)
+		}
+	}
 }
 
 // path names o and the operations it is inside: "load<fetch".
@@ -159,12 +170,14 @@ func TestTracer(t *testing.T) {
 	// A read from Redis, a failing loader, a batch, a health check.
 	search.Get(ctx, "never cached")
 	ops, trips, _ = tr.take()
+	ended(t, "Get", ops)
 	if len(ops) != 1 || ops[0].op != cache.OpGet || len(trips) != 1 || trips[0].in != ops[0] || trips[0].rt.Commands[len(trips[0].rt.Commands)-1] == "" {
 		t.Errorf("Get from Redis: %v, %v", ops, trips)
 	}
 	failure := errors.New("backend down")
 	search.Fetch(ctx, "failing", func(context.Context) (string, error) { return "", failure })
 	ops, _, _ = tr.take()
+	ended(t, "Fetch with a failing loader", ops)
 	for _, o := range ops {
 		if !errors.Is(o.err, failure) {
 			t.Errorf("%s ended with %v; want the loader's error", o.path(), o.err)
@@ -172,13 +185,69 @@ func TestTracer(t *testing.T) {
 	}
 	search.GetMany(ctx, []string{"a", "b"})
 	ops, trips, _ = tr.take()
+	ended(t, "GetMany", ops)
 	if len(ops) != 1 || ops[0].op != cache.OpGetMany || len(trips) == 0 || !slices.Contains(trips[0].rt.Commands, "MGET") {
 		t.Errorf("GetMany: %v, %+v", ops, trips)
 	}
 	c.Health(ctx)
 	ops, trips, _ = tr.take()
+	ended(t, "Health", ops)
 	if len(ops) != 1 || ops[0].op != cache.OpPing || ops[0].kind != "" || len(trips) != 1 || trips[0].rt.Commands[0] != "PING" {
 		t.Errorf("Health: %v, %+v", ops, trips)
+	}
+	search.Set(ctx, "x", "1")
+	search.Delete(ctx, "x")
+	search.SetMany(ctx, []string{"y"}, []string{"2"})
+	c.ClearKind(ctx, cache.KindSearch)
+	c.ServerStats(ctx)
+	ops, _, _ = tr.take()
+	ended(t, "Set, Delete, SetMany, ClearKind, ServerStats", ops)
+	var begun []string
+	for _, o := range ops {
+		begun = append(begun, o.op.String())
+	}
+	if got := strings.Join(begun, " "); got != "set delete set_many clear server_stats" {
+		t.Errorf("operations begun: %s", got)
+	}
+
+	// An error reply is the round trip's error.
+	raw := rawClient(t, redisURL(t))
+	key, _ := search.Key("a hash")
+	if err := raw.Do(ctx, raw.B().Hset().Key(key).FieldValue().FieldValue("f", "v").Build()).Error(); err != nil {
+		t.Fatal(err)
+	}
+	search.Get(ctx, "a hash")
+	ops, trips, _ = tr.take()
+	ended(t, "Get of a hash", ops)
+	if len(trips) != 1 || !errors.Is(trips[0].rt.Err, cache.ErrOperation) {
+		t.Errorf("Get of a hash: round trips %+v; want one, failed with ErrOperation (WRONGTYPE)", trips)
+	}
+}
+
+// A caller that leaves during a round trip: the round trip and the
+// operation end with the context's error, not as a failure of Redis.
+func TestTracerCallerLeaves(t *testing.T) {
+	t.Parallel()
+	srv := redistest.Start(t)
+	proxy := redistest.StartProxy(t, srv.Addr)
+	tr := &tracer{}
+	c, err := cache.New(context.Background(), cache.Config{URL: proxy.URL(), Recorder: tr})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	tr.take()
+	proxy.Latency(300 * time.Millisecond)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Millisecond)
+	defer cancel()
+	cache.Search[string, string](c).Get(ctx, "q")
+	ops, trips, _ := tr.take()
+	ended(t, "Get", ops)
+	if len(ops) != 1 || !errors.Is(ops[0].err, context.DeadlineExceeded) || errors.Is(ops[0].err, cache.ErrUnavailable) {
+		t.Errorf("Get cut short by its caller ended with %v; want context.DeadlineExceeded alone", ops[0].err)
+	}
+	if len(trips) != 1 || !errors.Is(trips[0].rt.Err, context.DeadlineExceeded) || errors.Is(trips[0].rt.Err, cache.ErrUnavailable) {
+		t.Errorf("its round trip: %+v; want context.DeadlineExceeded alone", trips)
 	}
 }
 

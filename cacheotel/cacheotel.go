@@ -17,8 +17,8 @@
 // the operation learns them, cache.outcome (hit, miss, stale…), cache.tier
 // (redis; local for a near-cache hit), cache.key.hash (the SHA-256 of the
 // input, as in the key: never the input or a value; not for the key-level
-// functions, whose keys are the caller's) and, for a batch, the keys per
-// outcome (cache.keys.hit, cache.keys.miss). A Fetch that misses holds its
+// functions, whose keys are the caller's) and, for GetMany and SetMany,
+// the keys per outcome (cache.keys.hit, cache.keys.miss). A Fetch that misses holds its
 // round trips and a "load <kind>" span, under which the loader runs: the
 // loader's own spans are the load's children. A failure sets an error
 // status, error.type (the cache's class of failure: unavailable,
@@ -27,15 +27,17 @@
 // event naming it.
 //
 // Each round trip to Redis is a client span, child of its operation's,
-// named by the commands sent (db.query.summary: "GET", "SET", "CLIENT
-// CACHING GET PTTL" for a tracked read, "MULTI CLIENT CACHING MGET PTTL
-// EXEC" for a tracked batch), with db.system.name ("redis"),
-// db.operation.name (the command; "BATCH GET" or "BATCH" for a pipeline),
-// db.operation.batch.size (commands in a pipeline), db.namespace (the
-// database index), server.address and server.port (when the cache knows
-// the server: not for commands a cluster client routes itself), and
-// error.type on failure. No attribute holds a key, a query, a text or a
-// value.
+// named by the commands it is for (db.query.summary: "GET", "MGET", "SET";
+// each command once, within 255 bytes), without those that only accompany
+// them (the near cache's CLIENT CACHING, a value's PTTL, a transaction's
+// MULTI and EXEC: a tracked read is a GET), with db.system.name ("redis"),
+// db.operation.name (the command; "BATCH SET" or "BATCH" for a pipeline of
+// several), db.operation.batch.size (the commands of such a pipeline),
+// db.namespace (the database index), server.address and server.port (when
+// the cache knows the server: not for commands a cluster client routes
+// itself), and error.type on failure ("canceled" or "deadline_exceeded"
+// when the caller left first). No attribute holds a key, a query, a text
+// or a value.
 //
 // Near-cache hits get no span unless Options.SpanLocalHits: they take a few
 // hundred nanoseconds, less than a span costs. Work in the background (an
@@ -75,6 +77,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -131,7 +134,7 @@ type Recorder struct {
 	begins  sync.Map    // beginKey → *beginning: an operation's span name and options, made once
 	names   struct {    // a round trip's commands → its operation name and summary, made once
 		sync.RWMutex
-		m map[[maxNamed]string][2]string
+		m map[[maxNamed]string]named
 	}
 	kinds   sync.Map                     // kind name → *kindReads
 	builtin [3]atomic.Pointer[kindReads] // search, intent, embedding: r.kinds' entries
@@ -385,7 +388,7 @@ func failed(span trace.Span, errType, name string) {
 // RoundTrip records one round trip to Redis: a client span and
 // db.client.operation.duration (see [cache.Tracer]).
 func (r *Recorder) RoundTrip(ctx context.Context, rt cache.RoundTrip) {
-	opName, summary := r.operationName(rt.Commands)
+	opName, summary, size := r.operationName(rt.Commands)
 	errType := ""
 	if rt.Err != nil {
 		errType = errorType(0, rt.Err)
@@ -407,8 +410,8 @@ func (r *Recorder) RoundTrip(ctx context.Context, rt cache.RoundTrip) {
 		attribute.String("db.query.summary", summary),
 		attribute.String("db.namespace", strconv.Itoa(rt.DB)),
 	}
-	if len(rt.Commands) > 1 {
-		attrs = append(attrs, attribute.Int("db.operation.batch.size", len(rt.Commands)))
+	if size > 1 {
+		attrs = append(attrs, attribute.Int("db.operation.batch.size", size))
 	}
 	if host != "" {
 		attrs = append(attrs, attribute.String("server.address", host))
@@ -423,15 +426,15 @@ func (r *Recorder) RoundTrip(ctx context.Context, rt cache.RoundTrip) {
 	span.End(trace.WithTimestamp(rt.Start.Add(rt.Latency)))
 }
 
-// maxNamed is the number of commands of the pipelines whose names are
+// maxNamed is the number of commands of the round trips whose names are
 // made once (operationName); longer ones are named each time.
 const maxNamed = 8
 
 // operationName is the package's operationName, made once per list of
 // commands.
-func (r *Recorder) operationName(cmds []string) (op, summary string) {
+func (r *Recorder) operationName(cmds []string) (op, summary string, size int) {
 	if len(cmds) == 1 {
-		return cmds[0], cmds[0]
+		return cmds[0], cmds[0], 1
 	}
 	if len(cmds) > maxNamed {
 		return operationName(cmds)
@@ -442,48 +445,77 @@ func (r *Recorder) operationName(cmds []string) (op, summary string) {
 	v, ok := r.names.m[k]
 	r.names.RUnlock()
 	if ok {
-		return v[0], v[1]
+		return v.op, v.summary, v.size
 	}
-	op, summary = operationName(cmds)
+	op, summary, size = operationName(cmds)
 	r.names.Lock()
 	if r.names.m == nil {
-		r.names.m = make(map[[maxNamed]string][2]string)
+		r.names.m = make(map[[maxNamed]string]named)
 	}
 	if len(r.names.m) < 1024 { // bounded, whatever the commands
-		r.names.m[k] = [2]string{op, summary}
+		r.names.m[k] = named{op, summary, size}
 	}
 	r.names.Unlock()
-	return op, summary
+	return op, summary, size
 }
 
-// operationName returns db.operation.name and db.query.summary of a round
-// trip's commands: the command ("GET"), or for a pipeline "BATCH GET" when
-// every command is the same and "BATCH" otherwise; the summary names the
-// commands in order, a run of one command once ("MULTI CLIENT CACHING
-// MGET PTTL EXEC").
-func operationName(cmds []string) (op, summary string) {
-	switch len(cmds) {
-	case 0:
-		return "", ""
-	case 1:
-		return cmds[0], cmds[0]
+type named struct {
+	op, summary string
+	size        int
+}
+
+// helper reports whether cmd only accompanies the command a round trip is
+// for: the near cache's tracking (CLIENT CACHING), the life read with a
+// value (PTTL), a transaction's frame (MULTI, EXEC).
+func helper(cmd string) bool {
+	switch cmd {
+	case "CLIENT CACHING", "PTTL", "MULTI", "EXEC":
+		return true
+	}
+	return false
+}
+
+// maxSummary bounds db.query.summary, as the conventions do.
+const maxSummary = 255
+
+// operationName returns db.operation.name, db.query.summary and
+// db.operation.batch.size of a round trip's commands, named by the
+// commands it is for, without their helpers (see helper): a tracked read
+// (CLIENT CACHING, GET, PTTL) is a GET. Several of them are a batch:
+// "BATCH MGET" when all are one command, "BATCH" otherwise; the summary
+// names each command once, in order ("SET GET"), within 255 bytes.
+func operationName(cmds []string) (op, summary string, size int) {
+	var main []string
+	for _, c := range cmds {
+		if !helper(c) {
+			main = append(main, c)
+		}
+	}
+	if len(main) == 0 { // helpers only: name them
+		main = cmds
 	}
 	var b strings.Builder
-	same := true
-	for i, c := range cmds {
-		if i > 0 && c == cmds[i-1] {
+	var seen []string
+	for _, c := range main {
+		if slices.Contains(seen, c) {
 			continue
 		}
-		if i > 0 {
-			same = false
+		seen = append(seen, c)
+		if b.Len()+1+len(c) > maxSummary {
+			break
+		}
+		if b.Len() > 0 {
 			b.WriteByte(' ')
 		}
 		b.WriteString(c)
 	}
-	if same {
-		return "BATCH " + cmds[0], b.String()
+	switch {
+	case len(main) == 1:
+		return main[0], main[0], 1
+	case len(seen) == 1:
+		return "BATCH " + main[0], b.String(), len(main)
 	}
-	return "BATCH", b.String()
+	return "BATCH", b.String(), len(main)
 }
 
 // tripAttributes returns the measurement option of
@@ -541,9 +573,11 @@ func (r *Recorder) Record(e cache.Event) {
 		if (e.Op == cache.OpDelete || e.Op == cache.OpClear) && e.Keys > 0 {
 			r.removed.Add(metricCtx, e.Keys, r.attributes(attrKey{metric: mRemoved, kind: e.Kind}))
 		}
-		if e.Op == cache.OpLoad {
+		switch e.Op {
+		case cache.OpLoad:
 			r.loads.Record(metricCtx, e.Latency.Seconds(), r.attributes(attrKey{metric: mLoads, kind: e.Kind, outcome: outcome}))
-		} else {
+		case cache.OpLease, cache.OpRefresh: // a wait on another's load, a load: not Redis' time (see fetch.duration)
+		default:
 			r.durations.Record(metricCtx, e.Latency.Seconds(), r.attributes(attrKey{metric: mDurations, kind: e.Kind, op: op, tier: tier}))
 		}
 	}

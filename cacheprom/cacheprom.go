@@ -17,7 +17,7 @@
 //	discovery_cache_reads_total{kind,tier,outcome}            keys read (Get, the lookups of Fetch, GetMany and FetchMany): tier local (near cache) or redis; outcome hit, miss, error, canceled; Fetches answered from the stale store as tier local, outcome stale
 //	discovery_cache_operations_total{kind,op,outcome}         other operations ended (set, load, lease, clear, ping…), by outcome (ok, hit, miss, error, canceled)
 //	discovery_cache_errors_total{kind,op,class}               failed operations of the cache, reads included, by class (unavailable, operation, serialization…); a loader's own errors are in operations_total{op="load",outcome="error"}
-//	discovery_cache_operation_duration_seconds{kind,op,tier}  how long operations on Redis took, encoding and decoding included (tier redis; reads by where their answer came from); near-cache hits (tier local, a few hundred nanoseconds) are counted, not timed
+//	discovery_cache_operation_duration_seconds{kind,op,tier}  how long operations on Redis took, encoding and decoding included (tier redis); near-cache hits (tier local, a few hundred nanoseconds) are counted, not timed; lease waits and early refreshes (a wait on a load, a load) neither
 //	discovery_cache_fetch_duration_seconds{kind,outcome}      how long Fetch took from end to end (read, lease wait, load, store), for the Fetches the near cache did not answer; outcome ok, error or canceled
 //	discovery_cache_load_duration_seconds{kind,outcome}       how long the loaders took (outcome ok, error or canceled)
 //	discovery_cache_removed_keys_total{kind}                  keys removed by Delete, DeletePattern and the clears
@@ -359,9 +359,12 @@ func (r *Recorder) Record(e cache.Event) {
 	if (e.Op == cache.OpDelete || e.Op == cache.OpClear) && e.Keys > 0 {
 		r.removed.WithLabelValues(kindLabel(e)).Add(float64(e.Keys))
 	}
-	if e.Op == cache.OpLoad {
+	switch e.Op {
+	case cache.OpLoad:
 		r.loads.WithLabelValues(kindLabel(e), e.Outcome.String()).Observe(e.Latency.Seconds())
 		return
+	case cache.OpLease, cache.OpRefresh:
+		return // a wait on another's load, a load: not Redis' time (see fetch_duration_seconds)
 	}
 	m.durations[e.Op][e.Tier].get(func() prometheus.Observer {
 		return r.durations.WithLabelValues(kindLabel(e), e.Op.String(), tierLabel(e.Tier))
@@ -496,7 +499,7 @@ func (r *Recorder) serverInfo(c *cache.RedisCache) *cache.ServerStats {
 		st, err := c.ServerInfo(ctx)
 		cancel()
 		r.info.st = nil
-		if err == nil {
+		if err == nil && r.watched.Load() == c { // not the figures of a cache Watch replaced meanwhile
 			r.info.st = &st
 		}
 	}

@@ -28,11 +28,14 @@ type dashboard struct {
 	Templating struct {
 		List []struct{ Name, Type string }
 	}
-	Panels []struct {
-		Type, Title, Description string
-		Datasource               struct{ UID string }
-		Targets                  []struct{ Expr, LegendFormat string }
-	}
+	Panels []panel
+}
+
+type panel struct {
+	Type, Title, Description string
+	Datasource               struct{ UID string }
+	Targets                  []struct{ Expr, LegendFormat string }
+	Panels                   []panel // a collapsed row's
 }
 
 // The Grafana dashboard in docs/: every panel's query, run by Prometheus'
@@ -83,7 +86,12 @@ func TestDashboard(t *testing.T) {
 	fixedRange := regexp.MustCompile(`\[\d+[smhd]\]`)
 	selector := regexp.MustCompile(`discovery_cache_\w+(\{[^}]*\})?`)
 	queries := 0
+	var panels []panel
 	for _, p := range dash.Panels {
+		panels = append(panels, p)
+		panels = append(panels, p.Panels...)
+	}
+	for _, p := range panels {
 		if p.Type == "row" {
 			continue
 		}

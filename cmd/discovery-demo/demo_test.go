@@ -15,6 +15,7 @@ import (
 	"regexp"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -378,4 +379,95 @@ func exceptionText(d *runtime.ExceptionDetails) string {
 		return d.Exception.Description
 	}
 	return ""
+}
+
+// syncBuffer is a bytes.Buffer safe for a writer and a reader at once.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// running starts the command with args, waits until it answers, and
+// returns its base URL, its output and the channel its exit status comes
+// on.
+func running(t *testing.T, sigs chan os.Signal, args ...string) (string, *syncBuffer, chan int) {
+	t.Helper()
+	addr := freeAddr(t)
+	out := &syncBuffer{}
+	code := make(chan int, 1)
+	go func() { code <- run(append([]string{"-addr", addr, "-latency", "1ms"}, args...), sigs, out) }()
+	base := "http://" + addr
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		if resp, err := http.Get(base + "/healthz"); err == nil {
+			resp.Body.Close()
+			return base, out, code
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the service never answered:\n%s", out)
+		}
+	}
+}
+
+// The demo starts quietly, saying where its page is and the cachectl
+// command that reaches its Redis; Ctrl-C stops it without the drain.
+func TestRunStartsQuietlyAndStopsOnCtrlC(t *testing.T) {
+	sigs := make(chan os.Signal, 2)
+	base, out, code := running(t, sigs, "-redis", "", "-drain", "30s")
+	text := out.String()
+	want := regexp.MustCompile(`go run \./cmd/cachectl --url redis://127\.0\.0\.1:\d+/0 stats --service ` + regexp.QuoteMeta(base) + `/status\.json`)
+	if !want.MatchString(text) || !strings.Contains(text, base+"/status") || strings.Contains(text, "WARN") || strings.Count(text, "\n") > 4 {
+		t.Errorf("start output:\n%s\nwant a few lines: the page, and the cachectl command with the embedded server's URL; no warning", text)
+	}
+	start := time.Now()
+	sigs <- os.Interrupt
+	select {
+	case c := <-code:
+		if c != 0 {
+			t.Errorf("exit status %d after Ctrl-C; want 0\n%s", c, out)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatalf("still running 10 s after Ctrl-C (drain 30 s): Ctrl-C must not drain\n%s", out)
+	}
+	t.Logf("stopped %v after Ctrl-C", time.Since(start))
+}
+
+// SIGTERM drains (readyz fails while requests are answered); a second
+// signal stops it at once.
+func TestRunSecondSignalStopsAtOnce(t *testing.T) {
+	sigs := make(chan os.Signal, 2)
+	srv := redistest.Start(t)
+	base, out, code := running(t, sigs, "-redis", srv.URL(), "-drain", "60s")
+	if strings.Contains(out.String(), srv.URL()) == false {
+		t.Errorf("start output names no Redis URL:\n%s", out)
+	}
+	sigs <- syscall.SIGTERM
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		if c, _ := get(t, base+"/readyz"); c == http.StatusServiceUnavailable {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("/readyz never failed after SIGTERM")
+		}
+	}
+	sigs <- os.Interrupt
+	select {
+	case c := <-code:
+		if c != 1 || !strings.Contains(out.String(), "stopped at once") {
+			t.Errorf("exit status %d after a second signal; want 1, said\n%s", c, out)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatalf("still running 10 s after a second signal (drain 60 s)\n%s", out)
+	}
 }

@@ -7,7 +7,9 @@
 //
 // Endpoints: /search?q=, /intent?q=, /embed?text=, /healthz, /readyz,
 // /metrics (Prometheus), /status (a live page) and /status.json (its
-// figures, which cachectl stats --service reads).
+// figures, which cachectl stats --service reads). At start it prints the
+// cachectl command that reaches its Redis. Ctrl-C stops it at once; SIGTERM
+// drains first (-drain); a second signal stops it at once.
 package main
 
 import (
@@ -15,9 +17,11 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"os/signal"
 	"syscall"
@@ -25,20 +29,56 @@ import (
 )
 
 func main() {
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	os.Exit(run(os.Args[1:], sigs, os.Stderr))
+}
+
+// run is the command: it serves until a signal comes on sigs, and returns
+// the exit status.
+func run(args []string, sigs <-chan os.Signal, stderr io.Writer) int {
 	var cfg options
-	flag.StringVar(&cfg.addr, "addr", "127.0.0.1:8080", "address to listen on")
-	flag.StringVar(&cfg.redisURL, "redis", os.Getenv("REDIS_URL"), "Redis URL (default $REDIS_URL; if empty, an embedded server)")
-	flag.DurationVar(&cfg.latency, "latency", 80*time.Millisecond, "how long a simulated backend call takes (±25%)")
-	flag.Float64Var(&cfg.failureRate, "failure-rate", 0.02, "share of simulated backend calls that fail (0 to 1)")
-	flag.DurationVar(&cfg.drain, "drain", 5*time.Second, "on SIGTERM, how long /readyz fails while requests are still served, before shutting down")
-	flag.Parse()
-	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
-	cfg.logger = log
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	if err := serve(ctx, cfg); err != nil {
-		log.Error("discovery-demo", "error", err)
-		os.Exit(1)
+	fs := flag.NewFlagSet("discovery-demo", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&cfg.addr, "addr", "127.0.0.1:8080", "address to listen on")
+	fs.StringVar(&cfg.redisURL, "redis", os.Getenv("REDIS_URL"), "Redis URL (default $REDIS_URL; if empty, an embedded server)")
+	fs.DurationVar(&cfg.latency, "latency", 80*time.Millisecond, "how long a simulated backend call takes (±25%)")
+	fs.Float64Var(&cfg.failureRate, "failure-rate", 0.02, "share of simulated backend calls that fail (0 to 1)")
+	fs.DurationVar(&cfg.drain, "drain", 5*time.Second, "on SIGTERM, how long /readyz fails while requests are still served, before shutting down (Ctrl-C does not drain)")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	cfg.logger = slog.New(slog.NewTextHandler(stderr, nil))
+	cfg.out = stderr
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	drain := cfg.drain
+	cfg.drainFor = func() time.Duration { return drain }
+	done := make(chan int, 1)
+	go func() {
+		err := serve(ctx, cfg)
+		if err != nil {
+			cfg.logger.Error("discovery-demo", "error", err)
+			done <- 1
+			return
+		}
+		done <- 0
+	}()
+	select {
+	case code := <-done:
+		return code
+	case sig := <-sigs:
+		if sig == os.Interrupt {
+			drain = 0 // a person at a terminal: no load balancer to tell
+		}
+		cancel()
+	}
+	select {
+	case code := <-done:
+		return code
+	case <-sigs:
+		fmt.Fprintln(stderr, "discovery-demo: stopped at once (second signal)")
+		return 1
 	}
 }
 
@@ -46,6 +86,9 @@ func main() {
 func serve(ctx context.Context, cfg options) error {
 	if cfg.logger == nil {
 		cfg.logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.out == nil {
+		cfg.out = io.Discard
 	}
 	if cfg.failureRate < 0 || cfg.failureRate > 1 {
 		return fmt.Errorf("-failure-rate %v: give a share from 0 to 1", cfg.failureRate)
@@ -60,7 +103,15 @@ func serve(ctx context.Context, cfg options) error {
 		return fmt.Errorf("listening on %s: %w (is another process there? choose another with -addr)", cfg.addr, err)
 	}
 	srv := &http.Server{Handler: svc.routes(), ReadHeaderTimeout: 5 * time.Second}
-	cfg.logger.Info("discovery-demo listening", "status_page", "http://"+ln.Addr().String()+"/status", "redis", svc.cache.Endpoint(), "embedded_redis", svc.embedded != nil)
+	base := "http://" + ln.Addr().String()
+	svc.base.Store(&base)
+	redis := svc.cache.Endpoint()
+	if svc.embedded != nil {
+		redis += " (embedded, in this process)"
+	}
+	fmt.Fprintf(cfg.out, "discovery-demo: status page %s/status, Redis %s\n", base, redis)
+	fmt.Fprintf(cfg.out, "discovery-demo: its cache, from another terminal: %s\n", svc.cachectl(base))
+	fmt.Fprintln(cfg.out, "discovery-demo: Ctrl-C stops it")
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	select {
@@ -70,12 +121,18 @@ func serve(ctx context.Context, cfg options) error {
 	}
 	// Unready first, while still serving, so that a load balancer stops
 	// sending requests before the listener closes.
-	svc.stopping.Store(true)
-	cfg.logger.Info("discovery-demo draining", "for", cfg.drain)
-	select {
-	case <-time.After(cfg.drain):
-	case err := <-errc:
-		return err
+	drain := cfg.drain
+	if cfg.drainFor != nil {
+		drain = cfg.drainFor()
+	}
+	if drain > 0 {
+		svc.stopping.Store(true)
+		cfg.logger.Info("discovery-demo draining: /readyz fails while requests are still served; a second signal stops it at once", "for", drain)
+		select {
+		case <-time.After(drain):
+		case err := <-errc:
+			return err
+		}
 	}
 	shutdown, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
@@ -83,4 +140,18 @@ func serve(ctx context.Context, cfg options) error {
 		return err
 	}
 	return nil
+}
+
+// cachectl returns the cachectl command that reads this service's cache
+// and figures: with the Redis URL, unless it holds a password (then the
+// REDIS_URL the service was given, which cachectl reads too).
+func (s *service) cachectl(base string) string {
+	cmd := "go run ./cmd/cachectl"
+	u, err := url.Parse(s.url)
+	if _, hasPassword := u.User.Password(); err == nil && !hasPassword {
+		cmd += " --url " + s.url
+	} else {
+		cmd = "REDIS_URL=<the URL given to the demo> " + cmd
+	}
+	return cmd + " stats --service " + base + "/status.json"
 }

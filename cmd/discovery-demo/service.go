@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/fnv"
+	"io"
 	"log/slog"
 	"math/rand/v2"
 	"net/http"
@@ -31,15 +32,19 @@ type options struct {
 	redisURL    string // "": an embedded server
 	latency     time.Duration
 	failureRate float64
-	drain       time.Duration // how long /readyz fails before shutdown
+	drain       time.Duration        // how long /readyz fails before shutdown
+	drainFor    func() time.Duration // if set, the drain, asked when shutting down (run: none after Ctrl-C)
 	logger      *slog.Logger
+	out         io.Writer // where the start's lines for a person go
 }
 
 // service is the demo discovery service.
 type service struct {
 	opt      options
 	cache    *cache.RedisCache
-	embedded *miniredis.Miniredis // nil with a real Redis
+	embedded *miniredis.Miniredis   // nil with a real Redis
+	url      string                 // the Redis URL the cache was given
+	base     atomic.Pointer[string] // the service's own URL, once it listens
 	registry *prometheus.Registry
 
 	search  *cache.Kind[string, []fixtures.Hit]
@@ -78,8 +83,13 @@ func newService(ctx context.Context, opt options) (*service, error) {
 		s.embedded = mr
 		url = "redis://" + mr.Addr() + "/0"
 	}
+	s.url = url
 	rec := cacheprom.New(cacheprom.Options{})
-	c, err := cache.New(ctx, cache.Config{URL: url, Recorder: rec, Logger: opt.logger, StaleMaxAge: 10 * time.Minute})
+	cfg := cache.Config{URL: url, Recorder: rec, Logger: opt.logger, StaleMaxAge: 10 * time.Minute}
+	if s.embedded != nil {
+		cfg.NearCacheBytes = -1 // miniredis has no client tracking: off by choice, said on the page, not warned of
+	}
+	c, err := cache.New(ctx, cfg)
 	if err != nil {
 		if s.embedded != nil {
 			s.embedded.Close()
