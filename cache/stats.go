@@ -320,10 +320,10 @@ type KindStats struct {
 
 // NearStats describe the near cache of one kind.
 type NearStats struct {
-	Entries     int    `json:"entries"`     // values held (an estimate while entries come and go)
+	Entries     int    `json:"entries"`      // values held (an estimate while entries come and go)
 	Bytes       uint64 `json:"weight_bytes"` // their weight, as bounded by Config.NearCacheBytes
-	Invalidated uint64 `json:"invalidated"` // entries dropped because their key changed in Redis, here or elsewhere
-	Evicted     uint64 `json:"evicted"`     // entries dropped to stay within Config.NearCacheBytes (the least likely to be read again)
+	Invalidated uint64 `json:"invalidated"`  // entries dropped because their key changed in Redis, here or elsewhere
+	Evicted     uint64 `json:"evicted"`      // entries dropped to stay within Config.NearCacheBytes (the least likely to be read again)
 }
 
 // NearCacheStatus says whether the near cache is on, and if not, why.
