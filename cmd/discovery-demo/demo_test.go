@@ -4,24 +4,17 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"sync"
 	"syscall"
 	"testing"
 	"time"
-
-	cdplog "github.com/chromedp/cdproto/log"
-	"github.com/chromedp/cdproto/runtime"
-	"github.com/chromedp/chromedp"
 
 	"github.com/media-gateway/discovery/internal/jsonshape"
 	"github.com/media-gateway/discovery/internal/redistest"
@@ -176,209 +169,6 @@ func freeAddr(t *testing.T) string {
 	}
 	defer l.Close()
 	return l.Addr().String()
-}
-
-// chromium returns Debian's Chromium, failing t with how to get it.
-func chromium(t *testing.T) string {
-	for _, p := range []string{os.Getenv("CHROMIUM"), "/usr/bin/chromium", "/usr/bin/chromium-browser"} {
-		if p == "" {
-			continue
-		}
-		if path, err := exec.LookPath(p); err == nil {
-			return path
-		}
-	}
-	t.Fatal("the status page test needs Chromium: apt-get install chromium (./scripts/test.sh installs it), or set CHROMIUM to its path")
-	return ""
-}
-
-// The status page, in headless Chromium, loads without console errors,
-// shows the figures the service reports, and updates after traffic; with
-// the embedded server, it says so. DEMO_SCREENSHOT=path saves a
-// screenshot of it.
-func TestStatusPageInBrowser(t *testing.T) {
-	exe := chromium(t)
-	srv := redistest.Start(t)
-	svc, web := start(t, srv.URL(), 0)
-
-	opts := append(chromedp.DefaultExecAllocatorOptions[:],
-		chromedp.ExecPath(exe), chromedp.NoSandbox, chromedp.DisableGPU, chromedp.NoFirstRun,
-		chromedp.Flag("disable-quic", true), chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true), chromedp.Flag("disable-sync", true),
-		chromedp.UserDataDir(t.TempDir()), chromedp.WindowSize(1280, 1100))
-	alloc, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
-	defer cancelAlloc()
-	ctx, cancel := chromedp.NewContext(alloc)
-	defer cancel()
-	ctx, cancelTime := context.WithTimeout(ctx, 90*time.Second)
-	defer cancelTime()
-
-	var mu sync.Mutex
-	var problems []string
-	if err := chromedp.Listen(ctx, func(ev any) {
-		mu.Lock()
-		defer mu.Unlock()
-		switch e := ev.(type) {
-		case *runtime.EventConsoleAPICalled:
-			if e.Type == runtime.ConsoleAPICalledTypeError || e.Type == runtime.ConsoleAPICalledTypeAssert {
-				var args []string
-				for _, a := range e.Args {
-					args = append(args, string(a.Value)+a.Description)
-				}
-				problems = append(problems, "console."+string(e.Type)+": "+strings.Join(args, " "))
-			}
-		case *runtime.EventExceptionThrown:
-			problems = append(problems, "exception: "+e.ExceptionDetails.Text+" "+exceptionText(e.ExceptionDetails))
-		case *cdplog.EventEntryAdded:
-			if e.Entry.Level == cdplog.EntryLevelError {
-				problems = append(problems, "log: "+e.Entry.Text+" "+e.Entry.URL)
-			}
-		}
-	}); err != nil {
-		t.Fatalf("starting Chromium (%s): %v", exe, err)
-	}
-	if err := chromedp.Do(ctx, chromedp.Navigate(web.URL+"/status"), chromedp.WaitVisible(chromedp.CSS("#kinds"))); err != nil {
-		t.Fatalf("loading the status page: %v", err)
-	}
-	waitFor := func(what, js string) {
-		t.Helper()
-		deadline := time.Now().Add(20 * time.Second)
-		for {
-			ok, err := chromedp.Run(ctx, chromedp.Evaluate[bool](js))
-			if err != nil {
-				t.Fatalf("%s: %v", what, err)
-			}
-			if ok {
-				return
-			}
-			if time.Now().After(deadline) {
-				html, _ := chromedp.Run(ctx, chromedp.OuterHTML(chromedp.CSS("main")))
-				t.Fatalf("%s: not within 20 s; the page holds:\n%.3000s", what, html)
-			}
-			time.Sleep(100 * time.Millisecond)
-		}
-	}
-	text := func(sel string) string {
-		t.Helper()
-		s, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(sel)))
-		if err != nil {
-			t.Fatalf("reading %s: %v", sel, err)
-		}
-		return strings.TrimSpace(s)
-	}
-	waitFor("the first refresh", `Number(document.body.dataset.updates || 0) >= 1`)
-	if got := text("#redis"); got != svc.cache.Endpoint() {
-		t.Errorf("the page names Redis %q; the service %q", got, svc.cache.Endpoint())
-	}
-	if got := text("#near"); !strings.HasPrefix(got, "on") {
-		t.Errorf("near cache shown as %q; want on", got)
-	}
-	if got := text("#breaker"); got != "closed" {
-		t.Errorf("breaker shown as %q; want closed", got)
-	}
-
-	// Traffic: 30 searches of 10 queries, then the page's own button.
-	for i := range 30 {
-		get(t, fmt.Sprintf("%s/search?q=query+%d", web.URL, i%10))
-	}
-	waitFor("the page to count 30 searches", `(document.querySelector("#endpoint-search .requests")||{}).textContent === "30"`)
-	st := svc.status(httptest.NewRequest("GET", "/status.json", nil))
-	ks := st.Kinds["search"]
-	wantRate := fmt.Sprintf("%.1f%%", 100*ks.HitRate)
-	waitFor("the search hit rate the service reports ("+wantRate+")", `(document.querySelector("#kind-search .hit-rate")||{}).textContent === "`+wantRate+`"`)
-	if got := text("#kind-search .loads"); got != "10" {
-		t.Errorf("search loads shown %q; want 10 (one per query)", got)
-	}
-	if got := text("#redis-state"); !strings.HasPrefix(got, "ok · PING ") || !strings.HasSuffix(got, " ms") {
-		t.Errorf("Redis health shown %q; want ok with the PING's round trip", got)
-	}
-	// Every figure of the kinds' table is what /status.json says, once the
-	// page has refreshed after the traffic stopped.
-	time.Sleep(1200 * time.Millisecond) // the last requests' figures settle
-	st = svc.status(httptest.NewRequest("GET", "/status.json", nil))
-	time.Sleep(1200 * time.Millisecond) // and the page refreshes once more
-	pct := func(x float64) string { return fmt.Sprintf("%.1f%%", 100*x) }
-	num := func(n uint64) string { // as toLocaleString("en-US")
-		s := fmt.Sprint(n)
-		for i := len(s) - 3; i > 0; i -= 3 {
-			s = s[:i] + "," + s[i:]
-		}
-		return s
-	}
-	for name, k := range st.Kinds {
-		for _, cellWant := range [][2]string{
-			{"reads", num(k.Hits + k.Misses)}, {"hit-rate", pct(k.HitRate)}, {"local", pct(k.LocalHitRate)}, {"redis", pct(k.RedisHitRate)},
-			{"misses", num(k.Misses)}, {"loads", num(k.Loads)}, {"errors", num(k.Errors)}, {"near-entries", num(uint64(k.Near.Entries))},
-			{"near-bytes", num(k.Near.Bytes)},
-		} {
-			if got := text("#kind-" + name + " ." + cellWant[0]); got != cellWant[1] {
-				t.Errorf("kind %s, %s shown %q; /status.json says %q", name, cellWant[0], got, cellWant[1])
-			}
-		}
-	}
-	if k := st.Kinds["search"]; k.LocalHits == 0 || k.Near.Entries == 0 {
-		t.Errorf("search with the near cache on: %d near-cache hits, %d entries; the page would show zeros", k.LocalHits, k.Near.Entries)
-	}
-	if err := chromedp.Do(ctx, chromedp.Click(chromedp.CSS("#traffic"))); err != nil {
-		t.Fatal(err)
-	}
-	waitFor("the button's traffic to show", `(document.querySelector("#endpoint-search .requests")||{}).textContent === "130"`)
-	// Traffic in later seconds draws the chart's lines.
-	seconds := 2
-	if os.Getenv("DEMO_SCREENSHOT") != "" {
-		seconds = 20 // a fuller chart for the docs
-	}
-	for sec := range seconds {
-		time.Sleep(time.Second)
-		for i := range 20 + 10*(sec%3) {
-			get(t, fmt.Sprintf("%s/search?q=query+%d", web.URL, (i*7+sec)%40))
-			get(t, fmt.Sprintf("%s/intent?q=query+%d", web.URL, (i*3+sec)%30))
-			get(t, fmt.Sprintf("%s/embed?text=query+%d", web.URL, (i*5+sec)%30))
-		}
-	}
-	waitFor("the latency chart's line for /search", `(document.querySelector('polyline[data-series="search-p50"]')||{getAttribute(){return ""}}).getAttribute("points").split(" ").length >= 2`)
-	if bad, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`[...document.querySelectorAll("polyline")].some(p => /NaN|Infinity/.test(p.getAttribute("points")))`)); err != nil || bad {
-		t.Errorf("a chart line has points that are not numbers (%v)", err)
-	}
-	if p50, _ := chromedp.Run(ctx, chromedp.Text(chromedp.CSS("#endpoint-search td:nth-child(4)"))); !regexp.MustCompile(`^(\d+\.\d\d|-)$`).MatchString(strings.TrimSpace(p50)) {
-		t.Errorf("/search p50 shown %q; want milliseconds or -", p50)
-	}
-	shot, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !bytes.HasPrefix(shot, []byte{0x89, 'P', 'N', 'G'}) && !bytes.HasPrefix(shot, []byte{0xff, 0xd8}) {
-		t.Errorf("the screenshot is not an image (%d bytes)", len(shot))
-	}
-	if path := os.Getenv("DEMO_SCREENSHOT"); path != "" {
-		if err := os.WriteFile(path, shot, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	} else {
-		os.WriteFile(filepath.Join(t.TempDir(), "status.png"), shot, 0o644)
-	}
-
-	// The embedded server, said on the page.
-	_, embedded := start(t, "", 0)
-	if err := chromedp.Do(ctx, chromedp.Navigate(embedded.URL+"/status"), chromedp.WaitVisible(chromedp.CSS("#kinds"))); err != nil {
-		t.Fatal(err)
-	}
-	waitFor("the embedded server's note", `!document.getElementById("embedded-note").hidden && document.body.dataset.updates >= 1`)
-	if got := text("#near"); !strings.HasPrefix(got, "off") {
-		t.Errorf("near cache with the embedded server shown as %q; want off, with the reason", got)
-	}
-	mu.Lock()
-	defer mu.Unlock()
-	for _, p := range problems {
-		t.Errorf("the page logged an error: %s", p)
-	}
-}
-
-func exceptionText(d *runtime.ExceptionDetails) string {
-	if d.Exception != nil {
-		return d.Exception.Description
-	}
-	return ""
 }
 
 // syncBuffer is a bytes.Buffer safe for a writer and a reader at once.

@@ -3,8 +3,11 @@ package main
 import (
 	_ "embed"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"net/http"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -12,14 +15,22 @@ import (
 )
 
 // history keeps, for the status page, one sample a second of each
-// endpoint's request latencies.
+// endpoint's request latencies, the latencies of the last seconds, and a
+// snapshot a second of the cache's figures, for the rates of the last
+// minute.
 type history struct {
 	mu      sync.Mutex
 	size    int
-	current map[string]*window // the second being filled
-	samples []sample           // the last size seconds, oldest first
+	current map[string]*window           // the second being filled
+	samples []sample                     // the last size seconds, oldest first
+	recent  []map[string][]time.Duration // each endpoint's latencies of the last recentSeconds seconds, oldest first
+	figures []cache.Stats                // the cache's figures, one a second, the last minute's (oldest first)
 	totals  map[string]*endpointTotals
 }
+
+// recentSeconds is the window of the endpoints' percentiles on the page:
+// long enough that a pause in traffic does not empty them.
+const recentSeconds = 10
 
 // window is one second of one endpoint's requests.
 type window struct {
@@ -42,10 +53,15 @@ type endpointSample struct {
 	P99      float64 `json:"p99_seconds"`
 }
 
-// endpointTotals are one endpoint's figures since the start.
+// endpointTotals are one endpoint's figures since the start, and its
+// latency percentiles over the last recentSeconds seconds (absent without
+// requests then).
 type endpointTotals struct {
-	Requests int64 `json:"requests"`
-	Errors   int64 `json:"errors"`
+	Requests int64   `json:"requests"`
+	Errors   int64   `json:"errors"`
+	Recent   int     `json:"recent_requests"`       // requests in the last seconds
+	P50      float64 `json:"p50_seconds,omitempty"` // over the last seconds
+	P99      float64 `json:"p99_seconds,omitempty"`
 }
 
 func newHistory(size int) *history {
@@ -81,8 +97,15 @@ func (h *history) roll(at time.Time) {
 	s := sample{At: at, Endpoints: map[string]endpointSample{}}
 	for name, w := range h.current {
 		slices.Sort(w.lat)
-		quantile := func(q float64) float64 { return w.lat[min(int(q*float64(len(w.lat))), len(w.lat)-1)].Seconds() }
-		s.Endpoints[name] = endpointSample{Requests: len(w.lat), Errors: w.errors, P50: quantile(0.5), P99: quantile(0.99)}
+		s.Endpoints[name] = endpointSample{Requests: len(w.lat), Errors: w.errors, P50: quantile(w.lat, 0.5), P99: quantile(w.lat, 0.99)}
+	}
+	second := map[string][]time.Duration{}
+	for name, w := range h.current {
+		second[name] = w.lat
+	}
+	h.recent = append(h.recent, second)
+	if len(h.recent) > recentSeconds {
+		h.recent = slices.Delete(h.recent, 0, len(h.recent)-recentSeconds)
 	}
 	h.current = map[string]*window{}
 	h.samples = append(h.samples, s)
@@ -91,15 +114,52 @@ func (h *history) roll(at time.Time) {
 	}
 }
 
-// snapshot copies the samples and totals.
+// keep adds the cache's figures of this second, keeping the last minute's
+// (and one more: the minute's start).
+func (h *history) keep(st cache.Stats) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.figures = append(h.figures, st)
+	if len(h.figures) > 61 {
+		h.figures = slices.Delete(h.figures, 0, len(h.figures)-61)
+	}
+}
+
+// minuteAgo returns the cache's figures of about a minute ago (the oldest
+// kept), and whether there are any.
+func (h *history) minuteAgo() (cache.Stats, bool) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if len(h.figures) == 0 {
+		return cache.Stats{}, false
+	}
+	return h.figures[0], true
+}
+
+// snapshot copies the samples and totals, with each endpoint's
+// percentiles over the last seconds.
 func (h *history) snapshot() ([]sample, map[string]endpointTotals) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	totals := make(map[string]endpointTotals, len(h.totals))
 	for k, v := range h.totals {
-		totals[k] = *v
+		t := *v
+		var lat []time.Duration
+		for _, second := range h.recent {
+			lat = append(lat, second[k]...)
+		}
+		if t.Recent = len(lat); len(lat) > 0 {
+			slices.Sort(lat)
+			t.P50, t.P99 = quantile(lat, 0.5), quantile(lat, 0.99)
+		}
+		totals[k] = t
 	}
 	return slices.Clone(h.samples), totals
+}
+
+// quantile returns the q-quantile of sorted, in seconds.
+func quantile(sorted []time.Duration, q float64) float64 {
+	return sorted[min(int(q*float64(len(sorted))), len(sorted)-1)].Seconds()
 }
 
 // sample rolls the history every second until the service stops.
@@ -112,6 +172,7 @@ func (s *service) sample() {
 			return
 		case now := <-t.C:
 			s.history.roll(now)
+			s.history.keep(s.cache.Stats())
 		}
 	}
 }
@@ -123,7 +184,8 @@ type status struct {
 	Redis         string                    `json:"redis"`
 	EmbeddedRedis bool                      `json:"embedded_redis"`
 	RedisOK       bool                      `json:"redis_ok"`
-	RedisError    string                    `json:"redis_error,omitempty"`
+	RedisSummary  string                    `json:"redis_summary"`         // one line for a person: "ok", or why not
+	RedisError    string                    `json:"redis_error,omitempty"` // the error in full
 	Ping          float64                   `json:"ping_seconds"`
 	Breaker       string                    `json:"breaker"`
 	NearCache     cache.NearCacheStatus     `json:"near_cache"`
@@ -132,39 +194,107 @@ type status struct {
 	History       []sample                  `json:"history"`
 	UptimeSeconds float64                   `json:"uptime_seconds"`
 	Backend       map[string]any            `json:"backend"`
+	Cachectl      string                    `json:"cachectl"` // the command that reads this service's cache
 }
 
-// kindStatus is cache.KindStats with the rates the page shows.
+// kindStatus is cache.KindStats with the rates the page shows, since the
+// start and over the last minute.
 type kindStatus struct {
 	cache.KindStats
-	HitRate      float64 `json:"hit_rate"`       // hits / reads
-	LocalHitRate float64 `json:"local_hit_rate"` // near-cache hits / reads
-	RedisHitRate float64 `json:"redis_hit_rate"` // Redis hits / reads
+	rates
+	LastMinute lastMinute `json:"last_minute"`
+}
+
+// rates are a kind's hit rates, of its reads.
+type rates struct {
+	Rate      float64 `json:"hit_rate"`       // hits / reads
+	LocalRate float64 `json:"local_hit_rate"` // near-cache hits / reads
+	RedisRate float64 `json:"redis_hit_rate"` // Redis hits / reads
+}
+
+// lastMinute are a kind's figures over the last minute (since the start,
+// in the first minute).
+type lastMinute struct {
+	Seconds float64 `json:"seconds"` // the window: 60, or less in the first minute
+	Reads   uint64  `json:"reads"`
+	Misses  uint64  `json:"misses"`
+	Loads   uint64  `json:"loads"`
+	Errors  uint64  `json:"errors"`
+	Stale   uint64  `json:"stale_hits"`
+	rates
+}
+
+func ratesOf(hits, localHits, misses uint64) rates {
+	var r rates
+	if reads := hits + misses; reads > 0 {
+		r.Rate = float64(hits) / float64(reads)
+		r.LocalRate = float64(localHits) / float64(reads)
+		r.RedisRate = float64(hits-localHits) / float64(reads)
+	}
+	return r
 }
 
 func (s *service) status(r *http.Request) status {
 	st := s.cache.Stats()
 	h, err := s.cache.Health(r.Context())
-	out := status{Redis: s.cache.Endpoint(), EmbeddedRedis: s.embedded != nil, RedisOK: err == nil,
+	out := status{Redis: s.cache.Endpoint(), EmbeddedRedis: s.embedded != nil, RedisOK: err == nil, RedisSummary: "ok",
 		Ping: h.Latency.Seconds(), Breaker: st.Breaker.State.String(), NearCache: st.NearCache,
 		Kinds: map[string]kindStatus{}, UptimeSeconds: time.Since(s.started).Seconds(),
-		Backend: map[string]any{"latency_seconds": s.opt.latency.Seconds(), "failure_rate": s.opt.failureRate}}
+		Backend:  map[string]any{"latency_seconds": s.opt.latency.Seconds(), "failure_rate": s.opt.failureRate},
+		Cachectl: s.cachectl("http://" + r.Host)}
 	if err != nil {
-		out.RedisError = err.Error()
+		out.RedisError, out.RedisSummary = err.Error(), summary(err, h)
+	}
+	then, ok := s.history.minuteAgo()
+	window := time.Since(s.started)
+	if ok {
+		window = min(window, 61*time.Second)
+	} else {
+		then = cache.Stats{}
 	}
 	for name, k := range st.Kinds {
 		if name == cache.KindCustom {
 			continue // the demo uses no key-level function
 		}
-		ks := kindStatus{KindStats: k, HitRate: k.HitRate()}
-		if reads := k.Hits + k.Misses; reads > 0 {
-			ks.LocalHitRate = float64(k.LocalHits) / float64(reads)
-			ks.RedisHitRate = float64(k.Hits-k.LocalHits) / float64(reads)
-		}
-		out.Kinds[name] = ks
+		o := then.Kinds[name]
+		m := lastMinute{Seconds: min(window.Seconds(), 60), Reads: k.Hits + k.Misses - o.Hits - o.Misses, Misses: k.Misses - o.Misses,
+			Loads: k.Loads - o.Loads, Errors: k.Errors - o.Errors, Stale: k.StaleHits - o.StaleHits,
+			rates: ratesOf(k.Hits-o.Hits, k.LocalHits-o.LocalHits, k.Misses-o.Misses)}
+		out.Kinds[name] = kindStatus{KindStats: k, rates: ratesOf(k.Hits, k.LocalHits, k.Misses), LastMinute: m}
 	}
 	out.History, out.Endpoints = s.history.snapshot()
 	return out
+}
+
+// summary says in one line why Redis is not answering, for a person: the
+// breaker's state and next probe, or the failure's class and its first
+// cause, without the cache's wrapping.
+func summary(err error, h cache.Health) string {
+	if errors.Is(err, cache.ErrCircuitOpen) {
+		s := "down: Redis failed " + fmt.Sprint(h.Breaker.Opens) + " time(s); calls skip it, answered by the backends"
+		if next := time.Until(h.Breaker.NextProbe); !h.Breaker.NextProbe.IsZero() && next > 0 {
+			s += fmt.Sprintf(" (next check in %.1f s)", next.Seconds())
+		}
+		return s
+	}
+	var ce *cache.Error
+	if !errors.As(err, &ce) {
+		return "down: " + firstLine(err.Error())
+	}
+	cause := ce.Class.String()
+	if ce.Cause != nil {
+		cause = firstLine(ce.Cause.Error())
+	}
+	return "down: " + cause
+}
+
+// firstLine returns the first line of s, at most 100 bytes of it.
+func firstLine(s string) string {
+	s, _, _ = strings.Cut(s, "\n")
+	if len(s) > 100 {
+		s = s[:97] + "…"
+	}
+	return s
 }
 
 func (s *service) handleStatus(w http.ResponseWriter, r *http.Request) {
