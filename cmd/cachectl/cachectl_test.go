@@ -164,7 +164,7 @@ func TestWarmInspectStatsClear(t *testing.T) {
 	svc := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { json.NewEncoder(w).Encode(c.Stats()) }))
 	defer svc.Close()
 	code, out, _ = cli(t, "", "stats", "--service", svc.URL)
-	if code != 0 || !regexpMatch(out, `search\s+3\s+100\.0%\s+\d+\s+3\s+0`) || !regexpMatch(out, `embedding\s+1`) {
+	if code != 0 || !regexpMatch(out, `search\s+3\s+100\.0%\s+-\s+70–85%\s+\d+\s+3\s+0`) || !regexpMatch(out, `embedding\s+1`) || !strings.Contains(out, "EXPECTED: ") {
 		t.Errorf("stats --service = %d\n%s", code, out)
 	}
 	code, out, _ = cli(t, "", "stats", "--json", "--service", svc.URL)
@@ -172,6 +172,19 @@ func TestWarmInspectStatsClear(t *testing.T) {
 	if n, _ := jsonshape.At(st, "server.used_memory_bytes").(float64); code != 0 || jsonshape.At(st, "kinds.search.keys") != 3.0 || n <= 0 ||
 		jsonshape.At(st, "client.kinds.search.hits") != 3.0 || jsonshape.At(st, "client.kinds.search.latency.get.count") == nil {
 		t.Errorf("stats --json = %d\n%s; want 3 search keys, the server's memory, the service's 3 hits and its reads", code, out)
+	}
+	if jsonshape.At(st, "kinds.search.hit_rate") != 1.0 || fmt.Sprint(jsonshape.At(st, "kinds.search.expected_hit_rate")) != "[0.7 0.85]" {
+		t.Errorf("stats --json: the search hit rate beside the expected range:\n%s", out)
+	}
+	// A service that reports the last minute (discovery-demo): its hit
+	// rate then, beside the one since the start.
+	demo := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		fmt.Fprint(w, `{"kinds":{"intent":{"hits":9,"misses":1,"last_minute":{"reads":4,"hit_rate":0.5}}}}`)
+	}))
+	defer demo.Close()
+	code, out, _ = cli(t, "", "stats", "--service", demo.URL)
+	if code != 0 || !regexpMatch(out, `intent\s+0\s+90\.0%\s+50\.0%\s+60–75%`) {
+		t.Errorf("stats --service of a service with the last minute = %d\n%s", code, out)
 	}
 
 	// clear: a dry run counts, then the kind goes, and nothing else.

@@ -67,12 +67,38 @@ type statsReport struct {
 // serviceFigures are the figures a service serves as JSON (the kinds of
 // cache.Stats, as discovery-demo's /status.json has them).
 type serviceFigures struct {
-	Kinds map[string]cache.KindStats `json:"kinds"`
+	Kinds map[string]serviceKind `json:"kinds"`
 }
 
-type kindRow struct {
-	Keys int64 `json:"keys"`
+// serviceKind is a kind's figures as a service serves them: cache.KindStats,
+// and, from discovery-demo, those of the last minute.
+type serviceKind struct {
+	cache.KindStats
+	LastMinute *struct {
+		Reads   uint64  `json:"reads"`
+		HitRate float64 `json:"hit_rate"`
+	} `json:"last_minute,omitempty"`
 }
+
+// expectedHitRates are the hit rates the original service's design
+// expected of each built-in kind on a discovery service's traffic: search
+// results 70–85% (as diverse as the queries), intents 60–75% (moderate
+// volatility), embeddings 85–95% (high stability).
+var expectedHitRates = map[string][2]float64{
+	cache.KindSearch:    {0.70, 0.85},
+	cache.KindIntent:    {0.60, 0.75},
+	cache.KindEmbedding: {0.85, 0.95},
+}
+
+// kindRow is a kind's line of stats --json: its keys, and with --service
+// its hit rates beside the expected ones.
+type kindRow struct {
+	Keys       int64       `json:"keys"`
+	HitRate    *float64    `json:"hit_rate,omitempty"`             // the service's, since it started
+	LastMinute *float64    `json:"last_minute_hit_rate,omitempty"` // the service's, over the last minute (discovery-demo)
+	Expected   *[2]float64 `json:"expected_hit_rate,omitempty"`    // the original design's range, for the built-in kinds
+}
+
 
 func (a *app) statsCmd() *cobra.Command {
 	var service string
@@ -108,6 +134,20 @@ errors), from an endpoint serving them as JSON such as discovery-demo's /status.
 					return fmt.Errorf("the service's figures at %s are not the JSON of cache.Stats (%w)", service, err)
 				}
 				rep.Client = &client
+				for name, ks := range client.Kinds {
+					row := rep.Kinds[name]
+					if ks.Hits+ks.Misses > 0 {
+						rate := ks.HitRate()
+						row.HitRate = &rate
+					}
+					if m := ks.LastMinute; m != nil && m.Reads > 0 {
+						row.LastMinute = &m.HitRate
+					}
+					if e, ok := expectedHitRates[name]; ok {
+						row.Expected = &e
+					}
+					rep.Kinds[name] = row
+				}
 			}
 			if a.asJSON {
 				return a.printJSON(rep)
@@ -137,18 +177,31 @@ errors), from an endpoint serving them as JSON such as discovery-demo's /status.
 			sort.Strings(names)
 			rows := [][]string{{"KIND", "KEYS"}}
 			if service != "" {
-				rows[0] = append(rows[0], "HIT RATE", "NEAR HITS", "HITS", "MISSES", "LOADS", "ERRORS")
+				rows[0] = append(rows[0], "HIT RATE", "LAST MINUTE", "EXPECTED", "NEAR HITS", "HITS", "MISSES", "LOADS", "ERRORS")
+			}
+			percent := func(p *float64) string {
+				if p == nil {
+					return "-"
+				}
+				return fmt.Sprintf("%.1f%%", 100**p)
 			}
 			for _, k := range names {
 				row := []string{k, strconv.FormatInt(st.Keys[k], 10)}
 				if service != "" {
-					ks := client.Kinds[k]
-					row = append(row, fmt.Sprintf("%.1f%%", 100*ks.HitRate()), fmt.Sprint(ks.LocalHits), fmt.Sprint(ks.Hits),
+					ks, r := client.Kinds[k], rep.Kinds[k]
+					expected := "-"
+					if e := r.Expected; e != nil {
+						expected = fmt.Sprintf("%.0f–%.0f%%", 100*e[0], 100*e[1])
+					}
+					row = append(row, percent(r.HitRate), percent(r.LastMinute), expected, fmt.Sprint(ks.LocalHits), fmt.Sprint(ks.Hits),
 						fmt.Sprint(ks.Misses), fmt.Sprint(ks.Loads), fmt.Sprint(ks.Errors))
 				}
 				rows = append(rows, row)
 			}
 			a.table(rows)
+			if service != "" {
+				fmt.Fprintln(a.stdout, "\nEXPECTED: the hit rates the original service's design expected on a discovery service's traffic (docs/operations.md).")
+			}
 			return nil
 		},
 	}
