@@ -170,6 +170,7 @@ func (a *app) progress(total int64, what, unit string) (report func(done int64),
 			progressbar.OptionSetItsString(unit),
 			progressbar.OptionSetPredictTime(true),
 			progressbar.OptionThrottle(100*time.Millisecond),
+			progressbar.OptionSetRenderBlankState(true), // now: the rate is counted from here, not from the first count
 			progressbar.OptionOnCompletion(func() { fmt.Fprintln(a.stderr) }),
 		)
 		return func(done int64) { bar.Set64(min(done, total)) }, func(done int64) {
