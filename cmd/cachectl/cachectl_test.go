@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -382,5 +383,21 @@ func TestVersion(t *testing.T) {
 	var v struct{ Version, Commit, Go string }
 	if err := json.Unmarshal([]byte(out), &v); code != 0 || err != nil || v.Version == "" || v.Commit == "" || v.Go != runtime.Version() {
 		t.Errorf("version --json = %d %q (%v)", code, out, err)
+	}
+}
+
+// A failure to reach Redis with a hint of the library's gets it in the
+// command's terms; one without gets the command's own, once.
+func TestCLIHint(t *testing.T) {
+	with := cliHint(&cache.Error{Op: cache.OpConnect, Class: cache.ErrUnavailable, Hint: "is Redis running there? set Config.URL or REDIS_URL"})
+	if msg := with.Error(); !strings.Contains(msg, "--url (or REDIS_URL)") || strings.Contains(msg, "Config.") {
+		t.Errorf("a library hint in the command's terms: %q", msg)
+	}
+	without := cliHint(&cache.Error{Op: cache.OpConnect, Class: cache.ErrUnavailable, Cause: errors.New("i/o timeout")})
+	if msg := without.Error(); strings.Count(msg, "reachable from here") != 1 || !errors.Is(without, cache.ErrUnavailable) {
+		t.Errorf("a failure with no hint: %q; want the command's own hint, once, and the class kept", msg)
+	}
+	if other := cliHint(&cache.Error{Op: cache.OpConnect, Class: cache.ErrOperation}); strings.Contains(other.Error(), "reachable") {
+		t.Errorf("a refusal of Redis got the hint of an unreachable one: %q", other)
 	}
 }

@@ -141,16 +141,27 @@ var cliHints = strings.NewReplacer(
 )
 
 // cliHint returns err, a failure of cache.New, with its hint in this
-// command's terms (see cliHints).
+// command's terms (see cliHints); a failure to reach Redis that came with
+// no hint gets the command's own.
 func cliHint(err error) error {
 	var ce *cache.Error
-	if !errors.As(err, &ce) || ce.Hint == "" {
+	if !errors.As(err, &ce) {
 		return err
 	}
 	e := *ce
-	e.Hint = cliHints.Replace(e.Hint)
+	switch {
+	case e.Hint != "":
+		e.Hint = cliHints.Replace(e.Hint)
+	case errors.Is(err, cache.ErrUnavailable):
+		e.Hint = noHint
+	default:
+		return err
+	}
 	return &e
 }
+
+// noHint is the hint of a failure to reach Redis that came with none.
+const noHint = "is Redis running and reachable from here, and are --url (or REDIS_URL), --cluster or --sentinel right?"
 
 // context returns the command's context: bounded by --timeout, or by def
 // when it is not given (0: no bound).
