@@ -99,7 +99,6 @@ type kindRow struct {
 	Expected   *[2]float64 `json:"expected_hit_rate,omitempty"`    // the original design's range, for the built-in kinds
 }
 
-
 func (a *app) statsCmd() *cobra.Command {
 	var service string
 	cmd := &cobra.Command{
