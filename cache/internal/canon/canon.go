@@ -1,0 +1,374 @@
+// Package canon derives the canonical form of a media query's text: the
+// form that spellings which cannot differ in meaning share, so that they
+// share one cache key ("Tom Hanks comedies from the '90s!" and "90s
+// comedies with tom hanks" are one query; "comedies before 1990" and
+// "comedies after 1990" never are).
+//
+// The rules are English and conservative: a rule merges two spellings only
+// when no reading of them differs; when in doubt, the words stay as they
+// are and the queries keep their own keys. Version names the rules: a
+// change of any rule changes it, and it is part of the key, so that a
+// value cached under one version's form is never served under another's.
+package canon
+
+import (
+	"slices"
+	"strconv"
+	"strings"
+	"unicode"
+
+	"golang.org/x/text/cases"
+	"golang.org/x/text/runes"
+	"golang.org/x/text/transform"
+	"golang.org/x/text/unicode/norm"
+)
+
+// Version is the version of the rules, part of every canonical key.
+const Version = 1
+
+// Form returns the canonical form of text: its words folded and
+// normalised by the rules below, and, where order cannot change the
+// meaning, its parts sorted, separated by " | ". Two texts with one form
+// are one query. Form is deterministic and safe for concurrent use.
+func Form(text string) string {
+	words := tokens(fold(text))
+	words = compounds(words)
+	words = dropFillers(words)
+	words = normalise(words)
+	if len(words) == 0 {
+		return ""
+	}
+	if ordered(words) {
+		return strings.Join(words, " ")
+	}
+	units := split(words)
+	slices.Sort(units)
+	units = slices.Compact(units)
+	return strings.Join(units, " | ")
+}
+
+// fold normalises Unicode (NFKC), folds case and removes diacritics:
+// "Amélie", "AMELIE" and "ame\u0301lie" are one word.
+func fold(s string) string {
+	ascii := true
+	for i := 0; i < len(s); i++ {
+		if s[i] >= 0x80 {
+			ascii = false
+			break
+		}
+	}
+	if ascii { // most queries: nothing to normalise, and folding is lowering
+		return asciiMarks.Replace(strings.ToLower(s))
+	}
+	s = norm.NFKC.String(s)
+	s = cases.Fold().String(s)
+	t := transform.Chain(norm.NFD, runes.Remove(runes.In(unicode.Mn)), norm.NFC)
+	if out, _, err := transform.String(t, s); err == nil {
+		s = out
+	}
+	return marks.Replace(s)
+}
+
+// marks are the apostrophes' other spellings, and "&".
+var (
+	marks      = strings.NewReplacer("\u2019", "'", "\u2018", "'", "\u02bc", "'", "`", "'", "&", " and ")
+	asciiMarks = strings.NewReplacer("`", "'", "&", " and ")
+)
+
+// tokens splits s into words of letters and digits: punctuation, white
+// space and hyphens separate them ("sci-fi" is "sci fi"); an apostrophe
+// inside a word goes ("90's" is "90s", "schindler's" "schindlers"), and a
+// negation's "n't" is "not" ("don't" is "do not", "can't" "can not",
+// "won't" "will not").
+func tokens(s string) []string {
+	var out []string
+	for _, raw := range strings.FieldsFunc(s, func(r rune) bool {
+		return !unicode.IsLetter(r) && !unicode.IsDigit(r) && r != '\''
+	}) {
+		switch {
+		case raw == "won't":
+			out = append(out, "will", "not")
+			continue
+		case raw == "can't":
+			out = append(out, "can", "not")
+			continue
+		case strings.HasSuffix(raw, "n't") && len(raw) > 3:
+			out = append(out, strings.ReplaceAll(raw[:len(raw)-3], "'", ""), "not")
+			continue
+		}
+		if w := strings.ReplaceAll(raw, "'", ""); w != "" {
+			out = append(out, w)
+		}
+	}
+	return out
+}
+
+// compoundWords are spellings of one word in several: "sci fi", "sci-fi"
+// and "scifi" are "scifi".
+var compoundWords = map[[2]string]string{
+	{"sci", "fi"}:    "scifi",
+	{"rom", "com"}:   "romcom",
+	{"rom", "coms"}:  "romcoms",
+	{"tv", "show"}:   "show",
+	{"tv", "shows"}:  "shows",
+	{"tv", "series"}: "series",
+}
+
+func compounds(words []string) []string {
+	out := words[:0:0]
+	for i := 0; i < len(words); i++ {
+		if i+1 < len(words) {
+			if w, ok := compoundWords[[2]string{words[i], words[i+1]}]; ok {
+				out = append(out, w)
+				i++
+				continue
+			}
+		}
+		out = append(out, words[i])
+	}
+	return out
+}
+
+// fillers are the phrases that ask for something without saying what
+// ("show me", "i want to watch"), dropped at the start of a query, as
+// many as there are. Single words that may start a title ("find", as in
+// Find Me Guilty; "show", as in Show Boat) are not among them.
+var fillers = [][]string{
+	{"can", "you", "show", "me"}, {"could", "you", "show", "me"}, {"can", "you", "find"}, {"could", "you", "find"},
+	{"can", "you", "recommend"}, {"could", "you", "recommend"}, {"can", "you"}, {"could", "you"},
+	{"i", "want", "to", "watch"}, {"i", "want", "to", "see"}, {"i", "would", "like", "to", "watch"}, {"i", "would", "like"},
+	{"id", "like", "to", "watch"}, {"id", "like"}, {"i", "want"}, {"i", "m", "looking", "for"}, {"im", "looking", "for"},
+	{"show", "me"}, {"give", "me"}, {"get", "me"}, {"recommend", "me"}, {"suggest", "me"}, {"find", "me", "some"},
+	{"search", "for"}, {"look", "for"}, {"looking", "for"}, {"what", "are", "some"}, {"what", "are"},
+	{"list", "of"}, {"a", "list", "of"}, {"please"}, {"some"}, {"any"},
+}
+
+// dropFillers drops filler phrases at the start, and "please" anywhere.
+func dropFillers(words []string) []string {
+	for changed := true; changed && len(words) > 0; {
+		changed = false
+		for _, f := range fillers {
+			if len(words) > len(f) && slices.Equal(words[:len(f)], f) {
+				words, changed = words[len(f):], true
+				break
+			}
+		}
+	}
+	kept := slices.DeleteFunc(slices.Clone(words), func(w string) bool { return w == "please" })
+	if len(kept) == 0 {
+		return words // "please" alone is what was asked
+	}
+	return kept
+}
+
+// singular maps the plural of a category word (the kind of thing asked
+// for, never a title's word) to its singular, and synonyms of "movie" to
+// it: "comedies" is "comedy", "films" and "flicks" are "movie". Only the
+// words listed: a plural that may be another title ("Aliens", "Cars")
+// stays as it is.
+var singular = map[string]string{
+	"movies": "movie", "film": "movie", "films": "movie", "flick": "movie", "flicks": "movie",
+	"shows": "show", "comedies": "comedy", "dramas": "drama", "thrillers": "thriller",
+	"documentaries": "documentary", "docs": "documentary", "cartoons": "cartoon", "sitcoms": "sitcom",
+	"westerns": "western", "musicals": "musical", "romances": "romance", "romcoms": "romcom",
+	"episodes": "episode", "seasons": "season", "songs": "song", "albums": "album", "podcasts": "podcast",
+	"trailers": "trailer", "animes": "anime", "miniseries": "series",
+	"horrors": "horror", "mysteries": "mystery", "biopics": "biopic", "blockbusters": "blockbuster",
+}
+
+// categories are the words of the kind of thing asked for: each is a
+// part of its own, whatever its place ("tom hanks comedies", "comedies
+// with tom hanks").
+var categories = map[string]bool{
+	"movie": true, "show": true, "series": true, "comedy": true, "drama": true, "thriller": true, "documentary": true,
+	"cartoon": true, "sitcom": true, "western": true, "musical": true, "romance": true, "romcom": true, "episode": true,
+	"song": true, "album": true, "podcast": true, "trailer": true, "anime": true, "horror": true, "mystery": true,
+	"scifi": true, "action": true, "animated": true, "animation": true, "biopic": true, "blockbuster": true, "fantasy": true,
+	"crime": true, "war": true, "family": true, "adventure": true,
+}
+
+// decadeWords are decades in words.
+var decadeWords = map[string]string{
+	"thirties": "1930s", "forties": "1940s", "fifties": "1950s", "sixties": "1960s", "seventies": "1970s",
+	"eighties": "1980s", "nineties": "1990s",
+}
+
+// digits reports whether s is made of ASCII digits only, and not empty.
+func digits(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return s != ""
+}
+
+// century reports whether the year or decade s (its first two digits)
+// is of 1800 to 2099.
+func century(s string) bool { return s[:2] == "18" || s[:2] == "19" || s[:2] == "20" }
+
+// shortDecade returns the decade w names as "90s" ("1990s"), or "": 30s
+// to 90s only (00s, 10s and 20s: which century?).
+func shortDecade(w string) string {
+	if len(w) == 3 && w[0] >= '3' && w[0] <= '9' && w[1] == '0' && w[2] == 's' {
+		return "19" + w[:2] + "s"
+	}
+	return ""
+}
+
+// year reports whether w is a year, 1800 to 2099.
+func year(w string) bool { return len(w) == 4 && digits(w) && century(w) }
+
+// longDecade reports whether w is a decade as "1990s".
+func longDecade(w string) bool {
+	return len(w) == 5 && digits(w[:4]) && century(w) && w[3] == '0' && w[4] == 's'
+}
+
+// ordinalNum reports whether w is an ordinal in digits: "2nd", "21st".
+func ordinalNum(w string) bool {
+	if len(w) < 3 {
+		return false
+	}
+	switch w[len(w)-2:] {
+	case "st", "nd", "rd", "th":
+		return digits(w[:len(w)-2])
+	}
+	return false
+}
+
+// timeWord reports whether w names a year or a decade.
+func timeWord(w string) bool { return longDecade(w) || year(w) }
+
+// connectorSynonyms are words that say one thing: who is in it ("with",
+// "starring", "featuring").
+var connectorSynonyms = map[string]string{"starring": "with", "featuring": "with", "feat": "with", "ft": "with"}
+
+// normalise applies the word rules: decades, plurals of categories,
+// synonyms; it drops the words that only place a year or a decade ("from
+// the 90s", "in 1994", "of the eighties").
+func normalise(words []string) []string {
+	out := make([]string, 0, len(words))
+	for _, w := range words {
+		if d := shortDecade(w); d != "" {
+			w = d
+		}
+		if d, ok := decadeWords[w]; ok {
+			w = d
+		}
+		if s, ok := singular[w]; ok {
+			w = s
+		}
+		if s, ok := connectorSynonyms[w]; ok {
+			w = s
+		}
+		out = append(out, w)
+	}
+	// "directed by" is "by"; the words that only place a time go: "from
+	// the 90s", "in 1994" (timed[i]: the first word after i that is not
+	// "the" is a year or a decade). Linear in the words, whatever they are.
+	timed := make([]bool, len(out))
+	for i, next := len(out)-1, false; i >= 0; i-- {
+		timed[i] = next
+		if out[i] != "the" {
+			next = timeWord(out[i])
+		}
+	}
+	kept := make([]string, 0, len(out))
+	for i, w := range out {
+		switch {
+		case w == "directed" && i+1 < len(out) && out[i+1] == "by":
+		case timed[i] && (w == "from" || w == "in" || w == "of" || w == "during" || w == "the"):
+		default:
+			kept = append(kept, w)
+		}
+	}
+	return kept
+}
+
+// orderWords are words near which order carries meaning: negations and
+// exclusions, comparisons and ranks, ranges, ordinals. A query holding
+// one keeps its order.
+var orderWords = map[string]bool{
+	"not": true, "no": true, "without": true, "except": true, "unlike": true, "non": true, "never": true, "nor": true,
+	"but": true, "excluding": true, "minus": true,
+	"before": true, "after": true, "under": true, "over": true, "above": true, "below": true, "since": true, "until": true,
+	"till": true, "between": true, "to": true, "through": true, "than": true, "vs": true, "versus": true, "v": true,
+	"best": true, "worst": true, "top": true, "bottom": true, "first": true, "last": true, "newest": true, "oldest": true,
+	"latest": true, "earliest": true, "newer": true, "older": true, "more": true, "less": true, "most": true, "least": true,
+	"highest": true, "lowest": true, "longest": true, "shortest": true, "next": true, "previous": true, "prequel": true, "sequel": true,
+	"second": true, "third": true, "fourth": true, "fifth": true, "sixth": true, "seventh": true, "eighth": true, "ninth": true, "tenth": true,
+	"i": true, "ii": true, "iii": true, "iv": true, "vi": true, "vii": true, "viii": true, "ix": true, "x": true,
+	"part": true, "chapter": true, "volume": true, "vol": true,
+}
+
+// ordered reports whether the words must keep their order: they hold an
+// order word, an ordinal, or a number that is no year or decade (a
+// sequel's, a count's).
+func ordered(words []string) bool {
+	for _, w := range words {
+		if orderWords[w] || ordinalNum(w) || digits(w) && !year(w) {
+			return true
+		}
+	}
+	return false
+}
+
+// connectors start a part of their own that holds what follows them: who
+// made it (by), what it is about (about), and who is in it (with, which
+// is also what a name before the category says: "tom hanks comedies" are
+// "comedies with tom hanks", so "with" itself is dropped).
+var connectors = map[string]bool{"with": true, "by": true, "about": true}
+
+// split cuts words into parts whose order cannot change the meaning:
+// each category word, each year or decade, each phrase a connector starts
+// (its "and" gives each name its own: "with a and b" is "a", "b"), and
+// each run of other words, in its own order.
+func split(words []string) []string {
+	var units []string
+	var cur []string
+	conn := ""
+	flush := func() {
+		if len(cur) > 0 {
+			units = append(units, strings.Join(cur, " "))
+		}
+		cur = nil
+	}
+	for _, w := range words {
+		switch {
+		case categories[w] || timeWord(w):
+			flush()
+			conn = ""
+			units = append(units, w)
+		case connectors[w]:
+			flush()
+			conn = w
+			if w != "with" {
+				cur = []string{w}
+			}
+		case w == "and" && conn != "":
+			flush()
+			if conn != "with" {
+				cur = []string{conn}
+			}
+		default:
+			cur = append(cur, w)
+		}
+	}
+	flush()
+	// A connector with nothing after it (a trailing "by") is a word.
+	for i, u := range units {
+		if connectors[u] {
+			units[i] = u + " "
+		}
+	}
+	if len(words) > 0 && words[len(words)-1] == "with" {
+		units = append(units, "with ")
+	}
+	return units
+}
+
+// Key returns the text hashed for the canonical key of text: the rules'
+// version and the form, so that a change of the rules changes every key.
+func Key(text string) string {
+	return "canon/v" + strconv.Itoa(Version) + "\x00" + Form(text)
+}
