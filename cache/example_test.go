@@ -58,6 +58,16 @@ func ExampleRoundTrip_ServerAddress() {
 	// Output: 10.0.0.5 6379
 }
 
+func ExampleCanonicalForm() {
+	fmt.Println(cache.CanonicalForm("Tom Hanks comedies from the '90s!"))
+	fmt.Println(cache.CanonicalForm("90s comedies with tom hanks"))
+	fmt.Println(cache.CanonicalForm("comedies before 1990"))
+	// Output:
+	// 1990s | comedy | tom hanks
+	// 1990s | comedy | tom hanks
+	// comedy before 1990
+}
+
 // The examples below need a Redis server; they are compiled, not run.
 
 func ExampleNew() {

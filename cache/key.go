@@ -10,6 +10,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/media-gateway/discovery/cache/internal/canon"
+
 	"github.com/maypok86/otter/v2"
 
 	"github.com/media-gateway/discovery/cache/internal/near"
@@ -131,3 +133,18 @@ type stoppedClock struct{}
 
 func (stoppedClock) NowNano() int64                      { return 0 }
 func (stoppedClock) Tick(time.Duration) <-chan time.Time { return nil }
+
+// CanonicalForm returns the canonical form of a query's text, by which a
+// kind with Policy.CanonicalKeys keys it: its words folded and normalised
+// (case, accents, punctuation, filler phrases, decades, plurals of
+// category words…) and, where their order cannot change the meaning, its
+// parts sorted, separated by " | ". Texts with one form share one key;
+// texts that differ in a number, a year, a negation, a comparison, a name
+// or a genre never do. docs/meaning.md lists the rules, version
+// [CanonicalVersion].
+func CanonicalForm(text string) string { return canon.Form(text) }
+
+// CanonicalVersion is the version of CanonicalForm's rules. It is hashed
+// into every canonical key: a change of the rules changes the keys, so a
+// value is never served under another version's form.
+const CanonicalVersion = canon.Version

@@ -4,6 +4,7 @@ import (
 	"context"
 	"time"
 
+	"github.com/media-gateway/discovery/cache/internal/canon"
 	"github.com/media-gateway/discovery/cache/internal/codec"
 
 	"github.com/media-gateway/discovery/cache/internal/config"
@@ -73,13 +74,18 @@ func (kd *Kind[K, V]) TTL() time.Duration { return kd.k.ttl }
 // Key returns the Redis key, namespace included, under which the value for
 // in is stored, or an error wrapping [ErrKeyGeneration]. With
 // Config.Legacy set to LegacyReadWrite, the built-in kinds store under the
-// original service's key, which Key then returns.
+// original service's key, which Key then returns. With
+// Policy.CanonicalKeys, a string input is keyed by its canonical form
+// ([CanonicalForm]).
 func (kd *Kind[K, V]) Key(in K) (string, error) {
 	var key string
 	var err error
 	if kd.legacyInput != nil && kd.c.cfg.Legacy == LegacyReadWrite {
 		key, err = legacyKey(kd.k.name, kd.legacyInput(in))
 	} else {
+		if s, ok := any(in).(string); ok && kd.k.policy.Canonical {
+			in = any(canon.Key(s)).(K) // the rules' version and the form, hashed in place of the text
+		}
 		var data any
 		if data, err = kd.keyInput(in); err == nil {
 			key, err = kd.c.redisKey(kd.k.name, data)

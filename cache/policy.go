@@ -83,6 +83,24 @@ type Policy struct {
 	// functions follow Policies[KindCustom], but for keys whose first
 	// segment is a kind's name, which follow that kind.
 	ReplicaReads bool
+
+	// CanonicalKeys keys a kind's string inputs by their canonical form
+	// (see [CanonicalForm]) instead of their exact text, so that spellings
+	// that cannot differ in meaning share one key and one value: "Tom
+	// Hanks comedies from the '90s!" and "90s comedies with tom hanks"
+	// are one search, one intent; "comedies before 1990" and "comedies
+	// after 1990" never are (docs/meaning.md lists the rules). Off unless
+	// set. It applies to the kinds whose input is a string (Search with
+	// string queries, Intents, NewKind[string, V]); Policy's applies to
+	// all of them but the embeddings, whose vectors are of their exact
+	// text (Policies[KindEmbedding] may not set it), and the key-level
+	// functions, whose keys are yours. The rules' version is hashed into
+	// the key, so a change of the rules never serves a value under another
+	// version's form; turning it on or off changes the kind's keys (its
+	// values are then loaded again). With Config.Legacy LegacyReadWrite the
+	// built-in kinds keep the original service's keys, so it may not be
+	// set for them.
+	CanonicalKeys bool
 }
 
 // Defaults of the fields of Policy.
@@ -107,8 +125,10 @@ func (r *resolved) policyOf(name string) policy.Kind {
 	setDefault(&p.EarlyRefresh, defaultEarlyRefresh)
 	setDefault(&p.ColdTTL, r.Policy.ColdTTL)
 	setDefault(&p.MaxTTL, r.Policy.MaxTTL)
+	canonical := p.CanonicalKeys || r.Policy.CanonicalKeys && name != KindEmbedding && name != KindCustom &&
+		!(r.Legacy == LegacyReadWrite && (name == KindSearch || name == KindIntent))
 	return policy.Kind{Lease: max(p.Lease, 0), Jitter: max(p.TTLJitter, 0), Refresh: max(p.EarlyRefresh, 0),
-		Adaptive: adaptive, Cold: max(p.ColdTTL, 0), Most: max(p.MaxTTL, 0)}
+		Adaptive: adaptive, Cold: max(p.ColdTTL, 0), Most: max(p.MaxTTL, 0), Canonical: canonical}
 }
 
 // check validates a Policy given as field (Policy, or Policies[name]).

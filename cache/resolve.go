@@ -162,6 +162,17 @@ func (c Config) resolve() (resolved, error) {
 		if err := p.check(fmt.Sprintf("Policies[%q]", name)); err != nil {
 			return r, err
 		}
+		if !p.CanonicalKeys {
+			continue
+		}
+		switch {
+		case name == KindEmbedding:
+			return r, invalidConfig("Policies[%q].CanonicalKeys is set; an embedding is the vector of its exact text, not of its meaning: leave it off", name)
+		case name == KindCustom:
+			return r, invalidConfig("Policies[%q].CanonicalKeys is set; the key-level functions' keys are yours: make a kind (NewKind[string, V]) for texts", name)
+		case r.Legacy == LegacyReadWrite && (name == KindSearch || name == KindIntent):
+			return r, invalidConfig("Policies[%q].CanonicalKeys is set with Legacy LegacyReadWrite, which keeps the original service's keys of the exact text: choose one", name)
+		}
 	}
 	if err := r.clientOption(); err != nil {
 		return r, err

@@ -40,6 +40,7 @@ type Kind struct {
 	Refresh    float64       // XFetch's beta; 0: no early refresh
 	Cold, Most time.Duration // adaptive TTLs (ColdTTL, MaxTTL), set by ForKind; zero when off
 	Adaptive   bool          // adaptive TTLs as asked; ForKind decides
+	Canonical  bool          // keys of the canonical form of string inputs (see cache.Policy.CanonicalKeys)
 }
 
 // ForKind completes p for a kind whose TTL is ttl: its adaptive TTLs
