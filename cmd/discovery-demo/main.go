@@ -21,9 +21,9 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"net/url"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 )
@@ -134,24 +134,42 @@ func serve(ctx context.Context, cfg options) error {
 			return err
 		}
 	}
-	shutdown, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	// Requests in flight get a moment to end (5 s after a drain, a second
+	// after Ctrl-C); then their connections are closed.
+	grace := 5 * time.Second
+	if drain == 0 {
+		grace = time.Second
+	}
+	shutdown, cancel := context.WithTimeout(context.Background(), grace)
 	defer cancel()
-	if err := srv.Shutdown(shutdown); err != nil && !errors.Is(err, http.ErrServerClosed) {
+	if err := srv.Shutdown(shutdown); errors.Is(err, context.DeadlineExceeded) {
+		cfg.logger.Info("discovery-demo: requests still running after the grace, their connections closed", "grace", grace)
+		return srv.Close()
+	} else if err != nil && !errors.Is(err, http.ErrServerClosed) {
 		return err
 	}
 	return nil
 }
 
 // cachectl returns the cachectl command that reads this service's cache
-// and figures: with the Redis URL, unless it holds a password (then the
-// REDIS_URL the service was given, which cachectl reads too).
+// and figures: with the Redis URL, unless it holds a secret (a password,
+// a sentinel's: the cache's Endpoint masks it), then with the REDIS_URL
+// the service was given, which cachectl reads too.
 func (s *service) cachectl(base string) string {
 	cmd := "go run ./cmd/cachectl"
-	u, err := url.Parse(s.url)
-	if _, hasPassword := u.User.Password(); err == nil && !hasPassword {
-		cmd += " --url " + s.url
+	if s.cache.Endpoint() == s.url {
+		cmd += " --url " + shellQuote(s.url)
 	} else {
 		cmd = "REDIS_URL=<the URL given to the demo> " + cmd
 	}
-	return cmd + " stats --service " + base + "/status.json"
+	return cmd + " stats --service " + shellQuote(base+"/status.json")
+}
+
+// shellQuote returns s as one word of a POSIX shell: as it is when it
+// holds only characters no shell interprets, else in single quotes.
+func shellQuote(s string) string {
+	if s != "" && strings.Trim(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789:/._-@") == "" {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }

@@ -106,6 +106,7 @@ func newService(ctx context.Context, opt options) (*service, error) {
 		c.Close()
 		return nil, err
 	}
+	s.history.keep(s.started, c.Stats()) // the start of the first minute
 	go s.sample()
 	return s, nil
 }

@@ -24,7 +24,7 @@ type history struct {
 	current map[string]*window           // the second being filled
 	samples []sample                     // the last size seconds, oldest first
 	recent  []map[string][]time.Duration // each endpoint's latencies of the last recentSeconds seconds, oldest first
-	figures []cache.Stats                // the cache's figures, one a second, the last minute's (oldest first)
+	figures []figures                    // the cache's figures, one a second, the last minute's (oldest first)
 	totals  map[string]*endpointTotals
 }
 
@@ -114,24 +114,30 @@ func (h *history) roll(at time.Time) {
 	}
 }
 
-// keep adds the cache's figures of this second, keeping the last minute's
-// (and one more: the minute's start).
-func (h *history) keep(st cache.Stats) {
+// figures are the cache's figures at one time.
+type figures struct {
+	at time.Time
+	st cache.Stats
+}
+
+// keep adds the cache's figures of now, keeping those of the last minute
+// (the oldest kept is the minute's start, or the service's).
+func (h *history) keep(at time.Time, st cache.Stats) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	h.figures = append(h.figures, st)
-	if len(h.figures) > 61 {
-		h.figures = slices.Delete(h.figures, 0, len(h.figures)-61)
+	h.figures = append(h.figures, figures{at, st})
+	for len(h.figures) > 1 && at.Sub(h.figures[1].at) >= time.Minute {
+		h.figures = h.figures[1:]
 	}
 }
 
-// minuteAgo returns the cache's figures of about a minute ago (the oldest
-// kept), and whether there are any.
-func (h *history) minuteAgo() (cache.Stats, bool) {
+// minuteAgo returns the cache's figures of a minute ago (or of the start,
+// in the first minute), and when they were taken.
+func (h *history) minuteAgo() (figures, bool) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if len(h.figures) == 0 {
-		return cache.Stats{}, false
+		return figures{}, false
 	}
 	return h.figures[0], true
 }
@@ -154,7 +160,7 @@ func (h *history) snapshot() ([]sample, map[string]endpointTotals) {
 		}
 		totals[k] = t
 	}
-	return slices.Clone(h.samples), totals
+	return append([]sample{}, h.samples...), totals // [] rather than null before the first second
 }
 
 // quantile returns the q-quantile of sorted, in seconds.
@@ -172,7 +178,7 @@ func (s *service) sample() {
 			return
 		case now := <-t.C:
 			s.history.roll(now)
-			s.history.keep(s.cache.Stats())
+			s.history.keep(now, s.cache.Stats())
 		}
 	}
 }
@@ -226,6 +232,7 @@ type lastMinute struct {
 
 func ratesOf(hits, localHits, misses uint64) rates {
 	var r rates
+	localHits = min(localHits, hits) // counters read one after the other: a near-cache hit may be in one and not yet the other
 	if reads := hits + misses; reads > 0 {
 		r.Rate = float64(hits) / float64(reads)
 		r.LocalRate = float64(localHits) / float64(reads)
@@ -234,7 +241,17 @@ func ratesOf(hits, localHits, misses uint64) rates {
 	return r
 }
 
+// since returns now - then, or 0 when then is not older (figures read a
+// moment apart, in either order).
+func since(now, then uint64) uint64 {
+	if now > then {
+		return now - then
+	}
+	return 0
+}
+
 func (s *service) status(r *http.Request) status {
+	then, _ := s.history.minuteAgo() // first: older than the figures read next
 	st := s.cache.Stats()
 	h, err := s.cache.Health(r.Context())
 	out := status{Redis: s.cache.Endpoint(), EmbeddedRedis: s.embedded != nil, RedisOK: err == nil, RedisSummary: "ok",
@@ -245,21 +262,18 @@ func (s *service) status(r *http.Request) status {
 	if err != nil {
 		out.RedisError, out.RedisSummary = err.Error(), summary(err, h)
 	}
-	then, ok := s.history.minuteAgo()
 	window := time.Since(s.started)
-	if ok {
-		window = min(window, 61*time.Second)
-	} else {
-		then = cache.Stats{}
+	if !then.at.IsZero() {
+		window = time.Since(then.at)
 	}
 	for name, k := range st.Kinds {
 		if name == cache.KindCustom {
 			continue // the demo uses no key-level function
 		}
-		o := then.Kinds[name]
-		m := lastMinute{Seconds: min(window.Seconds(), 60), Reads: k.Hits + k.Misses - o.Hits - o.Misses, Misses: k.Misses - o.Misses,
-			Loads: k.Loads - o.Loads, Errors: k.Errors - o.Errors, Stale: k.StaleHits - o.StaleHits,
-			rates: ratesOf(k.Hits-o.Hits, k.LocalHits-o.LocalHits, k.Misses-o.Misses)}
+		o := then.st.Kinds[name]
+		m := lastMinute{Seconds: window.Seconds(), Reads: since(k.Hits+k.Misses, o.Hits+o.Misses), Misses: since(k.Misses, o.Misses),
+			Loads: since(k.Loads, o.Loads), Errors: since(k.Errors, o.Errors), Stale: since(k.StaleHits, o.StaleHits),
+			rates: ratesOf(since(k.Hits, o.Hits), since(k.LocalHits, o.LocalHits), since(k.Misses, o.Misses))}
 		out.Kinds[name] = kindStatus{KindStats: k, rates: ratesOf(k.Hits, k.LocalHits, k.Misses), LastMinute: m}
 	}
 	out.History, out.Endpoints = s.history.snapshot()
@@ -271,7 +285,7 @@ func (s *service) status(r *http.Request) status {
 // cause, without the cache's wrapping.
 func summary(err error, h cache.Health) string {
 	if errors.Is(err, cache.ErrCircuitOpen) {
-		s := "down: Redis failed " + fmt.Sprint(h.Breaker.Opens) + " time(s); calls skip it, answered by the backends"
+		s := "down: Redis does not answer; calls skip it, the backends answer"
 		if next := time.Until(h.Breaker.NextProbe); !h.Breaker.NextProbe.IsZero() && next > 0 {
 			s += fmt.Sprintf(" (next check in %.1f s)", next.Seconds())
 		}

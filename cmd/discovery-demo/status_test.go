@@ -264,12 +264,15 @@ func TestStatusPageInBrowser(t *testing.T) {
 		return s
 	}
 	for name, k := range st.Kinds {
-		rate1m := "-"
+		rate1m, rate := "-", "-"
 		if k.LastMinute.Reads > 0 {
 			rate1m = pct(k.LastMinute.Rate)
 		}
+		if k.Hits+k.Misses > 0 {
+			rate = pct(k.Rate)
+		}
 		for _, cellWant := range [][2]string{
-			{"reads", num(k.Hits + k.Misses)}, {"hit-rate", pct(k.Rate)}, {"local", pct(k.LocalRate)}, {"redis", pct(k.RedisRate)},
+			{"reads", num(k.Hits + k.Misses)}, {"hit-rate", rate}, {"local", pct(k.LocalRate)}, {"redis", pct(k.RedisRate)},
 			{"misses", num(k.Misses)}, {"loads", num(k.Loads)}, {"errors", num(k.Errors)}, {"near-entries", num(uint64(k.Near.Entries))},
 			{"near-bytes", num(k.Near.Bytes)}, {"hit-rate-1m", rate1m}, {"reads-1m", num(k.LastMinute.Reads)},
 		} {
