@@ -401,3 +401,32 @@ func TestCLIHint(t *testing.T) {
 		t.Errorf("a refusal of Redis got the hint of an unreachable one: %q", other)
 	}
 }
+
+// inspect --canonical shows a text's canonical form and finds the value a
+// service with canonical keys stored under another spelling.
+func TestInspectCanonical(t *testing.T) {
+	server(t) // sets REDIS_URL for the commands
+	ctx := context.Background()
+	svc, err := cache.New(ctx, cache.Config{URL: os.Getenv("REDIS_URL"), Policy: cache.Policy{CanonicalKeys: true}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer svc.Close()
+	if err := cache.Search[string, string](svc).Set(ctx, "Tom Hanks comedies from the '90s!", "v"); err != nil {
+		t.Fatal(err)
+	}
+	code, out, errOut := cli(t, "", "inspect", "search", "--canonical", "90s comedies with tom hanks")
+	if code != 0 || !strings.Contains(out, "canonical form  1990s | comedy | tom hanks (rules v1)") || !strings.Contains(out, "exists          yes") {
+		t.Errorf("inspect --canonical of a paraphrase = %d\n%s%s", code, out, errOut)
+	}
+	code, out, _ = cli(t, "", "inspect", "search", "--canonical", "--json", "90s comedies with tom hanks")
+	if v := jsonOut(t, "inspect --canonical --json", out); code != 0 || v["canonical_form"] != "1990s | comedy | tom hanks" || v["canonical_version"] != 1.0 {
+		t.Errorf("inspect --canonical --json = %d\n%s", code, out)
+	}
+	if code, _, _ := cli(t, "", "inspect", "search", "90s comedies with tom hanks"); code != 1 {
+		t.Errorf("inspect without --canonical of the paraphrase = %d; want 1 (its exact key holds nothing)", code)
+	}
+	if code, _, errOut := cli(t, "", "inspect", "embedding", "--model", "m", "--canonical", "x"); code != 2 || !strings.Contains(errOut, "--canonical") {
+		t.Errorf("inspect embedding --canonical = %d %s; want a usage error", code, errOut)
+	}
+}

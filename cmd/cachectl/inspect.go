@@ -13,7 +13,7 @@ import (
 
 func (a *app) inspectCmd() *cobra.Command {
 	var model, parser string
-	var jsonInput, full bool
+	var jsonInput, full, canonical bool
 	cmd := &cobra.Command{
 		Use:   "inspect (search|intent|embedding) INPUT | inspect key REDIS-KEY",
 		Short: "Show what is stored for a query, a text or a raw key: TTL, size, codec, compression, written-at, the value",
@@ -26,10 +26,15 @@ that holds nothing exits with status 1.
   cachectl inspect search --json-input '{"q":"x"}'    a query given as its JSON
   cachectl inspect intent "play the last empire"      add --parser for a parser version
   cachectl inspect embedding --model M "a text"
-  cachectl inspect key discovery:search:3f5a…         a Redis key as it is`,
+  cachectl inspect key discovery:search:3f5a…         a Redis key as it is
+  cachectl inspect search --canonical "90s comedies"  a kind with Policy.CanonicalKeys:
+                                                      the text's canonical form, and its key`,
 		Args: cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			ctx, c, done, err := a.connect(cmd, 30*time.Second)
+			if canonical && (args[0] == "key" || args[0] == cache.KindEmbedding || jsonInput) {
+				return usage("--canonical is for the text of a search or an intent (embeddings and raw keys have none)")
+			}
+			ctx, c, done, err := a.connect(cmd, 30*time.Second, func(cfg *cache.Config) { cfg.Policy.CanonicalKeys = canonical })
 			if err != nil {
 				return err
 			}
@@ -38,26 +43,38 @@ that holds nothing exits with status 1.
 			if err != nil {
 				return err
 			}
+			form := ""
+			if canonical {
+				form = cache.CanonicalForm(args[1])
+			}
 			in, err := c.Inspect(ctx, key)
 			if err != nil {
 				return err
 			}
 			missing := &exitError{code: 1, err: fmt.Errorf("nothing is cached under %s", key)} // status 1, as kubectl get of a missing object
 			if a.asJSON {
-				if err := a.printJSON(with(in, map[string]any{"ok": in.Exists})); err != nil || in.Exists {
+				extra := map[string]any{"ok": in.Exists}
+				if canonical {
+					extra["canonical_form"], extra["canonical_version"] = form, cache.CanonicalVersion
+				}
+				if err := a.printJSON(with(in, extra)); err != nil || in.Exists {
 					return err
 				}
 				return missing
 			}
+			head := [][]string{{"key", key}, {"kind", in.Kind}}
+			if canonical {
+				head = append(head, []string{"canonical form", fmt.Sprintf("%s (rules v%d)", form, cache.CanonicalVersion)})
+			}
 			if !in.Exists {
-				a.table([][]string{{"key", key}, {"kind", in.Kind}, {"exists", "no: nothing is cached for it"}})
+				a.table(append(head, []string{"exists", "no: nothing is cached for it"}))
 				return missing
 			}
 			ttl := "no expiry"
 			if in.TTL >= 0 {
 				ttl = in.TTL.Round(time.Second).String()
 			}
-			rows := [][]string{{"key", key}, {"kind", in.Kind}, {"exists", "yes"}, {"ttl", ttl}, {"size", fmt.Sprintf("%d bytes", in.Size)}}
+			rows := append(head, [][]string{{"exists", "yes"}, {"ttl", ttl}, {"size", fmt.Sprintf("%d bytes", in.Size)}}...)
 			switch {
 			case in.Lease:
 				rows = append(rows, []string{"holds", "a lease or refresh claim: a process is loading this value"})
@@ -92,6 +109,7 @@ that holds nothing exits with status 1.
 	cmd.Flags().StringVar(&parser, "parser", "", "the intent parser version, if the service gives one (inspect intent)")
 	cmd.Flags().BoolVar(&jsonInput, "json-input", false, "INPUT is the query's JSON, as the service's query type encodes")
 	cmd.Flags().BoolVar(&full, "full", false, "show every value of an embedding")
+	cmd.Flags().BoolVar(&canonical, "canonical", false, "the kind keys texts by their canonical form (Policy.CanonicalKeys): show it, and look under its key")
 	return cmd
 }
 
