@@ -184,7 +184,7 @@ var categories = map[string]bool{
 	"cartoon": true, "sitcom": true, "western": true, "musical": true, "romance": true, "romcom": true, "episode": true,
 	"song": true, "album": true, "podcast": true, "trailer": true, "anime": true, "horror": true, "mystery": true,
 	"scifi": true, "action": true, "animated": true, "animation": true, "biopic": true, "blockbuster": true, "fantasy": true,
-	"crime": true, "war": true, "family": true, "adventure": true,
+	"crime": true, "war": true, "family": true, "adventure": true, "romantic": true, "noir": true, "superhero": true,
 }
 
 // decadeWords are decades in words.

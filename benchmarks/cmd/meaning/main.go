@@ -1,0 +1,220 @@
+// Command meaning reports, on a labelled set of pairs of media queries, how
+// often canonical keys (cache.CanonicalForm) merge the pairs that ask for
+// the same thing (hits gained over exact keys) and the pairs that differ
+// in one thing (false hits, with a 95% interval), by kind of change; and,
+// for the near match, what a rule without guards does (RedisVL's
+// SemanticCache: similarity ≥ 0.9) on the same pairs with the vectors
+// given, or, with none, on worst-case vectors: one vector for both queries
+// of every pair (cosine 1).
+//
+//	go -C benchmarks run ./cmd/meaning                      # testdata/meaning-pairs.tsv
+//	go -C benchmarks run ./cmd/meaning -pairs my-pairs.tsv -vectors my-vectors.tsv
+//
+// The pairs file has one pair a line, tab-separated: label (same or
+// differ), the change (a word for the breakdown), query a, query b; lines
+// starting with # are comments. The vectors file, if given, has one text
+// a line: the text, a tab, and its vector's components separated by
+// commas or spaces (all of one model).
+package main
+
+import (
+	"bufio"
+	"flag"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/media-gateway/discovery/cache"
+)
+
+// pair is one labelled pair of queries.
+type pair struct {
+	same   bool
+	change string
+	a, b   string
+}
+
+func main() {
+	pairsPath := flag.String("pairs", "testdata/meaning-pairs.tsv", "the labelled pairs")
+	vectorsPath := flag.String("vectors", "", "vectors of the queries' texts, if you have a model's (text<TAB>v1,v2,…)")
+	flag.Parse()
+	pairs, err := readPairs(*pairsPath)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "meaning:", err)
+		os.Exit(1)
+	}
+	var vectors map[string][]float64
+	if *vectorsPath != "" {
+		if vectors, err = readVectors(*vectorsPath); err != nil {
+			fmt.Fprintln(os.Stderr, "meaning:", err)
+			os.Exit(1)
+		}
+	}
+	if err := report(os.Stdout, pairs, vectors); err != nil {
+		fmt.Fprintln(os.Stderr, "meaning:", err)
+		os.Exit(1)
+	}
+}
+
+func readPairs(path string) ([]pair, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	var out []pair
+	sc := bufio.NewScanner(f)
+	for n := 1; sc.Scan(); n++ {
+		line := sc.Text()
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		fields := strings.Split(line, "\t")
+		if len(fields) != 4 || fields[0] != "same" && fields[0] != "differ" {
+			return nil, fmt.Errorf("%s:%d: want same|differ, the change, query a, query b, tab-separated", path, n)
+		}
+		out = append(out, pair{same: fields[0] == "same", change: fields[1], a: fields[2], b: fields[3]})
+	}
+	return out, sc.Err()
+}
+
+func readVectors(path string) (map[string][]float64, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	out := map[string][]float64{}
+	sc := bufio.NewScanner(f)
+	sc.Buffer(nil, 1<<24)
+	for n := 1; sc.Scan(); n++ {
+		text, vec, ok := strings.Cut(sc.Text(), "\t")
+		if !ok {
+			return nil, fmt.Errorf("%s:%d: want the text, a tab, the vector", path, n)
+		}
+		var v []float64
+		for _, s := range strings.FieldsFunc(vec, func(r rune) bool { return r == ',' || r == ' ' }) {
+			x, err := strconv.ParseFloat(s, 64)
+			if err != nil {
+				return nil, fmt.Errorf("%s:%d: %v", path, n, err)
+			}
+			v = append(v, x)
+		}
+		out[text] = v
+	}
+	return out, sc.Err()
+}
+
+// tally counts pairs of one label.
+type tally struct{ n, merged int }
+
+// report writes the figures.
+func report(w io.Writer, pairs []pair, vectors map[string][]float64) error {
+	var same, differ tally
+	byChange := map[string]*tally{}
+	var falseMerges []pair
+	for _, p := range pairs {
+		merged := cache.CanonicalForm(p.a) == cache.CanonicalForm(p.b)
+		t := &differ
+		if p.same {
+			t = &same
+		}
+		t.n++
+		c := byChange[p.change]
+		if c == nil {
+			c = &tally{}
+			byChange[p.change] = c
+		}
+		c.n++
+		if merged {
+			t.merged++
+			c.merged++
+			if !p.same {
+				falseMerges = append(falseMerges, p)
+			}
+		}
+	}
+	fmt.Fprintf(w, "%d pairs: %d that ask for the same thing, %d that differ in one thing\n\n", len(pairs), same.n, differ.n)
+	fmt.Fprintf(w, "canonical keys (rules v%d)\n", cache.CanonicalVersion)
+	lo, hi := wilson(same.merged, same.n)
+	fmt.Fprintf(w, "  paraphrases merged (hits gained over exact keys): %d of %d, %.1f%% (95%%: %.1f–%.1f%%)\n", same.merged, same.n, pct(same.merged, same.n), 100*lo, 100*hi)
+	lo, hi = wilson(differ.merged, differ.n)
+	fmt.Fprintf(w, "  false hits (pairs that differ, merged):          %d of %d, %.1f%% (95%%: %.1f–%.1f%%)\n", differ.merged, differ.n, pct(differ.merged, differ.n), 100*lo, 100*hi)
+	for _, p := range falseMerges {
+		fmt.Fprintf(w, "    false hit (%s): %q = %q\n", p.change, p.a, p.b)
+	}
+	fmt.Fprintln(w, "  by change:")
+	changes := make([]string, 0, len(byChange))
+	for c := range byChange {
+		changes = append(changes, c)
+	}
+	sort.Strings(changes)
+	for _, c := range changes {
+		t := byChange[c]
+		fmt.Fprintf(w, "    %-24s %3d of %3d merged\n", c, t.merged, t.n)
+	}
+
+	fmt.Fprintln(w, "\nRedisVL's rule (similarity ≥ 0.9, no guards)")
+	if vectors == nil {
+		fmt.Fprintln(w, "  on worst-case vectors (one vector for both queries of a pair, cosine 1: what a model that")
+		fmt.Fprintln(w, "  cannot tell them apart gives):")
+		fmt.Fprintf(w, "  paraphrases served: %d of %d; false hits: %d of %d, %.1f%%\n", same.n, same.n, differ.n, differ.n, 100.0)
+		return nil
+	}
+	var s, d tally
+	for _, p := range pairs {
+		va, vb := vectors[p.a], vectors[p.b]
+		if va == nil || vb == nil {
+			return fmt.Errorf("no vector for %q or %q", p.a, p.b)
+		}
+		t := &d
+		if p.same {
+			t = &s
+		}
+		t.n++
+		if cosine(va, vb) >= 0.9 {
+			t.merged++
+		}
+	}
+	lo, hi = wilson(d.merged, d.n)
+	fmt.Fprintf(w, "  paraphrases served: %d of %d, %.1f%%; false hits: %d of %d, %.1f%% (95%%: %.1f–%.1f%%)\n",
+		s.merged, s.n, pct(s.merged, s.n), d.merged, d.n, pct(d.merged, d.n), 100*lo, 100*hi)
+	return nil
+}
+
+func pct(k, n int) float64 {
+	if n == 0 {
+		return 0
+	}
+	return 100 * float64(k) / float64(n)
+}
+
+// wilson returns the Wilson score interval of k successes in n at 95%.
+func wilson(k, n int) (lo, hi float64) {
+	if n == 0 {
+		return 0, 1
+	}
+	const z = 1.959964
+	p, nf := float64(k)/float64(n), float64(n)
+	den := 1 + z*z/nf
+	mid := (p + z*z/(2*nf)) / den
+	half := z * math.Sqrt(p*(1-p)/nf+z*z/(4*nf*nf)) / den
+	return math.Max(0, mid-half), math.Min(1, mid+half)
+}
+
+func cosine(a, b []float64) float64 {
+	if len(a) != len(b) {
+		return math.NaN()
+	}
+	var dot, na, nb float64
+	for i := range a {
+		dot += a[i] * b[i]
+		na += a[i] * a[i]
+		nb += b[i] * b[i]
+	}
+	return dot / math.Sqrt(na*nb)
+}

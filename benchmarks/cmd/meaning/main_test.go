@@ -1,0 +1,54 @@
+package main
+
+import (
+	"bytes"
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/media-gateway/discovery/cache"
+)
+
+// On the labelled set, canonical keys merge no pair that differs in
+// meaning and nearly every paraphrase; RedisVL's rule without guards, on
+// worst-case vectors, serves every pair that differs. The report says so.
+func TestReport(t *testing.T) {
+	pairs, err := readPairs("../../testdata/meaning-pairs.tsv")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var same, differ int
+	for _, p := range pairs {
+		if p.same {
+			same++
+		} else {
+			differ++
+		}
+	}
+	if same < 300 || differ < 300 {
+		t.Errorf("%d paraphrases and %d pairs that differ; want at least 300 of each", same, differ)
+	}
+	var out bytes.Buffer
+	if err := report(&out, pairs, nil); err != nil {
+		t.Fatal(err)
+	}
+	s := out.String()
+	if !strings.Contains(s, "false hits (pairs that differ, merged):          0 of") || strings.Contains(s, "false hit (") {
+		t.Errorf("canonical keys merged pairs that differ:\n%s", s)
+	}
+	if want := fmt.Sprintf("false hits: %d of %d, 100.0%%", differ, differ); !strings.Contains(s, want) {
+		t.Errorf("the unguarded rule's worst case is not reported:\n%s", s)
+	}
+	merged := 0
+	for _, p := range pairs {
+		if p.same && cache.CanonicalForm(p.a) == cache.CanonicalForm(p.b) {
+			merged++
+		}
+	}
+	if merged*10 < same*9 {
+		t.Errorf("canonical keys merge %d of %d paraphrases; want at least nine in ten", merged, same)
+	}
+	if lo, hi := wilson(0, 349); lo != 0 || hi < 0.010 || hi > 0.012 {
+		t.Errorf("wilson(0, 349) = %v, %v; want 0 and about 1.1%%", lo, hi)
+	}
+}
