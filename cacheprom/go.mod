@@ -10,6 +10,8 @@ require (
 	github.com/prometheus/common v0.72.0
 )
 
+require golang.org/x/text v0.44.0 // indirect
+
 require (
 	github.com/beorn7/perks v1.0.1 // indirect
 	github.com/cespare/xxhash/v2 v2.3.0 // indirect
