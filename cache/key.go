@@ -148,3 +148,14 @@ func CanonicalForm(text string) string { return canon.Form(text) }
 // into every canonical key: a change of the rules changes the keys, so a
 // value is never served under another version's form.
 const CanonicalVersion = canon.Version
+
+// NearMatchGuard reports whether a value cached for the text cached may
+// be served for the text asked, however close their vectors are: whether
+// every guard of the near match passes. The two texts must agree on their
+// numbers (years, decades, sequel numbers, ordinals, counts), negations
+// and exclusions and what they apply to, comparisons and ranks, who made
+// it ("by"), the kinds of thing asked for, a title's leading "the", every
+// word that is not a common word of media queries (names, titles,
+// topics), and their quoted titles. reason names the guard that refused,
+// with both sides; "" when ok. docs/meaning.md lists the guards.
+func NearMatchGuard(cached, asked string) (ok bool, reason string) { return canon.Guard(cached, asked) }

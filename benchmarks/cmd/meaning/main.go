@@ -158,6 +158,50 @@ func report(w io.Writer, pairs []pair, vectors map[string][]float64) error {
 		fmt.Fprintf(w, "    %-24s %3d of %3d merged\n", c, t.merged, t.n)
 	}
 
+	// The near match's guards on worst-case vectors: every pair's vectors
+	// are one, so the score passes any threshold and only the guards
+	// refuse.
+	var gs, gd tally
+	refusals := map[string]int{}
+	var served []pair
+	for _, p := range pairs {
+		ok, reason := cache.NearMatchGuard(p.a, p.b)
+		t := &gd
+		if p.same {
+			t = &gs
+		}
+		t.n++
+		if ok {
+			t.merged++
+			if !p.same {
+				served = append(served, p)
+			}
+		} else {
+			name, _, _ := strings.Cut(reason, " differ")
+			name, _, _ = strings.Cut(name, " not in")
+			refusals[name]++
+		}
+	}
+	fmt.Fprintln(w, "\nnear match, guarded (cache.NearMatchGuard), on worst-case vectors (one vector for both")
+	fmt.Fprintln(w, "queries of a pair, cosine 1: only the guards refuse)")
+	lo, hi = wilson(gs.merged, gs.n)
+	fmt.Fprintf(w, "  paraphrases served from their neighbour: %d of %d, %.1f%% (95%%: %.1f–%.1f%%)\n", gs.merged, gs.n, pct(gs.merged, gs.n), 100*lo, 100*hi)
+	lo, hi = wilson(gd.merged, gd.n)
+	fmt.Fprintf(w, "  false hits (pairs that differ, served):   %d of %d, %.1f%% (95%%: %.1f–%.1f%%)\n", gd.merged, gd.n, pct(gd.merged, gd.n), 100*lo, 100*hi)
+	for _, p := range served {
+		fmt.Fprintf(w, "    false hit (%s): %q served for %q\n", p.change, p.a, p.b)
+	}
+	names := make([]string, 0, len(refusals))
+	for n := range refusals {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	fmt.Fprint(w, "  refusals by guard:")
+	for _, n := range names {
+		fmt.Fprintf(w, " %s %d;", n, refusals[n])
+	}
+	fmt.Fprintln(w)
+
 	fmt.Fprintln(w, "\nRedisVL's rule (similarity ≥ 0.9, no guards)")
 	if vectors == nil {
 		fmt.Fprintln(w, "  on worst-case vectors (one vector for both queries of a pair, cosine 1: what a model that")
