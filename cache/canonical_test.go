@@ -38,7 +38,7 @@ func TestCanonicalKeys(t *testing.T) {
 	if k1[len(k1)-64:] == k2[len(k2)-64:] {
 		t.Error("the canonical key is the exact text's hash")
 	}
-	if f := cache.CanonicalForm("Tom Hanks comedies from the '90s!"); f != "1990s | comedy | tom hanks" {
+	if f := cache.CanonicalForm("Tom Hanks comedies from the '90s!"); f != "1990s | comedies | tom hanks" {
 		t.Errorf("CanonicalForm = %q", f)
 	}
 	// Intents hash the canonical form with the parser version.

@@ -63,9 +63,9 @@ func ExampleCanonicalForm() {
 	fmt.Println(cache.CanonicalForm("90s comedies with tom hanks"))
 	fmt.Println(cache.CanonicalForm("comedies before 1990"))
 	// Output:
-	// 1990s | comedy | tom hanks
-	// 1990s | comedy | tom hanks
-	// comedy before 1990
+	// 1990s | comedies | tom hanks
+	// 1990s | comedies | tom hanks
+	// comedies before 1990
 }
 
 // The examples below need a Redis server; they are compiled, not run.

@@ -30,14 +30,20 @@ const Version = 1
 // normalised by the rules below, and, where order cannot change the
 // meaning, its parts sorted, separated by " | ". Two texts with one form
 // are one query. Form is deterministic and safe for concurrent use.
+//
+// A text holding characters the rules do not read (symbols such as "<",
+// "+" or a leading "-", emoji, bytes that are not UTF-8), or no word at
+// all, is kept as it is written: its form is "=" and the text, which no
+// other text shares.
 func Form(text string) string {
-	words := tokens(fold(text))
+	folded := fold(text)
+	words, unread := tokens(folded)
+	if unread || len(words) == 0 {
+		return "=" + text
+	}
 	words = compounds(words)
 	words = dropFillers(words)
 	words = normalise(words)
-	if len(words) == 0 {
-		return ""
-	}
 	if ordered(words) {
 		return strings.Join(words, " ")
 	}
@@ -76,12 +82,26 @@ var (
 )
 
 // tokens splits s into words of letters and digits: punctuation, white
-// space and hyphens separate them ("sci-fi" is "sci fi"); an apostrophe
-// inside a word goes ("90's" is "90s", "schindler's" "schindlers"), and a
-// negation's "n't" is "not" ("don't" is "do not", "can't" "can not",
-// "won't" "will not").
-func tokens(s string) []string {
-	var out []string
+// space and hyphens between words separate them ("sci-fi" is "sci fi");
+// an apostrophe inside a word goes ("90's" is "90s", "schindler's"
+// "schindlers"), and a negation's "n't" is "not" ("don't" is "do not",
+// "can't" "can not", "won't" "will not"). unread is true when s holds a
+// character that is none of these (a symbol, an emoji, a hyphen that is
+// not between two words): its meaning is not the rules' to judge.
+func tokens(s string) (out []string, unread bool) {
+	rs := []rune(s)
+	for i, r := range rs {
+		switch {
+		case unicode.IsLetter(r) || unicode.IsDigit(r) || unicode.IsSpace(r) || r == '\'':
+		case r == '-' || r == '\u2010' || r == '\u2011':
+			if i == 0 || i == len(rs)-1 || !isWordRune(rs[i-1]) || !isWordRune(rs[i+1]) {
+				return nil, true // "-zombies": an exclusion, in some search syntaxes
+			}
+		case strings.ContainsRune(`,.;:!?"()[]{}…–—“”«»`, r):
+		default:
+			return nil, true
+		}
+	}
 	for _, raw := range strings.FieldsFunc(s, func(r rune) bool {
 		return !unicode.IsLetter(r) && !unicode.IsDigit(r) && r != '\''
 	}) {
@@ -100,8 +120,10 @@ func tokens(s string) []string {
 			out = append(out, w)
 		}
 	}
-	return out
+	return out, false
 }
+
+func isWordRune(r rune) bool { return unicode.IsLetter(r) || unicode.IsDigit(r) }
 
 // compoundWords are spellings of one word in several: "sci fi", "sci-fi"
 // and "scifi" are "scifi".
@@ -140,45 +162,73 @@ var fillers = [][]string{
 	{"id", "like", "to", "watch"}, {"id", "like"}, {"i", "want"}, {"i", "m", "looking", "for"}, {"im", "looking", "for"},
 	{"show", "me"}, {"give", "me"}, {"get", "me"}, {"recommend", "me"}, {"suggest", "me"}, {"find", "me", "some"},
 	{"search", "for"}, {"look", "for"}, {"looking", "for"}, {"what", "are", "some"}, {"what", "are"},
-	{"list", "of"}, {"a", "list", "of"}, {"please"}, {"some"}, {"any"},
+	{"list", "of"}, {"a", "list", "of"}, {"please"}, {"some"}, {"any"}, {"find", "me"}, {"find"},
 }
 
-// dropFillers drops filler phrases at the start, and "please" anywhere.
+// dropFillers drops the filler phrases at the start, as many as there are,
+// when what follows them is the kind of thing asked for, a year or a
+// decade, or a determiner ("show me comedies", "show me some thrillers",
+// "show me the office"): before other words they may be a title's start
+// ("Show Me Love", "Looking for Alaska", "Some Like It Hot") and stay. A
+// trailing "please" goes too.
 func dropFillers(words []string) []string {
-	for changed := true; changed && len(words) > 0; {
-		changed = false
+	i := 0
+	for matched := true; matched; {
+		matched = false
 		for _, f := range fillers {
-			if len(words) > len(f) && slices.Equal(words[:len(f)], f) {
-				words, changed = words[len(f):], true
+			if len(words)-i > len(f) && slices.Equal(words[i:i+len(f)], f) {
+				i, matched = i+len(f), true
 				break
 			}
 		}
 	}
-	kept := slices.DeleteFunc(slices.Clone(words), func(w string) bool { return w == "please" })
-	if len(kept) == 0 {
-		return words // "please" alone is what was asked
+	if i > 0 && (isCategory(words[i]) || timeWord(shortOrLong(words[i])) || determiners[words[i]]) {
+		words = words[i:]
 	}
-	return kept
+	if n := len(words); n > 1 && words[n-1] == "please" {
+		words = words[:n-1]
+	}
+	return words
 }
 
-// singular maps the plural of a category word (the kind of thing asked
-// for, never a title's word) to its singular, and synonyms of "movie" to
-// it: "comedies" is "comedy", "films" and "flicks" are "movie". Only the
-// words listed: a plural that may be another title ("Aliens", "Cars")
-// stays as it is.
-var singular = map[string]string{
-	"movies": "movie", "film": "movie", "films": "movie", "flick": "movie", "flicks": "movie",
-	"shows": "show", "comedies": "comedy", "dramas": "drama", "thrillers": "thriller",
-	"documentaries": "documentary", "docs": "documentary", "cartoons": "cartoon", "sitcoms": "sitcom",
+// determiners may follow a filler phrase that is no title's start.
+var determiners = map[string]bool{"a": true, "an": true, "the": true, "some": true, "any": true, "good": true, "new": true}
+
+// shortOrLong returns w with a short decade ("90s") written long.
+func shortOrLong(w string) string {
+	if d := shortDecade(w); d != "" {
+		return d
+	}
+	if d, ok := decadeWords[w]; ok {
+		return d
+	}
+	return w
+}
+
+// synonyms are other words for "movie" and "movies", singular and plural
+// kept apart: "Scary Movie" is a title, "scary movies" a genre.
+var synonyms = map[string]string{
+	"film": "movie", "films": "movies", "flick": "movie", "flicks": "movies", "docs": "documentaries",
+}
+
+// plurals maps the plurals of the category words to their singular, to
+// tell a category word; words are not rewritten by it.
+var plurals = map[string]string{
+	"movies": "movie", "shows": "show", "comedies": "comedy", "dramas": "drama", "thrillers": "thriller",
+	"documentaries": "documentary", "cartoons": "cartoon", "sitcoms": "sitcom",
 	"westerns": "western", "musicals": "musical", "romances": "romance", "romcoms": "romcom",
 	"episodes": "episode", "seasons": "season", "songs": "song", "albums": "album", "podcasts": "podcast",
-	"trailers": "trailer", "animes": "anime", "miniseries": "series",
-	"horrors": "horror", "mysteries": "mystery", "biopics": "biopic", "blockbusters": "blockbuster",
+	"trailers": "trailer", "animes": "anime", "horrors": "horror", "mysteries": "mystery", "biopics": "biopic",
+	"blockbusters": "blockbuster",
 }
 
-// categories are the words of the kind of thing asked for: each is a
-// part of its own, whatever its place ("tom hanks comedies", "comedies
-// with tom hanks").
+// isCategory reports whether w is a category word, singular or plural.
+func isCategory(w string) bool { return categories[w] || categories[plurals[w]] }
+
+// categories are the words of the kind of thing asked for (singular; their
+// plurals are in plurals): a run of them is a part of its own, whatever
+// its place ("tom hanks comedies", "comedies with tom hanks"), its words
+// in their order ("crime family" is not "family crime").
 var categories = map[string]bool{
 	"movie": true, "show": true, "series": true, "comedy": true, "drama": true, "thriller": true, "documentary": true,
 	"cartoon": true, "sitcom": true, "western": true, "musical": true, "romance": true, "romcom": true, "episode": true,
@@ -255,7 +305,7 @@ func normalise(words []string) []string {
 		if d, ok := decadeWords[w]; ok {
 			w = d
 		}
-		if s, ok := singular[w]; ok {
+		if s, ok := synonyms[w]; ok {
 			w = s
 		}
 		if s, ok := connectorSynonyms[w]; ok {
@@ -299,6 +349,8 @@ var orderWords = map[string]bool{
 	"second": true, "third": true, "fourth": true, "fifth": true, "sixth": true, "seventh": true, "eighth": true, "ninth": true, "tenth": true,
 	"i": true, "ii": true, "iii": true, "iv": true, "vi": true, "vii": true, "viii": true, "ix": true, "x": true,
 	"part": true, "chapter": true, "volume": true, "vol": true,
+	"based": true, "adapted": true, "turned": true, "inspired": true, "remake": true, "remakes": true, "into": true,
+	"from": true, "for": true, "set": true, "made": true, "like": true, "who": true, "where": true, "when": true,
 }
 
 // ordered reports whether the words must keep their order: they hold an
@@ -333,12 +385,25 @@ func split(words []string) []string {
 		}
 		cur = nil
 	}
+	var cats []string // a run of category words
+	flushCats := func() {
+		if len(cats) > 0 {
+			units = append(units, strings.Join(cats, " "))
+		}
+		cats = nil
+	}
 	for _, w := range words {
+		if !isCategory(w) || conn != "" {
+			flushCats()
+		}
 		switch {
-		case categories[w] || timeWord(w):
+		case timeWord(w):
 			flush()
 			conn = ""
 			units = append(units, w)
+		case isCategory(w) && conn == "":
+			flush()
+			cats = append(cats, w)
 		case connectors[w]:
 			flush()
 			conn = w
@@ -355,6 +420,7 @@ func split(words []string) []string {
 		}
 	}
 	flush()
+	flushCats()
 	// A connector with nothing after it (a trailing "by") is a word.
 	for i, u := range units {
 		if connectors[u] {
@@ -370,5 +436,5 @@ func split(words []string) []string {
 // Key returns the text hashed for the canonical key of text: the rules'
 // version and the form, so that a change of the rules changes every key.
 func Key(text string) string {
-	return "canon/v" + strconv.Itoa(Version) + "\x00" + Form(text)
+	return "\x00canon/v" + strconv.Itoa(Version) + "\x00" + Form(text) // no text a user types starts so
 }

@@ -8,39 +8,41 @@ import (
 
 // Guard reports whether a cached answer to text a may be served for text
 // b, however close their vectors: whether every guard that does not trust
-// a similarity score passes. The two texts must agree exactly on
+// a similarity score passes. The guards are lexical: the two texts must
+// have the same words, but for function words ("the", "of", "with",
+// "from"…), filler phrases at the start, word order between the parts,
+// case, accents, punctuation and the spellings the canonical form merges
+// (decades, "films" for "movies"). Beyond that, they must agree exactly
+// on
 //
 //   - their numbers: years, decades, sequel numbers and ordinals, counts
 //     ("rocky 2" never answers "rocky 3", "top 10" never "top 100");
 //   - their negations and exclusions, with what they apply to ("without
 //     romance" never answers "with romance" or "without comedy");
-//   - their comparisons and ranks, with what they apply to ("before
-//     1990", "best");
+//   - their comparisons, ranks and relations, with what they apply to
+//     ("before 1990", "best", "based on");
 //   - who made it ("by nolan");
-//   - the kinds of thing asked for, plurals and synonyms of movie aside
-//     ("comedies" never answers "dramas"; "movie" itself may be left out);
-//   - a leading "the" ("the office" never answers "office");
-//   - every other word that is not a common word of media queries: the
-//     names, titles and topics ("tom hanks" never answers "tom cruise");
-//   - their quoted titles, each found in the other.
+//   - a leading "the" before a name ("the office" never answers "office");
+//   - each run of words that are not function words, in its order ("man
+//     bites dog" never answers "dog bites man");
+//   - their quoted titles, as a set.
 //
-// What they may differ in: filler phrases at the start ("show me"), word
-// order, case, punctuation, function words ("with", "from") and the
-// common words of media queries (moods, audiences, "good", "new"). reason says which guard
-// refused, naming the two sides, for the figures; "" when ok.
+// A text whose form is kept as written (symbols, emoji: see Form) only
+// answers itself. reason says which guard refused, naming the two sides;
+// "" when ok.
 func Guard(a, b string) (ok bool, reason string) {
 	fa, fb := fold(a), fold(b)
-	for _, q := range quoted(fa) {
-		if !strings.Contains(fb, q) {
-			return false, fmt.Sprintf("quoted title %q not in the other", q)
-		}
+	if x, y := quotedSet(fa), quotedSet(fb); !slices.Equal(x, y) {
+		return false, fmt.Sprintf("quoted titles differ: %q, %q", x, y)
 	}
-	for _, q := range quoted(fb) {
-		if !strings.Contains(fa, q) {
-			return false, fmt.Sprintf("quoted title %q not in the other", q)
+	ta, ua := words(fa)
+	tb, ub := words(fb)
+	if ua || ub {
+		if fa == fb {
+			return true, ""
 		}
+		return false, "a text the rules do not read (symbols, emoji) answers only itself"
 	}
-	ta, tb := words(fa), words(fb)
 	for _, g := range guards {
 		if x, y := g.pick(ta), g.pick(tb); !slices.Equal(x, y) {
 			return false, fmt.Sprintf("%s differ: %v, %v", g.name, x, y)
@@ -49,29 +51,41 @@ func Guard(a, b string) (ok bool, reason string) {
 	return true, ""
 }
 
-// words returns the normalised words of folded text, as Form takes them.
-func words(folded string) []string {
-	return normalise(dropFillers(compounds(tokens(folded))))
+// words returns the normalised words of folded text, as Form takes them,
+// and whether it holds characters the rules do not read.
+func words(folded string) ([]string, bool) {
+	ws, unread := tokens(folded)
+	if unread || len(ws) == 0 {
+		return nil, true
+	}
+	return normalise(dropFillers(compounds(ws))), false
 }
 
-// quoted returns the texts between double quotes in s.
-func quoted(s string) []string {
+// maxQuoted bounds the quoted titles a text's guard compares: a text with
+// more is compared on its first ones only (its other words still are).
+const maxQuoted = 16
+
+// quotedSet returns the texts between double quotes in s, sorted, at most
+// maxQuoted of them.
+func quotedSet(s string) []string {
 	var out []string
-	for {
+	for len(out) < maxQuoted {
 		i := strings.IndexAny(s, "\"\u201c\u201d")
 		if i < 0 {
-			return out
+			break
 		}
 		s = s[i+1:]
 		j := strings.IndexAny(s, "\"\u201c\u201d")
 		if j < 0 {
-			return out
+			break
 		}
-		if q := strings.TrimSpace(s[:j]); q != "" {
+		if q := strings.Join(strings.Fields(s[:j]), " "); q != "" {
 			out = append(out, q)
 		}
 		s = s[j+1:]
 	}
+	slices.Sort(out)
+	return slices.Compact(out)
 }
 
 // A guard picks, from a text's words, what two texts must agree on, as a
@@ -86,21 +100,22 @@ var guards = []guard{
 	{"negations", func(ws []string) []string { return sorted(withNext(ws, negations), nil) }},
 	{"comparisons", func(ws []string) []string { return sorted(withNext(ws, comparisons), nil) }},
 	{"makers", func(ws []string) []string { return sorted(withNext(ws, map[string]bool{"by": true}), nil) }},
-	// "movie" says nothing a query without it does not: not compared.
-	{"categories", func(ws []string) []string {
-		return dedup(sorted(ws, func(w string) bool { return categories[w] && w != "movie" }))
-	}},
+	{"subjects", func(ws []string) []string { return sorted(withNext(ws, map[string]bool{"about": true}), nil) }},
+	// Runs of category words, in their order ("crime family" is not
+	// "family crime").
+	{"categories", func(ws []string) []string { return dedup(sorted(runs(ws, isCategory), nil)) }},
 	// A leading "the" before a name is a title's ("the office" is not
 	// "office"; "the movie heat" is "heat").
 	{"leading article", func(ws []string) []string {
-		if len(ws) > 1 && ws[0] == "the" && rare(ws[1]) {
+		if len(ws) > 1 && ws[0] == "the" && !function[ws[1]] && !isCategory(ws[1]) {
 			return []string{"the"}
 		}
 		return nil
 	}},
-	// Runs of such words, each in its order ("tom hanks"; "man bites dog"
-	// is not "dog bites man"), in any order of the runs.
-	{"names and titles", func(ws []string) []string { return dedup(sorted(runs(ws, rare), nil)) }},
+	{"words", func(ws []string) []string { return sorted(ws, content) }},
+	// Runs of words, each in its order ("tom hanks"; "man bites dog" is
+	// not "dog bites man"), in any order of the runs.
+	{"phrases", func(ws []string) []string { return dedup(sorted(runs(ws, nameWord), nil)) }},
 }
 
 // numeral reports whether w is a number: digits (years, decades, counts,
@@ -138,8 +153,9 @@ var comparisons = func() map[string]bool {
 	return m
 }()
 
-// withNext returns each word of ws that is in set, joined to the word
-// after it (what it applies to): "without romance".
+// withNext returns each word of ws that is in set, joined to the first
+// word after it that is no function word (what it applies to): "without
+// romance", "about family" in "about a family".
 func withNext(ws []string, set map[string]bool) []string {
 	var out []string
 	for i, w := range ws {
@@ -147,8 +163,11 @@ func withNext(ws []string, set map[string]bool) []string {
 			continue
 		}
 		next := ""
-		if i+1 < len(ws) {
-			next = ws[i+1]
+		for _, n := range ws[i+1:] {
+			if !function[n] {
+				next = n
+				break
+			}
 		}
 		out = append(out, w+" "+next)
 	}
@@ -186,28 +205,25 @@ func runs(ws []string, keep func(string) bool) []string {
 	return out
 }
 
-// rare reports whether w is a word two queries must share to ask for the
-// same thing: not a function word, a filler, a number, a category, an
-// order word or a common word of media queries.
-func rare(w string) bool {
-	return !common[w] && !categories[w] && !orderWords[w] && !negations[w] && !numeral(w) && !connectors[w] && !timeWord(w)
+// content reports whether w is a word two queries must share to ask for
+// the same thing: any but a function word.
+func content(w string) bool { return !function[w] }
+
+// nameWord reports whether w may be a word of a name or a title: a
+// content word that is no category, number, negation or comparison.
+func nameWord(w string) bool {
+	return content(w) && !isCategory(w) && !numeral(w) && !orderWords[w] && !negations[w]
 }
 
-// common are the function words and the common words of media queries,
-// in which two queries may differ and still ask for the same thing.
-var common = func() map[string]bool {
+// function are the words two queries may differ in and still ask for the
+// same thing: articles and the prepositions and conjunctions whose parts
+// the other guards compare (a number's, a negation's), a request's words.
+// Pronouns, question words, "for", "about", "like" are content: "she
+// kills him" is not "he kills her", "movies for kids" not "movies about
+// kids".
+var function = func() map[string]bool {
 	m := map[string]bool{}
-	for _, w := range strings.Fields(`a an the and or of in on at to for from with by about as into over
-		is are was were be been being do does did have has had will would can could should may might
-		me my i im id you your we our us they their them he him his she her it its this that these those there here
-		what which who whom whose when where why how some any all every each few many much more most other such
-		like please
-		good great nice cool fun top best new old recent latest classic classics popular famous favorite
-		scary funny sad happy dark light feel feelgood heartwarming uplifting thoughtful intense exciting
-		kids kid children child family adult adults teen teens
-		full length short long free online streaming stream tonight today weekend now
-		set made released featuring starring directed
-		movie movies film films show series season seasons episode episodes`) {
+	for _, w := range strings.Fields("a an the of and with in on at from that which me please") {
 		m[w] = true
 	}
 	return m
