@@ -116,11 +116,24 @@ func tokens(s string) (out []string, unread bool) {
 			out = append(out, strings.ReplaceAll(raw[:len(raw)-3], "'", ""), "not")
 			continue
 		}
-		if w := strings.ReplaceAll(raw, "'", ""); w != "" {
+		w := strings.ReplaceAll(raw, "'", "")
+		if neg, ok := bareNegations[w]; ok { // "dont", "cannot": negations written without an apostrophe
+			out = append(out, neg, "not")
+			continue
+		}
+		if w != "" {
 			out = append(out, w)
 		}
 	}
 	return out, false
+}
+
+// bareNegations are negations written in one word without an apostrophe,
+// and the word before their "not".
+var bareNegations = map[string]string{
+	"cannot": "can", "cant": "can", "wont": "will", "dont": "do", "doesnt": "does", "didnt": "did", "isnt": "is",
+	"arent": "are", "wasnt": "was", "werent": "were", "couldnt": "could", "shouldnt": "should", "wouldnt": "would",
+	"havent": "have", "hasnt": "has", "hadnt": "had", "aint": "is",
 }
 
 func isWordRune(r rune) bool { return unicode.IsLetter(r) || unicode.IsDigit(r) }

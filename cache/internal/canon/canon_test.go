@@ -33,6 +33,8 @@ var same = [][2]string{
 	{"please find me some westerns", "westerns"},
 	{"tv shows about cooking", "shows about cooking"},
 	{"movies directed by Nolan", "movies by nolan"},
+	{"movies that dont have subtitles", "movies that don't have subtitles"},
+	{"films you cannot stop watching", "films you can't stop watching"},
 }
 
 // Texts that differ in meaning, however close: never one form.
