@@ -9,11 +9,12 @@ import (
 	"strings"
 	"time"
 
-	"github.com/media-gateway/discovery/cache"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/metric"
 	"go.opentelemetry.io/otel/trace"
+
+	"github.com/media-gateway/discovery/cache"
 )
 
 // The spans: an operation's, begun before its work, and a round trip's;
