@@ -5,6 +5,7 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/media-gateway/discovery/cache"
 )
@@ -15,7 +16,7 @@ import (
 func TestCanonicalKeys(t *testing.T) {
 	t.Parallel()
 	c := newCache(t, func(cfg *cache.Config) {
-		cfg.Policies = map[string]cache.Policy{cache.KindSearch: {CanonicalKeys: true}}
+		cfg.Policies = map[string]cache.Policy{cache.KindSearch: {CanonicalKeys: true}, "queries": {CanonicalKeys: true}}
 	})
 	ctx := ctxT(t)
 	search := cache.Search[string, string](c)
@@ -40,6 +41,14 @@ func TestCanonicalKeys(t *testing.T) {
 	}
 	if f := cache.CanonicalForm("Tom Hanks comedies from the '90s!"); f != "1990s | comedies | tom hanks" {
 		t.Errorf("CanonicalForm = %q", f)
+	}
+	// A query type of its own, of a string kind, is keyed the same way.
+	type query string
+	q1, _ := cache.NewKind[query, string](c, "queries", time.Minute)
+	kq1, _ := q1.Key("Tom Hanks comedies from the '90s!")
+	kq2, _ := q1.Key("90s comedies with tom hanks")
+	if kq1 != kq2 {
+		t.Error("a kind of a string type of its own ignored CanonicalKeys")
 	}
 	// Intents hash the canonical form with the parser version.
 	ic := newCache(t, func(cfg *cache.Config) { cfg.Policy.CanonicalKeys = true })

@@ -2,6 +2,7 @@ package cache
 
 import (
 	"context"
+	"reflect"
 	"time"
 
 	"github.com/media-gateway/discovery/cache/internal/canon"
@@ -83,8 +84,8 @@ func (kd *Kind[K, V]) Key(in K) (string, error) {
 	if kd.legacyInput != nil && kd.c.cfg.Legacy == LegacyReadWrite {
 		key, err = legacyKey(kd.k.name, kd.legacyInput(in))
 	} else {
-		if s, ok := any(in).(string); ok && kd.k.policy.Canonical {
-			in = any(canon.Key(s)).(K) // the rules' version and the form, hashed in place of the text
+		if kd.k.policy.Canonical {
+			in = canonicalInput(in) // the rules' version and the form, hashed in place of the text
 		}
 		var data any
 		if data, err = kd.keyInput(in); err == nil {
@@ -211,4 +212,20 @@ func (kd *Kind[K, V]) Delete(ctx context.Context, in K) (bool, error) {
 func (kd *Kind[K, V]) Fetch(ctx context.Context, in K, load LoaderFunc[V]) (V, error) {
 	key, err := kd.key(in)
 	return kd.fetch(ctx, key, kd.altKey(in), err, kd.k.ttl, load)
+}
+
+// canonicalInput returns in, a text, as canon.Key writes it: the rules'
+// version and its canonical form. A K of another kind than a string is
+// returned as it is; one of a string kind of its own (type Query string)
+// keeps its type.
+func canonicalInput[K any](in K) K {
+	if s, ok := any(in).(string); ok {
+		return any(canon.Key(s)).(K)
+	}
+	v := reflect.ValueOf(&in).Elem()
+	if v.Kind() != reflect.String {
+		return in
+	}
+	v.SetString(canon.Key(v.String()))
+	return in
 }

@@ -16,6 +16,7 @@ import (
 	"strconv"
 	"strings"
 	"unicode"
+	"unicode/utf8"
 
 	"golang.org/x/text/cases"
 	"golang.org/x/text/runes"
@@ -89,18 +90,20 @@ var (
 // character that is none of these (a symbol, an emoji, a hyphen that is
 // not between two words): its meaning is not the rules' to judge.
 func tokens(s string) (out []string, unread bool) {
-	rs := []rune(s)
-	for i, r := range rs {
+	prev := ' '
+	for i, r := range s {
 		switch {
 		case unicode.IsLetter(r) || unicode.IsDigit(r) || unicode.IsSpace(r) || r == '\'':
 		case r == '-' || r == '\u2010' || r == '\u2011':
-			if i == 0 || i == len(rs)-1 || !isWordRune(rs[i-1]) || !isWordRune(rs[i+1]) {
+			next, _ := utf8.DecodeRuneInString(s[i+utf8.RuneLen(r):])
+			if !isWordRune(prev) || !isWordRune(next) {
 				return nil, true // "-zombies": an exclusion, in some search syntaxes
 			}
 		case strings.ContainsRune(`,.;:!?"()[]{}…–—“”«»`, r):
 		default:
 			return nil, true
 		}
+		prev = r
 	}
 	for _, raw := range strings.FieldsFunc(s, func(r rune) bool {
 		return !unicode.IsLetter(r) && !unicode.IsDigit(r) && r != '\''
