@@ -241,6 +241,34 @@ var plurals = map[string]string{
 // isCategory reports whether w is a category word, singular or plural.
 func isCategory(w string) bool { return categories[w] || categories[plurals[w]] }
 
+// modifiers are the category words that also qualify another word ("Family
+// Guy", "War Horse", "Action Jackson"): a run of category words is the
+// kind of thing asked for only when it ends with one that is not.
+var modifiers = map[string]bool{
+	"family": true, "crime": true, "war": true, "action": true, "adventure": true, "fantasy": true,
+	"animated": true, "romantic": true, "noir": true, "superhero": true,
+}
+
+// kinds marks the words of words that say the kind of thing asked for:
+// the runs of category words that end with one that is no modifier
+// ("crime family movies", "comedies"; not "family" in "family guy").
+func kinds(words []string) []bool {
+	marks := make([]bool, len(words))
+	for i := 0; i < len(words); {
+		j := i
+		for j < len(words) && isCategory(words[j]) {
+			j++
+		}
+		if j > i && !modifiers[words[j-1]] {
+			for k := i; k < j; k++ {
+				marks[k] = true
+			}
+		}
+		i = max(j, i+1)
+	}
+	return marks
+}
+
 // categories are the words of the kind of thing asked for (singular; their
 // plurals are in plurals): a run of them is a part of its own, whatever
 // its place ("tom hanks comedies", "comedies with tom hanks"), its words
@@ -408,8 +436,9 @@ func split(words []string) []string {
 		}
 		cats = nil
 	}
-	for _, w := range words {
-		if !isCategory(w) || conn != "" {
+	kind := kinds(words)
+	for i, w := range words {
+		if !kind[i] || conn != "" {
 			flushCats()
 		}
 		switch {
@@ -417,7 +446,7 @@ func split(words []string) []string {
 			flush()
 			conn = ""
 			units = append(units, w)
-		case isCategory(w) && conn == "":
+		case kind[i] && conn == "":
 			flush()
 			cats = append(cats, w)
 		case connectors[w]:

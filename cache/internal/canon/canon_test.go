@@ -80,6 +80,7 @@ var differ = [][2]string{
 	{"horror -zombies", "horror zombies"}, {"movies <90 minutes", "movies >90 minutes"}, {"rated 4 stars", "4+ stars"},
 	{"🎃 movies", "🎄 movies"}, {"some like it hot", "like it hot"}, {"movies for kids", "movies about kids"},
 	{"she kills him", "he kills her"},
+	{"family guy", "guy family"}, {"war horse", "horse war"}, {"action jackson", "jackson action"},
 }
 
 func TestForm(t *testing.T) {

@@ -103,7 +103,7 @@ var guards = []guard{
 	{"subjects", func(ws []string) []string { return sorted(withNext(ws, map[string]bool{"about": true}), nil) }},
 	// Runs of category words, in their order ("crime family" is not
 	// "family crime").
-	{"categories", func(ws []string) []string { return dedup(sorted(runs(ws, isCategory), nil)) }},
+	{"categories", func(ws []string) []string { return dedup(sorted(markedRuns(ws, kinds(ws), true), nil)) }},
 	// A leading "the" before a name is a title's ("the office" is not
 	// "office"; "the movie heat" is "heat").
 	{"leading article", func(ws []string) []string {
@@ -115,7 +115,14 @@ var guards = []guard{
 	{"words", func(ws []string) []string { return sorted(ws, content) }},
 	// Runs of words, each in its order ("tom hanks"; "man bites dog" is
 	// not "dog bites man"), in any order of the runs.
-	{"phrases", func(ws []string) []string { return dedup(sorted(runs(ws, nameWord), nil)) }},
+	{"phrases", func(ws []string) []string {
+		kind := kinds(ws)
+		names := make([]bool, len(ws))
+		for i, w := range ws {
+			names[i] = !kind[i] && nameWord(w)
+		}
+		return dedup(sorted(markedRuns(ws, names, true), nil))
+	}},
 }
 
 // numeral reports whether w is a number: digits (years, decades, counts,
@@ -188,12 +195,23 @@ func sorted(ws []string, keep func(string) bool) []string {
 
 func dedup(ws []string) []string { return slices.Compact(ws) }
 
-// runs returns the runs of consecutive words of ws that keep says to,
-// each joined by spaces.
-func runs(ws []string, keep func(string) bool) []string {
+// content reports whether w is a word two queries must share to ask for
+// the same thing: any but a function word.
+func content(w string) bool { return !function[w] }
+
+// nameWord reports whether w may be a word of a name or a title: a
+// content word that is no number, negation or comparison (a category word
+// is one too, but where it says the kind of thing asked for: see kinds).
+func nameWord(w string) bool {
+	return content(w) && !numeral(w) && !orderWords[w] && !negations[w]
+}
+
+// markedRuns returns the runs of consecutive words of ws whose mark is
+// want, each joined by spaces.
+func markedRuns(ws []string, marks []bool, want bool) []string {
 	var out, cur []string
-	for _, w := range append(ws, "") {
-		if w != "" && keep(w) {
+	for i, w := range ws {
+		if marks[i] == want {
 			cur = append(cur, w)
 			continue
 		}
@@ -202,17 +220,10 @@ func runs(ws []string, keep func(string) bool) []string {
 			cur = nil
 		}
 	}
+	if len(cur) > 0 {
+		out = append(out, strings.Join(cur, " "))
+	}
 	return out
-}
-
-// content reports whether w is a word two queries must share to ask for
-// the same thing: any but a function word.
-func content(w string) bool { return !function[w] }
-
-// nameWord reports whether w may be a word of a name or a title: a
-// content word that is no category, number, negation or comparison.
-func nameWord(w string) bool {
-	return content(w) && !isCategory(w) && !numeral(w) && !orderWords[w] && !negations[w]
 }
 
 // function are the words two queries may differ in and still ask for the
