@@ -395,6 +395,8 @@ var orderWords = map[string]bool{
 	"part": true, "chapter": true, "volume": true, "vol": true,
 	"based": true, "adapted": true, "turned": true, "inspired": true, "remake": true, "remakes": true, "into": true,
 	"from": true, "for": true, "set": true, "made": true, "like": true, "who": true, "where": true, "when": true,
+	"remade": true, "as": true, "spinoff": true, "spinoffs": true, "version": true, "versions": true, "adaptation": true,
+	"adaptations": true, "parody": true, "parodies": true, "reboot": true, "reboots": true, "converted": true,
 }
 
 // ordered reports whether the words must keep their order: they hold an

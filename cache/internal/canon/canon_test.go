@@ -81,6 +81,8 @@ var differ = [][2]string{
 	{"🎃 movies", "🎄 movies"}, {"some like it hot", "like it hot"}, {"movies for kids", "movies about kids"},
 	{"she kills him", "he kills her"},
 	{"family guy", "guy family"}, {"war horse", "horse war"}, {"action jackson", "jackson action"},
+	// Found by a second review, on pairs written apart from this version.
+	{"movies remade as TV shows", "TV shows remade as movies"}, {"books adapted as films", "films adapted as books"},
 }
 
 func TestForm(t *testing.T) {

@@ -25,14 +25,16 @@ import (
 //   - a leading "the" before a name ("the office" never answers "office");
 //   - each run of words that are not function words, in its order ("man
 //     bites dog" never answers "dog bites man");
-//   - their quoted titles, as a set.
+//   - their quoted titles, as a set, when both quote some.
 //
 // A text whose form is kept as written (symbols, emoji: see Form) only
 // answers itself. reason says which guard refused, naming the two sides;
 // "" when ok.
 func Guard(a, b string) (ok bool, reason string) {
 	fa, fb := fold(a), fold(b)
-	if x, y := quotedSet(fa), quotedSet(fb); !slices.Equal(x, y) {
+	// Quoted titles, when both texts quote some: one that quotes none is
+	// judged on its words, as its canonical form is.
+	if x, y := quotedSet(fa), quotedSet(fb); len(x) > 0 && len(y) > 0 && !slices.Equal(x, y) {
 		return false, fmt.Sprintf("quoted titles differ: %q, %q", x, y)
 	}
 	ta, ua := words(fa)
@@ -45,7 +47,7 @@ func Guard(a, b string) (ok bool, reason string) {
 	}
 	for _, g := range guards {
 		if x, y := g.pick(ta), g.pick(tb); !slices.Equal(x, y) {
-			return false, fmt.Sprintf("%s differ: %v, %v", g.name, x, y)
+			return false, fmt.Sprintf("%s differ: %q, %q", g.name, x, y)
 		}
 	}
 	return true, ""

@@ -20,6 +20,7 @@ func TestGuard(t *testing.T) {
 		{"scary movies for kids", "Scary movies for kids!"},
 		{`"Heat" with Al Pacino`, `Al Pacino in "Heat"`},
 		{"show me new comedies", "NEW comedies"},
+		{`"Who Framed Roger Rabbit"`, "who framed roger rabbit"},
 	} {
 		if ok, why := Guard(p[0], p[1]); !ok {
 			t.Errorf("Guard(%q, %q) refused: %s", p[0], p[1], why)
