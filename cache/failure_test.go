@@ -2,7 +2,6 @@ package cache_test
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -17,6 +16,7 @@ import (
 
 	"github.com/media-gateway/discovery/cache"
 	"github.com/media-gateway/discovery/internal/redistest"
+	"github.com/media-gateway/discovery/internal/syncbuf"
 )
 
 // privateCache starts a server of its own (tests here stop and freeze it)
@@ -37,22 +37,7 @@ func privateCache(t *testing.T, edit ...func(*cache.Config)) (*redistest.Server,
 }
 
 // logBuffer is a slog handler target that tests can read.
-type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *logBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *logBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
+type logBuffer struct{ syncbuf.Buffer }
 
 func (b *logBuffer) logger() *slog.Logger {
 	return slog.New(slog.NewTextHandler(b, &slog.HandlerOptions{Level: slog.LevelDebug}))

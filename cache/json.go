@@ -23,9 +23,6 @@ import (
 // that struct as theirs alone (Go promotes the method). Give them a field
 // of their own instead.
 
-// seconds returns d in seconds.
-func seconds(d time.Duration) float64 { return d.Seconds() }
-
 // fromSeconds returns the duration of s seconds, rounded to the
 // nanosecond; it refuses what a Duration cannot hold.
 func fromSeconds(s float64, key string) (time.Duration, error) {
@@ -71,7 +68,7 @@ func (s *BreakerState) UnmarshalText(text []byte) error {
 // MarshalJSON encodes the summary with its quantiles in seconds:
 // {"count":…, "p50_seconds":…, "p99_seconds":…}.
 func (l LatencySummary) MarshalJSON() ([]byte, error) {
-	return json.Marshal(latencyJSON{Count: l.Count, P50: seconds(l.P50), P99: seconds(l.P99)})
+	return json.Marshal(latencyJSON{Count: l.Count, P50: l.P50.Seconds(), P99: l.P99.Seconds()})
 }
 
 // UnmarshalJSON decodes what MarshalJSON encodes.
@@ -102,7 +99,7 @@ func (s BreakerStatus) MarshalJSON() ([]byte, error) {
 	return json.Marshal(struct {
 		plain
 		Backoff float64 `json:"backoff_seconds"`
-	}{plain(s), seconds(s.Backoff)})
+	}{plain(s), s.Backoff.Seconds()})
 }
 
 // UnmarshalJSON decodes what MarshalJSON encodes.
@@ -127,7 +124,7 @@ func (h Health) MarshalJSON() ([]byte, error) {
 	return json.Marshal(struct {
 		Latency float64 `json:"latency_seconds"`
 		plain
-	}{seconds(h.Latency), plain(h)})
+	}{h.Latency.Seconds(), plain(h)})
 }
 
 // UnmarshalJSON decodes what MarshalJSON encodes.
@@ -156,7 +153,7 @@ func (in Inspection) MarshalJSON() ([]byte, error) {
 	if in.Exists {
 		ttl := -1.0
 		if in.TTL >= 0 {
-			ttl = seconds(in.TTL)
+			ttl = in.TTL.Seconds()
 		}
 		v.TTL = &ttl
 	}
@@ -212,7 +209,7 @@ func (s WarmSummary) MarshalJSON() ([]byte, error) {
 		plain
 		FirstError string  `json:"first_error,omitempty"`
 		Took       float64 `json:"took_seconds"`
-	}{plain: plain(s), Took: seconds(s.Took)}
+	}{plain: plain(s), Took: s.Took.Seconds()}
 	if s.FirstError != nil {
 		v.FirstError = s.FirstError.Error()
 	}

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"io"
@@ -11,7 +10,6 @@ import (
 	"os"
 	"regexp"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -19,6 +17,7 @@ import (
 	"github.com/media-gateway/discovery/cache"
 	"github.com/media-gateway/discovery/internal/jsonshape"
 	"github.com/media-gateway/discovery/internal/redistest"
+	"github.com/media-gateway/discovery/internal/syncbuf"
 )
 
 // start runs the service on a private Redis (or the embedded server, for
@@ -180,31 +179,13 @@ func freeAddr(t *testing.T) string {
 	return l.Addr().String()
 }
 
-// syncBuffer is a bytes.Buffer safe for a writer and a reader at once.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // running starts the command with args, waits until it answers, and
 // returns its base URL, its output and the channel its exit status comes
 // on.
-func running(t *testing.T, sigs chan os.Signal, args ...string) (string, *syncBuffer, chan int) {
+func running(t *testing.T, sigs chan os.Signal, args ...string) (string, *syncbuf.Buffer, chan int) {
 	t.Helper()
 	addr := freeAddr(t)
-	out := &syncBuffer{}
+	out := &syncbuf.Buffer{}
 	code := make(chan int, 1)
 	go func() { code <- run(append([]string{"-addr", addr, "-latency", "1ms"}, args...), sigs, out) }()
 	base := "http://" + addr
