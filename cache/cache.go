@@ -35,6 +35,7 @@ type RedisCache struct {
 	writes   writeCounts // this process's writes, by stripe of keys (see writesTo)
 	work     background  // work started in the background by reads, which Close ends
 	report   reporting   // logs, and the user's Recorder
+	similar  partitions  // the near match's partitions (see similar.go)
 	hooks    testHooks   // set by tests only
 }
 

@@ -20,6 +20,20 @@ type LoaderFunc[V any] func(ctx context.Context) (V, error)
 // fetch is the cache-aside path shared by every kind; its contract is on
 // Kind.Fetch. A nil keyErr means key is usable; alt is as for get.
 func (s store[V]) fetch(ctx context.Context, key, alt string, keyErr error, ttl time.Duration, load LoaderFunc[V]) (V, error) {
+	return s.fetchNoted(ctx, key, alt, keyErr, ttl, load, nil)
+}
+
+// fetchNote is what FetchSimilar asks of a Fetch: onMiss, called once the
+// read from Redis found no usable value, before any load, may answer
+// instead (a neighbour's value); hit is set when the near cache or Redis
+// answered.
+type fetchNote[V any] struct {
+	onMiss func(ctx context.Context) (V, bool)
+	hit    bool
+}
+
+// fetchNoted is fetch, with a note (nil for none).
+func (s store[V]) fetchNoted(ctx context.Context, key, alt string, keyErr error, ttl time.Duration, load LoaderFunc[V], note *fetchNote[V]) (V, error) {
 	if keyErr != nil { // no key, so no caching: still answer from the loader
 		s.c.absorb(ctx, s.k, keyErr)
 		return s.load(ctx, load)
@@ -30,10 +44,13 @@ func (s store[V]) fetch(ctx context.Context, key, alt string, keyErr error, ttl 
 	before := writes.Load()
 	if v, m, ok := s.local(ctx, key, start); ok {
 		s.hit(ctx, key, ttl, m, start, load)
+		if note != nil {
+			note.hit = true
+		}
 		return v, nil
 	}
 	ctx, end := s.c.begin(ctx, OpFetch, s.k)
-	v, err := s.fetchFar(ctx, key, alt, ttl, load, start, writes, before)
+	v, err := s.fetchFar(ctx, key, alt, ttl, load, start, writes, before, note)
 	// The Fetch's time from end to end, for those that went past the near
 	// cache: its parts (read, load, store) are counted on their own.
 	e := Event{Op: OpFetch, Outcome: OutcomeOK, Latency: time.Since(start), Key: key, Context: ctx}
@@ -47,12 +64,15 @@ func (s store[V]) fetch(ctx context.Context, key, alt string, keyErr error, ttl 
 
 // fetchFar is the part of fetch past the near cache: Redis, the stale
 // store, the load.
-func (s store[V]) fetchFar(ctx context.Context, key, alt string, ttl time.Duration, load LoaderFunc[V], start time.Time, writes *atomic.Uint64, before uint64) (V, error) {
+func (s store[V]) fetchFar(ctx context.Context, key, alt string, ttl time.Duration, load LoaderFunc[V], start time.Time, writes *atomic.Uint64, before uint64, note *fetchNote[V]) (V, error) {
 	rctx, cancel := s.c.readBudget(ctx)
 	v, m, ok, err := s.remote(rctx, key, alt, ttl, start)
 	cancel()
 	if ok {
 		s.hit(ctx, key, ttl, m, start, load)
+		if note != nil {
+			note.hit = true
+		}
 		return v, nil
 	}
 	if err := ctx.Err(); err != nil { // the caller is gone: start no load for it
@@ -64,6 +84,11 @@ func (s store[V]) fetchFar(ctx context.Context, key, alt string, ttl time.Durati
 	absent := err == nil // the read found nothing (see unleasedLoad)
 	if err != nil {
 		s.c.absorb(ctx, s.k, err)
+	}
+	if note != nil && note.onMiss != nil && redisOK {
+		if v, ok := note.onMiss(ctx); ok {
+			return v, nil
+		}
 	}
 	if !redisOK {
 		if v, ok := s.staleValue(ctx, key, start); ok {

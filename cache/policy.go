@@ -1,6 +1,7 @@
 package cache
 
 import (
+	"strings"
 	"time"
 
 	"github.com/media-gateway/discovery/cache/internal/policy"
@@ -101,7 +102,69 @@ type Policy struct {
 	// built-in kinds keep the original service's keys, so it may not be
 	// set for them.
 	CanonicalKeys bool
+
+	// NearMatch turns on and tunes the near match of [FetchSimilar] for a
+	// kind whose input is a text: a cached neighbour's value served (or,
+	// in shadow mode, compared with the loaded one) when the caller's
+	// vector is close enough and every guard passes. Off unless Mode is
+	// set. Policy's applies to the kinds whose input is a string but the
+	// embeddings and the key-level functions, which Policies may not set
+	// it for. Each zero field takes Policy's, then its default.
+	NearMatch NearMatch
 }
+
+// NearMatch configures a kind's near match (see [FetchSimilar] and
+// docs/meaning.md).
+type NearMatch struct {
+	// Mode is NearMatchOff (the default: FetchSimilar is Fetch),
+	// NearMatchShadow (neighbours are found and compared with the loaded
+	// value, which is served: the near match's precision on your own
+	// traffic, in Stats) or NearMatchServe.
+	Mode NearMatchMode
+	// Model names the embedding model whose vectors FetchSimilar is given;
+	// required when Mode is on. Entries are partitioned by it, by kind, by
+	// an Intents view's parser version and by the vectors' dimension: a
+	// vector is never compared with one of another partition. Changing the
+	// model starts an empty partition.
+	Model string
+	// MinSimilarity is the least cosine similarity between the caller's
+	// vector and a neighbour's for the neighbour to be considered (its
+	// guards must pass too): if zero, 0.95; at most 1. Choose it for
+	// precision, with the shadow mode's figures (docs/meaning.md).
+	MinSimilarity float64
+	// MaxEntries bounds the entries of each partition, in each process's
+	// index and in Redis: the oldest leave first. If zero, 10,000; at most
+	// 100,000 (the index is scanned whole on each search: about 1.6 ms for
+	// 10,000 vectors of 384 dimensions).
+	MaxEntries int
+}
+
+// NearMatchMode is how a kind's near match runs.
+type NearMatchMode uint8
+
+// The modes of the near match.
+const (
+	NearMatchOff    NearMatchMode = iota // FetchSimilar is Fetch
+	NearMatchShadow                      // neighbours are found and compared, never served
+	NearMatchServe                       // a neighbour's value is served when every guard passes
+)
+
+var nearMatchModeNames = [...]string{NearMatchOff: "off", NearMatchShadow: "shadow", NearMatchServe: "serve"}
+
+// String returns "off", "shadow" or "serve" ("unknown" for another value).
+func (m NearMatchMode) String() string {
+	if int(m) < len(nearMatchModeNames) {
+		return nearMatchModeNames[m]
+	}
+	return "unknown"
+}
+
+// Defaults and bounds of NearMatch.
+const (
+	defaultMinSimilarity = 0.95
+	defaultNearEntries   = 10_000
+	maxNearEntries       = 100_000
+)
 
 // Defaults of the fields of Policy.
 const (
@@ -125,10 +188,24 @@ func (r *resolved) policyOf(name string) policy.Kind {
 	setDefault(&p.EarlyRefresh, defaultEarlyRefresh)
 	setDefault(&p.ColdTTL, r.Policy.ColdTTL)
 	setDefault(&p.MaxTTL, r.Policy.MaxTTL)
+	near := policy.Near{Mode: uint8(p.NearMatch.Mode), Model: p.NearMatch.Model, Min: p.NearMatch.MinSimilarity, Max: p.NearMatch.MaxEntries}
+	if name != KindEmbedding && name != KindCustom {
+		whole := r.Policy.NearMatch
+		if near.Mode == 0 {
+			near.Mode = uint8(whole.Mode)
+		}
+		if near.Model == "" {
+			near.Model = whole.Model
+		}
+		setDefault(&near.Min, whole.MinSimilarity)
+		setDefault(&near.Max, whole.MaxEntries)
+	}
+	setDefault(&near.Min, defaultMinSimilarity)
+	setDefault(&near.Max, defaultNearEntries)
 	canonical := p.CanonicalKeys || r.Policy.CanonicalKeys && name != KindEmbedding && name != KindCustom &&
 		!(r.Legacy == LegacyReadWrite && (name == KindSearch || name == KindIntent))
 	return policy.Kind{Lease: max(p.Lease, 0), Jitter: max(p.TTLJitter, 0), Refresh: max(p.EarlyRefresh, 0),
-		Adaptive: adaptive, Cold: max(p.ColdTTL, 0), Most: max(p.MaxTTL, 0), Canonical: canonical}
+		Adaptive: adaptive, Cold: max(p.ColdTTL, 0), Most: max(p.MaxTTL, 0), Canonical: canonical, Near: near}
 }
 
 // check validates a Policy given as field (Policy, or Policies[name]).
@@ -147,6 +224,17 @@ func (p Policy) check(field string) error {
 	}
 	if p.EarlyRefresh != p.EarlyRefresh || p.EarlyRefresh > 100 {
 		return invalidConfig("%s.EarlyRefresh is %v; use a factor such as 1 (larger refreshes earlier), or a negative number for none", field, p.EarlyRefresh)
+	}
+	m := p.NearMatch
+	switch {
+	case m.Mode > NearMatchServe:
+		return invalidConfig("%s.NearMatch.Mode is %d; use NearMatchOff, NearMatchShadow or NearMatchServe", field, m.Mode)
+	case !(m.MinSimilarity >= 0 && m.MinSimilarity <= 1): // NaN too
+		return invalidConfig("%s.NearMatch.MinSimilarity is %v; use a cosine similarity in (0, 1], such as 0.95, or zero for the default", field, m.MinSimilarity)
+	case m.MaxEntries < 0 || m.MaxEntries > maxNearEntries:
+		return invalidConfig("%s.NearMatch.MaxEntries is %d; use up to %d (the index is scanned whole), or zero for the default", field, m.MaxEntries, maxNearEntries)
+	case strings.ContainsRune(m.Model, 0):
+		return invalidConfig("%s.NearMatch.Model holds a NUL byte", field)
 	}
 	return nil
 }

@@ -155,12 +155,26 @@ func (c Config) resolve() (resolved, error) {
 	if err := r.Policy.check("Policy"); err != nil {
 		return r, err
 	}
+	if r.Policy.NearMatch.Mode != NearMatchOff && r.Policy.NearMatch.Model == "" {
+		return r, invalidConfig("Policy.NearMatch.Mode is %v without a Model; name the embedding model whose vectors FetchSimilar is given, so that vectors of two models are never compared", r.Policy.NearMatch.Mode)
+	}
 	for name, p := range r.Policies {
 		if err := config.CheckName("Policies kind name", name); err != nil {
 			return r, invalidConfig("%v", err)
 		}
 		if err := p.check(fmt.Sprintf("Policies[%q]", name)); err != nil {
 			return r, err
+		}
+		if p.NearMatch.Mode != NearMatchOff {
+			switch name {
+			case KindEmbedding:
+				return r, invalidConfig("Policies[%q].NearMatch is on; an embedding is the vector of its exact text: FetchSimilar is for searches, intents and your own kinds of texts", name)
+			case KindCustom:
+				return r, invalidConfig("Policies[%q].NearMatch is on; the key-level functions' keys are yours: make a kind (NewKind[string, V]) for texts", name)
+			}
+		}
+		if near := r.policyOf(name).Near; near.Mode != 0 && near.Model == "" {
+			return r, invalidConfig("Policies[%q].NearMatch.Mode is %v without a Model; name the embedding model whose vectors FetchSimilar is given, so that vectors of two models are never compared", name, NearMatchMode(near.Mode))
 		}
 		if !p.CanonicalKeys {
 			continue

@@ -75,6 +75,7 @@ func (c *RedisCache) keyChanged(key string) {
 		c.staleChanged(key)
 	}
 	c.loads.waits.Wake(key)
+	c.similarChanged(key)
 }
 
 // staleChanged is told of each key the server reports changed: it drops

@@ -170,6 +170,8 @@ type kindState struct {
 	// says whose an entry is.
 	nearFigures near.Figures
 
+	match matchFigures // the near match's (FetchSimilar)
+
 	loadNanos  atomic.Int64 // the average load time, for early refresh (see timedLoad)
 	refreshing sync.Map     // keys being refreshed early (see refreshEarly)
 	extending  sync.Map     // keys whose life is being extended (see adapt)
@@ -316,6 +318,10 @@ type KindStats struct {
 	// Near is the kind's near cache as it is now; zero when it is off (and
 	// then absent from JSON).
 	Near NearStats `json:"near,omitzero"`
+
+	// NearMatch is the kind's near match ([FetchSimilar]); zero when it is
+	// off (and then absent from JSON).
+	NearMatch NearMatchStats `json:"near_match,omitzero"`
 }
 
 // NearStats describe the near cache of one kind.
@@ -379,6 +385,7 @@ func (k *kindState) snapshot(withNear bool) KindStats {
 		f := &k.nearFigures
 		s.Near = NearStats{Entries: int(max(f.Entries.Load(), 0)), Bytes: uint64(max(f.Bytes.Load(), 0)), Invalidated: f.Invalidated.Load(), Evicted: f.Evicted.Load()}
 	}
+	s.NearMatch = k.match.snapshot(k.policy.Near.Mode)
 	return s
 }
 

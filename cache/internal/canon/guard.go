@@ -3,6 +3,7 @@ package canon
 import (
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 )
 
@@ -29,29 +30,113 @@ import (
 //
 // A text whose form is kept as written (symbols, emoji: see Form) only
 // answers itself. reason says which guard refused, naming the two sides;
-// "" when ok.
+// "" when ok. Guard(a, b) is Sign(a).Admits(Sign(b)), with the reason.
 func Guard(a, b string) (ok bool, reason string) {
-	fa, fb := fold(a), fold(b)
-	// Quoted titles, when both texts quote some: one that quotes none is
-	// judged on its words, as its canonical form is.
-	if x, y := quotedSet(fa), quotedSet(fb); len(x) > 0 && len(y) > 0 && !slices.Equal(x, y) {
-		return false, fmt.Sprintf("quoted titles differ: %q, %q", x, y)
+	_, reason = Refusal(a, b)
+	return reason == "", reason
+}
+
+// Refusal returns the name of the guard that refuses to serve a cached
+// answer to text a for text b ("numbers", "negations", "quoted titles",
+// "unread"…; "" when every guard passes) and its reason, naming the two
+// sides.
+func Refusal(a, b string) (guard, reason string) {
+	x, y := analyse(a), analyse(b)
+	if len(x.quoted) > 0 && len(y.quoted) > 0 && !slices.Equal(x.quoted, y.quoted) {
+		return "quoted titles", fmt.Sprintf("quoted titles differ: %q, %q", x.quoted, y.quoted)
 	}
-	ta, ua := words(fa)
-	tb, ub := words(fb)
-	if ua || ub {
-		if fa == fb {
-			return true, ""
+	if x.unread || y.unread {
+		if x.folded == y.folded {
+			return "", ""
 		}
-		return false, "a text the rules do not read (symbols, emoji) answers only itself"
+		return "unread", "a text the rules do not read (symbols, emoji) answers only itself"
 	}
 	for _, g := range guards {
-		if x, y := g.pick(ta), g.pick(tb); !slices.Equal(x, y) {
-			return false, fmt.Sprintf("%s differ: %q, %q", g.name, x, y)
+		if p, q := g.pick(x.words), g.pick(y.words); !slices.Equal(p, q) {
+			return g.name, fmt.Sprintf("%s differ: %q, %q", g.name, p, q)
 		}
 	}
-	return true, ""
+	return "", ""
 }
+
+// GuardNames are the names Refusal gives the guards, in the order they
+// are tried.
+var GuardNames = func() []string {
+	names := []string{"quoted titles", "unread"}
+	for _, g := range guards {
+		names = append(names, g.name)
+	}
+	return names
+}()
+
+// analysis is what the guards read of one text.
+type analysis struct {
+	folded string   // the text folded (see fold)
+	quoted []string // its quoted titles, sorted (see quotedSet)
+	words  []string // its words, as Form takes them; nil when unread
+	unread bool     // it holds what the rules do not read: it answers only itself
+}
+
+func analyse(text string) analysis {
+	a := analysis{folded: fold(text)}
+	// Quoted titles, when both texts quote some: one that quotes none is
+	// judged on its words, as its canonical form is.
+	a.quoted = quotedSet(a.folded)
+	a.words, a.unread = words(a.folded)
+	return a
+}
+
+// Signature is what the guards compare of one text, computed once (by
+// Sign) so that a text can be checked against many cached ones at the
+// cost of comparing strings: Sign(a).Admits(Sign(b)) is Guard(a, b)'s ok.
+type Signature struct {
+	picks  string // every guard's pick, each word length-prefixed; the folded text when unread
+	quoted string // the quoted titles, length-prefixed; "" when none
+	unread bool
+}
+
+// Sign returns the signature of text.
+func Sign(text string) Signature {
+	a := analyse(text)
+	var b strings.Builder
+	put := func(w string) {
+		b.WriteString(strconv.Itoa(len(w)))
+		b.WriteByte(':')
+		b.WriteString(w)
+	}
+	if a.unread {
+		put(a.folded)
+	} else {
+		for _, g := range guards {
+			p := g.pick(a.words)
+			b.WriteString(strconv.Itoa(len(p)))
+			b.WriteByte('|')
+			for _, w := range p {
+				put(w)
+			}
+		}
+	}
+	s := Signature{picks: b.String(), unread: a.unread}
+	b.Reset()
+	for _, q := range a.quoted {
+		put(q)
+	}
+	s.quoted = b.String()
+	return s
+}
+
+// Admits reports whether every guard passes between the texts of s and
+// o: whether a value cached for one may be served for the other. It is
+// symmetric.
+func (s Signature) Admits(o Signature) bool {
+	if s.quoted != "" && o.quoted != "" && s.quoted != o.quoted {
+		return false
+	}
+	return s.unread == o.unread && s.picks == o.picks
+}
+
+// Size is the signature's size in bytes, for memory accounting.
+func (s Signature) Size() int { return len(s.picks) + len(s.quoted) + 40 }
 
 // words returns the normalised words of folded text, as Form takes them,
 // and whether it holds characters the rules do not read.

@@ -1,6 +1,11 @@
 package canon
 
-import "testing"
+import (
+	"os"
+	"slices"
+	"strings"
+	"testing"
+)
 
 // Guards pass every paraphrase of the rules' tests, and refuse every pair
 // that differs: with identical vectors (a model that cannot tell two
@@ -47,4 +52,64 @@ func TestGuard(t *testing.T) {
 			t.Errorf("Guard(%q, %q) passed", p[0], p[1])
 		}
 	}
+}
+
+// A text's signature decides as Guard does, on every pair of the rules'
+// tests, of the labelled set, and of their texts crossed with each other.
+func TestSignatureIsGuard(t *testing.T) {
+	var texts []string
+	for _, ps := range [][][2]string{same, differ} {
+		for _, p := range ps {
+			texts = append(texts, p[0], p[1])
+		}
+	}
+	data, err := os.ReadFile("../../../benchmarks/testdata/meaning-pairs.tsv")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		if f := strings.Split(line, "\t"); len(f) == 4 && !strings.HasPrefix(line, "#") {
+			texts = append(texts, f[2], f[3])
+		}
+	}
+	texts = append(texts, `"Heat"`, `the movie "Heat"`, "🎃 movies", "🎃 Movies", "movies <90 minutes", "", "   ")
+	sigs := make([]Signature, len(texts))
+	for i, s := range texts {
+		sigs[i] = Sign(s)
+	}
+	checked := 0
+	for i := range texts {
+		// Each text against its pair's other and a spread of the rest.
+		for j := i - i%2; j < len(texts); j += 1 + j%37 {
+			ok, why := Guard(texts[i], texts[j])
+			if got := sigs[i].Admits(sigs[j]); got != ok {
+				t.Fatalf("Sign(%q).Admits(Sign(%q)) = %v, Guard says %v (%s)", texts[i], texts[j], got, ok, why)
+			}
+			if sigs[j].Admits(sigs[i]) != sigs[i].Admits(sigs[j]) {
+				t.Fatalf("Admits is not symmetric on %q, %q", texts[i], texts[j])
+			}
+			if g, _ := Refusal(texts[i], texts[j]); (g == "") != ok || g != "" && !slices.Contains(GuardNames, g) {
+				t.Fatalf("Refusal(%q, %q) names %q", texts[i], texts[j], g)
+			}
+			checked++
+		}
+	}
+	if checked < 10000 {
+		t.Fatalf("only %d pairs checked", checked)
+	}
+}
+
+func FuzzSignature(f *testing.F) {
+	for _, p := range append(same[:len(same):len(same)], differ...) {
+		f.Add(p[0], p[1])
+	}
+	f.Fuzz(func(t *testing.T, a, b string) {
+		ok, _ := Guard(a, b)
+		if got := Sign(a).Admits(Sign(b)); got != ok {
+			t.Fatalf("Sign(%q).Admits(Sign(%q)) = %v, Guard says %v", a, b, got, ok)
+		}
+		if ok, _ := Guard(a, a); !ok && Sign(a).Admits(Sign(a)) {
+			t.Fatalf("a text refused against itself: %q", a)
+		}
+	})
 }

@@ -41,6 +41,15 @@ type Kind struct {
 	Cold, Most time.Duration // adaptive TTLs (ColdTTL, MaxTTL), set by ForKind; zero when off
 	Adaptive   bool          // adaptive TTLs as asked; ForKind decides
 	Canonical  bool          // keys of the canonical form of string inputs (see cache.Policy.CanonicalKeys)
+	Near       Near          // the near match (see cache.Policy.NearMatch)
+}
+
+// Near is a kind's near match, resolved: Mode 0 is off.
+type Near struct {
+	Mode  uint8   // 0 off, 1 shadow, 2 serve (cache.NearMatchMode)
+	Model string  // the embedding model: part of the partition
+	Min   float64 // the least cosine similarity of a neighbour
+	Max   int     // the most entries of a partition
 }
 
 // ForKind completes p for a kind whose TTL is ttl: its adaptive TTLs

@@ -1,0 +1,330 @@
+package cache_test
+
+import (
+	"context"
+	"errors"
+	"math"
+	"math/rand/v2"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/media-gateway/discovery/cache"
+)
+
+// vector returns a unit-ish vector of dims dimensions drawn from seed:
+// one seed, one vector; two seeds, two nearly orthogonal vectors.
+func vector(seed uint64, dims int) []float32 {
+	r := rand.New(rand.NewPCG(seed, 7))
+	v := make([]float32, dims)
+	for i := range v {
+		v[i] = float32(r.NormFloat64())
+	}
+	return v
+}
+
+// near returns v moved towards w by a small step: a cosine similarity to
+// v of about 1-eps.
+func nudge(v []float32, seed uint64, eps float64) []float32 {
+	w := vector(seed, len(v))
+	out := make([]float32, len(v))
+	for i := range v {
+		out[i] = v[i] + float32(math.Sqrt(2*eps))*w[i]
+	}
+	return out
+}
+
+func loader(loads *int, v string) cache.LoaderFunc[string] {
+	return func(context.Context) (string, error) { *loads++; return v, nil }
+}
+
+func nearConfig(mode cache.NearMatchMode, model string) func(*cache.Config) {
+	return func(cfg *cache.Config) {
+		cfg.Policies = map[string]cache.Policy{cache.KindSearch: {NearMatch: cache.NearMatch{Mode: mode, Model: model}}}
+	}
+}
+
+// waitEntries waits until the kind's near-match streams in c's namespace
+// hold n entries (they are added in the background).
+func waitEntries(t *testing.T, c *cache.RedisCache, kind string, n int) {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); streamLen(t, c, kind) < n; time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the near-match streams of %s never held %d entries (figures %+v)", kind, n, c.Stats().Kinds[kind].NearMatch)
+		}
+	}
+}
+
+// streams returns the keys of the kind's near-match streams in c's
+// namespace.
+func streams(t *testing.T, c *cache.RedisCache, kind string) []string {
+	t.Helper()
+	raw := rawClient(t, redisURL(t))
+	keys, err := raw.Do(ctxT(t), raw.B().Keys().Pattern(c.Namespace()+":"+kind+":near:*").Build()).AsStrSlice()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return keys
+}
+
+// streamLen returns how many entries the kind's near-match streams hold.
+func streamLen(t *testing.T, c *cache.RedisCache, kind string) int {
+	t.Helper()
+	raw := rawClient(t, redisURL(t))
+	n := 0
+	for _, k := range streams(t, c, kind) {
+		l, err := raw.Do(ctxT(t), raw.B().Xlen().Key(k).Build()).AsInt64()
+		if err != nil {
+			t.Fatal(err)
+		}
+		n += int(l)
+	}
+	return n
+}
+
+// A paraphrase whose vector is close is served its neighbour's value; a
+// text that differs in a year is refused by a guard whatever its vector; a
+// far vector finds no neighbour; a repeat is an exact hit; another process
+// finds the entries; a neighbour whose value is gone is a miss.
+func TestFetchSimilar(t *testing.T) {
+	t.Parallel()
+	cfg := nearConfig(cache.NearMatchServe, "minilm")
+	a := newCache(t, cfg)
+	ctx := ctxT(t)
+	search := cache.Search[string, string](a)
+	v := vector(1, 64)
+	loads := 0
+
+	got, m, err := cache.FetchSimilar(ctx, search, "Tom Hanks comedies from the 90s", v, loader(&loads, "hanks-90s"))
+	if err != nil || got != "hanks-90s" || m.Kind != cache.MatchLoaded || loads != 1 {
+		t.Fatalf("first: %q, %+v, %v after %d loads", got, m, err, loads)
+	}
+	got, m, err = cache.FetchSimilar(ctx, search, "90s comedies starring tom hanks please", nudge(v, 2, 0.001), loader(&loads, "other"))
+	if err != nil || got != "hanks-90s" || m.Kind != cache.MatchNeighbour || loads != 1 {
+		t.Fatalf("paraphrase: %q, %+v, %v after %d loads; want the neighbour's value", got, m, err, loads)
+	}
+	if m.Text != "Tom Hanks comedies from the 90s" || m.Score < 0.99 || m.Score > 1 {
+		t.Errorf("paraphrase's match %+v", m)
+	}
+	got, m, _ = cache.FetchSimilar(ctx, search, "Tom Hanks comedies from the 80s", v, loader(&loads, "hanks-80s"))
+	if got != "hanks-80s" || m.Kind != cache.MatchLoaded || loads != 2 {
+		t.Fatalf("another decade, identical vector: %q, %+v after %d loads; want its own load", got, m, loads)
+	}
+	got, m, _ = cache.FetchSimilar(ctx, search, "whale documentaries", vector(3, 64), loader(&loads, "whales"))
+	if got != "whales" || m.Kind != cache.MatchLoaded || m.Text != "" || loads != 3 {
+		t.Fatalf("a far vector: %q, %+v after %d loads", got, m, loads)
+	}
+	got, m, _ = cache.FetchSimilar(ctx, search, "Tom Hanks comedies from the 90s", v, loader(&loads, "again"))
+	if got != "hanks-90s" || m.Kind != cache.MatchExact || loads != 3 {
+		t.Fatalf("a repeat: %q, %+v after %d loads", got, m, loads)
+	}
+	st := a.Stats().Kinds[cache.KindSearch].NearMatch
+	if st.Mode != "serve" || st.Served != 1 || st.Refused != 1 || st.Refusals["numbers"] != 1 || st.NoNeighbour < 1 || st.Indexed != 3 || st.Entries != 3 || st.Partitions != 1 || st.Bytes < 3*64*4 {
+		t.Errorf("figures %+v", st)
+	}
+	if r := st.RecentRefusals; len(r) != 1 || r[0].Cached != "Tom Hanks comedies from the 90s" || r[0].Asked != "Tom Hanks comedies from the 80s" || !strings.Contains(r[0].Reason, "numbers") || r[0].Score < 0.999 {
+		t.Errorf("refusals %+v", r)
+	}
+
+	// Another process reads the entries from Redis.
+	waitEntries(t, a, cache.KindSearch, 3)
+	b := newCache(t, func(c *cache.Config) { cfg(c); c.Namespace = a.Namespace() })
+	other := cache.Search[string, string](b)
+	got, m, _ = cache.FetchSimilar(ctx, other, "tom hanks comedies of the nineties", nudge(v, 4, 0.002), loader(&loads, "b"))
+	if got != "hanks-90s" || m.Kind != cache.MatchNeighbour || loads != 3 {
+		t.Fatalf("another process: %q, %+v after %d loads", got, m, loads)
+	}
+	// A value changed is served as it is now; one gone is a miss.
+	if err := search.Set(ctx, "Tom Hanks comedies from the 90s", "changed"); err != nil {
+		t.Fatal(err)
+	}
+	got, _, _ = cache.FetchSimilar(ctx, other, "comedies with Tom Hanks from the 1990s", v, loader(&loads, "b"))
+	if got != "changed" {
+		t.Fatalf("after a Set: %q", got)
+	}
+	if _, err := search.Delete(ctx, "Tom Hanks comedies from the 90s"); err != nil {
+		t.Fatal(err)
+	}
+	got, m, _ = cache.FetchSimilar(ctx, other, "90s Tom Hanks comedies", v, loader(&loads, "fresh"))
+	if got != "fresh" || m.Kind != cache.MatchLoaded || loads != 4 {
+		t.Fatalf("after a Delete: %q, %+v after %d loads", got, m, loads)
+	}
+	if st := b.Stats().Kinds[cache.KindSearch].NearMatch; st.Gone != 1 || st.Served != 2 {
+		t.Errorf("b's figures %+v", st)
+	}
+}
+
+// Entries are never compared across models, dimensions, parser versions
+// or kinds: a paraphrase with the very same vector is a miss in another
+// partition.
+func TestFetchSimilarPartitions(t *testing.T) {
+	t.Parallel()
+	ctx := ctxT(t)
+	a := newCache(t, func(cfg *cache.Config) {
+		cfg.Policy.NearMatch = cache.NearMatch{Mode: cache.NearMatchServe, Model: "m1"}
+	})
+	ns := a.Namespace()
+	loads := 0
+	v := vector(5, 32)
+	search := cache.Search[string, string](a)
+	if _, _, err := cache.FetchSimilar(ctx, search, "space operas", v, loader(&loads, "v1")); err != nil {
+		t.Fatal(err)
+	}
+	waitEntries(t, a, cache.KindSearch, 1)
+	m2 := newCache(t, func(cfg *cache.Config) {
+		cfg.Namespace = ns
+		cfg.Policy.NearMatch = cache.NearMatch{Mode: cache.NearMatchServe, Model: "m2"}
+	})
+	if got, m, _ := cache.FetchSimilar(ctx, cache.Search[string, string](m2), "space opera movies please", v, loader(&loads, "m2")); m.Kind != cache.MatchLoaded || got != "m2" {
+		t.Errorf("another model: %q, %+v", got, m)
+	}
+	if got, m, _ := cache.FetchSimilar(ctx, search, "space operas please", append(v, 1), loader(&loads, "dims")); m.Kind != cache.MatchLoaded || got != "dims" {
+		t.Errorf("another dimension: %q, %+v", got, m)
+	}
+	if got, m, _ := cache.FetchSimilar(ctx, search, "Space Operas!", v, loader(&loads, "x")); m.Kind != cache.MatchNeighbour || got != "v1" {
+		t.Errorf("same partition: %q, %+v", got, m)
+	}
+	p1, p2 := cache.Intents[string](a, "p1"), cache.Intents[string](a, "p2")
+	if _, _, err := cache.FetchSimilar(ctx, p1, "space operas", v, loader(&loads, "i1")); err != nil {
+		t.Fatal(err)
+	}
+	if got, m, _ := cache.FetchSimilar(ctx, p2, "space operas please", v, loader(&loads, "i2")); m.Kind != cache.MatchLoaded || got != "i2" {
+		t.Errorf("another parser version: %q, %+v", got, m)
+	}
+	if got, m, _ := cache.FetchSimilar(ctx, p1, "space operas please", v, loader(&loads, "i3")); m.Kind != cache.MatchNeighbour || got != "i1" {
+		t.Errorf("same parser version: %q, %+v", got, m)
+	}
+	queries, err := cache.NewKind[string, string](a, "queries", time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, m, _ := cache.FetchSimilar(ctx, queries, "space operas please", v, loader(&loads, "q")); m.Kind != cache.MatchLoaded || got != "q" {
+		t.Errorf("another kind: %q, %+v", got, m)
+	}
+}
+
+// In shadow mode, the loaded value is served and compared with the
+// neighbour's: the figures give the precision the near match would have.
+func TestFetchSimilarShadow(t *testing.T) {
+	t.Parallel()
+	c := newCache(t, nearConfig(cache.NearMatchShadow, "m"))
+	ctx := ctxT(t)
+	search := cache.Search[string, string](c)
+	loads := 0
+	v := vector(9, 16)
+	cache.FetchSimilar(ctx, search, "scary movies for kids", v, loader(&loads, "heists"))
+	got, m, err := cache.FetchSimilar(ctx, search, "Scary movies for kids!", v, loader(&loads, "heists"))
+	if err != nil || got != "heists" || m.Kind != cache.MatchLoaded || !m.Shadow || !m.Agrees || m.Text != "scary movies for kids" || loads != 2 {
+		t.Fatalf("an agreeing neighbour: %q, %+v, %v after %d loads", got, m, err, loads)
+	}
+	got, m, _ = cache.FetchSimilar(ctx, search, "scary movies for kids please", v, loader(&loads, "newer"))
+	if got != "newer" || !m.Shadow || m.Agrees || loads != 3 {
+		t.Fatalf("a disagreeing neighbour: %q, %+v after %d loads", got, m, loads)
+	}
+	st := c.Stats().Kinds[cache.KindSearch].NearMatch
+	if st.Mode != "shadow" || st.Served != 0 || st.Agreed != 1 || st.Disagreed != 1 || st.Precision != 0.5 || len(st.RecentDisagreements) != 1 {
+		t.Errorf("figures %+v", st)
+	}
+}
+
+// Without the near cache, the entries of other processes are read all the
+// same (at most every 100 ms); an unusable vector costs the near match,
+// never the answer; corrupt entries in Redis are skipped.
+func TestFetchSimilarUntrackedAndBadInput(t *testing.T) {
+	t.Parallel()
+	ctx := ctxT(t)
+	off := func(cfg *cache.Config) { nearConfig(cache.NearMatchServe, "m")(cfg); cfg.NearCacheBytes = -1 }
+	a := newCache(t, off)
+	search := cache.Search[string, string](a)
+	ns := a.Namespace()
+	b := newCache(t, func(cfg *cache.Config) { off(cfg); cfg.Namespace = ns })
+	other := cache.Search[string, string](b)
+	loads := 0
+	v := vector(11, 8)
+	cache.FetchSimilar(ctx, other, "prime suspects", vector(12, 8), loader(&loads, "warm b's index"))
+	cache.FetchSimilar(ctx, search, "zombie comedies", v, loader(&loads, "zombies"))
+	waitEntries(t, a, cache.KindSearch, 2)
+	time.Sleep(150 * time.Millisecond)
+	if got, m, _ := cache.FetchSimilar(ctx, other, "Zombie comedies!", v, loader(&loads, "b")); m.Kind != cache.MatchNeighbour || got != "zombies" {
+		t.Fatalf("untracked, another process: %q, %+v", got, m)
+	}
+	for _, bad := range [][]float32{nil, {0, 0}, {float32(math.NaN()), 1}, {float32(math.Inf(1))}} {
+		got, m, err := cache.FetchSimilar(ctx, search, "zombie comedies please", bad, loader(&loads, "bad"))
+		if err != nil || m.Kind != cache.MatchLoaded || got != "bad" {
+			t.Fatalf("vector %v: %q, %+v, %v", bad, got, m, err)
+		}
+	}
+	if n := a.Stats().Kinds[cache.KindSearch].NearMatch.InvalidVectors; n != 4 {
+		t.Errorf("%d invalid vectors counted", n)
+	}
+	// Corrupt entries: a vector of another length, no text, an ID that is
+	// not a time; then a sound one, which is found.
+	raw := rawClient(t, redisURL(t))
+	ss := streams(t, a, cache.KindSearch)
+	if len(ss) != 1 {
+		t.Fatalf("streams %q", ss)
+	}
+	stream := ss[0]
+	for _, cmd := range [][]string{
+		{"XADD", stream, "*", "t", "bad length", "v", "abc"},
+		{"XADD", stream, "*", "v", string(make([]byte, 32))},
+		{"XADD", stream, "*", "t", "zeros", "v", string(make([]byte, 32))},
+	} {
+		if err := raw.Do(ctx, raw.B().Arbitrary(cmd...).Build()).Error(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	time.Sleep(150 * time.Millisecond)
+	if _, m, _ := cache.FetchSimilar(ctx, other, "Zombie comedies, please", v, loader(&loads, "b")); m.Kind != cache.MatchNeighbour {
+		t.Fatalf("after corrupt entries: %+v", m)
+	}
+	if n := b.Stats().Kinds[cache.KindSearch].NearMatch.Corrupt; n != 3 {
+		t.Errorf("%d corrupt entries counted, want 3", n)
+	}
+	// ClearKind takes the entries with the values.
+	if _, err := a.ClearKind(ctx, cache.KindSearch); err != nil {
+		t.Fatal(err)
+	}
+	if n, _ := raw.Do(ctx, raw.B().Exists().Key(stream).Build()).AsInt64(); n != 0 {
+		t.Error("ClearKind left the near-match stream")
+	}
+}
+
+// Configurations that cannot hold are refused.
+func TestNearMatchConfig(t *testing.T) {
+	t.Parallel()
+	for name, p := range map[string]cache.Config{
+		"no model":       {Policy: cache.Policy{NearMatch: cache.NearMatch{Mode: cache.NearMatchServe}}},
+		"kind no model":  {Policies: map[string]cache.Policy{cache.KindIntent: {NearMatch: cache.NearMatch{Mode: cache.NearMatchShadow}}}},
+		"embeddings":     {Policies: map[string]cache.Policy{cache.KindEmbedding: {NearMatch: cache.NearMatch{Mode: cache.NearMatchServe, Model: "m"}}}},
+		"custom":         {Policies: map[string]cache.Policy{cache.KindCustom: {NearMatch: cache.NearMatch{Mode: cache.NearMatchServe, Model: "m"}}}},
+		"similarity":     {Policy: cache.Policy{NearMatch: cache.NearMatch{Mode: cache.NearMatchServe, Model: "m", MinSimilarity: 1.5}}},
+		"NaN similarity": {Policy: cache.Policy{NearMatch: cache.NearMatch{Mode: cache.NearMatchServe, Model: "m", MinSimilarity: math.NaN()}}},
+		"entries":        {Policy: cache.Policy{NearMatch: cache.NearMatch{Mode: cache.NearMatchServe, Model: "m", MaxEntries: 1 << 20}}},
+		"mode":           {Policy: cache.Policy{NearMatch: cache.NearMatch{Mode: 7, Model: "m"}}},
+	} {
+		p.URL = redisURL(t)
+		if c, err := cache.New(ctxT(t), p); !errors.Is(err, cache.ErrInvalidConfig) {
+			if c != nil {
+				c.Close()
+			}
+			t.Errorf("%s: New = %v, want ErrInvalidConfig", name, err)
+		}
+	}
+	// Off: FetchSimilar is Fetch, and says how it found the value.
+	c := newCache(t, func(cfg *cache.Config) {
+		cfg.Policies = map[string]cache.Policy{cache.KindSearch: {CanonicalKeys: true}}
+	})
+	ctx := ctxT(t)
+	search := cache.Search[string, string](c)
+	loads := 0
+	if _, m, _ := cache.FetchSimilar(ctx, search, "noir films", nil, loader(&loads, "noir")); m.Kind != cache.MatchLoaded {
+		t.Errorf("off, first: %+v", m)
+	}
+	if got, m, _ := cache.FetchSimilar(ctx, search, "Noir movies", nil, loader(&loads, "x")); m.Kind != cache.MatchCanonical || got != "noir" || loads != 1 {
+		t.Errorf("off, a spelling: %q, %+v", got, m)
+	}
+	if st := c.Stats().Kinds[cache.KindSearch].NearMatch; st.Mode != "" {
+		t.Errorf("off, figures %+v", st)
+	}
+}
