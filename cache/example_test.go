@@ -405,3 +405,49 @@ func ExampleTracer() {
 	// rec.Begin, and its round trips are told to rec.RoundTrip.
 	cache.Search[string, string](c).Get(context.Background(), "star wars")
 }
+
+func ExampleNearMatchGuard() {
+	ok, _ := cache.NearMatchGuard("Tom Hanks comedies from the 90s", "90s comedies starring tom hanks, please")
+	fmt.Println(ok)
+	ok, reason := cache.NearMatchGuard("Tom Hanks comedies from the 90s", "Tom Hanks comedies from the 80s")
+	fmt.Println(ok, reason)
+	// Output:
+	// true
+	// false numbers differ: ["1990s"], ["1980s"]
+}
+
+// FetchSimilar serves a paraphrase from its neighbour: the caller has the
+// query's vector (the service computes it for its search; Embeddings
+// caches it), and the guards refuse any neighbour that differs in a
+// number, a negation, a name…, however close its vector.
+func ExampleFetchSimilar() {
+	ctx := context.Background()
+	c, err := cache.New(ctx, cache.Config{
+		URL: "redis://127.0.0.1:6379/0",
+		Policies: map[string]cache.Policy{cache.KindSearch: {NearMatch: cache.NearMatch{
+			Mode:  cache.NearMatchShadow, // first measure precision on your traffic (Stats), then NearMatchServe
+			Model: "all-MiniLM-L6-v2",    // the model of the vectors given: entries of two models are never compared
+		}}},
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer c.Close()
+
+	searches := cache.Search[string, []string](c)
+	embed := func(text string) []float32 { return []float32{0.12, -0.4, 0.33} } // your model
+	query := "90s comedies starring Tom Hanks"
+	ids, m, err := cache.FetchSimilar(ctx, searches, query, embed(query), func(ctx context.Context) ([]string, error) {
+		return []string{"tt0107818", "tt0109830"}, nil // the search, on a miss not served by a neighbour
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+	switch m.Kind {
+	case cache.MatchNeighbour:
+		fmt.Printf("%d results of %q (similarity %.3f)\n", len(ids), m.Text, m.Score)
+	default:
+		fmt.Printf("%d results (%v)\n", len(ids), m.Kind)
+	}
+	fmt.Printf("shadow precision so far: %.3f\n", c.Stats().Kinds[cache.KindSearch].NearMatch.Precision)
+}

@@ -403,3 +403,74 @@ func BenchmarkSetKinds(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkNearMatch measures FetchSimilar on a partition of 2,000
+// entries of 384 dimensions: a paraphrase served from its neighbour
+// (a miss under its own key, a scan, the guards, the neighbour's value
+// from the near cache), against a Fetch that hits Redis (near cache off
+// for its kind's key: the same round trip) as the baseline; and the
+// entries' memory, in Redis (MEMORY USAGE of the stream) and in the index.
+func BenchmarkNearMatch(b *testing.B) {
+	ctx := context.Background()
+	const entries, dims = 2000, 384
+	c := newCache(b, func(cfg *cache.Config) {
+		cfg.Policies = map[string]cache.Policy{cache.KindSearch: {NearMatch: cache.NearMatch{Mode: cache.NearMatchServe, Model: "m"}}}
+	})
+	search := cache.Search[string, []fixtures.Hit](c)
+	hits := fixtures.Hits(20)
+	load := func(context.Context) ([]fixtures.Hit, error) { return hits, nil }
+	for i := range entries {
+		if _, _, err := cache.FetchSimilar(ctx, search, fmt.Sprintf("movie number %d", i), vector(uint64(i), dims), load); err != nil {
+			b.Fatal(err)
+		}
+	}
+	raw := rawClient(b, redisURL(b))
+	stream := ""
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		keys, err := raw.Do(ctx, raw.B().Keys().Pattern(c.Namespace()+":search:near:*").Build()).AsStrSlice()
+		if err != nil {
+			b.Fatal(err)
+		}
+		if len(keys) == 1 {
+			if n, _ := raw.Do(ctx, raw.B().Xlen().Key(keys[0]).Build()).AsInt64(); n == entries {
+				stream = keys[0]
+				break
+			}
+		}
+		if time.Now().After(deadline) {
+			b.Fatal("the entries never reached Redis")
+		}
+	}
+	usage, err := raw.Do(ctx, raw.B().MemoryUsage().Key(stream).Samples(0).Build()).AsInt64()
+	if err != nil {
+		b.Fatal(err)
+	}
+	st := c.Stats().Kinds[cache.KindSearch].NearMatch
+	v := vector(1234, dims)
+	if _, _, err := cache.FetchSimilar(ctx, search, "space westerns", v, load); err != nil {
+		b.Fatal(err)
+	}
+	b.Run("neighbour", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			_, m, err := cache.FetchSimilar(ctx, search, "space westerns!", v, load)
+			if err != nil || m.Kind != cache.MatchNeighbour {
+				b.Fatal(m, err)
+			}
+		}
+		b.ReportMetric(float64(usage)/entries, "redis-bytes/entry")
+		b.ReportMetric(float64(st.Bytes)/float64(st.Entries), "index-bytes/entry")
+	})
+	plain := cache.Search[string, []fixtures.Hit](newCache(b, func(cfg *cache.Config) { cfg.NearCacheBytes = -1 }))
+	if err := plain.Set(ctx, "space westerns", hits); err != nil {
+		b.Fatal(err)
+	}
+	b.Run("redis-hit-baseline", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := plain.Fetch(ctx, "space westerns", load); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}

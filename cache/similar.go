@@ -530,8 +530,9 @@ type NearMatchStats struct {
 	// often a neighbour's value equalled the value loaded for the text
 	// asked; 0 before any comparison.
 	Precision float64 `json:"precision"`
-	// Refusals counts the neighbours refused, by guard ("numbers",
-	// "negations", "words"…: see NearMatchGuard).
+	// Refusals counts the neighbours refused, by guard: every guard's name
+	// ("numbers", "negations", "words"…: see NearMatchGuard), from the
+	// start.
 	Refusals map[string]uint64 `json:"refusals,omitempty"`
 	// Gone counts the neighbours whose value was no longer in Redis (or
 	// could not be read as the kind's values): they leave the index.
@@ -582,10 +583,11 @@ func (f *matchFigures) snapshot(mode uint8) NearMatchStats {
 	if n := s.Agreed + s.Disagreed; n > 0 {
 		s.Precision = float64(s.Agreed) / float64(n)
 	}
+	s.Refusals = make(map[string]uint64, len(canon.GuardNames))
+	for _, g := range canon.GuardNames { // every guard, from the start
+		s.Refusals[g] = 0
+	}
 	f.byGuard.Range(func(k, v any) bool {
-		if s.Refusals == nil {
-			s.Refusals = map[string]uint64{}
-		}
 		s.Refusals[k.(string)] = v.(*atomic.Uint64).Load()
 		return true
 	})

@@ -27,6 +27,13 @@
 //	discovery_cache_near_cache_evictions_total{kind}          entries dropped to stay within Config.NearCacheBytes
 //	discovery_cache_near_cache_on                             1 when the near cache is on
 //	discovery_cache_near_cache_flushes_total                  times the whole near cache was dropped (a lost connection)
+//	discovery_cache_near_match_searches_total{kind,outcome}   FetchSimilar misses that looked for a neighbour (kinds with Policy.NearMatch on), by outcome: served, agreed and disagreed (shadow mode; precision = agreed / (agreed + disagreed)), no_neighbour, refused, other
+//	discovery_cache_near_match_refusals_total{kind,guard}     neighbours a guard refused, by guard (numbers, negations, words…)
+//	discovery_cache_near_match_gone_total{kind}               neighbours whose value was gone from Redis
+//	discovery_cache_near_match_entries{kind}                  entries of the near match's index in this process
+//	discovery_cache_near_match_bytes{kind}                    their memory
+//	discovery_cache_near_match_evictions_total{kind}          entries evicted to stay within Policy.NearMatch.MaxEntries
+//	discovery_cache_near_match_problems_total{kind,problem}   problems absorbed: corrupt entries, invalid_vector, error
 //	discovery_cache_breaker_state{state}                      one series per state (closed, open, half_open): 1 for the state the breaker is in, 0 for the others
 //	discovery_cache_breaker_opens_total                       times the breaker opened
 //	discovery_cache_redis_used_memory_bytes                   the server's used_memory (summed over a cluster's primaries), read with INFO at most every Options.ServerInfoEvery
@@ -99,6 +106,7 @@ type Recorder struct {
 
 	reads, nearEntries, nearBytes, nearInvalidations, nearEvictions, nearOn, nearFlushes, breakerState, breakerOpens *prometheus.Desc
 	usedMemory, maxMemory, evictedKeys                                                                               *prometheus.Desc
+	matchSearches, matchRefusals, matchGone, matchEntries, matchBytes, matchEvictions, matchProblems                 *prometheus.Desc
 
 	kinds   sync.Map              // kind name → *kindMetrics
 	builtin [3]lazy[*kindMetrics] // search, intent, embedding: r.kinds' entries
@@ -156,10 +164,18 @@ func New(o Options) *Recorder {
 		nearFlushes:       desc("near_cache_flushes_total", "Times every near-cache entry was dropped at once (a connection to Redis closed, the server was flushed)."),
 		breakerState:      desc("breaker_state", "The circuit breaker in front of Redis: 1 for the state it is in (closed, open, half_open), 0 for the others.", "state"),
 		breakerOpens:      desc("breaker_opens_total", "Times the circuit breaker opened."),
-		usedMemory:        desc("redis_used_memory_bytes", "The Redis server's used_memory (summed over a cluster's primaries), as INFO last gave it."),
-		maxMemory:         desc("redis_max_memory_bytes", "The Redis server's maxmemory (summed over a cluster's primaries); 0 when unbounded."),
-		evictedKeys:       desc("redis_evicted_keys_total", "Keys the Redis server evicted for memory since it started (or CONFIG RESETSTAT), of every client."),
-		infoEvery:         o.ServerInfoEvery,
+		matchSearches: desc("near_match_searches_total", "FetchSimilar misses that looked for a neighbour, by how the search ended: served (a neighbour's value was served), agreed and disagreed (shadow mode: its value equalled the loaded one, or not), no_neighbour, refused (a guard refused every neighbour close enough), other (the neighbours' values were gone, or Redis failed).",
+			"kind", "outcome"),
+		matchRefusals:  desc("near_match_refusals_total", "Neighbours close enough that a guard refused, by guard.", "kind", "guard"),
+		matchGone:      desc("near_match_gone_total", "Neighbours whose value was gone from Redis when read.", "kind"),
+		matchEntries:   desc("near_match_entries", "Entries of the near match's index in this process.", "kind"),
+		matchBytes:     desc("near_match_bytes", "Memory of the near match's index in this process: vectors, texts, keys, guards' signatures.", "kind"),
+		matchEvictions: desc("near_match_evictions_total", "Entries evicted from the near match's index to stay within Policy.NearMatch.MaxEntries.", "kind"),
+		matchProblems:  desc("near_match_problems_total", "Problems the near match absorbed: corrupt (entries in Redis it could not use), invalid_vector (FetchSimilar given an unusable vector), error (reads and writes of the entries in Redis that failed).", "kind", "problem"),
+		usedMemory:     desc("redis_used_memory_bytes", "The Redis server's used_memory (summed over a cluster's primaries), as INFO last gave it."),
+		maxMemory:      desc("redis_max_memory_bytes", "The Redis server's maxmemory (summed over a cluster's primaries); 0 when unbounded."),
+		evictedKeys:    desc("redis_evicted_keys_total", "Keys the Redis server evicted for memory since it started (or CONFIG RESETSTAT), of every client."),
+		infoEvery:      o.ServerInfoEvery,
 	}
 	for _, k := range []string{cache.KindSearch, cache.KindIntent, cache.KindEmbedding, cache.KindCustom} {
 		r.kindByName(k)
@@ -389,7 +405,8 @@ func (r *Recorder) Describe(ch chan<- *prometheus.Desc) {
 		c.Describe(ch)
 	}
 	for _, d := range []*prometheus.Desc{r.reads, r.nearEntries, r.nearBytes, r.nearInvalidations, r.nearEvictions, r.nearOn, r.nearFlushes,
-		r.breakerState, r.breakerOpens, r.usedMemory, r.maxMemory, r.evictedKeys} {
+		r.breakerState, r.breakerOpens, r.usedMemory, r.maxMemory, r.evictedKeys,
+		r.matchSearches, r.matchRefusals, r.matchGone, r.matchEntries, r.matchBytes, r.matchEvictions, r.matchProblems} {
 		ch <- d
 	}
 }
@@ -455,6 +472,9 @@ func (r *Recorder) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(r.nearBytes, prometheus.GaugeValue, float64(k.Near.Bytes), name)
 		ch <- prometheus.MustNewConstMetric(r.nearInvalidations, prometheus.CounterValue, float64(k.Near.Invalidated), name)
 		ch <- prometheus.MustNewConstMetric(r.nearEvictions, prometheus.CounterValue, float64(k.Near.Evicted), name)
+		if m := k.NearMatch; m.Mode != "" {
+			r.collectMatch(ch, name, m)
+		}
 	}
 	ch <- prometheus.MustNewConstMetric(r.nearOn, prometheus.GaugeValue, boolValue(st.NearCache.On))
 	ch <- prometheus.MustNewConstMetric(r.nearFlushes, prometheus.CounterValue, float64(st.NearCache.Flushes))
@@ -467,6 +487,30 @@ func (r *Recorder) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(r.maxMemory, prometheus.GaugeValue, float64(info.MaxMemory))
 		ch <- prometheus.MustNewConstMetric(r.evictedKeys, prometheus.CounterValue, float64(info.EvictedKeys))
 	}
+}
+
+// collectMatch sends the near match's figures of the kind called name.
+func (r *Recorder) collectMatch(ch chan<- prometheus.Metric, name string, m cache.NearMatchStats) {
+	counter := func(d *prometheus.Desc, n uint64, labels ...string) {
+		ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, float64(n), append([]string{name}, labels...)...)
+	}
+	ended := m.Served + m.Agreed + m.Disagreed + m.NoNeighbour + m.Refused
+	counter(r.matchSearches, m.Served, "served")
+	counter(r.matchSearches, m.Agreed, "agreed")
+	counter(r.matchSearches, m.Disagreed, "disagreed")
+	counter(r.matchSearches, m.NoNeighbour, "no_neighbour")
+	counter(r.matchSearches, m.Refused, "refused")
+	counter(r.matchSearches, m.Searches-min(ended, m.Searches), "other")
+	for guard, n := range m.Refusals {
+		counter(r.matchRefusals, n, guard)
+	}
+	counter(r.matchGone, m.Gone)
+	counter(r.matchEvictions, m.Evicted)
+	counter(r.matchProblems, m.Corrupt, "corrupt")
+	counter(r.matchProblems, m.InvalidVectors, "invalid_vector")
+	counter(r.matchProblems, m.Errors, "error")
+	ch <- prometheus.MustNewConstMetric(r.matchEntries, prometheus.GaugeValue, float64(m.Entries), name)
+	ch <- prometheus.MustNewConstMetric(r.matchBytes, prometheus.GaugeValue, float64(m.Bytes), name)
 }
 
 // listed reports whether readTiers holds tier and outcome.

@@ -373,3 +373,63 @@ func BenchmarkNearHit(b *testing.B) {
 		})
 	}
 }
+
+// The near match's figures (FetchSimilar) are scraped for the kinds that
+// have it on, every guard's series from the start.
+func TestNearMatchMetrics(t *testing.T) {
+	srv := redistest.Start(t)
+	rec := cacheprom.New(cacheprom.Options{ServerInfoEvery: -1})
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(rec)
+	c, err := cache.New(context.Background(), cache.Config{URL: srv.URL(), Recorder: rec,
+		Policies: map[string]cache.Policy{cache.KindSearch: {NearMatch: cache.NearMatch{Mode: cache.NearMatchServe, Model: "m"}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	rec.Watch(c)
+	web := httptest.NewServer(promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	defer web.Close()
+	ctx := context.Background()
+	search := cache.Search[string, string](c)
+	vec := []float32{0.3, 0.1, 0.9, 0.2}
+	load := func(v string) cache.LoaderFunc[string] {
+		return func(context.Context) (string, error) { return v, nil }
+	}
+	for _, q := range []string{"Tom Hanks comedies from the 90s", "90s comedies with Tom Hanks", "Tom Hanks comedies from the 80s"} {
+		if _, _, err := cache.FetchSimilar(ctx, search, q, vec, load(q)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	fams := scrape(t, web.URL)
+	for _, want := range []struct {
+		family string
+		labels map[string]string
+		n      float64
+	}{
+		{"discovery_cache_near_match_searches_total", map[string]string{"outcome": "served"}, 1},
+		{"discovery_cache_near_match_searches_total", map[string]string{"outcome": "refused"}, 1},
+		{"discovery_cache_near_match_searches_total", map[string]string{"outcome": "no_neighbour"}, 1},
+		{"discovery_cache_near_match_searches_total", map[string]string{"outcome": "agreed"}, 0},
+		{"discovery_cache_near_match_searches_total", map[string]string{"outcome": "other"}, 0},
+		{"discovery_cache_near_match_refusals_total", map[string]string{"guard": "numbers"}, 1},
+		{"discovery_cache_near_match_refusals_total", map[string]string{"guard": "negations"}, 0},
+		{"discovery_cache_near_match_entries", nil, 2},
+		{"discovery_cache_near_match_gone_total", nil, 0},
+		{"discovery_cache_near_match_problems_total", map[string]string{"problem": "invalid_vector"}, 0},
+	} {
+		labels := map[string]string{"kind": "search"}
+		for k, v := range want.labels {
+			labels[k] = v
+		}
+		if n, ok := value(fams, want.family, labels); !ok || n != want.n {
+			t.Errorf("%s%v = %v (present: %v); want %v", want.family, labels, n, ok, want.n)
+		}
+	}
+	if n, _ := value(fams, "discovery_cache_near_match_bytes", map[string]string{"kind": "search"}); n < 2*4*4 {
+		t.Errorf("near_match_bytes = %v", n)
+	}
+	if _, ok := value(fams, "discovery_cache_near_match_entries", map[string]string{"kind": "intent"}); ok {
+		t.Error("near-match series of a kind without it")
+	}
+}
