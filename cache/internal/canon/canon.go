@@ -25,7 +25,7 @@ import (
 )
 
 // Version is the version of the rules, part of every canonical key.
-const Version = 1
+const Version = 2
 
 // Form returns the canonical form of text: its words folded and
 // normalised by the rules below, and, where order cannot change the
@@ -48,6 +48,7 @@ func Form(text string) string {
 	if ordered(words) {
 		return strings.Join(words, " ")
 	}
+	words = artists(words)
 	units := split(words)
 	slices.Sort(units)
 	units = slices.Compact(units)
@@ -409,6 +410,38 @@ func ordered(words []string) bool {
 		}
 	}
 	return false
+}
+
+// musicKinds are the kinds of thing whose makers are named before them:
+// "drake songs" are songs by Drake, not songs he is featured in.
+var musicKinds = map[string]bool{"song": true, "songs": true, "album": true, "albums": true}
+
+// artists rewrites a query that starts with names before a kind of music
+// ("drake songs featuring rihanna") as what it says, the kind first and
+// its maker after "by" ("songs by drake featuring rihanna"), so that the
+// names keep their roles: elsewhere a name before the kind is taken for
+// who is in it ("tom hanks comedies" are "comedies with tom hanks").
+func artists(words []string) []string {
+	kind := kinds(words)
+	j := 0
+	for j < len(words) && !kind[j] {
+		if !nameWord(words[j]) || timeWord(words[j]) || connectors[words[j]] {
+			return words
+		}
+		j++
+	}
+	k := j
+	for k < len(words) && kind[k] {
+		k++
+	}
+	if j == 0 || j == len(words) || !musicKinds[words[k-1]] {
+		return words
+	}
+	out := make([]string, 0, len(words)+1)
+	out = append(out, words[j:k]...)
+	out = append(out, "by")
+	out = append(out, words[:j]...)
+	return append(out, words[k:]...)
 }
 
 // connectors start a part of their own that holds what follows them: who

@@ -145,7 +145,7 @@ func words(folded string) ([]string, bool) {
 	if unread || len(ws) == 0 {
 		return nil, true
 	}
-	return normalise(dropFillers(compounds(ws))), false
+	return artists(normalise(dropFillers(compounds(ws)))), false
 }
 
 // maxQuoted bounds the quoted titles a text's guard compares: a text with
