@@ -82,7 +82,10 @@ func analyse(text string) analysis {
 	// Quoted titles, when both texts quote some: one that quotes none is
 	// judged on its words, as its canonical form is.
 	a.quoted = quotedSet(a.folded)
-	a.words, a.unread = words(a.folded)
+	a.words, a.unread = words(prepare(a.folded))
+	if !a.unread {
+		a.words = relax(a.words)
+	}
 	return a
 }
 

@@ -1,0 +1,260 @@
+package canon
+
+import (
+	"strconv"
+	"strings"
+	"unicode/utf8"
+)
+
+// The guards compare texts more loosely than the canonical form: the form
+// keys values with no vector to confirm them, the guards judge neighbours
+// whose vectors already agree. So they also take as one the spellings
+// below, each of which says one thing whatever the query: numbers in
+// words and roman numerals, a season written "s4", common abbreviations,
+// British and American spellings, compounds written with a hyphen or
+// without ("k-pop", "kpop"), "+" and "/" in names, "similar to" and
+// "like", "comedy movies" and "comedies"; and the relations a word before
+// the kind of thing asked for can only have: a platform ("netflix
+// documentaries" are documentaries on Netflix), an audience ("kids
+// movies", for kids), a country ("mexican movies", from Mexico), a topic
+// for the kinds that have one ("whale documentaries", about whales).
+
+// prepare rewrites the folded text's marks that the rules would not read,
+// where they join the parts of a name: "disney+" is "disney plus",
+// "florence + the machine" "florence and the machine", "ac/dc" "acdc",
+// "k-pop" "kpop" (a hyphen between two words joins them).
+func prepare(s string) string {
+	if !strings.ContainsAny(s, "+/-\u2010\u2011") && !strings.Contains(s, "similar to") {
+		return s
+	}
+	var b strings.Builder
+	for i, r := range s {
+		prev, _ := utf8.DecodeLastRuneInString(s[:i])
+		next, _ := utf8.DecodeRuneInString(s[i+utf8.RuneLen(r):])
+		switch {
+		case r == '+' && isWordRune(prev) && !isWordRune(next):
+			b.WriteString(" plus")
+		case r == '+' && prev == ' ' && next == ' ':
+			b.WriteString("and")
+		case (r == '/' || r == '-' || r == '\u2010' || r == '\u2011') && isWordRune(prev) && isWordRune(next):
+		default:
+			b.WriteRune(r)
+		}
+	}
+	return strings.ReplaceAll(b.String(), "similar to", "like")
+}
+
+// relax applies the guards' own equivalences to words, the output of
+// words: see above.
+func relax(ws []string) []string {
+	out := make([]string, 0, len(ws)+4)
+	for i := 0; i < len(ws); i++ {
+		w := ws[i]
+		if i+1 < len(ws) {
+			if c, ok := guardCompounds[[2]string{w, ws[i+1]}]; ok {
+				out = append(out, c...)
+				i++
+				continue
+			}
+		}
+		switch {
+		case spelled[w] != "":
+			out = append(out, spelled[w])
+		case abbreviations[w] != nil:
+			out = append(out, abbreviations[w]...)
+		case len(w) > 1 && len(w) <= 3 && w[0] == 's' && digits(w[1:]):
+			n, _ := strconv.Atoi(w[1:])
+			out = append(out, "season", strconv.Itoa(n))
+		default:
+			out = append(out, w)
+		}
+	}
+	return relations(out)
+}
+
+// spelled are the words of one meaning written another way: numbers in
+// words and roman numerals (but "i", "v" and "x", which are words too),
+// British spellings, short forms.
+var spelled = map[string]string{
+	"one": "1", "two": "2", "three": "3", "four": "4", "five": "5", "six": "6", "seven": "7", "eight": "8",
+	"nine": "9", "ten": "10", "eleven": "11", "twelve": "12", "twenty": "20",
+	"ii": "2", "iii": "3", "iv": "4", "vi": "6", "vii": "7", "viii": "8", "ix": "9",
+	"neighbour": "neighbor", "judgement": "judgment", "colour": "color", "favourite": "favorite",
+	"theatre": "theater", "centre": "center", "grey": "gray", "honour": "honor", "humour": "humor",
+	"programme": "program", "catalogue": "catalog", "travelling": "traveling", "cancelled": "canceled",
+	"pls": "please", "plz": "please", "vol": "volume", "ep": "episode", "eps": "episodes",
+	"kdramas": "korean dramas", "kdrama": "korean drama",
+}
+
+// abbreviations are written out in several words.
+var abbreviations = map[string][]string{
+	"ww2": {"world", "war", "2"}, "wwii": {"world", "war", "2"}, "ww1": {"world", "war", "1"}, "wwi": {"world", "war", "1"},
+	"lotr": {"lord", "of", "the", "rings"}, "mcu": {"marvel", "cinematic", "universe"},
+	"ps5": {"playstation", "5"}, "ps4": {"playstation", "4"}, "ps3": {"playstation", "3"},
+	"kdramas": {"korean", "dramas"}, "kdrama": {"korean", "drama"},
+}
+
+// guardCompounds are pairs of words that are one word, or another pair.
+var guardCompounds = map[[2]string][]string{
+	{"k", "pop"}: {"kpop"}, {"j", "pop"}: {"jpop"}, {"hip", "hop"}: {"hiphop"}, {"lo", "fi"}: {"lofi"},
+	{"co", "op"}: {"coop"}, {"spider", "man"}: {"spiderman"}, {"super", "hero"}: {"superhero"},
+	{"super", "heroes"}: {"superheroes"}, {"x", "men"}: {"xmen"}, {"wall", "e"}: {"walle"},
+	{"science", "fiction"}: {"scifi"}, {"romantic", "comedies"}: {"romcoms"}, {"romantic", "comedy"}: {"romcom"},
+	{"k", "dramas"}: {"korean", "dramas"}, {"k", "drama"}: {"korean", "drama"},
+	{"made", "by"}: {"by"}, {"from", "director"}: {"by"}, {"by", "director"}: {"by"},
+	// A genre and the movies of it: "comedy movies" are comedies.
+	{"comedy", "movies"}: {"comedies"}, {"drama", "movies"}: {"dramas"}, {"thriller", "movies"}: {"thrillers"},
+	{"western", "movies"}: {"westerns"}, {"documentary", "movies"}: {"documentaries"}, {"musical", "movies"}: {"musicals"},
+	{"romance", "movies"}: {"romances"}, {"mystery", "movies"}: {"mysteries"}, {"romcom", "movies"}: {"romcoms"},
+	{"biopic", "movies"}: {"biopics"}, {"cartoon", "movies"}: {"cartoons"}, {"superhero", "movies"}: {"superhero", "movies"},
+}
+
+// platforms are where things are watched or played, one word or two.
+var platforms = map[string]bool{
+	"netflix": true, "hulu": true, "hbo": true, "max": true, "peacock": true, "paramount": true, "youtube": true,
+	"crunchyroll": true, "spotify": true, "tubi": true, "showtime": true, "starz": true, "mubi": true, "twitch": true,
+	"disney plus": true, "prime video": true, "amazon prime": true, "apple tv": true, "apple tv plus": true,
+	"paramount plus": true, "hbo max": true, "amazon prime video": true, "steam": true, "nintendo switch": true,
+}
+
+// audiences are who a thing is for.
+var audiences = map[string]bool{
+	"kids": true, "children": true, "adults": true, "teens": true, "teenagers": true, "toddlers": true,
+	"families": true, "grownups": true, "preschoolers": true,
+}
+
+// countries are the countries of demonyms that name no language of their
+// own (a "spanish movie" may be from Spain or in Spanish).
+var countries = map[string]string{
+	"mexican": "mexico", "iranian": "iran", "brazilian": "brazil", "italian": "italy", "indian": "india",
+	"swedish": "sweden", "danish": "denmark", "norwegian": "norway", "finnish": "finland", "turkish": "turkey",
+	"thai": "thailand", "nigerian": "nigeria", "australian": "australia", "canadian": "canada", "irish": "ireland",
+	"scottish": "scotland", "polish": "poland", "argentinian": "argentina", "argentine": "argentina",
+	"egyptian": "egypt", "israeli": "israel", "british": "uk", "american": "usa", "belgian": "belgium",
+	"dutch": "netherlands", "icelandic": "iceland", "chilean": "chile", "colombian": "colombia", "filipino": "philippines",
+	"indonesian": "indonesia", "vietnamese": "vietnam", "taiwanese": "taiwan", "south korean": "korea",
+}
+
+// countryNames are the countries' names as a query writes them after
+// "from".
+var countryNames = func() map[string]string {
+	m := map[string]string{"the uk": "uk", "britain": "uk", "england": "uk", "the us": "usa", "the usa": "usa",
+		"america": "usa", "us": "usa", "south korea": "korea", "the netherlands": "netherlands", "holland": "netherlands",
+		"the philippines": "philippines"}
+	for _, c := range countries {
+		m[c] = c
+	}
+	return m
+}()
+
+// topicKinds are the kinds of thing whose subject a word before them
+// names: "whale documentaries" are documentaries about whales.
+var topicKinds = map[string]bool{
+	"documentaries": true, "documentary": true, "podcasts": true, "podcast": true, "biopics": true, "biopic": true,
+	"docuseries": true,
+}
+
+// topics are the subjects of two words that are no name.
+var topics = map[string]bool{
+	"true crime": true, "climate change": true, "world war": true, "civil war": true, "cold war": true,
+	"serial killers": true, "space exploration": true, "climate crisis": true, "mental health": true,
+	"organized crime": true, "street food": true, "fast food": true, "social media": true, "artificial intelligence": true,
+}
+
+// relations moves what the words before the first kind of thing asked
+// for say of it after it, where they can only say one thing: a platform
+// ("netflix documentaries": documentaries on netflix), an audience ("kids
+// christmas movies": christmas movies for kids), a country ("mexican
+// movies": movies from mexico), and for the kinds that have one, a topic
+// ("whale documentaries", "true crime podcasts": about whales, about true
+// crime), when it is one word or a topic of two (two words are mostly a
+// name, and "Morgan Freeman documentaries" may be with him, by him or
+// about him: they stay as they are). A country after
+// "from" is written as its demonym's.
+func relations(ws []string) []string {
+	kind := kinds(ws)
+	j := 0
+	for j < len(ws) && !kind[j] {
+		if !nameWord(ws[j]) || timeWord(ws[j]) || connectors[ws[j]] {
+			return countriesAfterFrom(ws)
+		}
+		j++
+	}
+	k := j
+	for k < len(ws) && kind[k] {
+		k++
+	}
+	if j == len(ws) {
+		return countriesAfterFrom(ws)
+	}
+	pre := ws[:j]
+	if topicKinds[ws[k-1]] && k-j > 1 { // "crime documentaries" are about crime
+		pre, j = ws[:k-1], k-1
+	}
+	if len(pre) == 0 {
+		return countriesAfterFrom(ws)
+	}
+	var keep, after []string
+	for i := 0; i < len(pre); i++ {
+		if i+1 < len(pre) && platforms[pre[i]+" "+pre[i+1]] {
+			after = append(after, "on", pre[i]+pre[i+1])
+			i++
+			continue
+		}
+		switch w := pre[i]; {
+		case platforms[w]:
+			after = append(after, "on", w)
+		case audiences[w]:
+			after = append(after, "for", w)
+		case countries[w] != "":
+			after = append(after, "from", countries[w])
+		default:
+			keep = append(keep, w)
+		}
+	}
+	if topicKinds[ws[k-1]] && (len(keep) == 1 || len(keep) == 2 && topics[keep[0]+" "+keep[1]]) {
+		after = append(append(after, "about"), keep...)
+		keep = nil
+	}
+	out := make([]string, 0, len(ws)+len(after))
+	out = append(out, keep...)
+	out = append(out, ws[j:k]...)
+	out = append(out, after...)
+	out = append(out, ws[k:]...)
+	return countriesAfterFrom(out)
+}
+
+// countriesAfterFrom writes the countries after "from", and the platforms
+// after "on", as relations writes them; and a subject of one word after
+// "about" in the singular ("about whales" is "about whale", as "whale
+// documentaries" say).
+func countriesAfterFrom(ws []string) []string {
+	out := ws[:0:0]
+	for i := 0; i < len(ws); i++ {
+		out = append(out, ws[i])
+		if ws[i] == "about" && i+1 < len(ws) && (i+2 == len(ws) || !nameWord(ws[i+2])) {
+			if w := ws[i+1]; len(w) > 3 && strings.HasSuffix(w, "s") && !strings.HasSuffix(w, "ss") && nameWord(w) {
+				out = append(out, w[:len(w)-1])
+				i++
+				continue
+			}
+		}
+		if ws[i] != "from" && ws[i] != "on" || i+1 == len(ws) {
+			continue
+		}
+		for n := min(3, len(ws)-i-1); n >= 1; n-- {
+			phrase := strings.Join(ws[i+1:i+1+n], " ")
+			if c, ok := countryNames[phrase]; ok && ws[i] == "from" {
+				out = append(out, c)
+				i += n
+				break
+			}
+			if platforms[phrase] && ws[i] == "on" {
+				out = append(out, strings.ReplaceAll(phrase, " ", ""))
+				i += n
+				break
+			}
+		}
+	}
+	return out
+}
