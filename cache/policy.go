@@ -119,7 +119,8 @@ type NearMatch struct {
 	// Mode is NearMatchOff (the default: FetchSimilar is Fetch),
 	// NearMatchShadow (neighbours are found and compared with the loaded
 	// value, which is served: the near match's precision on your own
-	// traffic, in Stats) or NearMatchServe.
+	// traffic, in Stats) or NearMatchServe. NearMatchDefault, the zero
+	// value, takes Policy's.
 	Mode NearMatchMode
 	// Model names the embedding model whose vectors FetchSimilar is given;
 	// required when Mode is on. Entries are partitioned by it, by kind, by
@@ -144,20 +145,25 @@ type NearMatchMode uint8
 
 // The modes of the near match.
 const (
-	NearMatchOff    NearMatchMode = iota // FetchSimilar is Fetch
-	NearMatchShadow                      // neighbours are found and compared, never served
-	NearMatchServe                       // a neighbour's value is served when every guard passes
+	NearMatchDefault NearMatchMode = iota // Policy's mode, or NearMatchOff: the zero value
+	NearMatchOff                          // FetchSimilar is Fetch (for one kind in Policies, when Policy turns it on for all)
+	NearMatchShadow                       // neighbours are found and compared, never served
+	NearMatchServe                        // a neighbour's value is served when every guard passes
 )
 
-var nearMatchModeNames = [...]string{NearMatchOff: "off", NearMatchShadow: "shadow", NearMatchServe: "serve"}
+var nearMatchModeNames = [...]string{NearMatchDefault: "default", NearMatchOff: "off", NearMatchShadow: "shadow", NearMatchServe: "serve"}
 
-// String returns "off", "shadow" or "serve" ("unknown" for another value).
+// String returns "default", "off", "shadow" or "serve" ("unknown" for
+// another value).
 func (m NearMatchMode) String() string {
 	if int(m) < len(nearMatchModeNames) {
 		return nearMatchModeNames[m]
 	}
 	return "unknown"
 }
+
+// on reports whether m turns the near match on.
+func (m NearMatchMode) on() bool { return m == NearMatchShadow || m == NearMatchServe }
 
 // Defaults and bounds of NearMatch.
 const (
@@ -188,17 +194,24 @@ func (r *resolved) policyOf(name string) policy.Kind {
 	setDefault(&p.EarlyRefresh, defaultEarlyRefresh)
 	setDefault(&p.ColdTTL, r.Policy.ColdTTL)
 	setDefault(&p.MaxTTL, r.Policy.MaxTTL)
-	near := policy.Near{Mode: uint8(p.NearMatch.Mode), Model: p.NearMatch.Model, Min: p.NearMatch.MinSimilarity, Max: p.NearMatch.MaxEntries}
+	mode := p.NearMatch.Mode
+	near := policy.Near{Model: p.NearMatch.Model, Min: p.NearMatch.MinSimilarity, Max: p.NearMatch.MaxEntries}
 	if name != KindEmbedding && name != KindCustom {
 		whole := r.Policy.NearMatch
-		if near.Mode == 0 {
-			near.Mode = uint8(whole.Mode)
+		if mode == NearMatchDefault {
+			mode = whole.Mode
 		}
 		if near.Model == "" {
 			near.Model = whole.Model
 		}
 		setDefault(&near.Min, whole.MinSimilarity)
 		setDefault(&near.Max, whole.MaxEntries)
+	}
+	switch mode {
+	case NearMatchShadow:
+		near.Mode = modeShadow
+	case NearMatchServe:
+		near.Mode = modeServe
 	}
 	setDefault(&near.Min, defaultMinSimilarity)
 	setDefault(&near.Max, defaultNearEntries)

@@ -155,7 +155,7 @@ func (c Config) resolve() (resolved, error) {
 	if err := r.Policy.check("Policy"); err != nil {
 		return r, err
 	}
-	if r.Policy.NearMatch.Mode != NearMatchOff && r.Policy.NearMatch.Model == "" {
+	if r.Policy.NearMatch.Mode.on() && r.Policy.NearMatch.Model == "" {
 		return r, invalidConfig("Policy.NearMatch.Mode is %v without a Model; name the embedding model whose vectors FetchSimilar is given, so that vectors of two models are never compared", r.Policy.NearMatch.Mode)
 	}
 	for name, p := range r.Policies {
@@ -165,7 +165,7 @@ func (c Config) resolve() (resolved, error) {
 		if err := p.check(fmt.Sprintf("Policies[%q]", name)); err != nil {
 			return r, err
 		}
-		if p.NearMatch.Mode != NearMatchOff {
+		if p.NearMatch.Mode.on() {
 			switch name {
 			case KindEmbedding:
 				return r, invalidConfig("Policies[%q].NearMatch is on; an embedding is the vector of its exact text: FetchSimilar is for searches, intents and your own kinds of texts", name)
@@ -174,7 +174,7 @@ func (c Config) resolve() (resolved, error) {
 			}
 		}
 		if near := r.policyOf(name).Near; near.Mode != 0 && near.Model == "" {
-			return r, invalidConfig("Policies[%q].NearMatch.Mode is %v without a Model; name the embedding model whose vectors FetchSimilar is given, so that vectors of two models are never compared", name, NearMatchMode(near.Mode))
+			return r, invalidConfig("Policies[%q].NearMatch.Mode is %v without a Model; name the embedding model whose vectors FetchSimilar is given, so that vectors of two models are never compared", name, map[uint8]string{modeShadow: "shadow", modeServe: "serve"}[near.Mode])
 		}
 		if !p.CanonicalKeys {
 			continue

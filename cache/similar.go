@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
+	"fmt"
 	"math"
 	"reflect"
 	"strconv"
@@ -16,7 +17,7 @@ import (
 	"github.com/redis/rueidis"
 
 	"github.com/media-gateway/discovery/cache/internal/canon"
-	"github.com/media-gateway/discovery/cache/internal/policy"
+	"github.com/media-gateway/discovery/cache/internal/near"
 	"github.com/media-gateway/discovery/cache/internal/similar"
 )
 
@@ -46,7 +47,7 @@ type MatchKind uint8
 
 // The ways FetchSimilar finds a value.
 const (
-	MatchLoaded    MatchKind = iota + 1 // no value was cached for the text, nor served from a neighbour: the loader's (this call's, or one shared with other callers), or a stale one while Redis failed
+	MatchLoaded    MatchKind = iota + 1 // nothing usable was cached for the text, nor served from a neighbour: the loader's (this call's, or one shared with other callers), a value another process stored meanwhile, or a stale one while Redis failed
 	MatchExact                          // the value cached under the text's own key
 	MatchCanonical                      // the value cached under the text's canonical key (Policy.CanonicalKeys): of this text, or of another spelling of it
 	MatchNeighbour                      // a neighbour's value (NearMatchServe): Match.Text and Match.Score say which
@@ -67,14 +68,10 @@ func (m MatchKind) String() string {
 type Match struct {
 	Kind MatchKind
 	// Text and Score are the neighbour's text and its vector's cosine
-	// similarity to the caller's: of the neighbour served (MatchNeighbour),
-	// or, in shadow mode, of the neighbour compared with the loaded value
-	// (then Shadow is true and Agrees says whether its value was equal).
-	// Empty and zero when no neighbour passed.
-	Text   string
-	Score  float64
-	Shadow bool
-	Agrees bool
+	// similarity to the caller's, when a neighbour's value was served
+	// (MatchNeighbour); empty and zero otherwise.
+	Text  string
+	Score float64
 }
 
 // FetchSimilar is [Kind.Fetch] for a text whose vector the caller has (the
@@ -84,21 +81,26 @@ type Match struct {
 // NearMatch.MinSimilarity and which every guard of [NearMatchGuard]
 // admits, and with NearMatchServe returns its value instead of loading.
 // Otherwise it loads and stores as Fetch does, and adds the text and its
-// vector to the kind's entries for the next callers, in every process.
-// Match says how the value was found.
+// vector to the kind's entries for the next callers, in every process (a
+// text cached again, or hit when its entry is half through its life, is
+// added again). Match says how the value was found.
 //
-// With NearMatchShadow, neighbours are found, but the loaded value is
-// returned: a neighbour's value is compared with it (reflect.DeepEqual),
-// and the figures ([KindStats].NearMatch) count how often they agree, the
-// precision the near match would have had on this traffic. With
-// NearMatchOff (the default), FetchSimilar is Fetch, and vec is not read.
+// With NearMatchShadow, the loaded value is returned, and compared in the
+// background with the value of the neighbour that would have been served
+// (reflect.DeepEqual): the figures ([KindStats].NearMatch) count how often
+// they agree, the precision the near match would have had on this
+// traffic. With NearMatchOff (the default), FetchSimilar is Fetch, and vec
+// is not read.
 //
 // What happens when things fail is as for Fetch: a Redis that fails or a
-// vector that cannot be used (empty, NaN or infinite components, all
-// zeros: counted as an error of class ErrInvalidArgument, and logged) costs
-// the near match, never the answer. Entries are partitioned, never
+// vector that cannot be used (empty, over 4,096 dimensions, NaN or
+// infinite components, all zeros: counted in InvalidVectors, and logged)
+// costs the near match, never the answer. The search for a neighbour takes
+// at most a quarter of the time the caller's deadline leaves after the
+// read, so that the loader keeps the rest. Entries are partitioned, never
 // compared across namespaces, kinds, an Intents view's parser versions,
-// models or dimensions; a text of more than 2 KiB is not indexed.
+// models or dimensions (at most 8 partitions a kind: a vector of a ninth
+// dimension is not searched); a text of more than 2 KiB is not indexed.
 //
 // The value may be shared with other callers: treat slices, maps and
 // pointers in it as read-only.
@@ -108,82 +110,112 @@ func FetchSimilar[V any](ctx context.Context, kd *Kind[string, V], text string, 
 		found = MatchCanonical
 	}
 	key, keyErr := kd.key(text)
+	alt := kd.altKey(text)
 	near := kd.k.policy.Near
+	note := &fetchNote[V]{}
 	if near.Mode == 0 || keyErr != nil {
-		note := &fetchNote[V]{}
-		v, err := kd.fetchNoted(ctx, key, kd.altKey(text), keyErr, kd.k.ttl, load, note)
-		if note.hit {
-			return v, Match{Kind: found}, err
-		}
-		return v, Match{Kind: MatchLoaded}, err
+		v, err := kd.fetchNoted(ctx, key, alt, keyErr, kd.k.ttl, load, note)
+		return v, note.match(found), err
 	}
-	q, err := similar.Unit(vec)
-	if err != nil {
-		kd.k.match.invalid.Add(1)
-		kd.c.absorb(ctx, kd.k, &Error{Op: OpFetch, Kind: kd.k.name, Key: key, Class: ErrInvalidArgument, Cause: err})
-		v, err := kd.Fetch(ctx, text, load)
-		return v, Match{Kind: MatchLoaded}, err
-	}
-	p := kd.partition(near, len(q))
-	sig := canon.Sign(text)
+	f := &kd.k.match
+	p := kd.partitionOf(vec)
 	var (
-		m      Match
-		peer   V           // the neighbour's value, in shadow mode
-		ran    atomic.Bool // this call's loader ran (perhaps beside a flight: see loadBeside)
-		served bool
+		q    []float32 // vec, of unit length, once checked
+		qErr error
 	)
-	note := &fetchNote[V]{onMiss: func(ctx context.Context) (V, bool) {
-		v, c, ok := kd.neighbour(ctx, p, key, text, sig, q)
-		if !ok {
-			return v, false
+	unit := func() ([]float32, error) {
+		if q == nil && qErr == nil {
+			if q, qErr = similar.Unit(vec); qErr == nil && p == nil {
+				qErr = errNoPartition(len(vec))
+			}
+			if qErr != nil {
+				f.invalid.Add(1)
+				kd.c.absorb(ctx, kd.k, &Error{Op: OpFetch, Kind: kd.k.name, Key: key, Class: ErrInvalidArgument, Cause: qErr})
+			}
 		}
-		m.Text, m.Score = c.Text, c.Score
-		if near.Mode == uint8(NearMatchServe) {
-			served = true
-			return v, true
+		return q, qErr
+	}
+	var m Match
+	serve := near.Mode == modeServe
+	if serve {
+		note.onMiss = func(ctx context.Context) (V, bool) {
+			var zero V
+			q, err := unit()
+			if err != nil {
+				return zero, false
+			}
+			v, c, ok := kd.neighbour(ctx, p, key, text, q)
+			if ok {
+				m = Match{Kind: MatchNeighbour, Text: c.Text, Score: c.Score}
+				f.served.Add(1)
+			}
+			return v, ok
 		}
-		peer, m.Shadow = v, true
-		return v, false
-	}}
+	}
+	var ran atomic.Bool // this call's loader ran (perhaps beside a flight: see loadBeside)
 	own := func(ctx context.Context) (V, error) {
 		ran.Store(true)
 		return load(ctx)
 	}
-	v, err := kd.fetchNoted(ctx, key, kd.altKey(text), nil, kd.k.ttl, own, note)
-	f := &kd.k.match
+	v, err := kd.fetchNoted(ctx, key, alt, nil, kd.k.ttl, own, note)
 	switch {
+	case err != nil:
+		return v, note.match(found), err
 	case note.hit:
-		return v, Match{Kind: found}, err
-	case served:
-		f.served.Add(1)
-		m.Kind = MatchNeighbour
-		return v, m, err
+		switch {
+		case p == nil:
+			unit() // counts the vector that cannot be searched
+		case kd.stale(p, key): // a hit whose entry is gone or half through its life: added again
+			if q, err := unit(); err == nil {
+				kd.index(ctx, p, key, text, q)
+			}
+		}
+		return v, Match{Kind: found}, nil
+	case m.Kind == MatchNeighbour:
+		return v, m, nil
 	}
-	m.Kind = MatchLoaded
-	if err != nil {
-		return v, Match{Kind: MatchLoaded}, err
-	}
-	if m.Shadow {
-		m.Agrees = reflect.DeepEqual(peer, v)
-		if m.Agrees {
-			f.agreed.Add(1)
-		} else {
-			f.disagreed.Add(1)
-			f.note(&f.disagreements, NearMatchPair{Cached: m.Text, Asked: text, Score: m.Score, Reason: "values differ", At: time.Now()})
+	if q, err := unit(); err == nil {
+		if ran.Load() {
+			kd.index(ctx, p, key, text, q)
+		}
+		if !serve {
+			kd.shadow(ctx, p, key, text, q, v)
 		}
 	}
-	if ran.Load() {
-		kd.index(ctx, p, key, text, sig, q)
-	}
-	return v, m, nil
+	return v, Match{Kind: MatchLoaded}, nil
 }
 
-// maxIndexedText bounds the texts the near match indexes, in bytes.
-const maxIndexedText = 2048
+// match is how a Fetch with note found its value: found on a hit.
+func (n *fetchNote[V]) match(found MatchKind) Match {
+	if n.hit {
+		return Match{Kind: found}
+	}
+	return Match{Kind: MatchLoaded}
+}
+
+// The modes of policy.Near.Mode.
+const (
+	modeShadow = 1
+	modeServe  = 2
+)
+
+// Bounds of the near match.
+const (
+	maxIndexedText = 2048 // bytes of a text the near match indexes
+	maxDims        = 4096 // dimensions of a vector it searches
+	maxPartitions  = 8    // partitions of a kind (views × dimensions)
+)
+
+func errNoPartition(dims int) error {
+	if dims > maxDims {
+		return fmt.Errorf("the vector has %d dimensions; the near match searches vectors of up to %d", dims, maxDims)
+	}
+	return fmt.Errorf("the kind has %d partitions already (views × dimensions); a vector of %d dimensions opens no other", maxPartitions, dims)
+}
 
 // untrackedSync is how often, at most, a process reads a partition's new
-// entries when the near cache is off (without it, no invalidation says
-// when they change).
+// entries when it cannot have the server report their changes (the near
+// cache is off, or the server refused to track the stream).
 const untrackedSync = 100 * time.Millisecond
 
 // candidatesTried bounds the neighbours a search checks, the closest
@@ -196,11 +228,12 @@ type partition struct {
 	idx    *similar.Index
 	life   time.Duration // how long an entry lives: the kind's TTL (an adaptive kind's longest)
 
-	fresh   atomic.Bool   // the index has read the stream since the server last reported it changed
-	flushes atomic.Uint64 // the near cache's flushes when the stream was last read
-	syncMu  sync.Mutex    // one read of the stream at a time
-	last    string        // the ID of the last entry read (guarded by syncMu)
-	synced  time.Time     // when the stream was last read (guarded by syncMu)
+	fresh     atomic.Bool   // the index has read the stream since the server last reported it changed
+	flushes   atomic.Uint64 // the near cache's flushes when the stream was last read
+	untracked atomic.Bool   // the server refused to track the stream: read it on a timer
+	syncMu    sync.Mutex    // one read of the stream at a time
+	last      string        // the ID of the last entry read (guarded by syncMu)
+	synced    time.Time     // when the stream was last read (guarded by syncMu)
 }
 
 // partitions are the near match's partitions in this process, by stream
@@ -210,28 +243,56 @@ type partitions struct {
 	any      atomic.Bool
 }
 
-// partition returns the partition of kd's texts with vectors of dims
-// dimensions, made on first use.
-func (kd *Kind[K, V]) partition(near policy.Near, dims int) *partition {
+// partKey names a partition of a kind: a view and a dimension.
+type partKey struct {
+	view string
+	dims int
+}
+
+// partitionOf returns the partition of kd's texts with vectors of vec's
+// dimension, made on first use; nil when vec cannot be searched (see
+// similar.Unit), is over maxDims, or would open a partition past
+// maxPartitions.
+func (kd *Kind[K, V]) partitionOf(vec []float32) *partition {
+	f := &kd.k.match
+	dims := len(vec)
+	pk := partKey{kd.view, dims}
+	if p, ok := f.byKey.Load(pk); ok {
+		return p.(*partition)
+	}
+	if dims > maxDims {
+		return nil
+	}
+	if _, err := similar.Unit(vec); err != nil { // no partition for a vector that cannot be searched
+		return nil
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if p, ok := f.byKey.Load(pk); ok {
+		return p.(*partition)
+	}
+	if len(f.parts) >= maxPartitions {
+		return nil
+	}
+	near := kd.k.policy.Near
 	h := sha256.New()
 	for _, part := range []string{kd.view, near.Model, strconv.Itoa(dims)} {
 		h.Write([]byte(part))
 		h.Write([]byte{0})
 	}
-	stream := kd.c.cfg.Namespace + ":" + kd.k.name + ":near:" + hex.EncodeToString(h.Sum(nil)[:8])
-	if p, ok := kd.c.similar.byStream.Load(stream); ok {
-		return p.(*partition)
-	}
 	life := kd.k.ttl
 	if kd.k.policy.Most > 0 {
 		life = kd.k.policy.Most
 	}
-	p, loaded := kd.c.similar.byStream.LoadOrStore(stream, &partition{stream: stream, idx: similar.New(dims, near.Max), life: life})
-	if !loaded {
-		kd.k.match.addPartition(p.(*partition))
-		kd.c.similar.any.Store(true)
+	p := &partition{
+		stream: kd.c.cfg.Namespace + ":" + kd.k.name + ":near:" + hex.EncodeToString(h.Sum(nil)[:8]),
+		idx:    similar.New(dims, near.Max), life: life,
 	}
-	return p.(*partition)
+	f.parts = append(f.parts, p)
+	f.byKey.Store(pk, p)
+	kd.c.similar.byStream.Store(p.stream, p)
+	kd.c.similar.any.Store(true)
+	return p
 }
 
 // similarChanged is told of each key the server reports changed: a
@@ -245,23 +306,46 @@ func (c *RedisCache) similarChanged(key string) {
 	}
 }
 
-// neighbour looks for a neighbour of text (its key, its signature sig, its
-// unit vector q) in p, and reads its value: the closest entries whose
-// similarity reaches the kind's floor, in order, until one passes every
-// guard and still has a value.
-func (kd *Kind[K, V]) neighbour(ctx context.Context, p *partition, key, text string, sig canon.Signature, q []float32) (V, similar.Candidate, bool) {
+// nearBudget returns the context of a search for a neighbour: at most a
+// quarter of the time ctx's deadline leaves, so that a slow Redis leaves
+// the loader the rest; ok is false when that is under a millisecond.
+func nearBudget(ctx context.Context) (context.Context, context.CancelFunc, bool) {
+	d, has := ctx.Deadline()
+	if !has {
+		return ctx, noCancel, true
+	}
+	quarter := time.Until(d) / 4
+	if quarter < time.Millisecond {
+		return ctx, noCancel, false
+	}
+	c, cancel := context.WithTimeout(ctx, quarter)
+	return c, cancel, true
+}
+
+// neighbour looks for a neighbour of text (under key, with unit vector q)
+// in p, and reads its value: the closest entries whose similarity reaches
+// the kind's floor, in order, until one passes every guard and still has a
+// value. The entry of key itself is skipped.
+func (kd *Kind[K, V]) neighbour(ctx context.Context, p *partition, key, text string, q []float32) (V, similar.Candidate, bool) {
 	var zero V
+	ctx, cancel, ok := nearBudget(ctx)
+	defer cancel()
+	if !ok {
+		return zero, similar.Candidate{}, false
+	}
 	f := &kd.k.match
 	f.searches.Add(1)
 	kd.sync(ctx, p)
 	now := time.Now()
-	cands := p.idx.Search(q, kd.k.policy.Near.Min, candidatesTried, now.UnixNano())
-	refused := false
+	cands := p.idx.Search(q, kd.k.policy.Near.Min, candidatesTried+1, now.UnixNano())
+	var sig canon.Signature
+	signed, refused := false, false
 	for _, c := range cands {
-		if c.Key == key { // its own entry: its value is gone, since the read missed
-			p.idx.Remove(c.Key)
-			f.gone.Add(1)
+		if c.Key == key { // its own entry (its value is not there, or it would not be searched)
 			continue
+		}
+		if !signed {
+			sig, signed = canon.Sign(text), true
 		}
 		if !c.Sig.Admits(sig) {
 			guard, reason := canon.Refusal(c.Text, text)
@@ -274,10 +358,8 @@ func (kd *Kind[K, V]) neighbour(ctx context.Context, p *partition, key, text str
 		switch {
 		case ok:
 			return v, c, true
-		case err == nil:
+		case err == nil || unusable(err): // gone, or not to be read as this kind's: it leaves the index
 			p.idx.Remove(c.Key)
-			f.gone.Add(1)
-		case unusable(err):
 			f.gone.Add(1)
 		default: // Redis fails: no neighbour will be read
 			kd.c.absorb(ctx, kd.k, err)
@@ -286,7 +368,7 @@ func (kd *Kind[K, V]) neighbour(ctx context.Context, p *partition, key, text str
 	}
 	if refused {
 		f.refusedSearches.Add(1)
-	} else if len(cands) == 0 {
+	} else if len(cands) == 0 || len(cands) == 1 && cands[0].Key == key {
 		f.none.Add(1)
 	}
 	return zero, similar.Candidate{}, false
@@ -299,32 +381,73 @@ func (kd *Kind[K, V]) peek(ctx context.Context, key string) (V, bool, error) {
 	if v, _, ok := kd.nearValue(t, key); ok {
 		return v, true, nil
 	}
-	rctx, cancel := kd.c.readBudget(ctx)
-	defer cancel()
-	v, _, ok, err := kd.lookup(rctx, key, t, kd.k.ttl)
+	v, _, ok, err := kd.lookup(ctx, key, t, kd.k.ttl)
 	return v, ok, err
+}
+
+// shadow finds, in the background, the neighbour text (under key, with
+// unit vector q) would have been served, and counts whether its value
+// equals fresh, the value loaded for text.
+func (kd *Kind[K, V]) shadow(ctx context.Context, p *partition, key, text string, q []float32, fresh V) {
+	c := kd.c
+	c.background(func(bg context.Context) {
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*c.cfg.OperationTimeout)
+		defer cancel()
+		stop := context.AfterFunc(bg, cancel) // Close cancels the background work
+		defer stop()
+		v, cand, ok := kd.neighbour(ctx, p, key, text, q)
+		if !ok {
+			return
+		}
+		f := &kd.k.match
+		if reflect.DeepEqual(v, fresh) {
+			f.agreed.Add(1)
+			return
+		}
+		f.disagreed.Add(1)
+		f.note(&f.disagreements, NearMatchPair{Cached: cand.Text, Asked: text, Score: cand.Score, Reason: "values differ", At: time.Now()})
+	})
 }
 
 // syncPage is how many entries one read of a stream asks for.
 const syncPage = 512
 
 // sync reads the entries of p's stream added since it was last read, when
-// the server reported it changed (or, untracked, every untrackedSync). A
-// caller that finds another reading it searches what the index holds.
+// the server reported it changed (or, untracked, every untrackedSync): one
+// page, on the caller's time; a partition's first read, and the pages
+// after the first, in the background (a search meanwhile searches what the
+// index holds). A caller that finds another reading it does not wait.
 func (kd *Kind[K, V]) sync(ctx context.Context, p *partition) {
 	c := kd.c
 	t := c.near.Load()
-	tracked := t != nil
+	tracked := t != nil && !p.untracked.Load()
 	if tracked && p.fresh.Load() && p.flushes.Load() == t.Flushes() {
 		return
 	}
 	if !p.syncMu.TryLock() {
 		return
 	}
-	defer p.syncMu.Unlock()
 	if !tracked && time.Since(p.synced) < untrackedSync {
+		p.syncMu.Unlock()
 		return
 	}
+	if p.synced.IsZero() || kd.readPages(ctx, p, t, 1) { // the first read, or the pages after one: in the background
+		if !c.background(func(bg context.Context) {
+			defer p.syncMu.Unlock()
+			kd.readPages(bg, p, t, -1)
+		}) {
+			p.syncMu.Unlock()
+		}
+		return
+	}
+	p.syncMu.Unlock()
+}
+
+// readPages reads up to pages pages of p's stream (all when negative),
+// p.syncMu held, and reports whether more entries may follow.
+func (kd *Kind[K, V]) readPages(ctx context.Context, p *partition, t *near.Cache, pages int) bool {
+	c := kd.c
+	tracked := t != nil && !p.untracked.Load()
 	// Marked before the read: a change reported from now on marks it
 	// again, and the next search reads what it added.
 	p.fresh.Store(true)
@@ -332,40 +455,46 @@ func (kd *Kind[K, V]) sync(ctx context.Context, p *partition) {
 		p.flushes.Store(t.Flushes())
 	}
 	p.synced = time.Now()
-	rctx, cancel := c.readBudget(ctx)
-	defer cancel()
-	for page := 0; ; page++ {
-		entries, err := c.readStream(rctx, p.stream, p.last, tracked && page == 0)
+	p.idx.Expire(time.Now().UnixNano())
+	for page := 0; pages < 0 || page < pages; page++ {
+		rctx, cancel := context.WithTimeout(ctx, c.cfg.OperationTimeout)
+		entries, acked, err := c.readStream(rctx, p.stream, p.last, tracked && page == 0)
+		cancel()
 		if err != nil {
 			p.fresh.Store(false)
 			kd.k.match.errors.Add(1)
 			c.absorb(ctx, kd.k, failIf(err, OpGet, kd.k, p.stream))
-			return
+			return false
+		}
+		if tracked && page == 0 && !acked { // the server will not report its changes: read it on a timer
+			p.untracked.Store(true)
 		}
 		for _, e := range entries {
 			p.last = e.ID
 			kd.admit(p, e)
 		}
 		if len(entries) < syncPage {
-			break
+			return false
 		}
 	}
-	p.idx.Expire(time.Now().UnixNano())
+	p.fresh.Store(false) // the rest is read next
+	return true
 }
 
 // admit adds a stream entry to p's index, if it is sound: a text, a vector
-// of the partition's dimension, a time in its ID. Its key is the text's,
-// as this process derives it.
+// of the partition's dimension, a time in its ID no later than an entry's
+// life from now. Its key is the text's, as this process derives it.
 func (kd *Kind[K, V]) admit(p *partition, e rueidis.XRangeEntry) {
 	text, raw := e.FieldValues["t"], e.FieldValues["v"]
 	ms, _, ok := strings.Cut(e.ID, "-")
 	at, err := strconv.ParseInt(ms, 10, 64)
-	if !ok || err != nil || text == "" || len(text) > maxIndexedText || len(raw) != 4*p.idx.Dims() {
+	now := time.Now()
+	if !ok || err != nil || text == "" || len(text) > maxIndexedText || len(raw) != 4*p.idx.Dims() || at > now.Add(p.life).UnixMilli() {
 		kd.k.match.corrupt.Add(1)
 		return
 	}
-	exp := time.UnixMilli(at).Add(p.life).UnixNano()
-	if exp <= time.Now().UnixNano() {
+	exp := time.UnixMilli(min(at, now.UnixMilli())).Add(p.life).UnixNano()
+	if exp <= now.UnixNano() {
 		return
 	}
 	vec := make([]float32, p.idx.Dims())
@@ -388,13 +517,22 @@ func (kd *Kind[K, V]) admit(p *partition, e rueidis.XRangeEntry) {
 	p.idx.Add(key, text, canon.Sign(text), q, exp)
 }
 
-// index adds text (under key, with its signature and unit vector q) to p's
-// index here, and to its stream, in the background, for every process.
-func (kd *Kind[K, V]) index(ctx context.Context, p *partition, key, text string, sig canon.Signature, q []float32) {
-	if len(text) > maxIndexedText {
+// stale reports whether the entry of key in p is missing or half through
+// its life: a hit then adds it again.
+func (kd *Kind[K, V]) stale(p *partition, key string) bool {
+	exp, ok := p.idx.Expiry(key)
+	return !ok || time.Until(time.Unix(0, exp)) < p.life/2
+}
+
+// index adds text (under key, with unit vector q) to p's index here, and
+// to its stream, in the background, for every process; not when Redis is
+// failing (the value was not stored either) or the cache is closed.
+func (kd *Kind[K, V]) index(ctx context.Context, p *partition, key, text string, q []float32) {
+	c := kd.c
+	if text == "" || len(text) > maxIndexedText || c.closed.Load() || !c.redis.brk.Allow() {
 		return
 	}
-	if !p.idx.Add(key, text, sig, q, time.Now().Add(p.life).UnixNano()) {
+	if !p.idx.Add(key, text, canon.Sign(text), q, time.Now().Add(p.life).UnixNano()) {
 		return // indexed already, here: by this process, or read from the stream
 	}
 	kd.k.match.indexed.Add(1)
@@ -402,17 +540,11 @@ func (kd *Kind[K, V]) index(ctx context.Context, p *partition, key, text string,
 	for i, f := range q {
 		binary.LittleEndian.PutUint32(raw[4*i:], math.Float32bits(f))
 	}
-	c := kd.c
 	c.background(func(bg context.Context) {
 		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.cfg.OperationTimeout)
 		defer cancel()
-		go func() { // Close cancels the background work
-			select {
-			case <-bg.Done():
-				cancel()
-			case <-ctx.Done():
-			}
-		}()
+		stop := context.AfterFunc(bg, cancel) // Close cancels the background work
+		defer stop()
 		if err := c.addEntry(ctx, p, text, raw, kd.k.policy.Near.Max); err != nil {
 			kd.k.match.errors.Add(1)
 			c.absorb(ctx, kd.k, failIf(err, OpSet, kd.k, p.stream))
@@ -420,66 +552,72 @@ func (kd *Kind[K, V]) index(ctx context.Context, p *partition, key, text string,
 	})
 }
 
+// addEntryScript appends an entry to a stream (ARGV[2], the text; ARGV[3],
+// its unit vector), trims it to about ARGV[1] entries and to those
+// written in the last ARGV[4] milliseconds, by the server's clock, and
+// keeps it for that long. A stream whose IDs run ahead of the server's
+// clock by more than that (an entry added by hand with an ID far in the
+// future, after which every ID would follow it) is replaced.
+const addEntryScript = `local t = redis.call("TIME")
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local life = tonumber(ARGV[4])
+local id = redis.call("XADD", KEYS[1], "MAXLEN", "~", ARGV[1], "*", "t", ARGV[2], "v", ARGV[3])
+local ms = tonumber(string.match(id, "^(%d+)"))
+if ms > now + life then
+  redis.call("DEL", KEYS[1])
+  id = redis.call("XADD", KEYS[1], "MAXLEN", "~", ARGV[1], "*", "t", ARGV[2], "v", ARGV[3])
+  ms = now
+end
+redis.call("XTRIM", KEYS[1], "MINID", "~", string.format("%.0f", ms - life))
+redis.call("PEXPIRE", KEYS[1], life)
+return id`
+
 // addEntry appends an entry to p's stream (text and raw, its unit vector
-// as little-endian float32), trims the stream to max entries (about) and
+// as little-endian float32), trims the stream to about entries entries and
 // to those still alive, and keeps the stream for an entry's life.
-func (c *RedisCache) addEntry(ctx context.Context, p *partition, text string, raw []byte, max int) error {
+func (c *RedisCache) addEntry(ctx context.Context, p *partition, text string, raw []byte, entries int) error {
 	client, err := c.door(ctx)
 	if err != nil {
 		return err
 	}
-	b := client.B()
-	oldest := strconv.FormatInt(time.Now().Add(-p.life).UnixMilli(), 10)
-	res, err := c.exchangeMulti(ctx, client, rueidis.Commands{
-		b.Xadd().Key(p.stream).Maxlen().Almost().Threshold(strconv.Itoa(max)).Id("*").
-			FieldValue().FieldValue("t", text).FieldValue("v", rueidis.BinaryString(raw)).Build(),
-		b.Xtrim().Key(p.stream).Minid().Almost().Threshold(oldest).Build(),
-		b.Pexpire().Key(p.stream).Milliseconds(max64(p.life.Milliseconds(), 1)).Build(),
-	})
-	if err != nil {
-		return err
-	}
-	for _, r := range res {
-		if err := r.Error(); err != nil {
-			return c.classify(err)
-		}
-	}
-	return nil
+	cmd := client.B().Eval().Script(addEntryScript).Numkeys(1).Key(p.stream).
+		Arg(strconv.Itoa(entries), text, rueidis.BinaryString(raw), strconv.FormatInt(max(p.life.Milliseconds(), 1), 10)).Build()
+	_, err = c.send(ctx, client, cmd)
+	return err
 }
-
-func max64(a, b int64) int64 { return max(a, b) }
 
 // readStream reads the entries of stream after the ID after ("" for all),
 // at most syncPage of them; with tracked, the server reports the stream's
-// next change.
-func (c *RedisCache) readStream(ctx context.Context, stream, after string, tracked bool) ([]rueidis.XRangeEntry, error) {
+// next change if it acked the request.
+func (c *RedisCache) readStream(ctx context.Context, stream, after string, tracked bool) (entries []rueidis.XRangeEntry, acked bool, err error) {
 	client, err := c.door(ctx)
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	start := "-"
 	if after != "" {
 		start = "(" + after
 	}
 	cmd := client.B().Xrange().Key(stream).Start(start).End("+").Count(syncPage).Build()
-	res, _, err := c.exchangeTracked(ctx, client, tracked, 0, cmd)
+	res, acked, err := c.exchangeTracked(ctx, client, tracked, 0, cmd)
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
-	entries, err := res[0].AsXRange()
+	entries, err = res[0].AsXRange()
 	if err != nil {
 		if rueidis.IsRedisNil(err) {
-			return nil, nil
+			return nil, acked, nil
 		}
-		return nil, c.classify(err)
+		return nil, false, c.classify(err)
 	}
-	return entries, nil
+	return entries, acked, nil
 }
 
 // matchFigures are a kind's near-match figures.
 type matchFigures struct {
 	searches, served, none, refusedSearches, gone, agreed, disagreed, indexed, corrupt, invalid, errors atomic.Uint64
 	byGuard                                                                                             sync.Map // guard name → *atomic.Uint64
+	byKey                                                                                               sync.Map // partKey → *partition
 
 	mu                      sync.Mutex // guards the rest
 	parts                   []*partition
@@ -535,7 +673,8 @@ type NearMatchStats struct {
 	// start.
 	Refusals map[string]uint64 `json:"refusals,omitempty"`
 	// Gone counts the neighbours whose value was no longer in Redis (or
-	// could not be read as the kind's values): they leave the index.
+	// could not be read as the kind's values): they leave this process's
+	// index.
 	Gone uint64 `json:"gone"`
 	// Indexed counts the texts this process added; Corrupt the entries
 	// of the streams it could not use (and skipped); InvalidVectors the
@@ -547,12 +686,14 @@ type NearMatchStats struct {
 	InvalidVectors uint64 `json:"invalid_vectors"`
 	Errors         uint64 `json:"errors"`
 	// The index in this process: its partitions, entries, and their
-	// bytes (vectors, texts, keys, signatures, bookkeeping), and the
-	// entries evicted to stay within NearMatch.MaxEntries.
+	// bytes (vectors, texts, keys, signatures, bookkeeping; the vectors of
+	// entries dropped until the index is compacted), the entries evicted
+	// to stay within NearMatch.MaxEntries, and those expired.
 	Partitions int    `json:"partitions"`
 	Entries    int    `json:"entries"`
 	Bytes      int64  `json:"bytes"`
 	Evicted    uint64 `json:"evicted"`
+	Expired    uint64 `json:"expired"`
 	// RecentRefusals are the last pairs a guard refused, and
 	// RecentDisagreements the last neighbours whose value differed from
 	// the loaded one (shadow mode), oldest first, at most 16 of each: the
@@ -576,7 +717,7 @@ func (f *matchFigures) snapshot(mode uint8) NearMatchStats {
 		return NearMatchStats{}
 	}
 	s := NearMatchStats{
-		Mode: NearMatchMode(mode).String(), Searches: f.searches.Load(), Served: f.served.Load(), Agreed: f.agreed.Load(),
+		Mode: map[uint8]string{modeShadow: "shadow", modeServe: "serve"}[mode], Searches: f.searches.Load(), Served: f.served.Load(), Agreed: f.agreed.Load(),
 		Disagreed: f.disagreed.Load(), NoNeighbour: f.none.Load(), Refused: f.refusedSearches.Load(), Gone: f.gone.Load(),
 		Indexed: f.indexed.Load(), Corrupt: f.corrupt.Load(), InvalidVectors: f.invalid.Load(), Errors: f.errors.Load(),
 	}
@@ -599,6 +740,7 @@ func (f *matchFigures) snapshot(mode uint8) NearMatchStats {
 		s.Entries += x.Entries
 		s.Bytes += x.Bytes
 		s.Evicted += x.Evicted
+		s.Expired += x.Expired
 	}
 	s.RecentRefusals = append([]NearMatchPair(nil), f.refusals...)
 	s.RecentDisagreements = append([]NearMatchPair(nil), f.disagreements...)

@@ -55,6 +55,16 @@ func waitEntries(t *testing.T, c *cache.RedisCache, kind string, n int) {
 	}
 }
 
+// waitIndexed waits until c's index of the kind holds n entries.
+func waitIndexed(t *testing.T, c *cache.RedisCache, kind string, n int) {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); c.Stats().Kinds[kind].NearMatch.Entries < n; time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the index of %s never held %d entries (figures %+v)", kind, n, c.Stats().Kinds[kind].NearMatch)
+		}
+	}
+}
+
 // streams returns the keys of the kind's near-match streams in c's
 // namespace.
 func streams(t *testing.T, c *cache.RedisCache, kind string) []string {
@@ -126,10 +136,14 @@ func TestFetchSimilar(t *testing.T) {
 		t.Errorf("refusals %+v", r)
 	}
 
-	// Another process reads the entries from Redis.
+	// Another process reads the entries from Redis: in the background,
+	// after its first search.
 	waitEntries(t, a, cache.KindSearch, 3)
 	b := newCache(t, func(c *cache.Config) { cfg(c); c.Namespace = a.Namespace() })
 	other := cache.Search[string, string](b)
+	cache.FetchSimilar(ctx, other, "cooking shows", vector(5, 64), loader(&loads, "cooking"))
+	waitIndexed(t, b, cache.KindSearch, 4)
+	loads--
 	got, m, _ = cache.FetchSimilar(ctx, other, "tom hanks comedies of the nineties", nudge(v, 4, 0.002), loader(&loads, "b"))
 	if got != "hanks-90s" || m.Kind != cache.MatchNeighbour || loads != 3 {
 		t.Fatalf("another process: %q, %+v after %d loads", got, m, loads)
@@ -214,16 +228,35 @@ func TestFetchSimilarShadow(t *testing.T) {
 	v := vector(9, 16)
 	cache.FetchSimilar(ctx, search, "scary movies for kids", v, loader(&loads, "heists"))
 	got, m, err := cache.FetchSimilar(ctx, search, "Scary movies for kids!", v, loader(&loads, "heists"))
-	if err != nil || got != "heists" || m.Kind != cache.MatchLoaded || !m.Shadow || !m.Agrees || m.Text != "scary movies for kids" || loads != 2 {
+	if err != nil || got != "heists" || m.Kind != cache.MatchLoaded || m.Text != "" || loads != 2 {
 		t.Fatalf("an agreeing neighbour: %q, %+v, %v after %d loads", got, m, err, loads)
 	}
+	waitCompared(t, c, 1)
 	got, m, _ = cache.FetchSimilar(ctx, search, "scary movies for kids please", v, loader(&loads, "newer"))
-	if got != "newer" || !m.Shadow || m.Agrees || loads != 3 {
+	if got != "newer" || m.Kind != cache.MatchLoaded || loads != 3 {
 		t.Fatalf("a disagreeing neighbour: %q, %+v after %d loads", got, m, loads)
 	}
+	waitCompared(t, c, 2)
 	st := c.Stats().Kinds[cache.KindSearch].NearMatch
 	if st.Mode != "shadow" || st.Served != 0 || st.Agreed != 1 || st.Disagreed != 1 || st.Precision != 0.5 || len(st.RecentDisagreements) != 1 {
 		t.Errorf("figures %+v", st)
+	}
+	if d := st.RecentDisagreements[0]; d.Asked != "scary movies for kids please" || d.Cached == "" || d.Score < 0.999 {
+		t.Errorf("disagreement %+v", d)
+	}
+}
+
+// waitCompared waits until c's shadow mode compared n neighbours.
+func waitCompared(t *testing.T, c *cache.RedisCache, n uint64) {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+		st := c.Stats().Kinds[cache.KindSearch].NearMatch
+		if st.Agreed+st.Disagreed >= n {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d comparisons never made (figures %+v)", n, st)
+		}
 	}
 }
 
@@ -248,14 +281,18 @@ func TestFetchSimilarUntrackedAndBadInput(t *testing.T) {
 	if got, m, _ := cache.FetchSimilar(ctx, other, "Zombie comedies!", v, loader(&loads, "b")); m.Kind != cache.MatchNeighbour || got != "zombies" {
 		t.Fatalf("untracked, another process: %q, %+v", got, m)
 	}
-	for _, bad := range [][]float32{nil, {0, 0}, {float32(math.NaN()), 1}, {float32(math.Inf(1))}} {
+	for i, bad := range [][]float32{nil, {0, 0}, {float32(math.NaN()), 1}, {float32(math.Inf(1))}, make([]float32, 5000)} {
 		got, m, err := cache.FetchSimilar(ctx, search, "zombie comedies please", bad, loader(&loads, "bad"))
-		if err != nil || m.Kind != cache.MatchLoaded || got != "bad" {
+		want := cache.MatchExact // the text is cached: a bad vector costs the near match only
+		if i == 0 {
+			want = cache.MatchLoaded
+		}
+		if err != nil || m.Kind != want || got != "bad" {
 			t.Fatalf("vector %v: %q, %+v, %v", bad, got, m, err)
 		}
 	}
-	if n := a.Stats().Kinds[cache.KindSearch].NearMatch.InvalidVectors; n != 4 {
-		t.Errorf("%d invalid vectors counted", n)
+	if st := a.Stats().Kinds[cache.KindSearch].NearMatch; st.InvalidVectors != 5 || st.Partitions != 1 {
+		t.Errorf("%d invalid vectors counted, %d partitions (bad vectors open none)", st.InvalidVectors, st.Partitions)
 	}
 	// Corrupt entries: a vector of another length, no text, an ID that is
 	// not a time; then a sound one, which is found.
@@ -326,5 +363,72 @@ func TestNearMatchConfig(t *testing.T) {
 	}
 	if st := c.Stats().Kinds[cache.KindSearch].NearMatch; st.Mode != "" {
 		t.Errorf("off, figures %+v", st)
+	}
+}
+
+// A text is indexed again when it is cached again after its entry
+// expired, and when a hit finds its entry half through its life, so that
+// a popular text never leaves the index; a stream whose IDs were pushed
+// far ahead of the server's clock is replaced, not left unusable.
+func TestFetchSimilarRenewal(t *testing.T) {
+	t.Parallel()
+	ctx := ctxT(t)
+	nm := cache.NearMatch{Mode: cache.NearMatchServe, Model: "m"}
+	a := newCache(t, func(cfg *cache.Config) { cfg.Policies = map[string]cache.Policy{"queries": {NearMatch: nm}} })
+	queries, err := cache.NewKind[string, string](a, "queries", time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	loads := 0
+	v := vector(21, 16)
+	start := time.Now()
+	cache.FetchSimilar(ctx, queries, "noir films", v, loader(&loads, "noir"))
+	time.Sleep(time.Until(start.Add(600 * time.Millisecond)))
+	if _, m, _ := cache.FetchSimilar(ctx, queries, "noir films", v, loader(&loads, "noir")); m.Kind != cache.MatchExact {
+		t.Fatalf("a hit: %+v", m)
+	}
+	if n := a.Stats().Kinds["queries"].NearMatch.Indexed; n != 2 {
+		t.Errorf("a hit past half its entry's life indexed %d times in all; want 2", n)
+	}
+	time.Sleep(time.Until(start.Add(1300 * time.Millisecond)))
+	if _, m, _ := cache.FetchSimilar(ctx, queries, "noir films", v, loader(&loads, "noir again")); m.Kind != cache.MatchLoaded {
+		t.Fatalf("after expiry: %+v", m)
+	}
+	if got, m, _ := cache.FetchSimilar(ctx, queries, "Noir films!", v, loader(&loads, "x")); m.Kind != cache.MatchNeighbour || got != "noir again" {
+		t.Fatalf("a paraphrase after the text was cached again: %q, %+v", got, m)
+	}
+	if n := a.Stats().Kinds["queries"].NearMatch.Indexed; n != 3 {
+		t.Errorf("indexed %d times in all; want 3", n)
+	}
+
+	// A stream poisoned with an ID far in the future.
+	raw := rawClient(t, redisURL(t))
+	waitEntries(t, a, "queries", 1)
+	stream := streams(t, a, "queries")[0]
+	if err := raw.Do(ctx, raw.B().Arbitrary("XADD", stream, "9000000000000000-0", "t", "poison", "v", string(make([]byte, 64))).Build()).Error(); err != nil {
+		t.Fatal(err)
+	}
+	cache.FetchSimilar(ctx, queries, "silent films", vector(22, 16), loader(&loads, "silent"))
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+		id, err := raw.Do(ctx, raw.B().Arbitrary("XINFO", "STREAM", stream).Build()).AsMap()
+		if err == nil {
+			last := id["last-generated-id"]
+			if s, _ := last.ToString(); !strings.HasPrefix(s, "9000000000000000") {
+				break
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the poisoned stream was never replaced")
+		}
+	}
+	b := newCache(t, func(cfg *cache.Config) {
+		cfg.Namespace = a.Namespace()
+		cfg.Policies = map[string]cache.Policy{"queries": {NearMatch: nm}}
+	})
+	other, _ := cache.NewKind[string, string](b, "queries", time.Second)
+	cache.FetchSimilar(ctx, other, "westerns", vector(23, 16), loader(&loads, "westerns"))
+	waitIndexed(t, b, "queries", 2)
+	if got, m, _ := cache.FetchSimilar(ctx, other, "Silent films!", vector(22, 16), loader(&loads, "b")); m.Kind != cache.MatchNeighbour || got != "silent" {
+		t.Fatalf("another process after the stream was replaced: %q, %+v", got, m)
 	}
 }

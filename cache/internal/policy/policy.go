@@ -46,7 +46,7 @@ type Kind struct {
 
 // Near is a kind's near match, resolved: Mode 0 is off.
 type Near struct {
-	Mode  uint8   // 0 off, 1 shadow, 2 serve (cache.NearMatchMode)
+	Mode  uint8   // 0 off, 1 shadow, 2 serve
 	Model string  // the embedding model: part of the partition
 	Min   float64 // the least cosine similarity of a neighbour
 	Max   int     // the most entries of a partition

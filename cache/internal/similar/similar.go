@@ -58,7 +58,8 @@ type Candidate struct {
 }
 
 // entryOverhead is an entry's cost beyond its vector and strings: its
-// struct, its map slot.
+// struct, its map slot. An entry dropped keeps its vector until the next
+// compaction, and its vector's bytes stay counted till then.
 const entryOverhead = 128
 
 // New returns an empty index of vectors of dims dimensions, holding at
@@ -115,8 +116,9 @@ func (e *vecError) Unwrap() error { return ErrVector }
 
 // Add adds an entry: the text cached under key, its signature, its unit
 // vector (of the index's dimension; Add keeps it) and when it expires. An
-// entry of a key already held is not added again (it reports false):
-// there is one entry a key. When the index is full, the oldest entry
+// entry of a key already held is replaced when it expires before exp (the
+// text was cached again: it moves to the newest end), else kept; Add
+// reports whether it added. When the index is full, the oldest entry
 // leaves.
 func (x *Index) Add(key, text string, sig canon.Signature, unit []float32, exp int64) bool {
 	if len(unit) != x.dims {
@@ -124,21 +126,34 @@ func (x *Index) Add(key, text string, sig canon.Signature, unit []float32, exp i
 	}
 	x.mu.Lock()
 	defer x.mu.Unlock()
-	if _, ok := x.byKey[key]; ok {
-		return false
+	if i, ok := x.byKey[key]; ok {
+		if x.ents[i].exp >= exp {
+			return false
+		}
+		x.drop(i)
 	}
 	for len(x.byKey) >= x.max { // head is the oldest live entry (see drop)
 		x.drop(x.head)
 		x.evicted.Add(1)
 	}
 	e := entry{key: key, text: text, sig: sig, exp: exp}
-	e.size = int64(len(key)+len(text)+sig.Size()+4*x.dims) + entryOverhead
+	e.size = int64(len(key)+len(text)+sig.Size()) + entryOverhead
 	x.byKey[key] = len(x.ents)
 	x.ents = append(x.ents, e)
 	x.vecs = append(x.vecs, unit...)
-	x.bytes += e.size
+	x.bytes += e.size + int64(4*x.dims)
 	x.compact()
 	return true
+}
+
+// Expiry returns when the entry of key expires, if the index holds one.
+func (x *Index) Expiry(key string) (int64, bool) {
+	x.mu.RLock()
+	defer x.mu.RUnlock()
+	if i, ok := x.byKey[key]; ok {
+		return x.ents[i].exp, true
+	}
+	return 0, false
 }
 
 // Remove drops the entry of key, if the index holds one.
@@ -173,8 +188,8 @@ func (x *Index) drop(i int) {
 	e.dead = true
 	delete(x.byKey, e.key)
 	x.dead++
-	x.bytes -= e.size
-	e.text, e.sig = "", canon.Signature{}
+	x.bytes -= e.size // its vector's stay counted until compact frees them
+	e.key, e.text, e.sig = "", "", canon.Signature{}
 	for x.head < len(x.ents) && x.ents[x.head].dead {
 		x.head++
 	}
@@ -196,6 +211,7 @@ func (x *Index) compact() {
 			vecs = append(vecs, x.vecs[i*x.dims:(i+1)*x.dims]...)
 		}
 	}
+	x.bytes -= int64(4 * x.dims * x.dead)
 	x.ents, x.vecs, x.head, x.dead = ents, vecs, 0, 0
 }
 

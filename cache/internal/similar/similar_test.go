@@ -112,6 +112,7 @@ func TestBoundsAndRemovals(t *testing.T) {
 	var sum int64
 	x.mu.RLock()
 	for _, e := range x.ents {
+		sum += 4 * dims // a dead entry's vector until compaction
 		if !e.dead {
 			sum += e.size
 		}
@@ -119,6 +120,21 @@ func TestBoundsAndRemovals(t *testing.T) {
 	x.mu.RUnlock()
 	if sum != f.Bytes || f.Bytes <= int64(f.Entries*dims*4) {
 		t.Fatalf("bytes %d, entries' sizes %d", f.Bytes, sum)
+	}
+	// An entry of a key held is replaced when it lives longer: the text
+	// was cached again.
+	last := model[len(model)-1]
+	if x.Add(last, "older", canon.Sign("older"), vecs[last], 0) {
+		t.Fatal("an entry living shorter replaced one of its key")
+	}
+	if !x.Add(last, "renewed", canon.Sign("renewed"), vecs[last], 1000) {
+		t.Fatal("an entry living longer did not replace one of its key")
+	}
+	if exp, ok := x.Expiry(last); !ok || exp != 1000 {
+		t.Fatalf("Expiry = %d, %v", exp, ok)
+	}
+	if got := x.Search(vecs[last], 0.999, 1, 999); len(got) != 1 || got[0].Text != "renewed" {
+		t.Fatalf("the renewed entry: %+v", got)
 	}
 	x.Expire(200)
 	for i := range 250 {
