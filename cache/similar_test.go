@@ -364,6 +364,15 @@ func TestNearMatchConfig(t *testing.T) {
 	if st := c.Stats().Kinds[cache.KindSearch].NearMatch; st.Mode != "" {
 		t.Errorf("off, figures %+v", st)
 	}
+	// Policy turns it on for every kind of texts; one kind turns it off.
+	c = newCache(t, func(cfg *cache.Config) {
+		cfg.Policy.NearMatch = cache.NearMatch{Mode: cache.NearMatchServe, Model: "m"}
+		cfg.Policies = map[string]cache.Policy{cache.KindIntent: {NearMatch: cache.NearMatch{Mode: cache.NearMatchOff}}}
+	})
+	st := c.Stats().Kinds
+	if st[cache.KindSearch].NearMatch.Mode != "serve" || st[cache.KindIntent].NearMatch.Mode != "" || st[cache.KindEmbedding].NearMatch.Mode != "" {
+		t.Errorf("modes: search %q, intent %q, embedding %q", st[cache.KindSearch].NearMatch.Mode, st[cache.KindIntent].NearMatch.Mode, st[cache.KindEmbedding].NearMatch.Mode)
+	}
 }
 
 // A text is indexed again when it is cached again after its entry
