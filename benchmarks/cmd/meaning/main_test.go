@@ -67,3 +67,35 @@ func TestReport(t *testing.T) {
 		t.Errorf("wilson(0, 349) = %v, %v; want 0 and about 1.1%%", lo, hi)
 	}
 }
+
+// On the pairs written apart from the rules, in the words users type,
+// neither canonical keys nor the guards merge a pair that differs, and the
+// guards pass at least four paraphrases in ten (a floor against
+// regressions: most of the rest need knowledge no lexical rule has, such
+// as "LOTR" for "The Lord of the Rings" or a title's translation).
+func TestReportNatural(t *testing.T) {
+	pairs, err := readPairs("../../testdata/meaning-pairs-natural.tsv")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	if err := report(&out, pairs, nil); err != nil {
+		t.Fatal(err)
+	}
+	s := out.String()
+	if !strings.Contains(s, "false hits (pairs that differ, merged):          0 of") || !strings.Contains(s, "false hits (pairs that differ, served):   0 of") {
+		t.Errorf("pairs that differ merged or served:\n%s", s)
+	}
+	same, guarded := 0, 0
+	for _, p := range pairs {
+		if p.same {
+			same++
+			if ok, _ := cache.NearMatchGuard(p.a, p.b); ok {
+				guarded++
+			}
+		}
+	}
+	if same < 250 || guarded*10 < same*4 {
+		t.Errorf("the guards pass %d of %d paraphrases; want at least four in ten", guarded, same)
+	}
+}
