@@ -9,6 +9,13 @@
 //
 //	go -C benchmarks run ./cmd/meaning                      # testdata/meaning-pairs.tsv
 //	go -C benchmarks run ./cmd/meaning -pairs my-pairs.tsv -vectors my-vectors.tsv
+//	go -C benchmarks run ./cmd/meaning -redis redis://127.0.0.1:6379/0   # FetchSimilar itself too
+//
+// With -redis, every pair also goes through cache.FetchSimilar against
+// that server (near match serving, worst-case vectors: one vector for
+// both queries of a pair), in a namespace of its own removed afterwards:
+// the first query loads, and the report counts the second ones served
+// from their neighbour.
 //
 // The pairs file has one pair a line, tab-separated: label (same or
 // differ), the change (a word for the breakdown), query a, query b; lines
@@ -19,6 +26,9 @@ package main
 
 import (
 	"bufio"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"flag"
 	"fmt"
 	"io"
@@ -27,6 +37,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/media-gateway/discovery/cache"
 )
@@ -41,6 +52,7 @@ type pair struct {
 func main() {
 	pairsPath := flag.String("pairs", "testdata/meaning-pairs.tsv", "the labelled pairs")
 	vectorsPath := flag.String("vectors", "", "vectors of the queries' texts, if you have a model's (text<TAB>v1,v2,…)")
+	redisURL := flag.String("redis", "", "a Redis server's URL: also run every pair through FetchSimilar there")
 	flag.Parse()
 	pairs, err := readPairs(*pairsPath)
 	if err != nil {
@@ -58,6 +70,76 @@ func main() {
 		fmt.Fprintln(os.Stderr, "meaning:", err)
 		os.Exit(1)
 	}
+	if *redisURL != "" {
+		if err := endToEnd(context.Background(), os.Stdout, *redisURL, pairs); err != nil {
+			fmt.Fprintln(os.Stderr, "meaning:", err)
+			os.Exit(1)
+		}
+	}
+}
+
+// endToEnd runs every pair through cache.FetchSimilar against the server
+// at url, serving, with one vector for both queries of a pair (a vector
+// and a kind of its own for each pair, so that pairs never meet), and reports the
+// second queries served from their neighbour.
+func endToEnd(ctx context.Context, w io.Writer, url string, pairs []pair) error {
+	var ns [6]byte
+	rand.Read(ns[:])
+	c, err := cache.New(ctx, cache.Config{URL: url, Namespace: "meaning-" + hex.EncodeToString(ns[:]),
+		Policy: cache.Policy{NearMatch: cache.NearMatch{Mode: cache.NearMatchServe, Model: "worst-case"}}})
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	defer c.ClearAll(context.WithoutCancel(ctx)) //nolint:errcheck // a report's namespace; its keys expire
+	var same, differ tally
+	var falseHits []pair
+	for i, p := range pairs {
+		kd, err := cache.NewKind[string, string](c, fmt.Sprintf("pair%d", i), time.Hour) // texts recur across pairs
+		if err != nil {
+			return err
+		}
+		vec := make([]float32, 64)
+		for j := range vec {
+			vec[j] = float32(math.Sin(float64(i*64+j) * 12.9898)) // a direction of the pair's own
+		}
+		value := func(v string) cache.LoaderFunc[string] {
+			return func(context.Context) (string, error) { return v, nil }
+		}
+		if _, _, err := cache.FetchSimilar(ctx, kd, p.a, vec, value(p.a)); err != nil {
+			return err
+		}
+		got, m, err := cache.FetchSimilar(ctx, kd, p.b, vec, value(p.b))
+		if err != nil {
+			return err
+		}
+		served := m.Kind == cache.MatchNeighbour || m.Kind == cache.MatchExact && got == p.a
+		t := &differ
+		if p.same {
+			t = &same
+		}
+		t.n++
+		if served {
+			t.merged++
+			if !p.same {
+				falseHits = append(falseHits, p)
+			}
+		}
+	}
+	for name, st := range c.Stats().Kinds {
+		if st.Errors > 0 || st.NearMatch.Errors > 0 {
+			return fmt.Errorf("kind %s: %d errors, %d near-match errors against %s", name, st.Errors, st.NearMatch.Errors, c.Endpoint())
+		}
+	}
+	fmt.Fprintf(w, "\nFetchSimilar end to end (%s, serving, worst-case vectors)\n", c.Endpoint())
+	lo, hi := wilson(same.merged, same.n)
+	fmt.Fprintf(w, "  paraphrases served from their neighbour: %d of %d, %.1f%% (95%%: %.1f–%.1f%%)\n", same.merged, same.n, pct(same.merged, same.n), 100*lo, 100*hi)
+	lo, hi = wilson(differ.merged, differ.n)
+	fmt.Fprintf(w, "  false hits (pairs that differ, served):   %d of %d, %.1f%% (95%%: %.1f–%.1f%%)\n", differ.merged, differ.n, pct(differ.merged, differ.n), 100*lo, 100*hi)
+	for _, p := range falseHits {
+		fmt.Fprintf(w, "    false hit (%s): %q served for %q\n", p.change, p.a, p.b)
+	}
+	return nil
 }
 
 func readPairs(path string) ([]pair, error) {

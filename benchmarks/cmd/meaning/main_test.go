@@ -2,11 +2,13 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"strings"
 	"testing"
 
 	"github.com/media-gateway/discovery/cache"
+	"github.com/media-gateway/discovery/internal/redistest"
 )
 
 // On the labelled set, canonical keys merge no pair that differs in
@@ -97,5 +99,35 @@ func TestReportNatural(t *testing.T) {
 	}
 	if same < 250 || guarded*10 < same*4 {
 		t.Errorf("the guards pass %d of %d paraphrases; want at least four in ten", guarded, same)
+	}
+}
+
+// Through FetchSimilar itself, against a real server, with one vector for
+// both queries of each pair, the pairs the guards pass are served from
+// their neighbour, and no pair that differs is.
+func TestEndToEnd(t *testing.T) {
+	srv := redistest.Start(t)
+	for _, path := range []string{"../../testdata/meaning-pairs.tsv", "../../testdata/meaning-pairs-natural.tsv"} {
+		pairs, err := readPairs(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out bytes.Buffer
+		if err := endToEnd(context.Background(), &out, srv.URL(), pairs); err != nil {
+			t.Fatal(err)
+		}
+		same, guarded := 0, 0
+		for _, p := range pairs {
+			if ok, _ := cache.NearMatchGuard(p.a, p.b); ok && p.same {
+				guarded++
+			}
+			if p.same {
+				same++
+			}
+		}
+		s := out.String()
+		if want := fmt.Sprintf("served from their neighbour: %d of %d,", guarded, same); !strings.Contains(s, want) || !strings.Contains(s, "false hits (pairs that differ, served):   0 of") {
+			t.Errorf("%s: want %q and no false hit:\n%s", path, want, s)
+		}
 	}
 }
