@@ -423,9 +423,13 @@ var musicKinds = map[string]bool{"song": true, "songs": true, "album": true, "al
 // who is in it ("tom hanks comedies" are "comedies with tom hanks").
 func artists(words []string) []string {
 	kind := kinds(words)
-	j := 0
+	i := 0 // the names start after the years and decades ("1996 hip hop albums")
+	for i < len(words) && timeWord(words[i]) {
+		i++
+	}
+	j := i
 	for j < len(words) && !kind[j] {
-		if !nameWord(words[j]) || timeWord(words[j]) || connectors[words[j]] {
+		if !nameWord(words[j]) || timeWord(words[j]) || connectors[words[j]] || musicGenres[words[j]] {
 			return words
 		}
 		j++
@@ -434,15 +438,29 @@ func artists(words []string) []string {
 	for k < len(words) && kind[k] {
 		k++
 	}
-	if j == 0 || j == len(words) || !musicKinds[words[k-1]] {
+	if j == i || j == len(words) || !musicKinds[words[k-1]] {
 		return words
 	}
 	out := make([]string, 0, len(words)+1)
+	out = append(out, words[:i]...)
 	out = append(out, words[j:k]...)
 	out = append(out, "by")
-	out = append(out, words[:j]...)
+	out = append(out, words[i:j]...)
 	return append(out, words[k:]...)
 }
+
+// musicGenres are words before "songs" or "albums" that say what kind of
+// music, not who made it: "jazz albums" are not albums by Jazz.
+var musicGenres = func() map[string]bool {
+	m := map[string]bool{}
+	for _, w := range strings.Fields("jazz rock pop kpop jpop hiphop hip hop rap metal country classical blues punk folk soul " +
+		"reggae disco techno house edm lofi lo fi indie grunge gospel opera funk trap dance electronic ambient " +
+		"christmas holiday love sad happy workout party study summer acoustic instrumental live greatest best new old " +
+		"latin afrobeat afrobeats reggaeton salsa bossa nova swing bluegrass rnb emo ska") {
+		m[w] = true
+	}
+	return m
+}()
 
 // connectors start a part of their own that holds what follows them: who
 // made it (by), what it is about (about), and who is in it (with, which

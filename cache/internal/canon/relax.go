@@ -21,10 +21,11 @@ import (
 
 // prepare rewrites the folded text's marks that the rules would not read,
 // where they join the parts of a name: "disney+" is "disney plus",
-// "florence + the machine" "florence and the machine", "ac/dc" "acdc",
-// "k-pop" "kpop" (a hyphen between two words joins them).
+// "florence + the machine" "florence and the machine", "ac/dc" "acdc".
+// (A hyphen separates words, as in the canonical form: "k-pop" is "k
+// pop", which guardCompounds joins, as it joins "k pop".)
 func prepare(s string) string {
-	if !strings.ContainsAny(s, "+/-\u2010\u2011") && !strings.Contains(s, "similar to") {
+	if !strings.ContainsAny(s, "+/") && !strings.Contains(s, "similar to") {
 		return s
 	}
 	var b strings.Builder
@@ -36,7 +37,7 @@ func prepare(s string) string {
 			b.WriteString(" plus")
 		case r == '+' && prev == ' ' && next == ' ':
 			b.WriteString("and")
-		case (r == '/' || r == '-' || r == '\u2010' || r == '\u2011') && isWordRune(prev) && isWordRune(next):
+		case r == '/' && isWordRune(prev) && isWordRune(next):
 		default:
 			b.WriteRune(r)
 		}
@@ -97,7 +98,8 @@ var abbreviations = map[string][]string{
 // guardCompounds are pairs of words that are one word, or another pair.
 var guardCompounds = map[[2]string][]string{
 	{"k", "pop"}: {"kpop"}, {"j", "pop"}: {"jpop"}, {"hip", "hop"}: {"hiphop"}, {"lo", "fi"}: {"lofi"},
-	{"co", "op"}: {"coop"}, {"spider", "man"}: {"spiderman"}, {"super", "hero"}: {"superhero"},
+	{"co", "op"}: {"coop"}, {"spider", "man"}: {"spiderman"}, {"super", "hero"}: {"superhero"}, {"game", "boy"}: {"gameboy"},
+	{"true", "crime"}: {"true", "crime"}, {"rock", "n"}: {"rock", "and"}, {"guns", "n"}: {"guns", "and"},
 	{"super", "heroes"}: {"superheroes"}, {"x", "men"}: {"xmen"}, {"wall", "e"}: {"walle"},
 	{"science", "fiction"}: {"scifi"}, {"romantic", "comedies"}: {"romcoms"}, {"romantic", "comedy"}: {"romcom"},
 	{"k", "dramas"}: {"korean", "dramas"}, {"k", "drama"}: {"korean", "drama"},
