@@ -56,7 +56,82 @@ func Refusal(a, b string) (guard, reason string) {
 			return g.name, fmt.Sprintf("%s differ: %q, %q", g.name, p, q)
 		}
 	}
+	if name, ok := agree(makers(x.words), makers(y.words)); !ok {
+		return "makers", fmt.Sprintf("makers differ: %q made by one, %q in the other", name, name)
+	}
 	return "", ""
+}
+
+// nameMarks marks the words of ws that may be a name's: no kind of thing
+// asked for, no function word, number, negation or comparison, no "by".
+func nameMarks(ws []string) []bool {
+	kind := kinds(ws)
+	names := make([]bool, len(ws))
+	for i, w := range ws {
+		names[i] = !kind[i] && nameWord(w) && w != "by" && w != "about" // whose phrases the makers and subjects compare
+	}
+	return names
+}
+
+// A role is what a name is to the thing asked for: its maker ("by"), who
+// is in it ("with", "starring"), or either ("pre": a name before the kind,
+// "nolan movies", which the cache cannot tell a director's from an
+// actor's), or unsaid ("").
+type role struct {
+	name, role string
+}
+
+// makers returns the roles of the runs of name words of ws, sorted by
+// name, the first of each name only.
+func makers(ws []string) []role {
+	marks := nameMarks(ws)
+	kind := kinds(ws)
+	var out []role
+	for i := 0; i < len(ws); {
+		if !marks[i] {
+			i++
+			continue
+		}
+		j := i
+		for j < len(ws) && marks[j] {
+			j++
+		}
+		r := ""
+		for k := i - 1; k >= 0; k-- { // the connector before the run, across function words
+			if ws[k] == "by" || ws[k] == "with" {
+				r = ws[k]
+				break
+			}
+			if !function[ws[k]] {
+				break
+			}
+		}
+		if r == "" && j < len(ws) && kind[j] {
+			r = "pre"
+		}
+		out = append(out, role{strings.Join(ws[i:j], " "), r})
+		i = j
+	}
+	slices.SortStableFunc(out, func(a, b role) int { return strings.Compare(a.name, b.name) })
+	return slices.CompactFunc(out, func(a, b role) bool { return a.name == b.name })
+}
+
+// agree reports whether two texts' roles of their names agree: a name
+// made by ("by") in one is not one that is in it ("with"), nor unsaid, in
+// the other; a name before the kind ("pre") may be either. It returns a
+// name that disagrees.
+func agree(a, b []role) (string, bool) {
+	for _, x := range a {
+		i, ok := slices.BinarySearchFunc(b, x.name, func(r role, name string) int { return strings.Compare(r.name, name) })
+		if !ok {
+			continue // the other guards compare the names themselves
+		}
+		y := b[i]
+		if (x.role == "by") != (y.role == "by") && x.role != "pre" && y.role != "pre" {
+			return x.name, false
+		}
+	}
+	return "", true
 }
 
 // GuardNames are the names Refusal gives the guards, in the order they
@@ -66,7 +141,7 @@ var GuardNames = func() []string {
 	for _, g := range guards {
 		names = append(names, g.name)
 	}
-	return names
+	return append(names, "makers")
 }()
 
 // analysis is what the guards read of one text.
@@ -96,6 +171,7 @@ type Signature struct {
 	picks  string // every guard's pick, each word length-prefixed; the folded text when unread
 	quoted string // the quoted titles, length-prefixed; "" when none
 	unread bool
+	roles  []role // the names' roles (see makers)
 }
 
 // Sign returns the signature of text.
@@ -120,6 +196,9 @@ func Sign(text string) Signature {
 		}
 	}
 	s := Signature{picks: b.String(), unread: a.unread}
+	if !a.unread {
+		s.roles = makers(a.words)
+	}
 	b.Reset()
 	for _, q := range a.quoted {
 		put(q)
@@ -135,11 +214,21 @@ func (s Signature) Admits(o Signature) bool {
 	if s.quoted != "" && o.quoted != "" && s.quoted != o.quoted {
 		return false
 	}
-	return s.unread == o.unread && s.picks == o.picks
+	if s.unread != o.unread || s.picks != o.picks {
+		return false
+	}
+	_, ok := agree(s.roles, o.roles)
+	return ok
 }
 
 // Size is the signature's size in bytes, for memory accounting.
-func (s Signature) Size() int { return len(s.picks) + len(s.quoted) + 40 }
+func (s Signature) Size() int {
+	n := len(s.picks) + len(s.quoted) + 64
+	for _, r := range s.roles {
+		n += len(r.name) + len(r.role) + 32
+	}
+	return n
+}
 
 // words returns the normalised words of folded text, as Form takes them,
 // and whether it holds characters the rules do not read.
@@ -148,7 +237,7 @@ func words(folded string) ([]string, bool) {
 	if unread || len(ws) == 0 {
 		return nil, true
 	}
-	return artists(normalise(dropFillers(compounds(ws)))), false
+	return artists(normalise(dropRequests(dropFillers(compounds(ws))))), false
 }
 
 // maxQuoted bounds the quoted titles a text's guard compares: a text with
@@ -189,29 +278,28 @@ var guards = []guard{
 	{"numbers", func(ws []string) []string { return sorted(ws, numeral) }},
 	{"negations", func(ws []string) []string { return sorted(withNext(ws, negations), nil) }},
 	{"comparisons", func(ws []string) []string { return sorted(withNext(ws, comparisons), nil) }},
-	{"makers", func(ws []string) []string { return sorted(withNext(ws, map[string]bool{"by": true}), nil) }},
 	{"subjects", func(ws []string) []string { return sorted(withNext(ws, map[string]bool{"about": true}), nil) }},
+	// What was done to it, with what: "dubbed in english" is not "dubbed
+	// in spanish", whichever language the rest names.
+	{"treatments", func(ws []string) []string { return sorted(withNext(ws, treatments), nil) }},
 	// Runs of category words, in their order ("crime family" is not
 	// "family crime").
 	{"categories", func(ws []string) []string { return dedup(sorted(markedRuns(ws, kinds(ws), true), nil)) }},
 	// A leading "the" before a name is a title's ("the office" is not
 	// "office"; "the movie heat" is "heat").
 	{"leading article", func(ws []string) []string {
-		if len(ws) > 1 && ws[0] == "the" && !function[ws[1]] && !isCategory(ws[1]) {
+		if len(ws) > 1 && ws[0] == "the" && !function[ws[1]] && !isCategory(ws[1]) && !orderWords[ws[1]] {
 			return []string{"the"}
 		}
 		return nil
 	}},
-	{"words", func(ws []string) []string { return sorted(ws, content) }},
+	// Every word but the function words, and "by", whose name the makers
+	// compare (see makers).
+	{"words", func(ws []string) []string { return sorted(ws, func(w string) bool { return content(w) && w != "by" }) }},
 	// Runs of words, each in its order ("tom hanks"; "man bites dog" is
 	// not "dog bites man"), in any order of the runs.
 	{"phrases", func(ws []string) []string {
-		kind := kinds(ws)
-		names := make([]bool, len(ws))
-		for i, w := range ws {
-			names[i] = !kind[i] && nameWord(w)
-		}
-		return dedup(sorted(markedRuns(ws, names, true), nil))
+		return dedup(sorted(markedRuns(ws, nameMarks(ws), true), nil))
 	}},
 }
 
@@ -232,6 +320,12 @@ var numberWords = map[string]bool{
 	"first": true, "second": true, "third": true, "fourth": true, "fifth": true, "sixth": true, "seventh": true,
 	"eighth": true, "ninth": true, "tenth": true, "ii": true, "iii": true, "iv": true, "vi": true, "vii": true,
 	"viii": true, "ix": true, "twenties": true, "1900s": true, "2000s": true, "2010s": true, "2020s": true,
+}
+
+var treatments = map[string]bool{
+	"dubbed": true, "dub": true, "dubs": true, "subtitled": true, "subtitles": true, "subs": true, "narrated": true,
+	"hosted": true, "voiced": true, "translated": true, "filmed": true, "shot": true, "recorded": true, "composed": true,
+	"written": true, "produced": true, "remastered": true, "colorized": true,
 }
 
 var negations = map[string]bool{

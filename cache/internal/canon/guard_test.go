@@ -39,6 +39,11 @@ func TestGuard(t *testing.T) {
 		{"movies about ww2", "movies about world war ii"}, {"movies made by studio ghibli", "films by studio ghibli"},
 		{"films from director guillermo del toro", "movies by guillermo del toro"}, {"rom coms with julia roberts", "julia roberts romantic comedies"},
 		{"crime documentaries", "documentaries about crime"}, {"heist documentaries", "documentaries about heists"},
+		{"games for ps5", "ps5 games"}, {"movies w/ al pacino", "movies with al pacino"}, {"U.S. election documentaries", "us election documentaries"},
+		{"the best movies of 2019", "best movies of 2019"}, {"can you show me nintendo switch games", "nintendo switch games"},
+		{"recommend frank ocean albums", "frank ocean albums"}, {"1960s italian horror", "italian horror from the 1960s"},
+		{"comedies without adam sandler", "comedies excluding adam sandler"}, {"hitchcock thrillers", "thrillers by hitchcock"},
+		{"jazz documentaries from pbs", "pbs jazz documentaries"},
 	} {
 		if ok, why := Guard(p[0], p[1]); !ok {
 			t.Errorf("Guard(%q, %q) refused: %s", p[0], p[1], why)
@@ -66,6 +71,8 @@ func TestGuard(t *testing.T) {
 		{"netflix documentaries", "documentaries on hulu"}, {"disney+ shows", "disney shows"},
 		{"tom hanks documentaries", "documentaries about tom hanks"}, {"s4", "season 5"},
 		{"non-english movies", "english movies"}, {"movies about ww2", "movies about ww1"},
+		{"spanish movies dubbed in english", "english movies dubbed in spanish"}, {"show me love", "love"},
+		{"find me guilty", "guilty"}, {"movies with hitchcock", "movies by hitchcock"}, {"the office", "office"},
 	} {
 		if ok, _ := Guard(p[0], p[1]); ok {
 			t.Errorf("Guard(%q, %q) passed", p[0], p[1])

@@ -1,6 +1,7 @@
 package canon
 
 import (
+	"slices"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -21,18 +22,24 @@ import (
 
 // prepare rewrites the folded text's marks that the rules would not read,
 // where they join the parts of a name: "disney+" is "disney plus",
-// "florence + the machine" "florence and the machine", "ac/dc" "acdc".
+// "florence + the machine" "florence and the machine", "ac/dc" "acdc",
+// "u.s." "us"; and "w/" is "with".
 // (A hyphen separates words, as in the canonical form: "k-pop" is "k
 // pop", which guardCompounds joins, as it joins "k pop".)
 func prepare(s string) string {
-	if !strings.ContainsAny(s, "+/") && !strings.Contains(s, "similar to") {
+	if !strings.ContainsAny(s, "+/.") && !strings.Contains(s, "similar to") {
 		return s
 	}
 	var b strings.Builder
 	for i, r := range s {
 		prev, _ := utf8.DecodeLastRuneInString(s[:i])
+		before, _ := utf8.DecodeLastRuneInString(s[:max(i-utf8.RuneLen(prev), 0)])
 		next, _ := utf8.DecodeRuneInString(s[i+utf8.RuneLen(r):])
 		switch {
+		case r == '/' && prev == 'w' && !isWordRune(before) && !isWordRune(next): // "w/": with
+			b.WriteString("ith")
+		case r == '.' && isWordRune(prev) && !isWordRune(before) && i >= 1 && (next == ' ' || next == utf8.RuneError || isWordRune(next)):
+			// "u.s.", "j.s.": a dotted abbreviation, a letter and a dot each
 		case r == '+' && isWordRune(prev) && !isWordRune(next):
 			b.WriteString(" plus")
 		case r == '+' && prev == ' ' && next == ' ':
@@ -84,20 +91,21 @@ var spelled = map[string]string{
 	"theatre": "theater", "centre": "center", "grey": "gray", "honour": "honor", "humour": "humor",
 	"programme": "program", "catalogue": "catalog", "travelling": "traveling", "cancelled": "canceled",
 	"pls": "please", "plz": "please", "vol": "volume", "ep": "episode", "eps": "episodes",
-	"kdramas": "korean dramas", "kdrama": "korean drama",
+	"excluding": "without",
 }
 
 // abbreviations are written out in several words.
 var abbreviations = map[string][]string{
 	"ww2": {"world", "war", "2"}, "wwii": {"world", "war", "2"}, "ww1": {"world", "war", "1"}, "wwi": {"world", "war", "1"},
 	"lotr": {"lord", "of", "the", "rings"}, "mcu": {"marvel", "cinematic", "universe"},
-	"ps5": {"playstation", "5"}, "ps4": {"playstation", "4"}, "ps3": {"playstation", "3"},
+	"ps5": {"playstation5"}, "ps4": {"playstation4"}, "ps3": {"playstation3"},
 	"kdramas": {"korean", "dramas"}, "kdrama": {"korean", "drama"},
 }
 
 // guardCompounds are pairs of words that are one word, or another pair.
 var guardCompounds = map[[2]string][]string{
 	{"k", "pop"}: {"kpop"}, {"j", "pop"}: {"jpop"}, {"hip", "hop"}: {"hiphop"}, {"lo", "fi"}: {"lofi"},
+	{"playstation", "5"}: {"playstation5"}, {"playstation", "4"}: {"playstation4"}, {"playstation", "3"}: {"playstation3"},
 	{"co", "op"}: {"coop"}, {"spider", "man"}: {"spiderman"}, {"super", "hero"}: {"superhero"}, {"game", "boy"}: {"gameboy"},
 	{"true", "crime"}: {"true", "crime"}, {"rock", "n"}: {"rock", "and"}, {"guns", "n"}: {"guns", "and"},
 	{"super", "heroes"}: {"superheroes"}, {"x", "men"}: {"xmen"}, {"wall", "e"}: {"walle"},
@@ -117,6 +125,48 @@ var platforms = map[string]bool{
 	"crunchyroll": true, "spotify": true, "tubi": true, "showtime": true, "starz": true, "mubi": true, "twitch": true,
 	"disney plus": true, "prime video": true, "amazon prime": true, "apple tv": true, "apple tv plus": true,
 	"paramount plus": true, "hbo max": true, "amazon prime video": true, "steam": true, "nintendo switch": true,
+	"pc": true, "xbox": true, "playstation": true, "playstation5": true, "playstation4": true, "ios": true, "android": true,
+	"pbs": true, "bbc": true, "a24": true, "npr": true,
+}
+
+// networks are the platforms that make what they show: "pbs documentaries"
+// are on PBS and from PBS.
+var networks = map[string]bool{"pbs": true, "bbc": true, "a24": true, "npr": true, "hbo": true, "netflix": true}
+
+// devices are the platforms things run on: "games for ps5" are on it.
+var devices = map[string]bool{
+	"pc": true, "xbox": true, "playstation": true, "playstation5": true, "playstation4": true, "ios": true,
+	"android": true, "nintendo switch": true, "steam": true,
+}
+
+// requests are phrases that ask, which no title starts with, dropped at
+// the start of a text whatever follows (the canonical form drops its
+// fillers only before the kind of thing asked for: "Show Me Love" is a
+// title; these are not).
+var requests = [][]string{
+	{"can", "you", "show", "me"}, {"could", "you", "show", "me"}, {"please", "show", "me"}, {"can", "you", "find"},
+	{"could", "you", "find"}, {"can", "you", "recommend"}, {"could", "you", "recommend"}, {"can", "you", "suggest"},
+	{"i", "want", "to", "watch"}, {"i", "want", "to", "see"}, {"i", "want", "to", "listen", "to"}, {"i", "want", "to", "play"},
+	{"id", "like", "to", "see"}, {"id", "like", "to", "watch"}, {"i", "would", "like", "to", "watch"}, {"i", "need"},
+	{"help", "me", "find"}, {"give", "me", "a", "list", "of"}, {"give", "me", "some"}, {"suggest", "some"},
+	{"recommend", "some"}, {"recommend", "me"}, {"recommend"}, {"suggest"}, {"are", "there", "any"},
+	{"got", "any", "recommendations", "for"}, {"any", "recommendations", "for"}, {"need", "ideas", "for"},
+	{"what", "are", "some"}, {"please"},
+}
+
+// dropRequests drops the request phrases at the start of ws, as many as
+// there are, leaving one word at least.
+func dropRequests(ws []string) []string {
+	for matched := true; matched; {
+		matched = false
+		for _, r := range requests {
+			if len(ws) > len(r) && slices.Equal(ws[:len(r)], r) {
+				ws, matched = ws[len(r):], true
+				break
+			}
+		}
+	}
+	return ws
 }
 
 // audiences are who a thing is for.
@@ -175,9 +225,13 @@ var topics = map[string]bool{
 // "from" is written as its demonym's.
 func relations(ws []string) []string {
 	kind := kinds(ws)
-	j := 0
+	i := 0 // what the words before the kind say starts after the years and decades
+	for i < len(ws) && timeWord(ws[i]) {
+		i++
+	}
+	j := i
 	for j < len(ws) && !kind[j] {
-		if !nameWord(ws[j]) || timeWord(ws[j]) || connectors[ws[j]] {
+		if !nameWord(ws[j]) && !platforms[ws[j]] || timeWord(ws[j]) || connectors[ws[j]] {
 			return countriesAfterFrom(ws)
 		}
 		j++
@@ -189,9 +243,9 @@ func relations(ws []string) []string {
 	if j == len(ws) {
 		return countriesAfterFrom(ws)
 	}
-	pre := ws[:j]
+	pre := ws[i:j]
 	if topicKinds[ws[k-1]] && k-j > 1 { // "crime documentaries" are about crime
-		pre, j = ws[:k-1], k-1
+		pre, j = ws[i:k-1], k-1
 	}
 	if len(pre) == 0 {
 		return countriesAfterFrom(ws)
@@ -219,6 +273,7 @@ func relations(ws []string) []string {
 		keep = nil
 	}
 	out := make([]string, 0, len(ws)+len(after))
+	out = append(out, ws[:i]...)
 	out = append(out, keep...)
 	out = append(out, ws[j:k]...)
 	out = append(out, after...)
@@ -241,7 +296,7 @@ func countriesAfterFrom(ws []string) []string {
 				continue
 			}
 		}
-		if ws[i] != "from" && ws[i] != "on" || i+1 == len(ws) {
+		if ws[i] != "from" && ws[i] != "on" && ws[i] != "for" || i+1 == len(ws) {
 			continue
 		}
 		for n := min(3, len(ws)-i-1); n >= 1; n-- {
@@ -251,7 +306,8 @@ func countriesAfterFrom(ws []string) []string {
 				i += n
 				break
 			}
-			if platforms[phrase] && ws[i] == "on" {
+			if platforms[phrase] && (ws[i] == "on" || ws[i] == "from" && networks[phrase] || ws[i] == "for" && devices[phrase]) { // "games for ps5", "documentaries from pbs": on it
+				out[len(out)-1] = "on"
 				out = append(out, strings.ReplaceAll(phrase, " ", ""))
 				i += n
 				break
