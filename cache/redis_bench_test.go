@@ -461,6 +461,26 @@ func BenchmarkNearMatch(b *testing.B) {
 		b.ReportMetric(float64(usage)/entries, "redis-bytes/entry")
 		b.ReportMetric(float64(st.Bytes)/float64(st.Entries), "index-bytes/entry")
 	})
+	// A hit from the near cache: FetchSimilar against Fetch, same kind.
+	if _, _, err := cache.FetchSimilar(ctx, search, "space westerns", v, load); err != nil {
+		b.Fatal(err)
+	}
+	b.Run("similar-near-hit", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, m, err := cache.FetchSimilar(ctx, search, "space westerns", v, load); err != nil || m.Kind != cache.MatchExact {
+				b.Fatal(m, err)
+			}
+		}
+	})
+	b.Run("fetch-near-hit-baseline", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := search.Fetch(ctx, "space westerns", load); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
 	plain := cache.Search[string, []fixtures.Hit](newCache(b, func(cfg *cache.Config) { cfg.NearCacheBytes = -1 }))
 	if err := plain.Set(ctx, "space westerns", hits); err != nil {
 		b.Fatal(err)

@@ -119,19 +119,20 @@ func FetchSimilar[V any](ctx context.Context, kd *Kind[string, V], text string, 
 	}
 	f := &kd.k.match
 	p := kd.partitionOf(vec)
+	if start := time.Now(); !kd.c.closed.Load() {
+		if v, mt, ok := kd.local(ctx, key, start); ok { // a near-cache hit, as Fetch's, without the rest's allocations
+			kd.hit(ctx, key, kd.k.ttl, mt, start, load)
+			kd.renew(ctx, p, key, text, vec)
+			return v, Match{Kind: found}, nil
+		}
+	}
 	var (
 		q    []float32 // vec, of unit length, once checked
 		qErr error
 	)
 	unit := func() ([]float32, error) {
 		if q == nil && qErr == nil {
-			if q, qErr = similar.Unit(vec); qErr == nil && p == nil {
-				qErr = errNoPartition(len(vec))
-			}
-			if qErr != nil {
-				f.invalid.Add(1)
-				kd.c.absorb(ctx, kd.k, &Error{Op: OpFetch, Kind: kd.k.name, Key: key, Class: ErrInvalidArgument, Cause: qErr})
-			}
+			q, qErr = kd.unit(ctx, p, key, vec)
 		}
 		return q, qErr
 	}
@@ -162,14 +163,7 @@ func FetchSimilar[V any](ctx context.Context, kd *Kind[string, V], text string, 
 	case err != nil:
 		return v, note.match(found), err
 	case note.hit:
-		switch {
-		case p == nil:
-			unit() // counts the vector that cannot be searched
-		case kd.stale(p, key): // a hit whose entry is gone or half through its life: added again
-			if q, err := unit(); err == nil {
-				kd.index(ctx, p, key, text, q)
-			}
-		}
+		kd.renew(ctx, p, key, text, vec)
 		return v, Match{Kind: found}, nil
 	case m.Kind == MatchNeighbour:
 		return v, m, nil
@@ -183,6 +177,32 @@ func FetchSimilar[V any](ctx context.Context, kd *Kind[string, V], text string, 
 		}
 	}
 	return v, Match{Kind: MatchLoaded}, nil
+}
+
+// unit returns vec of unit length, or, counted and logged, why it cannot
+// be searched: see similar.Unit; or p is nil (see partitionOf).
+func (kd *Kind[K, V]) unit(ctx context.Context, p *partition, key string, vec []float32) ([]float32, error) {
+	q, err := similar.Unit(vec)
+	if err == nil && p == nil {
+		err = errNoPartition(len(vec))
+	}
+	if err != nil {
+		kd.k.match.invalid.Add(1)
+		kd.c.absorb(ctx, kd.k, &Error{Op: OpFetch, Kind: kd.k.name, Key: key, Class: ErrInvalidArgument, Cause: err})
+	}
+	return q, err
+}
+
+// renew adds text (under key) to p again after a hit, when its entry is
+// gone or half through its life; and counts a vector that cannot be
+// searched (p nil).
+func (kd *Kind[K, V]) renew(ctx context.Context, p *partition, key, text string, vec []float32) {
+	if p != nil && !kd.stale(p, key) {
+		return
+	}
+	if q, err := kd.unit(ctx, p, key, vec); err == nil {
+		kd.index(ctx, p, key, text, q)
+	}
 }
 
 // match is how a Fetch with note found its value: found on a hit.
@@ -257,8 +277,10 @@ func (kd *Kind[K, V]) partitionOf(vec []float32) *partition {
 	f := &kd.k.match
 	dims := len(vec)
 	pk := partKey{kd.view, dims}
-	if p, ok := f.byKey.Load(pk); ok {
-		return p.(*partition)
+	if m := f.byKey.Load(); m != nil {
+		if p, ok := (*m)[pk]; ok {
+			return p
+		}
 	}
 	if dims > maxDims {
 		return nil
@@ -268,8 +290,12 @@ func (kd *Kind[K, V]) partitionOf(vec []float32) *partition {
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if p, ok := f.byKey.Load(pk); ok {
-		return p.(*partition)
+	old := map[partKey]*partition{}
+	if m := f.byKey.Load(); m != nil {
+		old = *m
+	}
+	if p, ok := old[pk]; ok {
+		return p
 	}
 	if len(f.parts) >= maxPartitions {
 		return nil
@@ -289,7 +315,12 @@ func (kd *Kind[K, V]) partitionOf(vec []float32) *partition {
 		idx:    similar.New(dims, near.Max), life: life,
 	}
 	f.parts = append(f.parts, p)
-	f.byKey.Store(pk, p)
+	m := make(map[partKey]*partition, len(old)+1)
+	for k, v := range old {
+		m[k] = v
+	}
+	m[pk] = p
+	f.byKey.Store(&m)
 	kd.c.similar.byStream.Store(p.stream, p)
 	kd.c.similar.any.Store(true)
 	return p
@@ -616,8 +647,8 @@ func (c *RedisCache) readStream(ctx context.Context, stream, after string, track
 // matchFigures are a kind's near-match figures.
 type matchFigures struct {
 	searches, served, none, refusedSearches, gone, agreed, disagreed, indexed, corrupt, invalid, errors atomic.Uint64
-	byGuard                                                                                             sync.Map // guard name → *atomic.Uint64
-	byKey                                                                                               sync.Map // partKey → *partition
+	byGuard                                                                                             sync.Map                               // guard name → *atomic.Uint64
+	byKey                                                                                               atomic.Pointer[map[partKey]*partition] // copied on write: read on every call, without a lock
 
 	mu                      sync.Mutex // guards the rest
 	parts                   []*partition
