@@ -2,6 +2,7 @@ package cache_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"math"
 	"math/rand/v2"
@@ -10,6 +11,7 @@ import (
 	"time"
 
 	"github.com/media-gateway/discovery/cache"
+	"github.com/media-gateway/discovery/internal/jsonshape"
 )
 
 // vector returns a unit-ish vector of dims dimensions drawn from seed:
@@ -131,6 +133,21 @@ func TestFetchSimilar(t *testing.T) {
 	st := a.Stats().Kinds[cache.KindSearch].NearMatch
 	if st.Mode != "serve" || st.Served != 1 || st.Refused != 1 || st.Refusals["numbers"] != 1 || st.NoNeighbour < 1 || st.Indexed != 3 || st.Entries != 3 || st.Partitions != 1 || st.Bytes < 3*64*4 {
 		t.Errorf("figures %+v", st)
+	}
+	// The figures' JSON form (docs/operations.md).
+	raw, err := json.Marshal(a.Stats())
+	if err != nil {
+		t.Fatal(err)
+	}
+	j := jsonshape.Check(t, "Stats", raw, 60, "kinds", "keys")
+	if got := jsonshape.At(j, "kinds.search.near_match.mode"); got != "serve" {
+		t.Errorf("near_match.mode = %v", got)
+	}
+	if got := jsonshape.At(j, "kinds.search.near_match.refusals.numbers"); got != 1.0 {
+		t.Errorf("near_match.refusals.numbers = %v", got)
+	}
+	if got := jsonshape.At(j, "kinds.intent.near_match"); got != nil {
+		t.Errorf("near_match of a kind without it: %v", got)
 	}
 	if r := st.RecentRefusals; len(r) != 1 || r[0].Cached != "Tom Hanks comedies from the 90s" || r[0].Asked != "Tom Hanks comedies from the 80s" || !strings.Contains(r[0].Reason, "numbers") || r[0].Score < 0.999 {
 		t.Errorf("refusals %+v", r)

@@ -37,13 +37,13 @@ func Guard(a, b string) (ok bool, reason string) {
 }
 
 // Refusal returns the name of the guard that refuses to serve a cached
-// answer to text a for text b ("numbers", "negations", "quoted titles",
-// "unread"…; "" when every guard passes) and its reason, naming the two
+// answer to text a for text b ("numbers", "negations", "quoted_titles",
+// "unread"…, in snake case; "" when every guard passes) and its reason, naming the two
 // sides.
 func Refusal(a, b string) (guard, reason string) {
 	x, y := analyse(a), analyse(b)
 	if len(x.quoted) > 0 && len(y.quoted) > 0 && !slices.Equal(x.quoted, y.quoted) {
-		return "quoted titles", fmt.Sprintf("quoted titles differ: %q, %q", x.quoted, y.quoted)
+		return "quoted_titles", fmt.Sprintf("quoted titles differ: %q, %q", x.quoted, y.quoted)
 	}
 	if x.unread || y.unread {
 		if x.folded == y.folded {
@@ -53,7 +53,7 @@ func Refusal(a, b string) (guard, reason string) {
 	}
 	for _, g := range guards {
 		if p, q := g.pick(x.words), g.pick(y.words); !slices.Equal(p, q) {
-			return g.name, fmt.Sprintf("%s differ: %q, %q", g.name, p, q)
+			return g.name, fmt.Sprintf("%s differ: %q, %q", strings.ReplaceAll(g.name, "_", " "), p, q)
 		}
 	}
 	if name, ok := agree(makers(x.words), makers(y.words)); !ok {
@@ -137,7 +137,7 @@ func agree(a, b []role) (string, bool) {
 // GuardNames are the names Refusal gives the guards, in the order they
 // are tried.
 var GuardNames = func() []string {
-	names := []string{"quoted titles", "unread"}
+	names := []string{"quoted_titles", "unread"}
 	for _, g := range guards {
 		names = append(names, g.name)
 	}
@@ -287,7 +287,7 @@ var guards = []guard{
 	{"categories", func(ws []string) []string { return dedup(sorted(markedRuns(ws, kinds(ws), true), nil)) }},
 	// A leading "the" before a name is a title's ("the office" is not
 	// "office"; "the movie heat" is "heat").
-	{"leading article", func(ws []string) []string {
+	{"leading_article", func(ws []string) []string {
 		if len(ws) > 1 && ws[0] == "the" && !function[ws[1]] && !isCategory(ws[1]) && !orderWords[ws[1]] {
 			return []string{"the"}
 		}
