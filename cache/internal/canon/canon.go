@@ -37,14 +37,15 @@ const Version = 2
 // all, is kept as it is written: its form is "=" and the text, which no
 // other text shares.
 func Form(text string) string {
-	folded := fold(text)
+	folded := prepare(fold(text))
 	words, unread := tokens(folded)
 	if unread || len(words) == 0 {
 		return "=" + text
 	}
 	words = compounds(words)
 	words = dropFillers(words)
-	words = normalise(words)
+	words = dropRequests(words)
+	words = relax(normalise(words))
 	if ordered(words) {
 		return strings.Join(words, " ")
 	}

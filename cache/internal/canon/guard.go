@@ -158,9 +158,6 @@ func analyse(text string) analysis {
 	// judged on its words, as its canonical form is.
 	a.quoted = quotedSet(a.folded)
 	a.words, a.unread = words(prepare(a.folded))
-	if !a.unread {
-		a.words = relax(a.words)
-	}
 	return a
 }
 
@@ -237,7 +234,7 @@ func words(folded string) ([]string, bool) {
 	if unread || len(ws) == 0 {
 		return nil, true
 	}
-	return artists(normalise(dropRequests(dropFillers(compounds(ws))))), false
+	return artists(relax(normalise(dropRequests(dropFillers(compounds(ws)))))), false
 }
 
 // maxQuoted bounds the quoted titles a text's guard compares: a text with
