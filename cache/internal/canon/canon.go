@@ -188,13 +188,15 @@ var fillers = [][]string{
 // decade, or a determiner ("show me comedies", "show me some thrillers",
 // "show me the office"): before other words they may be a title's start
 // ("Show Me Love", "Looking for Alaska", "Some Like It Hot") and stay. A
-// trailing "please" goes too.
+// trailing "please" goes too, after the kind of thing asked for, a time,
+// or four words at least (three may be a title's: "Pet Shop Boys –
+// Please").
 func dropFillers(words []string) []string {
 	i := 0
 	for matched := true; matched; {
 		matched = false
 		for _, f := range fillers {
-			if len(words)-i > len(f) && slices.Equal(words[i:i+len(f)], f) {
+			if len(words)-i > len(f) && slices.Equal(words[i:i+len(f)], f) && !(f[0] == "please" && words[i+1] == "please") { // "please please me" is a title
 				i, matched = i+len(f), true
 				break
 			}
@@ -203,7 +205,7 @@ func dropFillers(words []string) []string {
 	if i > 0 && (isCategory(words[i]) || timeWord(shortOrLong(words[i])) || determiners[words[i]]) {
 		words = words[i:]
 	}
-	if n := len(words); n > 1 && words[n-1] == "please" {
+	if n := len(words); n > 1 && words[n-1] == "please" && words[n-2] != "please" && (n > 4 || isCategory(words[n-2]) || timeWord(shortOrLong(words[n-2]))) { // "comedies please", "movies for kids please"; not "pet shop boys please"
 		words = words[:n-1]
 	}
 	return words
@@ -373,7 +375,7 @@ func normalise(words []string) []string {
 	for i, w := range out {
 		switch {
 		case w == "directed" && i+1 < len(out) && out[i+1] == "by":
-		case timed[i] && (w == "from" || w == "in" || w == "of" || w == "during" || w == "the"):
+		case timed[i] && (w == "from" || w == "in" || w == "of" || w == "during" || w == "the" && i > 0 && out[i-1] != "by" || w == "the" && i == 0 && !year(out[1])): // "the 1975" is a band's name
 		default:
 			kept = append(kept, w)
 		}
@@ -406,7 +408,7 @@ var orderWords = map[string]bool{
 // sequel's, a count's).
 func ordered(words []string) bool {
 	for _, w := range words {
-		if orderWords[w] || ordinalNum(w) || digits(w) && !year(w) {
+		if orderWords[w] || treatments[w] || ordinalNum(w) || digits(w) && !year(w) {
 			return true
 		}
 	}
@@ -429,11 +431,22 @@ func artists(words []string) []string {
 		i++
 	}
 	j := i
+	lettered := false
 	for j < len(words) && !kind[j] {
-		if !nameWord(words[j]) || timeWord(words[j]) || connectors[words[j]] || musicGenres[words[j]] {
+		w := words[j]
+		switch {
+		case (w == "the" || w == "of") && j > i && j+1 < len(words) && !kind[j+1], w == "the" && j == i: // "kings of leon", "the 1975"
+		case nameWord(w) && !musicGenres[w] && !connectors[w]:
+			lettered = true
+		case numeral(w) && !timeWord(w) || year(w) && j > i && words[j-1] == "the": // "maroon 5", "u2", "the 1975"
+			lettered = lettered || strings.IndexFunc(w, unicode.IsLetter) >= 0 || words[i] == "the"
+		default:
 			return words
 		}
 		j++
+	}
+	if !lettered {
+		return words
 	}
 	k := j
 	for k < len(words) && kind[k] {

@@ -62,6 +62,9 @@ func Refusal(a, b string) (guard, reason string) {
 	return "", ""
 }
 
+// bridges are the function words a phrase of names goes on across.
+var bridges = map[string]bool{"of": true, "the": true}
+
 // nameMarks marks the words of ws that may be a name's: no kind of thing
 // asked for, no function word, number, negation or comparison, no "by".
 func nameMarks(ws []string) []bool {
@@ -74,9 +77,9 @@ func nameMarks(ws []string) []bool {
 }
 
 // A role is what a name is to the thing asked for: its maker ("by"), who
-// is in it ("with", "starring"), or either ("pre": a name before the kind,
-// "nolan movies", which the cache cannot tell a director's from an
-// actor's), or unsaid ("").
+// is in it ("with", "starring"; "pre", a name before the kind, "hanks
+// movies", is taken for it, as the canonical form takes it, but before
+// "songs" or "albums", where it is their maker), or unsaid ("").
 type role struct {
 	name, role string
 }
@@ -108,6 +111,13 @@ func makers(ws []string) []role {
 		}
 		if r == "" && j < len(ws) && kind[j] {
 			r = "pre"
+			k := j
+			for k < len(ws) && kind[k] {
+				k++
+			}
+			if musicKinds[ws[k-1]] { // "21 savage songs": by them
+				r = "by"
+			}
 		}
 		out = append(out, role{strings.Join(ws[i:j], " "), r})
 		i = j
@@ -117,9 +127,8 @@ func makers(ws []string) []role {
 }
 
 // agree reports whether two texts' roles of their names agree: a name
-// made by ("by") in one is not one that is in it ("with"), nor unsaid, in
-// the other; a name before the kind ("pre") may be either. It returns a
-// name that disagrees.
+// made by ("by") in one is not one that is in it ("with", "pre"), nor
+// unsaid, in the other. It returns a name that disagrees.
 func agree(a, b []role) (string, bool) {
 	for _, x := range a {
 		i, ok := slices.BinarySearchFunc(b, x.name, func(r role, name string) int { return strings.Compare(r.name, name) })
@@ -127,7 +136,7 @@ func agree(a, b []role) (string, bool) {
 			continue // the other guards compare the names themselves
 		}
 		y := b[i]
-		if (x.role == "by") != (y.role == "by") && x.role != "pre" && y.role != "pre" {
+		if (x.role == "by") != (y.role == "by") {
 			return x.name, false
 		}
 	}
@@ -272,13 +281,50 @@ type guard struct {
 }
 
 var guards = []guard{
-	{"numbers", func(ws []string) []string { return sorted(ws, numeral) }},
+	// Numbers, each with the word it counts ("season 2", "episode 5":
+	// "season 2 episode 5" is not "season 5 episode 2"); years and decades,
+	// which place the whole query, as a set (but "by the 1975", a name).
+	{"numbers", func(ws []string) []string {
+		var out []string
+		for i, w := range ws {
+			if !numeral(w) {
+				continue
+			}
+			prev := "^"
+			for j := i - 1; j >= 0; j-- {
+				if !function[ws[j]] {
+					prev = ws[j]
+					break
+				}
+			}
+			if timeWord(w) && prev != "by" {
+				out = append(out, w)
+				continue
+			}
+			out = append(out, prev+" "+w)
+		}
+		slices.Sort(out)
+		return out
+	}},
 	{"negations", func(ws []string) []string { return sorted(withNext(ws, negations), nil) }},
 	{"comparisons", func(ws []string) []string { return sorted(withNext(ws, comparisons), nil) }},
 	{"subjects", func(ws []string) []string { return sorted(withNext(ws, map[string]bool{"about": true}), nil) }},
 	// What was done to it, with what: "dubbed in english" is not "dubbed
 	// in spanish", whichever language the rest names.
 	{"treatments", func(ws []string) []string { return sorted(withNext(ws, treatments), nil) }},
+	// Where it is, and in what language: "netflix shows on hulu" are not
+	// "hulu shows on netflix", "spanish movies in english" not "english
+	// movies in spanish".
+	{"places", func(ws []string) []string {
+		var out []string
+		for i, w := range ws[:max(len(ws)-1, 0)] {
+			if w == "on" && (platforms[ws[i+1]] || relatedWord(ws[i+1])) || w == "in" && languages[ws[i+1]] {
+				out = append(out, w+" "+ws[i+1])
+			}
+		}
+		slices.Sort(out)
+		return out
+	}},
 	// Runs of category words, in their order ("crime family" is not
 	// "family crime").
 	{"categories", func(ws []string) []string { return dedup(sorted(markedRuns(ws, kinds(ws), true), nil)) }},
@@ -296,7 +342,25 @@ var guards = []guard{
 	// Runs of words, each in its order ("tom hanks"; "man bites dog" is
 	// not "dog bites man"), in any order of the runs.
 	{"phrases", func(ws []string) []string {
-		return dedup(sorted(markedRuns(ws, nameMarks(ws), true), nil))
+		marks := nameMarks(ws)
+		// A run goes on across "of" and "the" between two of its words:
+		// "return of the jedi" is one name.
+		for i := range ws {
+			if marks[i] || !bridges[ws[i]] {
+				continue
+			}
+			before, after := i > 0 && marks[i-1], false
+			for j := i + 1; j < len(ws); j++ {
+				if !bridges[ws[j]] {
+					after = marks[j]
+					break
+				}
+			}
+			if before && after {
+				marks[i] = true
+			}
+		}
+		return dedup(sorted(markedRuns(ws, marks, true), nil))
 	}},
 }
 
@@ -318,6 +382,16 @@ var numberWords = map[string]bool{
 	"eighth": true, "ninth": true, "tenth": true, "ii": true, "iii": true, "iv": true, "vi": true, "vii": true,
 	"viii": true, "ix": true, "twenties": true, "1900s": true, "2000s": true, "2010s": true, "2020s": true,
 }
+
+var languages = func() map[string]bool {
+	m := map[string]bool{}
+	for _, w := range strings.Fields("english spanish french german italian japanese korean chinese mandarin cantonese hindi " +
+		"portuguese russian arabic turkish swedish danish norwegian finnish dutch polish greek hebrew thai vietnamese " +
+		"indonesian tagalog tamil telugu bengali urdu persian farsi ukrainian czech hungarian romanian") {
+		m[w] = true
+	}
+	return m
+}()
 
 var treatments = map[string]bool{
 	"dubbed": true, "dub": true, "dubs": true, "subtitled": true, "subtitles": true, "subs": true, "narrated": true,
@@ -350,16 +424,35 @@ func withNext(ws []string, set map[string]bool) []string {
 		if !set[w] {
 			continue
 		}
-		next := ""
-		for _, n := range ws[i+1:] {
-			if !function[n] {
-				next = n
-				break
-			}
-		}
-		out = append(out, w+" "+next)
+		out = append(out, w+" "+strings.Join(object(ws[i+1:]), " "))
 	}
 	return out
+}
+
+// object returns what a word such as "without", "like" or "dubbed" applies
+// to, the start of ws: past function words and a "by" ("written by X"),
+// the run of words that follows, a "the" just before it included ("like
+// the room" is not "like room"), up to a function word or another word
+// that relates ("but", "for", "about"…).
+func object(ws []string) []string {
+	i := 0
+	for i < len(ws) && (function[ws[i]] || ws[i] == "by") {
+		i++
+	}
+	start := i
+	if i > 0 && ws[i-1] == "the" {
+		start = i - 1
+	}
+	for i < len(ws) && relatedWord(ws[i]) {
+		i++
+	}
+	return ws[start:i]
+}
+
+// relatedWord reports whether w may be part of what a relation applies
+// to: a word that is no function word and relates nothing itself.
+func relatedWord(w string) bool {
+	return content(w) && !orderWords[w] && !negations[w] && !treatments[w] && w != "by" && w != "about" && !timeWord(w)
 }
 
 // sorted returns the words of ws that keep says to (all, for nil), sorted.
@@ -415,7 +508,7 @@ func markedRuns(ws []string, marks []bool, want bool) []string {
 // kids".
 var function = func() map[string]bool {
 	m := map[string]bool{}
-	for _, w := range strings.Fields("a an the of and with in on at from that which me please") {
+	for _, w := range strings.Fields("a an the of and with in on at from that which") {
 		m[w] = true
 	}
 	return m

@@ -4,6 +4,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"unicode"
 	"unicode/utf8"
 )
 
@@ -38,13 +39,13 @@ func prepare(s string) string {
 		switch {
 		case r == '/' && prev == 'w' && !isWordRune(before) && !isWordRune(next): // "w/": with
 			b.WriteString("ith")
-		case r == '.' && isWordRune(prev) && !isWordRune(before) && i >= 1 && (next == ' ' || next == utf8.RuneError || isWordRune(next)):
+		case r == '.' && unicode.IsLetter(prev) && !isWordRune(before) && i >= 1 && (next == ' ' || next == utf8.RuneError || unicode.IsLetter(next)):
 			// "u.s.", "j.s.": a dotted abbreviation, a letter and a dot each
 		case r == '+' && isWordRune(prev) && !isWordRune(next):
 			b.WriteString(" plus")
 		case r == '+' && prev == ' ' && next == ' ':
 			b.WriteString("and")
-		case r == '/' && isWordRune(prev) && isWordRune(next):
+		case r == '/' && unicode.IsLetter(prev) && unicode.IsLetter(next):
 		default:
 			b.WriteRune(r)
 		}
@@ -90,7 +91,7 @@ var spelled = map[string]string{
 	"neighbour": "neighbor", "judgement": "judgment", "colour": "color", "favourite": "favorite",
 	"theatre": "theater", "centre": "center", "grey": "gray", "honour": "honor", "humour": "humor",
 	"programme": "program", "catalogue": "catalog", "travelling": "traveling", "cancelled": "canceled",
-	"pls": "please", "plz": "please", "vol": "volume", "ep": "episode", "eps": "episodes",
+	"pls": "please", "plz": "please", "vol": "volume",
 	"excluding": "without",
 }
 
@@ -113,15 +114,15 @@ var guardCompounds = map[[2]string][]string{
 	{"k", "dramas"}: {"korean", "dramas"}, {"k", "drama"}: {"korean", "drama"},
 	{"made", "by"}: {"by"}, {"from", "director"}: {"by"}, {"by", "director"}: {"by"},
 	// A genre and the movies of it: "comedy movies" are comedies.
-	{"comedy", "movies"}: {"comedies"}, {"drama", "movies"}: {"dramas"}, {"thriller", "movies"}: {"thrillers"},
+	{"comedy", "movies"}: {"comedies"}, {"thriller", "movies"}: {"thrillers"},
 	{"western", "movies"}: {"westerns"}, {"documentary", "movies"}: {"documentaries"}, {"musical", "movies"}: {"musicals"},
 	{"romance", "movies"}: {"romances"}, {"mystery", "movies"}: {"mysteries"}, {"romcom", "movies"}: {"romcoms"},
-	{"biopic", "movies"}: {"biopics"}, {"cartoon", "movies"}: {"cartoons"}, {"superhero", "movies"}: {"superhero", "movies"},
+	{"biopic", "movies"}: {"biopics"}, {"superhero", "movies"}: {"superhero", "movies"},
 }
 
 // platforms are where things are watched or played, one word or two.
 var platforms = map[string]bool{
-	"netflix": true, "hulu": true, "hbo": true, "max": true, "peacock": true, "paramount": true, "youtube": true,
+	"netflix": true, "hulu": true, "hbo": true, "peacock": true, "youtube": true,
 	"crunchyroll": true, "spotify": true, "tubi": true, "showtime": true, "starz": true, "mubi": true, "twitch": true,
 	"disney plus": true, "prime video": true, "amazon prime": true, "apple tv": true, "apple tv plus": true,
 	"paramount plus": true, "hbo max": true, "amazon prime video": true, "steam": true, "nintendo switch": true,
@@ -131,7 +132,7 @@ var platforms = map[string]bool{
 
 // networks are the platforms that make what they show: "pbs documentaries"
 // are on PBS and from PBS.
-var networks = map[string]bool{"pbs": true, "bbc": true, "a24": true, "npr": true, "hbo": true, "netflix": true}
+var networks = map[string]bool{"pbs": true, "bbc": true, "npr": true}
 
 // devices are the platforms things run on: "games for ps5" are on it.
 var devices = map[string]bool{
@@ -147,11 +148,11 @@ var requests = [][]string{
 	{"can", "you", "show", "me"}, {"could", "you", "show", "me"}, {"please", "show", "me"}, {"can", "you", "find"},
 	{"could", "you", "find"}, {"can", "you", "recommend"}, {"could", "you", "recommend"}, {"can", "you", "suggest"},
 	{"i", "want", "to", "watch"}, {"i", "want", "to", "see"}, {"i", "want", "to", "listen", "to"}, {"i", "want", "to", "play"},
-	{"id", "like", "to", "see"}, {"id", "like", "to", "watch"}, {"i", "would", "like", "to", "watch"}, {"i", "need"},
+	{"id", "like", "to", "see"}, {"id", "like", "to", "watch"}, {"i", "would", "like", "to", "watch"},
 	{"help", "me", "find"}, {"give", "me", "a", "list", "of"}, {"give", "me", "some"}, {"suggest", "some"},
 	{"recommend", "some"}, {"recommend", "me"}, {"recommend"}, {"suggest"}, {"are", "there", "any"},
 	{"got", "any", "recommendations", "for"}, {"any", "recommendations", "for"}, {"need", "ideas", "for"},
-	{"what", "are", "some"}, {"please"},
+	{"what", "are", "some"},
 }
 
 // dropRequests drops the request phrases at the start of ws, as many as
@@ -190,7 +191,7 @@ var countries = map[string]string{
 // countryNames are the countries' names as a query writes them after
 // "from".
 var countryNames = func() map[string]string {
-	m := map[string]string{"the uk": "uk", "britain": "uk", "england": "uk", "the us": "usa", "the usa": "usa",
+	m := map[string]string{"the uk": "uk", "britain": "uk", "the us": "usa", "the usa": "usa",
 		"america": "usa", "us": "usa", "south korea": "korea", "the netherlands": "netherlands", "holland": "netherlands",
 		"the philippines": "philippines"}
 	for _, c := range countries {
@@ -205,6 +206,33 @@ var topicKinds = map[string]bool{
 	"documentaries": true, "documentary": true, "podcasts": true, "podcast": true, "biopics": true, "biopic": true,
 	"docuseries": true,
 }
+
+// subjects are the words that name what a documentary or a podcast is
+// about when they come before it, and no maker (a name: "attenborough
+// documentaries" are his) nor genre ("horror podcasts").
+var subjects = func() map[string]bool {
+	m := map[string]bool{}
+	for _, w := range strings.Fields("whale whales shark sharks animal animals nature wildlife ocean oceans space food cooking " +
+		"music jazz history science sports sport football soccer basketball baseball tennis golf boxing climbing cycling " +
+		"art architecture fashion design travel cars car racing politics war wars religion health fitness money business " +
+		"finance economics technology tech crypto climate environment planet earth dinosaur dinosaurs bird birds dog dogs cat cats " +
+		"heist heists cult cults murder murders mafia drugs prison prisons volcano volcanoes weather bees insects " +
+		"astronomy physics math chess poker wine beer coffee chocolate") {
+		m[w] = true
+	}
+	return m
+}()
+
+// topicOf reports whether ws, before a documentary or a podcast, say what
+// it is about.
+func topicOf(ws []string) bool {
+	p := strings.Join(ws, " ")
+	return len(ws) == 1 && subjects[p] || topics[p] || crimes[p]
+}
+
+// crimes are the category words that name a subject too: "crime
+// documentaries" are about crime, "war podcasts" about war.
+var crimes = map[string]bool{"crime": true, "true crime": true, "war": true, "crimes": true}
 
 // topics are the subjects of two words that are no name.
 var topics = map[string]bool{
@@ -225,6 +253,9 @@ var topics = map[string]bool{
 // "from" is written as its demonym's.
 func relations(ws []string) []string {
 	kind := kinds(ws)
+	for i, w := range ws {
+		kind[i] = kind[i] || w == "games" || w == "game" && i+1 == len(ws) // "ps5 games" are games on it
+	}
 	i := 0 // what the words before the kind say starts after the years and decades
 	for i < len(ws) && timeWord(ws[i]) {
 		i++
@@ -244,33 +275,30 @@ func relations(ws []string) []string {
 		return countriesAfterFrom(ws)
 	}
 	pre := ws[i:j]
-	if topicKinds[ws[k-1]] && k-j > 1 { // "crime documentaries" are about crime
+	if topicKinds[ws[k-1]] && k-j > 1 && topicOf(append(slices.Clip(pre), ws[j:k-1]...)) { // "crime documentaries", "true crime podcasts"
 		pre, j = ws[i:k-1], k-1
 	}
-	if len(pre) == 0 {
+	if len(pre) == 0 || len(pre) > 2 {
 		return countriesAfterFrom(ws)
 	}
+	// Only a word that is the whole of what comes before the kind says one
+	// thing ("spy kids movies" are not spy movies for kids; "american
+	// football movies" not football movies from the US).
 	var keep, after []string
-	for i := 0; i < len(pre); i++ {
-		if i+1 < len(pre) && platforms[pre[i]+" "+pre[i+1]] {
-			after = append(after, "on", pre[i]+pre[i+1])
-			i++
-			continue
-		}
-		switch w := pre[i]; {
-		case platforms[w]:
-			after = append(after, "on", w)
-		case audiences[w]:
-			after = append(after, "for", w)
-		case countries[w] != "":
-			after = append(after, "from", countries[w])
-		default:
-			keep = append(keep, w)
-		}
-	}
-	if topicKinds[ws[k-1]] && (len(keep) == 1 || len(keep) == 2 && topics[keep[0]+" "+keep[1]]) {
-		after = append(append(after, "about"), keep...)
-		keep = nil
+	phrase := strings.Join(pre, " ")
+	switch {
+	case platforms[phrase] && !slices.Contains(ws[k:], "on"): // "netflix shows on hulu" keeps its words
+		after = []string{"on", strings.ReplaceAll(phrase, " ", "")}
+	case len(pre) == 1 && audiences[phrase]:
+		after = []string{"for", phrase}
+	case len(pre) == 2 && audiences[pre[0]] && !audiences[pre[1]]: // "kids christmas movies": christmas movies for kids
+		keep, after = pre[1:], []string{"for", pre[0]}
+	case len(pre) == 1 && countries[phrase] != "":
+		after = []string{"from", countries[phrase]}
+	case topicKinds[ws[k-1]] && k-j == 1 && topicOf(pre):
+		after = append([]string{"about"}, pre...)
+	default:
+		keep = pre
 	}
 	out := make([]string, 0, len(ws)+len(after))
 	out = append(out, ws[:i]...)
@@ -290,7 +318,7 @@ func countriesAfterFrom(ws []string) []string {
 	for i := 0; i < len(ws); i++ {
 		out = append(out, ws[i])
 		if ws[i] == "about" && i+1 < len(ws) && (i+2 == len(ws) || !nameWord(ws[i+2])) {
-			if w := ws[i+1]; len(w) > 3 && strings.HasSuffix(w, "s") && !strings.HasSuffix(w, "ss") && nameWord(w) {
+			if w := ws[i+1]; len(w) > 3 && strings.HasSuffix(w, "s") && !strings.HasSuffix(w, "ss") && subjects[w] && subjects[w[:len(w)-1]] {
 				out = append(out, w[:len(w)-1])
 				i++
 				continue
