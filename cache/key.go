@@ -152,10 +152,14 @@ const CanonicalVersion = canon.Version
 // NearMatchGuard reports whether a value cached for the text cached may
 // be served for the text asked, however close their vectors are: whether
 // every guard of the near match passes. The two texts must agree on their
-// numbers (years, decades, sequel numbers, ordinals, counts), negations
-// and exclusions and what they apply to, comparisons and ranks, who made
-// it ("by"), the kinds of thing asked for, a title's leading "the", every
-// word that is not a common word of media queries (names, titles,
-// topics), and their quoted titles. reason names the guard that refused,
-// with both sides; "" when ok. docs/meaning.md lists the guards.
+// numbers (years and decades; counts, sequel numbers and ordinals with
+// what they count), negations and exclusions and what they apply to,
+// comparisons, ranks and relations and what they apply to, each name's
+// role (who made it, who is in it), the kinds of thing asked for, where
+// it is and in what language, a title's leading "the", every word that is
+// not a common word of media queries (names, titles, topics), and their
+// quoted titles; spellings that say one thing whatever the query are one
+// ("rocky ii", "rocky 2"; "netflix documentaries", "documentaries on
+// netflix"). reason names the guard that refused, with both sides; "" when
+// ok. docs/meaning.md lists the guards and the spellings.
 func NearMatchGuard(cached, asked string) (ok bool, reason string) { return canon.Guard(cached, asked) }
