@@ -375,6 +375,7 @@ func normalise(words []string) []string {
 	for i, w := range out {
 		switch {
 		case w == "directed" && i+1 < len(out) && out[i+1] == "by":
+		case w == "released" && i+1 < len(out) && (out[i+1] == "in" || timeWord(out[i+1])) && i+2 <= len(out) && (timed[i] || i+1 < len(out) && timed[i+1]): // "released in 2019"
 		case timed[i] && (w == "from" || w == "in" || w == "of" || w == "during" || w == "the" && i > 0 && out[i-1] != "by" || w == "the" && i == 0 && !year(out[1])): // "the 1975" is a band's name
 		default:
 			kept = append(kept, w)

@@ -43,6 +43,10 @@ func TestGuard(t *testing.T) {
 		{"the best movies of 2019", "best movies of 2019"}, {"can you show me nintendo switch games", "nintendo switch games"},
 		{"recommend frank ocean albums", "frank ocean albums"}, {"1960s italian horror", "italian horror from the 1960s"},
 		{"comedies without adam sandler", "comedies excluding adam sandler"}, {"jazz documentaries from pbs", "documentaries about jazz on pbs"},
+		{"horror films released in 2019", "2019 horror movies"}, {"recommend me some open world games", "open world games"},
+		{"ps5 racing games", "racing games for ps5"}, {"Friends S05E14", "friends season 5 episode 14"},
+		{"movies under ninety minutes", "movies under 90 min"}, {"looking for cozy mystery series", "cozy mystery series"},
+		{"movies from South Korea", "south korean movies"},
 	} {
 		if ok, why := Guard(p[0], p[1]); !ok {
 			t.Errorf("Guard(%q, %q) refused: %s", p[0], p[1], why)
@@ -73,6 +77,7 @@ func TestGuard(t *testing.T) {
 		{"spanish movies dubbed in english", "english movies dubbed in spanish"}, {"show me love", "love"},
 		{"find me guilty", "guilty"}, {"movies with hitchcock", "movies by hitchcock"}, {"the office", "office"},
 		{"hitchcock thrillers", "thrillers by hitchcock"}, // a name before the kind is taken for who is in it, as the canonical form takes it
+		{"looking for alaska", "alaska"}, {"show me love", "love"}, {"friends s05e14", "friends s14e05"},
 	} {
 		if ok, _ := Guard(p[0], p[1]); ok {
 			t.Errorf("Guard(%q, %q) passed", p[0], p[1])

@@ -74,6 +74,8 @@ func relax(ws []string) []string {
 		case len(w) > 1 && len(w) <= 3 && w[0] == 's' && digits(w[1:]):
 			n, _ := strconv.Atoi(w[1:])
 			out = append(out, "season", strconv.Itoa(n))
+		case seasonEpisode(w) != nil: // "s05e14"
+			out = append(out, seasonEpisode(w)...)
 		default:
 			out = append(out, w)
 		}
@@ -81,12 +83,29 @@ func relax(ws []string) []string {
 	return relations(out)
 }
 
+// seasonEpisode returns "s05e14" as season 5, episode 14; nil for
+// another word.
+func seasonEpisode(w string) []string {
+	if len(w) < 4 || len(w) > 7 || w[0] != 's' {
+		return nil
+	}
+	e := strings.IndexByte(w, 'e')
+	if e < 2 || e == len(w)-1 || !digits(w[1:e]) || !digits(w[e+1:]) {
+		return nil
+	}
+	s, _ := strconv.Atoi(w[1:e])
+	n, _ := strconv.Atoi(w[e+1:])
+	return []string{"season", strconv.Itoa(s), "episode", strconv.Itoa(n)}
+}
+
 // spelled are the words of one meaning written another way: numbers in
 // words and roman numerals (but "i", "v" and "x", which are words too),
 // British spellings, short forms.
 var spelled = map[string]string{
 	"one": "1", "two": "2", "three": "3", "four": "4", "five": "5", "six": "6", "seven": "7", "eight": "8",
-	"nine": "9", "ten": "10", "eleven": "11", "twelve": "12", "twenty": "20",
+	"nine": "9", "ten": "10", "eleven": "11", "twelve": "12", "twenty": "20", "thirty": "30", "forty": "40",
+	"fifty": "50", "sixty": "60", "seventy": "70", "eighty": "80", "ninety": "90",
+	"min": "minutes", "mins": "minutes", "hr": "hours", "hrs": "hours",
 	"ii": "2", "iii": "3", "iv": "4", "vi": "6", "vii": "7", "viii": "8", "ix": "9",
 	"neighbour": "neighbor", "judgement": "judgment", "colour": "color", "favourite": "favorite",
 	"theatre": "theater", "centre": "center", "grey": "gray", "honour": "honor", "humour": "humor",
@@ -152,20 +171,48 @@ var requests = [][]string{
 	{"help", "me", "find"}, {"give", "me", "a", "list", "of"}, {"give", "me", "some"}, {"suggest", "some"},
 	{"recommend", "some"}, {"recommend", "me"}, {"recommend"}, {"suggest"}, {"are", "there", "any"},
 	{"got", "any", "recommendations", "for"}, {"any", "recommendations", "for"}, {"need", "ideas", "for"},
-	{"what", "are", "some"},
+	{"what", "are", "some"}, {"recommend", "me", "some"}, {"just", "give", "me", "some"}, {"just", "give", "me"},
+	{"could", "you", "suggest"}, {"can", "you", "find", "me"}, {"could", "you", "find", "me"}, {"suggest", "me"},
+	{"find", "me", "some"}, {"is", "there", "a"}, {"is", "there", "an"}, {"are", "there", "some"},
+	{"im", "searching", "for"}, {"i", "m", "searching", "for"}, {"im", "in", "the", "mood", "for"},
+	{"i", "m", "in", "the", "mood", "for"}, {"id", "love", "some", "recommendations", "for"}, {"id", "love", "some"},
+	{"id", "like", "to", "listen", "to"}, {"i", "wanna", "see"}, {"i", "wanna", "watch"}, {"i", "want", "some"},
+	{"hey"}, {"ok", "so"}, {"okay", "so"}, {"so"}, {"can", "u", "show", "me"}, {"can", "u", "recommend"}, {"tell", "me", "about"},
+	{"what", "to", "watch"}, {"what", "should", "i", "watch"},
+}
+
+// leads are request phrases that may start a title ("Looking for
+// Alaska", "Show Me Love", "Find Me Guilty"): dropped only before two
+// words or more (three for "looking for" and "searching for").
+var leads = []struct {
+	words []string
+	after int
+}{
+	{[]string{"show", "me"}, 2}, {[]string{"find", "me"}, 2}, {[]string{"find"}, 3}, {[]string{"looking", "for"}, 3},
+	{[]string{"searching", "for"}, 3}, {[]string{"im", "looking", "for"}, 2}, {[]string{"i", "m", "looking", "for"}, 2},
 }
 
 // dropRequests drops the request phrases at the start of ws, as many as
 // there are, leaving one word at least.
 func dropRequests(ws []string) []string {
+	dropped := false
 	for matched := true; matched; {
 		matched = false
 		for _, r := range requests {
 			if len(ws) > len(r) && slices.Equal(ws[:len(r)], r) {
-				ws, matched = ws[len(r):], true
+				ws, matched, dropped = ws[len(r):], true, true
 				break
 			}
 		}
+		for _, l := range leads {
+			if len(ws) >= len(l.words)+l.after && slices.Equal(ws[:len(l.words)], l.words) {
+				ws, matched, dropped = ws[len(l.words):], true, true
+				break
+			}
+		}
+	}
+	if dropped && len(ws) > 1 && (ws[0] == "some" || ws[0] == "any") { // "recommend some jazz podcasts"
+		ws = ws[1:]
 	}
 	return ws
 }
@@ -173,7 +220,7 @@ func dropRequests(ws []string) []string {
 // audiences are who a thing is for.
 var audiences = map[string]bool{
 	"kids": true, "children": true, "adults": true, "teens": true, "teenagers": true, "toddlers": true,
-	"families": true, "grownups": true, "preschoolers": true,
+	"families": true, "grownups": true, "preschoolers": true, "toddler": true,
 }
 
 // countries are the countries of demonyms that name no language of their
@@ -186,6 +233,7 @@ var countries = map[string]string{
 	"egyptian": "egypt", "israeli": "israel", "british": "uk", "american": "usa", "belgian": "belgium",
 	"dutch": "netherlands", "icelandic": "iceland", "chilean": "chile", "colombian": "colombia", "filipino": "philippines",
 	"indonesian": "indonesia", "vietnamese": "vietnam", "taiwanese": "taiwan", "south korean": "korea",
+	"scandinavian": "scandinavia", "nordic": "scandinavia", "bollywood": "india",
 }
 
 // countryNames are the countries' names as a query writes them after
@@ -293,7 +341,9 @@ func relations(ws []string) []string {
 		after = []string{"for", phrase}
 	case len(pre) == 2 && audiences[pre[0]] && !audiences[pre[1]]: // "kids christmas movies": christmas movies for kids
 		keep, after = pre[1:], []string{"for", pre[0]}
-	case len(pre) == 1 && countries[phrase] != "":
+	case len(pre) == 2 && platforms[pre[0]] && !platforms[phrase] && !slices.Contains(ws[k:], "on"): // "ps5 racing games": racing games on it
+		keep, after = pre[1:], []string{"on", pre[0]}
+	case countries[phrase] != "":
 		after = []string{"from", countries[phrase]}
 	case topicKinds[ws[k-1]] && k-j == 1 && topicOf(pre):
 		after = append([]string{"about"}, pre...)
