@@ -193,16 +193,18 @@ var fillers = [][]string{
 // Please").
 func dropFillers(words []string) []string {
 	i := 0
+	titled := false // a filler matched that starts titles: "Show Me the Money", "Show Me a Hero"
 	for matched := true; matched; {
 		matched = false
 		for _, f := range fillers {
 			if len(words)-i > len(f) && slices.Equal(words[i:i+len(f)], f) && !(f[0] == "please" && words[i+1] == "please") { // "please please me" is a title
 				i, matched = i+len(f), true
+				titled = titled || titleStarts[strings.Join(f, " ")]
 				break
 			}
 		}
 	}
-	if i > 0 && (isCategory(words[i]) || timeWord(shortOrLong(words[i])) || determiners[words[i]]) {
+	if i > 0 && (isCategory(words[i]) || timeWord(shortOrLong(words[i])) || determiners[words[i]] && !(titled && articles[words[i]])) {
 		words = words[i:]
 	}
 	if n := len(words); n > 1 && words[n-1] == "please" && words[n-2] != "please" && (n > 4 || isCategory(words[n-2]) || timeWord(shortOrLong(words[n-2]))) { // "comedies please", "movies for kids please"; not "pet shop boys please"
@@ -210,6 +212,14 @@ func dropFillers(words []string) []string {
 	}
 	return words
 }
+
+// titleStarts are the fillers that start titles too; an article after
+// them does not make them fillers ("show me the money" is a title).
+var titleStarts = map[string]bool{"show me": true, "give me": true, "find me": true, "get me": true, "find": true,
+	"looking for": true, "search for": true, "look for": true, "find me some": true}
+
+// articles are the determiners a title may go on with.
+var articles = map[string]bool{"a": true, "an": true, "the": true}
 
 // determiners may follow a filler phrase that is no title's start.
 var determiners = map[string]bool{"a": true, "an": true, "the": true, "some": true, "any": true, "good": true, "new": true}

@@ -182,13 +182,14 @@ var requests = [][]string{
 }
 
 // leads are request phrases that may start a title ("Looking for
-// Alaska", "Show Me Love", "Find Me Guilty"): dropped only before two
-// words or more (three for "looking for" and "searching for").
+// Alaska", "Find Me Guilty"): dropped only before enough words. ("Show
+// me" and "find me" start too many titles, "Show Me a Hero", "Show Me
+// the Money": they go only where the canonical form drops them.)
 var leads = []struct {
 	words []string
 	after int
 }{
-	{[]string{"show", "me"}, 2}, {[]string{"find", "me"}, 2}, {[]string{"find"}, 3}, {[]string{"looking", "for"}, 3},
+	{[]string{"find"}, 3}, {[]string{"looking", "for"}, 3},
 	{[]string{"searching", "for"}, 3}, {[]string{"im", "looking", "for"}, 2}, {[]string{"i", "m", "looking", "for"}, 2},
 }
 
