@@ -181,6 +181,10 @@ var fillers = [][]string{
 	{"show", "me"}, {"give", "me"}, {"get", "me"}, {"recommend", "me"}, {"suggest", "me"}, {"find", "me", "some"},
 	{"search", "for"}, {"look", "for"}, {"looking", "for"}, {"what", "are", "some"}, {"what", "are"},
 	{"list", "of"}, {"a", "list", "of"}, {"please"}, {"some"}, {"any"}, {"find", "me"}, {"find"},
+	{"hey"}, {"ok", "so"}, {"okay", "so"}, {"so"}, {"tell", "me", "about"}, {"is", "there", "a"}, {"is", "there", "an"},
+	{"just", "give", "me", "some"}, {"just", "give", "me"}, {"give", "me", "some"}, {"im", "in", "the", "mood", "for"},
+	{"i", "m", "in", "the", "mood", "for"}, {"id", "love", "some"}, {"i", "want", "some"}, {"what", "to", "watch"},
+	{"looking", "for"}, {"searching", "for"},
 }
 
 // dropFillers drops the filler phrases at the start, as many as there are,
@@ -216,7 +220,8 @@ func dropFillers(words []string) []string {
 // titleStarts are the fillers that start titles too; an article after
 // them does not make them fillers ("show me the money" is a title).
 var titleStarts = map[string]bool{"show me": true, "give me": true, "find me": true, "get me": true, "find": true,
-	"looking for": true, "search for": true, "look for": true, "find me some": true}
+	"looking for": true, "search for": true, "look for": true, "find me some": true, "searching for": true, "so": true,
+	"hey": true, "tell me about": true, "just give me": true, "im in the mood for": true, "i m in the mood for": true}
 
 // articles are the determiners a title may go on with.
 var articles = map[string]bool{"a": true, "an": true, "the": true}
@@ -418,6 +423,14 @@ var orderWords = map[string]bool{
 // order word, an ordinal, or a number that is no year or decade (a
 // sequel's, a count's).
 func ordered(words []string) bool {
+	times := 0
+	for i, w := range words {
+		if timeWord(w) && !slices.Contains(words[:i], w) {
+			if times++; times == 2 { // "70s songs in 90s movies": each time is of its own word
+				return true
+			}
+		}
+	}
 	for _, w := range words {
 		if orderWords[w] || treatments[w] || ordinalNum(w) || digits(w) && !year(w) {
 			return true

@@ -161,7 +161,7 @@ var goldenQueries = []string{
 	"maroon 5 songs", "can you show me nintendo switch games", "movies written by charlie kaufman directed by spike jonze", "please please me",
 	"scary movies for kids please", "pet shop boys please", "horror films released in 2019", "recommend me some open world games",
 	"ps5 racing games", "friends s05e14", "movies under ninety minutes", "looking for cozy mystery series", "Looking for Alaska",
-	"Show Me the Money", "show me a hero",
+	"Show Me the Money", "show me a hero", "hey jude", "70s songs in 90s movies", "searching for bobby fischer movie", "steam deck games",
 	"Tom Hanks comedies from the '90s!", "90s comedies with Tom Hanks", "Amélie", "sci-fi movies", "Sci Fi Films",
 	"Can you show me some thrillers?", "I want to watch rom-coms", "Tom & Jerry cartoons", "movies from 1994",
 	"films in 1994 with Keanu Reeves", "movies starring Meg Ryan", "movies with Tom Hanks and Meg Ryan",
@@ -178,7 +178,7 @@ var goldenQueries = []string{
 // of any rule that changes one of their forms fails here until Version is
 // raised (and the new version's hash pinned), so that no value is served
 // under another version's form.
-var golden = map[int]string{2: "ae3265c49ae7bc698f96fe05bcecacbf191b8a3aa1784366130b70268d5bb40b"}
+var golden = map[int]string{2: "3ed282cea90bc9203e47398fe85067e372af0287049fa6ff7e4fe784ecdcbd23"}
 
 func TestVersionPinsTheRules(t *testing.T) {
 	h := sha256.New()

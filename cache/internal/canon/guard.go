@@ -286,6 +286,12 @@ var guards = []guard{
 	// which place the whole query, as a set (but "by the 1975", a name).
 	{"numbers", func(ws []string) []string {
 		var out []string
+		times := map[string]bool{}
+		for _, w := range ws {
+			if timeWord(w) {
+				times[w] = true
+			}
+		}
 		for i, w := range ws {
 			if !numeral(w) {
 				continue
@@ -297,7 +303,7 @@ var guards = []guard{
 					break
 				}
 			}
-			if timeWord(w) && prev != "by" {
+			if timeWord(w) && prev != "by" && len(times) < 2 { // two times: each with its own word ("80s movies set in the 50s")
 				out = append(out, w)
 				continue
 			}

@@ -105,7 +105,7 @@ var spelled = map[string]string{
 	"one": "1", "two": "2", "three": "3", "four": "4", "five": "5", "six": "6", "seven": "7", "eight": "8",
 	"nine": "9", "ten": "10", "eleven": "11", "twelve": "12", "twenty": "20", "thirty": "30", "forty": "40",
 	"fifty": "50", "sixty": "60", "seventy": "70", "eighty": "80", "ninety": "90",
-	"min": "minutes", "mins": "minutes", "hr": "hours", "hrs": "hours",
+
 	"ii": "2", "iii": "3", "iv": "4", "vi": "6", "vii": "7", "viii": "8", "ix": "9",
 	"neighbour": "neighbor", "judgement": "judgment", "colour": "color", "favourite": "favorite",
 	"theatre": "theater", "centre": "center", "grey": "gray", "honour": "honor", "humour": "humor",
@@ -149,6 +149,29 @@ var platforms = map[string]bool{
 	"pbs": true, "bbc": true, "a24": true, "npr": true,
 }
 
+// services are the platforms that name nothing else, which may come
+// before another word before the kind ("netflix original series"; not
+// "steam deck games", "pc building games").
+var services = map[string]bool{
+	"netflix": true, "hulu": true, "hbo": true, "disney plus": true, "prime video": true, "crunchyroll": true,
+	"youtube": true, "playstation5": true, "playstation4": true, "xbox": true, "nintendo switch": true,
+}
+
+// ambiguous are the platforms that are words too ("android movies" are
+// about androids, "peacock documentaries" about the bird): compared
+// after "on", never moved there.
+var ambiguous = map[string]bool{"android": true, "ios": true, "peacock": true, "steam": true}
+
+// platformAfter reports whether ws name a platform after "on" or "for".
+func platformAfter(ws []string) bool {
+	for i := 0; i+1 < len(ws); i++ {
+		if (ws[i] == "on" || ws[i] == "for") && (platforms[ws[i+1]] || i+2 < len(ws) && platforms[ws[i+1]+" "+ws[i+2]]) {
+			return true
+		}
+	}
+	return false
+}
+
 // networks are the platforms that make what they show: "pbs documentaries"
 // are on PBS and from PBS.
 var networks = map[string]bool{"pbs": true, "bbc": true, "npr": true}
@@ -168,30 +191,34 @@ var requests = [][]string{
 	{"could", "you", "find"}, {"can", "you", "recommend"}, {"could", "you", "recommend"}, {"can", "you", "suggest"},
 	{"i", "want", "to", "watch"}, {"i", "want", "to", "see"}, {"i", "want", "to", "listen", "to"}, {"i", "want", "to", "play"},
 	{"id", "like", "to", "see"}, {"id", "like", "to", "watch"}, {"i", "would", "like", "to", "watch"},
-	{"help", "me", "find"}, {"give", "me", "a", "list", "of"}, {"give", "me", "some"}, {"suggest", "some"},
+	{"help", "me", "find"}, {"give", "me", "a", "list", "of"}, {"suggest", "some"},
 	{"recommend", "some"}, {"recommend", "me"}, {"recommend"}, {"suggest"}, {"are", "there", "any"},
 	{"got", "any", "recommendations", "for"}, {"any", "recommendations", "for"}, {"need", "ideas", "for"},
-	{"what", "are", "some"}, {"recommend", "me", "some"}, {"just", "give", "me", "some"}, {"just", "give", "me"},
-	{"could", "you", "suggest"}, {"can", "you", "find", "me"}, {"could", "you", "find", "me"}, {"suggest", "me"},
-	{"find", "me", "some"}, {"is", "there", "a"}, {"is", "there", "an"}, {"are", "there", "some"},
-	{"im", "searching", "for"}, {"i", "m", "searching", "for"}, {"im", "in", "the", "mood", "for"},
-	{"i", "m", "in", "the", "mood", "for"}, {"id", "love", "some", "recommendations", "for"}, {"id", "love", "some"},
-	{"id", "like", "to", "listen", "to"}, {"i", "wanna", "see"}, {"i", "wanna", "watch"}, {"i", "want", "some"},
-	{"hey"}, {"ok", "so"}, {"okay", "so"}, {"so"}, {"can", "u", "show", "me"}, {"can", "u", "recommend"}, {"tell", "me", "about"},
-	{"what", "to", "watch"}, {"what", "should", "i", "watch"},
+	{"what", "are", "some"}, {"recommend", "me", "some"}, {"could", "you", "suggest"}, {"can", "you", "find", "me"},
+	{"could", "you", "find", "me"}, {"suggest", "me"}, {"are", "there", "some"}, {"im", "searching", "for"},
+	{"i", "m", "searching", "for"}, {"id", "love", "some", "recommendations", "for"}, {"id", "like", "to", "listen", "to"},
+	{"i", "wanna", "see"}, {"i", "wanna", "watch"}, {"can", "u", "show", "me"}, {"can", "u", "recommend"},
+	{"what", "should", "i", "watch"},
 }
 
-// leads are request phrases that may start a title ("Looking for
-// Alaska", "Find Me Guilty"): dropped only before enough words. ("Show
+// leads are request phrases that may start a title ("Find My Way"):
+// dropped only before enough words, not before an article, and where the
+// kind of thing asked for follows. ("Show
 // me" and "find me" start too many titles, "Show Me a Hero", "Show Me
 // the Money": they go only where the canonical form drops them.)
 var leads = []struct {
 	words []string
 	after int
 }{
-	{[]string{"find"}, 3}, {[]string{"looking", "for"}, 3},
-	{[]string{"searching", "for"}, 3}, {[]string{"im", "looking", "for"}, 2}, {[]string{"i", "m", "looking", "for"}, 2},
+	{[]string{"find"}, 3}, {[]string{"im", "looking", "for"}, 2}, {[]string{"i", "m", "looking", "for"}, 2},
 }
+
+func init() { // the longest phrase first: "recommend me some" before "recommend"
+	slices.SortStableFunc(requests, func(a, b []string) int { return len(b) - len(a) })
+}
+
+// kindWord reports whether w says the kind of thing asked for.
+func kindWord(w string) bool { return isCategory(w) || w == "games" || w == "game" }
 
 // dropRequests drops the request phrases at the start of ws, as many as
 // there are, leaving one word at least.
@@ -206,13 +233,13 @@ func dropRequests(ws []string) []string {
 			}
 		}
 		for _, l := range leads {
-			if len(ws) >= len(l.words)+l.after && slices.Equal(ws[:len(l.words)], l.words) {
+			if len(ws) >= len(l.words)+l.after && slices.Equal(ws[:len(l.words)], l.words) && !articles[ws[len(l.words)]] && slices.ContainsFunc(ws[len(l.words):], kindWord) {
 				ws, matched, dropped = ws[len(l.words):], true, true
 				break
 			}
 		}
 	}
-	if dropped && len(ws) > 1 && (ws[0] == "some" || ws[0] == "any") { // "recommend some jazz podcasts"
+	if dropped && len(ws) > 2 && (ws[0] == "some" || ws[0] == "any") && slices.ContainsFunc(ws[1:], kindWord) { // "recommend some jazz podcasts"
 		ws = ws[1:]
 	}
 	return ws
@@ -234,14 +261,14 @@ var countries = map[string]string{
 	"egyptian": "egypt", "israeli": "israel", "british": "uk", "american": "usa", "belgian": "belgium",
 	"dutch": "netherlands", "icelandic": "iceland", "chilean": "chile", "colombian": "colombia", "filipino": "philippines",
 	"indonesian": "indonesia", "vietnamese": "vietnam", "taiwanese": "taiwan", "south korean": "korea",
-	"scandinavian": "scandinavia", "nordic": "scandinavia", "bollywood": "india",
+	"scandinavian": "scandinavia",
 }
 
 // countryNames are the countries' names as a query writes them after
 // "from".
 var countryNames = func() map[string]string {
 	m := map[string]string{"the uk": "uk", "britain": "uk", "the us": "usa", "the usa": "usa",
-		"america": "usa", "us": "usa", "south korea": "korea", "the netherlands": "netherlands", "holland": "netherlands",
+		"america": "usa", "south korea": "korea", "the netherlands": "netherlands", "holland": "netherlands",
 		"the philippines": "philippines"}
 	for _, c := range countries {
 		m[c] = c
@@ -336,13 +363,13 @@ func relations(ws []string) []string {
 	var keep, after []string
 	phrase := strings.Join(pre, " ")
 	switch {
-	case platforms[phrase] && !slices.Contains(ws[k:], "on"): // "netflix shows on hulu" keeps its words
+	case platforms[phrase] && !ambiguous[phrase] && !platformAfter(ws[k:]): // "netflix shows on hulu" keeps its words
 		after = []string{"on", strings.ReplaceAll(phrase, " ", "")}
 	case len(pre) == 1 && audiences[phrase]:
 		after = []string{"for", phrase}
 	case len(pre) == 2 && audiences[pre[0]] && !audiences[pre[1]]: // "kids christmas movies": christmas movies for kids
 		keep, after = pre[1:], []string{"for", pre[0]}
-	case len(pre) == 2 && platforms[pre[0]] && !platforms[phrase] && !slices.Contains(ws[k:], "on"): // "ps5 racing games": racing games on it
+	case len(pre) == 2 && services[pre[0]] && !platforms[phrase] && !platformAfter(ws[k:]): // "ps5 racing games": racing games on it
 		keep, after = pre[1:], []string{"on", pre[0]}
 	case countries[phrase] != "":
 		after = []string{"from", countries[phrase]}
