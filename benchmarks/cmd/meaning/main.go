@@ -92,8 +92,7 @@ func endToEnd(ctx context.Context, w io.Writer, url string, pairs []pair) error 
 	}
 	defer c.Close()
 	defer c.ClearAll(context.WithoutCancel(ctx)) //nolint:errcheck // a report's namespace; its keys expire
-	var same, differ tally
-	var falseHits []pair
+	var e2e served
 	for i, p := range pairs {
 		kd, err := cache.NewKind[string, string](c, fmt.Sprintf("pair%d", i), time.Hour) // texts recur across pairs
 		if err != nil {
@@ -113,18 +112,7 @@ func endToEnd(ctx context.Context, w io.Writer, url string, pairs []pair) error 
 		if err != nil {
 			return err
 		}
-		served := m.Kind == cache.MatchNeighbour || m.Kind == cache.MatchExact && got == p.a
-		t := &differ
-		if p.same {
-			t = &same
-		}
-		t.n++
-		if served {
-			t.merged++
-			if !p.same {
-				falseHits = append(falseHits, p)
-			}
-		}
+		e2e.add(p, m.Kind == cache.MatchNeighbour || m.Kind == cache.MatchExact && got == p.a)
 	}
 	for name, st := range c.Stats().Kinds {
 		if st.Errors > 0 || st.NearMatch.Errors > 0 {
@@ -132,13 +120,7 @@ func endToEnd(ctx context.Context, w io.Writer, url string, pairs []pair) error 
 		}
 	}
 	fmt.Fprintf(w, "\nFetchSimilar end to end (%s, serving, worst-case vectors)\n", c.Endpoint())
-	lo, hi := wilson(same.merged, same.n)
-	fmt.Fprintf(w, "  paraphrases served from their neighbour: %d of %d, %.1f%% (95%%: %.1f–%.1f%%)\n", same.merged, same.n, pct(same.merged, same.n), 100*lo, 100*hi)
-	lo, hi = wilson(differ.merged, differ.n)
-	fmt.Fprintf(w, "  false hits (pairs that differ, served):   %d of %d, %.1f%% (95%%: %.1f–%.1f%%)\n", differ.merged, differ.n, pct(differ.merged, differ.n), 100*lo, 100*hi)
-	for _, p := range falseHits {
-		fmt.Fprintf(w, "    false hit (%s): %q served for %q\n", p.change, p.a, p.b)
-	}
+	e2e.write(w)
 	return nil
 }
 
@@ -194,6 +176,38 @@ func readVectors(path string) (map[string][]float64, error) {
 // tally counts pairs of one label.
 type tally struct{ n, merged int }
 
+// served counts the pairs whose second query was served the first's
+// value, by label, and keeps the pairs that differ among them.
+type served struct {
+	same, differ tally
+	falseHits    []pair
+}
+
+func (s *served) add(p pair, hit bool) {
+	t := &s.differ
+	if p.same {
+		t = &s.same
+	}
+	t.n++
+	if hit {
+		t.merged++
+		if !p.same {
+			s.falseHits = append(s.falseHits, p)
+		}
+	}
+}
+
+// write writes the figures of s.
+func (s *served) write(w io.Writer) {
+	lo, hi := wilson(s.same.merged, s.same.n)
+	fmt.Fprintf(w, "  paraphrases served from their neighbour: %d of %d, %.1f%% (95%%: %.1f–%.1f%%)\n", s.same.merged, s.same.n, pct(s.same.merged, s.same.n), 100*lo, 100*hi)
+	lo, hi = wilson(s.differ.merged, s.differ.n)
+	fmt.Fprintf(w, "  false hits (pairs that differ, served):   %d of %d, %.1f%% (95%%: %.1f–%.1f%%)\n", s.differ.merged, s.differ.n, pct(s.differ.merged, s.differ.n), 100*lo, 100*hi)
+	for _, p := range s.falseHits {
+		fmt.Fprintf(w, "    false hit (%s): %q served for %q\n", p.change, p.a, p.b)
+	}
+}
+
 // report writes the figures.
 func report(w io.Writer, pairs []pair, vectors map[string][]float64) error {
 	var same, differ tally
@@ -243,22 +257,12 @@ func report(w io.Writer, pairs []pair, vectors map[string][]float64) error {
 	// The near match's guards on worst-case vectors: every pair's vectors
 	// are one, so the score passes any threshold and only the guards
 	// refuse.
-	var gs, gd tally
+	var guarded served
 	refusals := map[string]int{}
-	var served []pair
 	for _, p := range pairs {
 		ok, reason := cache.NearMatchGuard(p.a, p.b)
-		t := &gd
-		if p.same {
-			t = &gs
-		}
-		t.n++
-		if ok {
-			t.merged++
-			if !p.same {
-				served = append(served, p)
-			}
-		} else {
+		guarded.add(p, ok)
+		if !ok {
 			name, _, _ := strings.Cut(reason, " differ")
 			name, _, _ = strings.Cut(name, " not in")
 			refusals[name]++
@@ -266,13 +270,7 @@ func report(w io.Writer, pairs []pair, vectors map[string][]float64) error {
 	}
 	fmt.Fprintln(w, "\nnear match, guarded (cache.NearMatchGuard), on worst-case vectors (one vector for both")
 	fmt.Fprintln(w, "queries of a pair, cosine 1: only the guards refuse)")
-	lo, hi = wilson(gs.merged, gs.n)
-	fmt.Fprintf(w, "  paraphrases served from their neighbour: %d of %d, %.1f%% (95%%: %.1f–%.1f%%)\n", gs.merged, gs.n, pct(gs.merged, gs.n), 100*lo, 100*hi)
-	lo, hi = wilson(gd.merged, gd.n)
-	fmt.Fprintf(w, "  false hits (pairs that differ, served):   %d of %d, %.1f%% (95%%: %.1f–%.1f%%)\n", gd.merged, gd.n, pct(gd.merged, gd.n), 100*lo, 100*hi)
-	for _, p := range served {
-		fmt.Fprintf(w, "    false hit (%s): %q served for %q\n", p.change, p.a, p.b)
-	}
+	guarded.write(w)
 	names := make([]string, 0, len(refusals))
 	for n := range refusals {
 		names = append(names, n)
