@@ -73,7 +73,7 @@ func Embeddings(c *RedisCache, model string) (*Kind[string, []float32], error) {
 	}
 	legacy := model == c.cfg.LegacyEmbeddingModel // empty when embeddings do not meet the original cache
 	kd := &Kind[string, []float32]{
-		store: builtin(c, c.kinds.embedding, codec.Float32LE{}, legacy),
+		store: builtin(c, c.kinds.embedding, codec.Vector(c.kinds.embedding.policy.Vector), legacy),
 		keyInput: func(text string) (any, error) {
 			return embeddingKey{Model: model, Text: text}, nil
 		},

@@ -26,7 +26,7 @@ type Inspection struct {
 	// loading its value; see Policy.Lease) or an early refresh's claim,
 	// not a value.
 	Lease bool `json:"lease"`
-	// Codec is the payload's encoding ("cbor", "json", "float32le"), ""
+	// Codec is the payload's encoding ("cbor", "json", "float32le", "float16le", "int8"), ""
 	// when the bytes are not a value of this cache (written by something
 	// else, or by the original service: see Legacy).
 	Codec string `json:"codec,omitempty"`

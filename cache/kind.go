@@ -61,7 +61,11 @@ func NewKind[K, V any](c *RedisCache, name string, ttl time.Duration) (*Kind[K, 
 	if err != nil {
 		return nil, err
 	}
-	return &Kind[K, V]{store: store[V]{c: c, k: k, codec: codec.Auto[V]()}, keyInput: identity[K]}, nil
+	cd := codec.Auto[V]()
+	if vc, ok := any(codec.Vector(k.policy.Vector)).(codec.Codec[V]); ok && k.policy.Vector != "" { // a kind of vectors, in the encoding asked
+		cd = vc
+	}
+	return &Kind[K, V]{store: store[V]{c: c, k: k, codec: cd}, keyInput: identity[K]}, nil
 }
 
 func identity[K any](in K) (any, error) { return in, nil }

@@ -111,6 +111,42 @@ type Policy struct {
 	// embeddings and the key-level functions, which Policies may not set
 	// it for. Each zero field takes Policy's, then its default.
 	NearMatch NearMatch
+
+	// VectorEncoding is how a kind of vectors (the embeddings, or a
+	// NewKind[K, []float32]) stores them in Redis: VectorFloat32 (exact,
+	// 4 bytes a dimension: the default), VectorFloat16 (2 bytes a
+	// dimension, a relative error under 5e-4 a component: cosine to the
+	// original above 0.99999) or VectorInt8 (1 byte a dimension and a
+	// scale: cosine above 0.9999). A value written in one encoding is read
+	// by every view whatever its own (the stored value says which); the
+	// original service's format (Legacy) stays float32 JSON.
+	// docs/vectors.md says when each is safe. Policies may set it only for
+	// the embeddings and kinds of your own; Policy's applies to the kinds
+	// of vectors.
+	VectorEncoding VectorEncoding
+}
+
+// VectorEncoding is how a kind stores its vectors (see
+// Policy.VectorEncoding).
+type VectorEncoding uint8
+
+// The encodings of vectors.
+const (
+	VectorDefault VectorEncoding = iota // Policy's, or VectorFloat32: the zero value
+	VectorFloat32                       // packed float32: exact
+	VectorFloat16                       // packed IEEE-754 half precision: half the bytes
+	VectorInt8                          // one byte a component and a scale: about a quarter
+)
+
+var vectorEncodingNames = [...]string{VectorDefault: "", VectorFloat32: "float32", VectorFloat16: "float16", VectorInt8: "int8"}
+
+// String returns "float32", "float16", "int8", "" for VectorDefault, or
+// "unknown".
+func (e VectorEncoding) String() string {
+	if int(e) < len(vectorEncodingNames) {
+		return vectorEncodingNames[e]
+	}
+	return "unknown"
 }
 
 // NearMatch configures a kind's near match (see [FetchSimilar] and
@@ -215,10 +251,14 @@ func (r *resolved) policyOf(name string) policy.Kind {
 	}
 	setDefault(&near.Min, defaultMinSimilarity)
 	setDefault(&near.Max, defaultNearEntries)
+	vector := p.VectorEncoding
+	if vector == VectorDefault {
+		vector = r.Policy.VectorEncoding
+	}
 	canonical := p.CanonicalKeys || r.Policy.CanonicalKeys && name != KindEmbedding && name != KindCustom &&
 		!(r.Legacy == LegacyReadWrite && (name == KindSearch || name == KindIntent))
 	return policy.Kind{Lease: max(p.Lease, 0), Jitter: max(p.TTLJitter, 0), Refresh: max(p.EarlyRefresh, 0),
-		Adaptive: adaptive, Cold: max(p.ColdTTL, 0), Most: max(p.MaxTTL, 0), Canonical: canonical, Near: near}
+		Adaptive: adaptive, Cold: max(p.ColdTTL, 0), Most: max(p.MaxTTL, 0), Canonical: canonical, Near: near, Vector: vector.String()}
 }
 
 // check validates a Policy given as field (Policy, or Policies[name]).
@@ -237,6 +277,9 @@ func (p Policy) check(field string) error {
 	}
 	if p.EarlyRefresh != p.EarlyRefresh || p.EarlyRefresh > 100 {
 		return invalidConfig("%s.EarlyRefresh is %v; use a factor such as 1 (larger refreshes earlier), or a negative number for none", field, p.EarlyRefresh)
+	}
+	if p.VectorEncoding > VectorInt8 {
+		return invalidConfig("%s.VectorEncoding is %d; use VectorFloat32, VectorFloat16 or VectorInt8", field, p.VectorEncoding)
 	}
 	m := p.NearMatch
 	switch {

@@ -165,6 +165,9 @@ func (c Config) resolve() (resolved, error) {
 		if err := p.check(fmt.Sprintf("Policies[%q]", name)); err != nil {
 			return r, err
 		}
+		if p.VectorEncoding != VectorDefault && (name == KindSearch || name == KindIntent || name == KindCustom) {
+			return r, invalidConfig("Policies[%q].VectorEncoding is set; it applies to the embeddings and your own kinds of []float32", name)
+		}
 		if p.NearMatch.Mode.on() {
 			switch name {
 			case KindEmbedding:

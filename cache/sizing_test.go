@@ -63,19 +63,26 @@ func BenchmarkStoredBytes(b *testing.B) {
 				parsedIntent{Action: "play", Subject: "the last empire", Filters: map[string]string{"type": "movie", "year": "2019"}, Confidence: 0.93})
 		}},
 	}
-	for _, dims := range []int{384, 768, 1536} {
-		vec := fixtures.Vector(dims)
-		rows = append(rows, struct {
-			name  string
-			kind  string
-			store func(i int) error
-		}{fmt.Sprintf("embedding-%d", dims), cache.KindEmbedding, func(i int) error {
-			kd, err := cache.Embeddings(c, fmt.Sprint("model-", dims))
-			if err != nil {
-				return err
-			}
-			return kd.Set(ctx, fmt.Sprint("text ", i), vec)
-		}})
+	for _, enc := range []cache.VectorEncoding{cache.VectorFloat32, cache.VectorFloat16, cache.VectorInt8} {
+		ce, err := cache.New(ctx, cache.Config{URL: srv.URL(), Policies: map[string]cache.Policy{cache.KindEmbedding: {VectorEncoding: enc}}})
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer ce.Close()
+		for _, dims := range []int{384, 768, 1536} {
+			vec := fixtures.Vector(dims)
+			rows = append(rows, struct {
+				name  string
+				kind  string
+				store func(i int) error
+			}{fmt.Sprintf("embedding-%d-%s", dims, enc), cache.KindEmbedding, func(i int) error {
+				kd, err := cache.Embeddings(ce, fmt.Sprint("model-", dims))
+				if err != nil {
+					return err
+				}
+				return kd.Set(ctx, fmt.Sprint("text ", i), vec)
+			}})
+		}
 	}
 	for _, row := range rows {
 		b.Run(row.name, func(b *testing.B) {
@@ -97,8 +104,13 @@ func BenchmarkStoredBytes(b *testing.B) {
 			if err != nil {
 				b.Fatal(err)
 			}
+			usage, err := raw.Do(ctx, raw.B().MemoryUsage().Key(keys.Elements[0]).Samples(0).Build()).AsInt64()
+			if err != nil {
+				b.Fatal(err)
+			}
 			for range b.N {
 			}
+			b.ReportMetric(float64(usage), "memory-usage/key")
 			b.ReportMetric(float64(strlen), "value-bytes/key")
 			b.ReportMetric(float64(grown)/n, "redis-bytes/key")
 			b.ReportMetric(float64(len(keys.Elements[0])), "key-bytes")

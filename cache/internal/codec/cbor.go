@@ -101,6 +101,18 @@ func Reading[V any](cd Codec[V], stored envelope.Codec) Codec[V] {
 		return cd
 	case stored == envelope.CodecJSON && cd.ID() == envelope.CodecCBOR:
 		return JSON[V]{}
+	case reflect.TypeFor[V]() == reflect.TypeFor[[]float32]():
+		// A vector written in another encoding (Policy.VectorEncoding), read
+		// as []float32 whatever this view writes.
+		if r, ok := vectorReader(stored); ok {
+			return any(r).(Codec[V])
+		}
+		switch stored { // a kind of vectors that wrote plain data before
+		case envelope.CodecCBOR:
+			return CBOR[V]{}
+		case envelope.CodecJSON:
+			return JSON[V]{}
+		}
 	case reflect.TypeFor[V]().Kind() == reflect.Interface:
 		return untyped[V]{stored}
 	}
@@ -277,8 +289,9 @@ func Any(stored envelope.Codec, payload []byte) (any, error) {
 		var v any
 		err := cborAny.Unmarshal(payload, &v)
 		return v, err
-	case envelope.CodecFloat32LE:
-		return Float32LE{}.Decode(payload)
+	case envelope.CodecFloat32LE, envelope.CodecFloat16LE, envelope.CodecInt8:
+		r, _ := vectorReader(stored)
+		return r.Decode(payload)
 	}
 	return nil, fmt.Errorf("codec %s is unknown", stored)
 }

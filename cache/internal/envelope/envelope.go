@@ -41,6 +41,8 @@ const (
 	CodecJSON      Codec = 1 // encoding/json
 	CodecFloat32LE Codec = 2 // packed little-endian IEEE-754 float32
 	CodecCBOR      Codec = 3 // CBOR (RFC 8949) of plain data, following json tags
+	CodecFloat16LE Codec = 4 // packed little-endian IEEE-754 float16 (binary16)
+	CodecInt8      Codec = 5 // a float32 scale, then one signed byte a component
 )
 
 // String returns the codec's name, or "unknown(N)".
@@ -52,6 +54,10 @@ func (c Codec) String() string {
 		return "float32le"
 	case CodecCBOR:
 		return "cbor"
+	case CodecFloat16LE:
+		return "float16le"
+	case CodecInt8:
+		return "int8"
 	default:
 		return fmt.Sprintf("unknown(%d)", byte(c))
 	}

@@ -42,6 +42,7 @@ type Kind struct {
 	Adaptive   bool          // adaptive TTLs as asked; ForKind decides
 	Canonical  bool          // keys of the canonical form of string inputs (see cache.Policy.CanonicalKeys)
 	Near       Near          // the near match (see cache.Policy.NearMatch)
+	Vector     string        // a kind of vectors' encoding: "", "float32", "float16", "int8" (see cache.Policy.VectorEncoding)
 }
 
 // Near is a kind's near match, resolved: Mode 0 is off.
