@@ -28,6 +28,10 @@ func FuzzDecode(f *testing.F) {
 	f.Add(hits)
 	f.Add(hitsCBOR)
 	f.Add(vec)
+	for _, cd := range []codec.Codec[[]float32]{codec.Float16LE{}, codec.Int8{}} {
+		b, _ := encode[[]float32](cd, []float32{1, -2, 3.5}, now, nil)
+		f.Add(b)
+	}
 	f.Add(envelope.Seal(append(hits[:envelope.HeaderSize:envelope.HeaderSize], bytes.Repeat(hits[envelope.HeaderSize:], 40)...), 64))
 	f.Add([]byte(`[{"id":"1"}]`))
 	f.Add([]byte{})
@@ -52,6 +56,14 @@ func FuzzDecode(f *testing.F) {
 			for i := range v {
 				if math.Float32bits(v[i]) != math.Float32bits(w[i]) {
 					t.Fatalf("dimension %d: %v became %v", i, v[i], w[i])
+				}
+			}
+		}
+		// The compact encodings: a vector read from any bytes re-encodes.
+		for _, cd := range []codec.Codec[[]float32]{codec.Float16LE{}, codec.Int8{}} {
+			if v, _, err := decode[[]float32](cd, raw, 1<<20); err == nil {
+				if _, err := encode(codec.Float32LE{}, v, now, nil); err != nil {
+					t.Fatalf("a %s vector read does not re-encode as float32: %v", cd.ID(), err)
 				}
 			}
 		}

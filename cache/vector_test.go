@@ -51,6 +51,11 @@ func TestVectorEncoding(t *testing.T) {
 		if cos := cosine(vec, got); cos < c.min || c.min == 1 && cos != 1 {
 			t.Errorf("%v: cosine to the original %.7f, want ≥ %v", c.enc, cos, c.min)
 		}
+		// In a batch, too.
+		vals, missing, err := reader.GetMany(ctx, []string{"a text", "absent"})
+		if err != nil || len(missing) != 1 || missing[0] != 1 || cosine(vec, vals[0]) < c.min {
+			t.Errorf("%v in a batch: %d values, missing %v, %v", c.enc, len(vals), missing, err)
+		}
 		// A kind of one's own, of []float32, follows its policy too.
 		own, err := cache.NewKind[string, []float32](w, "vectors", time.Minute)
 		if err != nil {
