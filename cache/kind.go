@@ -20,7 +20,8 @@ import (
 // To remove every value of a kind, use [RedisCache.ClearKind] with its
 // [Kind.Name].
 //
-// How values are stored: embeddings as packed float32; values of plain
+// How values are stored: embeddings as packed float32 (or float16, or
+// int8: see Policy.VectorEncoding); values of plain
 // data types — booleans, numbers, strings, and slices, arrays, maps,
 // pointers and structs of them — as CBOR (RFC 8949, following the json
 // tags), which decodes about three times and encodes about twice as fast
@@ -62,7 +63,11 @@ func NewKind[K, V any](c *RedisCache, name string, ttl time.Duration) (*Kind[K, 
 		return nil, err
 	}
 	cd := codec.Auto[V]()
-	if vc, ok := any(codec.Vector(k.policy.Vector)).(codec.Codec[V]); ok && k.policy.Vector != "" { // a kind of vectors, in the encoding asked
+	if k.policy.Vector != "" { // a kind of vectors, in the encoding asked
+		vc, ok := any(codec.Vector(k.policy.Vector)).(codec.Codec[V])
+		if !ok {
+			return nil, invalidKind("Policies[%q].VectorEncoding is %s, but the kind's values are %v, not []float32", name, k.policy.Vector, reflect.TypeFor[V]())
+		}
 		cd = vc
 	}
 	return &Kind[K, V]{store: store[V]{c: c, k: k, codec: cd}, keyInput: identity[K]}, nil

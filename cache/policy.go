@@ -119,10 +119,13 @@ type Policy struct {
 	// original above 0.99999) or VectorInt8 (1 byte a dimension and a
 	// scale: cosine above 0.9999). A value written in one encoding is read
 	// by every view whatever its own (the stored value says which); the
-	// original service's format (Legacy) stays float32 JSON.
-	// docs/vectors.md says when each is safe. Policies may set it only for
-	// the embeddings and kinds of your own; Policy's applies to the kinds
-	// of vectors.
+	// original service's format (Legacy) stays float32 JSON. Turn it on
+	// once every process runs a release that reads these encodings (older
+	// ones take them for unusable bytes, and reload and overwrite them).
+	// docs/vectors.md says when each is safe. Policies may set it for the
+	// embeddings and your own kinds of []float32 (NewKind refuses it for
+	// another value type, a named one included); Policy's applies to the
+	// embeddings only.
 	VectorEncoding VectorEncoding
 }
 
@@ -252,7 +255,7 @@ func (r *resolved) policyOf(name string) policy.Kind {
 	setDefault(&near.Min, defaultMinSimilarity)
 	setDefault(&near.Max, defaultNearEntries)
 	vector := p.VectorEncoding
-	if vector == VectorDefault {
+	if vector == VectorDefault && name == KindEmbedding { // your own kinds change only through Policies[name]
 		vector = r.Policy.VectorEncoding
 	}
 	canonical := p.CanonicalKeys || r.Policy.CanonicalKeys && name != KindEmbedding && name != KindCustom &&

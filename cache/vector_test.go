@@ -3,6 +3,7 @@ package cache_test
 import (
 	"errors"
 	"math"
+	"slices"
 	"testing"
 	"time"
 
@@ -89,6 +90,47 @@ func TestVectorEncoding(t *testing.T) {
 	}
 	if _, err := cache.New(ctx, cache.Config{URL: redisURL(t), Policies: map[string]cache.Policy{cache.KindSearch: {VectorEncoding: cache.VectorFloat16}}}); !errors.Is(err, cache.ErrInvalidConfig) {
 		t.Errorf("VectorEncoding for searches: %v, want ErrInvalidConfig", err)
+	}
+	// Policy's applies to the embeddings only: a kind of one's own changes
+	// through Policies[name] alone; a kind that is no []float32 refuses it.
+	global := newCache(t, func(cfg *cache.Config) {
+		cfg.Policy.VectorEncoding = cache.VectorInt8
+		cfg.Policies = map[string]cache.Policy{"named": {VectorEncoding: cache.VectorFloat16}}
+	})
+	prices, _ := cache.NewKind[string, []float32](global, "prices", time.Minute)
+	if err := prices.Set(ctx, "p", []float32{1234.567, 1.0001}); err != nil {
+		t.Fatal(err)
+	}
+	if got, _, _ := prices.Get(ctx, "p"); !slices.Equal(got, []float32{1234.567, 1.0001}) {
+		t.Errorf("Policy.VectorEncoding changed a kind of one's own: %v", got)
+	}
+	type vector []float32
+	if _, err := cache.NewKind[string, vector](global, "named", time.Minute); !errors.Is(err, cache.ErrInvalidArgument) {
+		t.Errorf("VectorEncoding for a named vector type: %v, want ErrInvalidArgument", err)
+	}
+	// The Redis memory of a 1,536-dimension vector, by encoding.
+	raw := rawClient(t, redisURL(t))
+	big := make([]float32, 1536)
+	for i := range big {
+		big[i] = float32(math.Cos(float64(i))) / 40
+	}
+	usage := map[cache.VectorEncoding]int64{}
+	for _, enc := range []cache.VectorEncoding{cache.VectorFloat32, cache.VectorFloat16, cache.VectorInt8} {
+		c := newCache(t, func(cfg *cache.Config) {
+			cfg.Policies = map[string]cache.Policy{cache.KindEmbedding: {VectorEncoding: enc}}
+		})
+		e, _ := cache.Embeddings(c, "m")
+		if err := e.Set(ctx, "t", big); err != nil {
+			t.Fatal(err)
+		}
+		key, _ := e.Key("t")
+		var err error
+		if usage[enc], err = raw.Do(ctx, raw.B().MemoryUsage().Key(key).Samples(0).Build()).AsInt64(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if r16, r8 := float64(usage[cache.VectorFloat16])/float64(usage[cache.VectorFloat32]), float64(usage[cache.VectorInt8])/float64(usage[cache.VectorFloat32]); r16 > 0.52 || r8 > 0.28 {
+		t.Errorf("MEMORY USAGE of 1,536 dimensions: float16 %.3f×, int8 %.3f× float32's; want ≤ 0.52, ≤ 0.28 (%v)", r16, r8, usage)
 	}
 }
 

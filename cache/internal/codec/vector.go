@@ -83,8 +83,11 @@ var halves = sync.OnceValue(func() *[1 << 16]float32 {
 // symmetric scale of its own: the payload is the scale (the largest
 // magnitude / 127, float32 little-endian) and each component's round(v /
 // scale), in [-127, 127]. The error of a component is at most half a
-// step, the largest magnitude / 254. NaN and infinities are refused
-// (ErrVectorRange): they have no scale.
+// step, the largest magnitude / 254: a vector whose largest component
+// stands far above the others (an outlier dimension) loses more of its
+// small ones (docs/vectors.md). NaN and infinities are refused
+// (ErrVectorRange): they have no scale; so is a vector whose largest
+// component is under 1e-30 but for all zeros.
 type Int8 struct{}
 
 var _ Codec[[]float32] = Int8{}
@@ -111,40 +114,48 @@ func (Int8) Append(dst []byte, v []float32) ([]byte, error) {
 		}
 		most = max(most, a)
 	}
-	scale := most / 127
+	if most != 0 && most < minInt8Magnitude {
+		return dst, fmt.Errorf("%w: the largest component is %v, too small for a scale", ErrVectorRange, most)
+	}
+	scale := float64(most) / 127
 	dst = growBy(dst, 4+len(v))
-	dst = binary.LittleEndian.AppendUint32(dst, math.Float32bits(scale))
+	dst = binary.LittleEndian.AppendUint32(dst, math.Float32bits(float32(scale)))
 	n := len(dst)
 	dst = dst[:n+len(v)]
 	q := dst[n:]
-	if scale == 0 {
+	if most == 0 {
 		clear(q)
 		return dst, nil
 	}
-	inv := 1 / scale
 	for i, f := range v {
-		x := f * inv // within [-127, 127], but for rounding
-		if x >= 0 {  // round half away from zero
-			q[i] = byte(int8(min(x+0.5, 127)))
-		} else {
-			q[i] = byte(int8(max(x-0.5, -127)))
-		}
+		// In float64: round(f / scale) exactly, halves away from zero, in
+		// [-127, 127] (the largest component is ±127 itself).
+		q[i] = byte(int8(math.Round(float64(f) / scale)))
 	}
 	return dst, nil
 }
 
-// Decode implements Codec.
+// minInt8Magnitude is the least largest component Int8 scales: below it,
+// the scale (a float32) would lose precision as a subnormal.
+const minInt8Magnitude = 1e-30
+
+// Decode implements Codec. It refuses a payload its encoder would not
+// write: a scale that is not finite, is negative or makes components
+// overflow, or is zero under codes that are not; a code of -128.
 func (Int8) Decode(payload []byte) ([]float32, error) {
 	if len(payload) < 4 {
 		return nil, fmt.Errorf("%w: %d bytes holds no scale", envelope.ErrPayloadSize, len(payload))
 	}
 	scale := math.Float32frombits(binary.LittleEndian.Uint32(payload))
-	if math.IsNaN(float64(scale)) || math.IsInf(float64(scale), 0) || scale < 0 {
-		return nil, fmt.Errorf("%w: the scale is %v", envelope.ErrPayloadSize, scale)
+	if scale != scale || scale < 0 || scale > math.MaxFloat32/127 {
+		return nil, fmt.Errorf("codec: an int8 vector's scale is %v", scale)
 	}
 	q := payload[4:]
 	v := make([]float32, len(q))
 	for i, b := range q {
+		if b == 0x80 || scale == 0 && b != 0 {
+			return nil, fmt.Errorf("codec: an int8 vector's code %d is none its encoder writes", int8(b))
+		}
 		v[i] = float32(int8(b)) * scale
 	}
 	return v, nil

@@ -98,6 +98,56 @@ func TestVectorEncodings(t *testing.T) {
 	}
 }
 
+// Vectors with an outlier dimension (a component of k standard
+// deviations, as some models have), and int8's documented bounds on them;
+// float16 on vectors of a small norm.
+func TestVectorOutliers(t *testing.T) {
+	for _, c := range []struct {
+		sigmas float64
+		min    float64
+	}{{6, 0.9998}, {10, 0.9995}, {20, 0.998}} {
+		worst := 1.0
+		for _, v := range randomVectors(200, 1536, false, 7) {
+			v[3] = float32(c.sigmas / math.Sqrt(1536)) // k σ of a unit vector's components
+			worst = min(worst, cosine(v, roundTrip(t, Int8{}, v)))
+		}
+		if worst < c.min {
+			t.Errorf("int8, an outlier of %vσ: worst cosine %.6f, want ≥ %v (docs/vectors.md)", c.sigmas, worst, c.min)
+		}
+	}
+	for _, norm := range []float32{1, 1e-2, 1e-3} {
+		worst := 1.0
+		for _, v := range randomVectors(100, 768, false, 8) {
+			for i := range v {
+				v[i] *= norm
+			}
+			worst = min(worst, cosine(v, roundTrip(t, Float16LE{}, v)))
+		}
+		if worst < 0.99999 {
+			t.Errorf("float16, norm %v: worst cosine %.7f", norm, worst)
+		}
+	}
+	// Rounding: halves away from zero, computed exactly.
+	got := roundTrip(t, Int8{}, []float32{127, 0.49999997, 0.5, -0.5, -127})
+	if !slices.Equal(got, []float32{127, 0, 1, -1, -127}) {
+		t.Errorf("int8 rounding: %v", got)
+	}
+	if _, err := (Int8{}).Append(nil, []float32{3e-39, 1e-39}); !errors.Is(err, ErrVectorRange) {
+		t.Errorf("int8 of a subnormal vector: %v", err)
+	}
+	for _, bad := range [][]byte{
+		{0, 0, 0x80, 0x7f, 1},       // an infinite scale
+		{0xff, 0xff, 0x7f, 0x7f, 1}, // a scale that overflows
+		{0, 0, 0, 0, 1},             // a zero scale under a code
+		{0, 0, 0x80, 0x3f, 0x80},    // the code -128
+		{0, 0, 0x80, 0xbf, 1},       // a negative scale
+	} {
+		if v, err := (Int8{}).Decode(bad); err == nil {
+			t.Errorf("int8 decoded % x to %v", bad, v)
+		}
+	}
+}
+
 // What the encodings cannot hold is refused, never turned into something
 // else; corrupt payloads are errors, never panics.
 func TestVectorEdges(t *testing.T) {
