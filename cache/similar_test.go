@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"strings"
@@ -456,5 +457,70 @@ func TestFetchSimilarRenewal(t *testing.T) {
 	waitIndexed(t, b, "queries", 2)
 	if got, m, _ := cache.FetchSimilar(ctx, other, "Silent films!", vector(22, 16), loader(&loads, "b")); m.Kind != cache.MatchNeighbour || got != "silent" {
 		t.Fatalf("another process after the stream was replaced: %q, %+v", got, m)
+	}
+}
+
+// With the server gone, FetchSimilar answers from the loader, every time,
+// without an error; no neighbour is served (its value cannot be read), and
+// once the circuit breaker is open no entry is added.
+func TestFetchSimilarServerGone(t *testing.T) {
+	t.Parallel()
+	srv, c := privateCache(t, nearConfig(cache.NearMatchServe, "m"))
+	ctx := ctxT(t)
+	search := cache.Search[string, string](c)
+	loads := 0
+	v := vector(31, 16)
+	if _, _, err := cache.FetchSimilar(ctx, search, "western movies", v, loader(&loads, "westerns")); err != nil {
+		t.Fatal(err)
+	}
+	srv.Stop()
+	open := false
+	for i := range 60 {
+		callCtx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		got, m, err := cache.FetchSimilar(callCtx, search, fmt.Sprintf("western movies %d", i), v, loader(&loads, "fresh"))
+		cancel()
+		if err != nil || got != "fresh" || m.Kind != cache.MatchLoaded {
+			t.Fatalf("call %d with the server gone: %q, %+v, %v; want the loader's value", i, got, m, err)
+		}
+		if c.Stats().Breaker.State == cache.BreakerOpen {
+			open = true
+			break
+		}
+	}
+	if !open {
+		t.Fatal("the breaker never opened")
+	}
+	before := c.Stats().Kinds[cache.KindSearch].NearMatch.Indexed
+	for i := range 5 {
+		got, m, err := cache.FetchSimilar(ctx, search, fmt.Sprintf("Western movies, %d!", i), v, loader(&loads, "fresh"))
+		if err != nil || got != "fresh" || m.Kind != cache.MatchLoaded {
+			t.Fatalf("with the breaker open: %q, %+v, %v", got, m, err)
+		}
+	}
+	if after := c.Stats().Kinds[cache.KindSearch].NearMatch.Indexed; after != before {
+		t.Errorf("%d entries added while the breaker was open", after-before)
+	}
+	if st := c.Stats().Kinds[cache.KindSearch].NearMatch; st.Served != 0 {
+		t.Errorf("%d neighbours served with the server gone", st.Served)
+	}
+}
+
+// The search for a neighbour takes at most a quarter of the time the
+// caller's deadline leaves, and none under a millisecond: the loader keeps
+// the rest.
+func TestNearBudget(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	if d, ok := cache.NearBudgetOf(ctx); !ok || d > 500*time.Millisecond || d < 100*time.Millisecond {
+		t.Errorf("with 2 s left: %v, %v; want about 500 ms", d, ok)
+	}
+	short, cancel2 := context.WithTimeout(context.Background(), 2*time.Millisecond)
+	defer cancel2()
+	if _, ok := cache.NearBudgetOf(short); ok {
+		t.Error("with 2 ms left, a search runs")
+	}
+	if d, ok := cache.NearBudgetOf(context.Background()); !ok || d != -1 {
+		t.Errorf("without a deadline: %v, %v", d, ok)
 	}
 }
