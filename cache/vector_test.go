@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/media-gateway/discovery/cache"
+	"github.com/media-gateway/discovery/internal/fixtures"
 )
 
 // A kind of vectors stores them in the encoding its policy asks; every
@@ -49,12 +50,12 @@ func TestVectorEncoding(t *testing.T) {
 		if err != nil || !ok || len(got) != 384 {
 			t.Fatalf("%v read by a float32 view: %d, %v, %v", c.enc, len(got), ok, err)
 		}
-		if cos := cosine(vec, got); cos < c.min || c.min == 1 && cos != 1 {
+		if cos := fixtures.Cosine(vec, got); cos < c.min || c.min == 1 && cos != 1 {
 			t.Errorf("%v: cosine to the original %.7f, want ≥ %v", c.enc, cos, c.min)
 		}
 		// In a batch, too.
 		vals, missing, err := reader.GetMany(ctx, []string{"a text", "absent"})
-		if err != nil || len(missing) != 1 || missing[0] != 1 || cosine(vec, vals[0]) < c.min {
+		if err != nil || len(missing) != 1 || missing[0] != 1 || fixtures.Cosine(vec, vals[0]) < c.min {
 			t.Errorf("%v in a batch: %d values, missing %v, %v", c.enc, len(vals), missing, err)
 		}
 		// A kind of one's own, of []float32, follows its policy too.
@@ -132,14 +133,4 @@ func TestVectorEncoding(t *testing.T) {
 	if r16, r8 := float64(usage[cache.VectorFloat16])/float64(usage[cache.VectorFloat32]), float64(usage[cache.VectorInt8])/float64(usage[cache.VectorFloat32]); r16 > 0.52 || r8 > 0.28 {
 		t.Errorf("MEMORY USAGE of 1,536 dimensions: float16 %.3f×, int8 %.3f× float32's; want ≤ 0.52, ≤ 0.28 (%v)", r16, r8, usage)
 	}
-}
-
-func cosine(a, b []float32) float64 {
-	var dot, na, nb float64
-	for i := range a {
-		dot += float64(a[i]) * float64(b[i])
-		na += float64(a[i]) * float64(a[i])
-		nb += float64(b[i]) * float64(b[i])
-	}
-	return dot / math.Sqrt(na*nb)
 }

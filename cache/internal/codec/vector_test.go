@@ -10,17 +10,8 @@ import (
 	"testing"
 
 	"github.com/media-gateway/discovery/cache/internal/envelope"
+	"github.com/media-gateway/discovery/internal/fixtures"
 )
-
-func cosine(a, b []float32) float64 {
-	var dot, na, nb float64
-	for i := range a {
-		dot += float64(a[i]) * float64(b[i])
-		na += float64(a[i]) * float64(a[i])
-		nb += float64(b[i]) * float64(b[i])
-	}
-	return dot / math.Sqrt(na*nb)
-}
 
 // randomVectors returns n vectors of dims dimensions: random directions
 // (normal components), or, clustered, points near 50 random centres
@@ -88,7 +79,7 @@ func TestVectorEncodings(t *testing.T) {
 					if c.min == 1 && !slices.Equal(got, v) {
 						t.Fatalf("float32 is not exact")
 					}
-					worst = min(worst, cosine(v, got))
+					worst = min(worst, fixtures.Cosine(v, got))
 				}
 				if worst < c.min {
 					t.Errorf("%s, %d dims, clustered %v: worst cosine to the original %.7f, want ≥ %v", c.cd.ID(), dims, clustered, worst, c.min)
@@ -109,7 +100,7 @@ func TestVectorOutliers(t *testing.T) {
 		worst := 1.0
 		for _, v := range randomVectors(200, 1536, false, 7) {
 			v[3] = float32(c.sigmas / math.Sqrt(1536)) // k σ of a unit vector's components
-			worst = min(worst, cosine(v, roundTrip(t, Int8{}, v)))
+			worst = min(worst, fixtures.Cosine(v, roundTrip(t, Int8{}, v)))
 		}
 		if worst < c.min {
 			t.Errorf("int8, an outlier of %vσ: worst cosine %.6f, want ≥ %v (docs/vectors.md)", c.sigmas, worst, c.min)
@@ -121,7 +112,7 @@ func TestVectorOutliers(t *testing.T) {
 			for i := range v {
 				v[i] *= norm
 			}
-			worst = min(worst, cosine(v, roundTrip(t, Float16LE{}, v)))
+			worst = min(worst, fixtures.Cosine(v, roundTrip(t, Float16LE{}, v)))
 		}
 		if worst < 0.99999 {
 			t.Errorf("float16, norm %v: worst cosine %.7f", norm, worst)
@@ -213,7 +204,7 @@ func recallAt10(orig, enc [][]float32, queries int) float64 {
 			all := make([]s, 0, len(vs))
 			for i, v := range vs {
 				if i != q {
-					all = append(all, s{i, cosine(orig[q], v)})
+					all = append(all, s{i, fixtures.Cosine(orig[q], v)})
 				}
 			}
 			sort.Slice(all, func(a, b int) bool { return all[a].sim > all[b].sim })
@@ -262,7 +253,7 @@ func BenchmarkVectorEncodings(b *testing.B) {
 				worst := 1.0
 				for i, x := range set {
 					enc[i] = roundTrip(b, cd, x)
-					worst = min(worst, cosine(x, enc[i]))
+					worst = min(worst, fixtures.Cosine(x, enc[i]))
 				}
 				for b.Loop() {
 				}
