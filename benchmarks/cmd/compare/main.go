@@ -180,7 +180,7 @@ func run(args []string, out io.Writer) error {
 		}
 	}
 	if contains(o.ops, "write") {
-		rs, err := rawSetStack(ctx, srv.Addr)
+		rs, err := rawSetStack(ctx, srv.Addr, o.values)
 		if err != nil {
 			return err
 		}

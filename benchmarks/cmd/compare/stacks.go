@@ -212,13 +212,13 @@ func rueidisStack(addr string, csc bool) (*stack, error) {
 
 // rawSetStack is the baseline of writes: a rueidis SET of bytes encoded
 // beforehand (this cache's own envelope), so no encoding at all.
-func rawSetStack(ctx context.Context, addr string) (*stack, error) {
+func rawSetStack(ctx context.Context, addr string, values []string) (*stack, error) {
 	client, err := rueidis.NewClient(rueidis.ClientOption{InitAddress: []string{addr}, DisableCache: true})
 	if err != nil {
 		return nil, err
 	}
 	stored := map[string][]byte{}
-	for _, value := range []string{valueSearch, valueEmbedding} {
+	for _, value := range values {
 		b, err := client.Do(ctx, client.B().Get().Key(ourKeys[value]).Build()).AsBytes()
 		if err != nil {
 			return nil, fmt.Errorf("reading the stored bytes of %s: %w", value, err)

@@ -9,6 +9,7 @@ import (
 	"io"
 	"reflect"
 	"sync"
+	"unsafe"
 
 	"github.com/fxamacker/cbor/v2"
 
@@ -60,9 +61,17 @@ func (CBOR[V]) Append(dst []byte, v V) ([]byte, error) {
 // SizeHint implements Codec: CBOR sizes are not known before encoding.
 func (CBOR[V]) SizeHint(V) int { return 0 }
 
-// Decode implements Codec.
+// Decode implements Codec: through the type's plan when it has one (see
+// plan), else, or when the plan gives up, with the general decoder.
 func (CBOR[V]) Decode(payload []byte) (V, error) {
 	var v V
+	if pl := planOf(reflect.TypeFor[V]()); pl != nil {
+		if pl.decode(payload, unsafe.Pointer(&v)) {
+			return v, nil
+		}
+		var zero V
+		v = zero // a partial value
+	}
 	err := cborDec.Unmarshal(payload, &v)
 	return v, err
 }

@@ -1,0 +1,357 @@
+package codec
+
+import (
+	"bytes"
+	"math"
+	"reflect"
+	"strings"
+	"testing"
+	"unsafe"
+
+	"github.com/fxamacker/cbor/v2"
+
+	"github.com/media-gateway/discovery/internal/fixtures"
+)
+
+type genre string
+
+type planLeaf struct {
+	N int8
+	U uint16
+	F float32
+	S string
+	B bool
+}
+
+type planValue struct {
+	ID     string              `json:"id"`
+	Score  float64             `json:"score,omitempty"`
+	Count  int                 `json:"count"`
+	Big    uint64              // named as in Go
+	Small  int32               `json:"small"`
+	Tiny   uint8               `json:"tiny"`
+	Tags   []string            `json:"tags"`
+	Genre  genre               `json:"genre"`
+	Leaf   planLeaf            `json:"leaf"`
+	Ptr    *planLeaf           `json:"ptr"`
+	PP     **int64             `json:"pp"`
+	Items  []planLeaf          `json:"items"`
+	Attrs  map[string]float64  `json:"attrs"`
+	Names  map[genre][]genre   `json:"names"`
+	Years  []int16             `json:"years"`
+	Rates  []float32           `json:"rates"`
+	Flags  []bool              `json:"flags"`
+	Nested [][]string          `json:"nested"`
+	ByName map[string]planLeaf `json:"by_name"`
+	Skip   string              `json:"-"`
+	hidden int
+}
+
+// planValues are values whose encodings a plan must decode as the general
+// decoder does, without giving up.
+func planValues() []planValue {
+	n := int64(-7)
+	pn := &n
+	return []planValue{
+		{},
+		{ID: "tt0076759", Score: 9.5, Count: -3, Big: math.MaxUint64, Small: math.MinInt32, Tiny: 255,
+			Tags: []string{"space", "", "opera"}, Genre: "sci-fi", Leaf: planLeaf{N: -128, U: 65535, F: 1.5, S: "é", B: true},
+			Ptr: &planLeaf{S: "x"}, PP: &pn, Items: []planLeaf{{N: 127}, {}}, Attrs: map[string]float64{"a": math.Inf(-1), "": 0},
+			Names: map[genre][]genre{"x": {"y"}, "z": nil}, Years: []int16{1977, -1}, Rates: []float32{float32(math.NaN()), -0.0},
+			Flags: []bool{true, false}, Nested: [][]string{{"a"}, {}, nil}, ByName: map[string]planLeaf{"k": {S: "v"}}},
+		{Tags: []string{}, Items: []planLeaf{}, Attrs: map[string]float64{}, Score: math.NaN(), Big: 1 << 63, Count: math.MinInt64},
+		{Score: math.SmallestNonzeroFloat64, Count: math.MaxInt64, Rates: []float32{math.MaxFloat32, math.SmallestNonzeroFloat32}},
+	}
+}
+
+// same reports whether a and b are the same value, NaNs included: their
+// encodings, with maps sorted, are equal.
+func same(t testing.TB, a, b any) bool {
+	t.Helper()
+	em, err := cbor.EncOptions{Sort: cbor.SortBytewiseLexical}.EncMode()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ea, err1 := em.Marshal(a)
+	eb, err2 := em.Marshal(b)
+	if err1 != nil || err2 != nil {
+		t.Fatal(err1, err2)
+	}
+	return bytes.Equal(ea, eb)
+}
+
+// planDecode decodes payload with V's plan only.
+func planDecode[V any](t testing.TB, payload []byte) (V, bool) {
+	t.Helper()
+	pl := planOf(reflect.TypeFor[V]())
+	if pl == nil {
+		t.Fatalf("%v has no plan", reflect.TypeFor[V]())
+	}
+	var v V
+	ok := pl.decode(payload, unsafe.Pointer(&v))
+	return v, ok
+}
+
+func general[V any](payload []byte) (V, error) {
+	var v V
+	err := cborDec.Unmarshal(payload, &v)
+	return v, err
+}
+
+// Every value the encoder writes is decoded by the plan, to what the
+// general decoder makes of it.
+func TestPlanDecodesWhatTheEncoderWrites(t *testing.T) {
+	check := func(name string, v any, payload []byte, got any, ok bool, want any, err error) {
+		t.Helper()
+		if !ok {
+			t.Errorf("%s: the plan gave up on the encoder's bytes %x", name, payload)
+			return
+		}
+		if err != nil {
+			t.Fatalf("%s: general decoder: %v", name, err)
+		}
+		if !same(t, got, want) || !same(t, got, v) {
+			t.Errorf("%s: plan decoded %+v, general decoder %+v, stored %+v", name, got, want, v)
+		}
+	}
+	for i, v := range planValues() {
+		b, err := CBOR[planValue]{}.Append(nil, v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, ok := planDecode[planValue](t, b)
+		want, err := general[planValue](b)
+		check("planValue "+itoa(i), v, b, got, ok, want, err)
+		if ok && !reflect.DeepEqual(got.Tags == nil, want.Tags == nil) {
+			t.Errorf("value %d: nil and empty slices differ: plan %#v, general %#v", i, got.Tags, want.Tags)
+		}
+		// The same value behind a pointer, and in a slice.
+		bp, _ := CBOR[*planValue]{}.Append(nil, &v)
+		gotP, ok := planDecode[*planValue](t, bp)
+		wantP, err := general[*planValue](bp)
+		check("*planValue "+itoa(i), &v, bp, gotP, ok, wantP, err)
+	}
+	hits := fixtures.Hits(20)
+	b, _ := CBOR[[]fixtures.Hit]{}.Append(nil, hits)
+	got, ok := planDecode[[]fixtures.Hit](t, b)
+	want, err := general[[]fixtures.Hit](b)
+	check("hits", hits, b, got, ok, want, err)
+	if !reflect.DeepEqual(got, hits) {
+		t.Errorf("hits: plan decoded %+v, stored %+v", got, hits)
+	}
+	var nilHits []fixtures.Hit
+	b, _ = CBOR[[]fixtures.Hit]{}.Append(nil, nilHits)
+	got, ok = planDecode[[]fixtures.Hit](t, b)
+	if !ok || got != nil {
+		t.Errorf("a nil slice decoded to %#v (plan took it: %v)", got, ok)
+	}
+	for _, s := range []string{"", "a", strings.Repeat("x", 23), strings.Repeat("y", 24), strings.Repeat("z", 70000)} {
+		b, _ := CBOR[string]{}.Append(nil, s)
+		got, ok := planDecode[string](t, b)
+		if !ok || got != s {
+			t.Errorf("a string of %d bytes: plan took it: %v, equal: %v", len(s), ok, got == s)
+		}
+	}
+}
+
+// Payloads the encoder does not write make the plan give up, and Decode
+// answers as the general decoder does.
+func TestPlanGivesUp(t *testing.T) {
+	enc := func(v any) []byte {
+		b, err := cbor.Marshal(v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	for _, tc := range []struct {
+		name    string
+		payload []byte
+	}{
+		{"a key of no field", enc(map[string]any{"id": "x", "removed": 1})},
+		{"a key in another case", enc(map[string]any{"ID": "x"})},
+		{"a duplicate key", []byte{0xa2, 0x62, 'i', 'd', 0x61, 'a', 0x62, 'i', 'd', 0x61, 'b'}},
+		{"an indefinite-length map", []byte{0xbf, 0x62, 'i', 'd', 0x61, 'a', 0xff}},
+		{"an indefinite-length string", []byte{0xa1, 0x62, 'i', 'd', 0x7f, 0x61, 'a', 0xff}},
+		{"the self-described tag", append([]byte{0xd9, 0xd9, 0xf7}, enc(map[string]any{"id": "x"})...)},
+		{"an integer score", []byte{0xa1, 0x65, 's', 'c', 'o', 'r', 'e', 0x01}},
+		{"a float count", enc(map[string]any{"count": 1.0})},
+		{"an int32 that overflows", enc(map[string]any{"small": int64(math.MaxInt32) + 1})},
+		{"a uint8 that overflows", enc(map[string]any{"tiny": 256})},
+		{"a negative uint", enc(map[string]any{"tiny": -1})},
+		{"null for a struct", enc(map[string]any{"leaf": nil})},
+		{"null for a string", enc(map[string]any{"id": nil})},
+		{"a byte string for a string", enc(map[string]any{"id": []byte("x")})},
+		{"a float64 for a float32", []byte{0xa1, 0x64, 'l', 'e', 'a', 'f', 0xa1, 0x61, 'F', 0xfb, 0, 0, 0, 0, 0, 0, 0, 0}},
+		{"an array too long for its bytes", []byte{0xa1, 0x64, 't', 'a', 'g', 's', 0x9a, 0xff, 0xff, 0xff, 0xff}},
+		{"a map too long for its bytes", []byte{0xba, 0x7f, 0xff, 0xff, 0xff}},
+		{"a string past the end", []byte{0xa1, 0x62, 'i', 'd', 0x65, 'a'}},
+		{"bytes after the value", append(enc(map[string]any{"id": "x"}), 0x00)},
+		{"nothing", nil},
+		{"an array for the struct", []byte{0x80}},
+		{"a reserved head", []byte{0xbc}},
+	} {
+		if _, ok := planDecode[planValue](t, tc.payload); ok {
+			t.Errorf("%s: the plan took %x", tc.name, tc.payload)
+		}
+		got, err := CBOR[planValue]{}.Decode(tc.payload)
+		want, werr := general[planValue](tc.payload)
+		if (err == nil) != (werr == nil) || !same(t, got, want) {
+			t.Errorf("%s: Decode gave %+v, %v; the general decoder %+v, %v", tc.name, got, err, want, werr)
+		}
+	}
+}
+
+// Which types have a plan: the shapes it covers, and nothing with a byte
+// string, an array, an embedded struct or a name the two decoders could
+// read differently.
+func TestPlanCoverage(t *testing.T) {
+	type withBytes struct{ B []byte }
+	type withArray struct{ A [3]float32 }
+	type embedded struct {
+		planLeaf
+		X int
+	}
+	type clash struct {
+		A string `json:"B"`
+		B string
+	}
+	type oddName struct {
+		A string `json:"a b"`
+	}
+	type intKeys struct{ M map[int]string }
+	type asArray struct {
+		_ struct{} `cbor:",toarray"`
+		A string
+	}
+	type keyAsInt struct {
+		A string `json:"1,keyasint"`
+	}
+	type many struct {
+		F0, F1, F2, F3, F4, F5, F6, F7, F8, F9, F10, F11, F12, F13, F14, F15, F16, F17, F18, F19, F20, F21, F22, F23, F24, F25, F26, F27, F28, F29, F30, F31 int
+		G0, G1, G2, G3, G4, G5, G6, G7, G8, G9, G10, G11, G12, G13, G14, G15, G16, G17, G18, G19, G20, G21, G22, G23, G24, G25, G26, G27, G28, G29, G30, G31 int
+		H                                                                                                                                                    int
+	}
+	for _, tc := range []struct {
+		t    reflect.Type
+		want bool
+	}{
+		{reflect.TypeFor[[]fixtures.Hit](), true},
+		{reflect.TypeFor[planValue](), true},
+		{reflect.TypeFor[map[string][]float64](), true},
+		{reflect.TypeFor[string](), true},
+		{reflect.TypeFor[withBytes](), false},
+		{reflect.TypeFor[withArray](), false},
+		{reflect.TypeFor[embedded](), false},
+		{reflect.TypeFor[clash](), false},
+		{reflect.TypeFor[oddName](), false},
+		{reflect.TypeFor[intKeys](), false},
+		{reflect.TypeFor[asArray](), false},
+		{reflect.TypeFor[keyAsInt](), false},
+		{reflect.TypeFor[many](), false},
+		{reflect.TypeFor[uintptr](), false},
+	} {
+		if got := planOf(tc.t) != nil; got != tc.want {
+			t.Errorf("%v: has a plan: %v, want %v", tc.t, got, tc.want)
+		}
+	}
+}
+
+// Strings of a payload up to aliasMax share one copy of it; larger
+// payloads' strings are copied one by one. Either way, they are copies:
+// changing the payload afterwards changes nothing decoded.
+func TestPlanStrings(t *testing.T) {
+	for _, n := range []int{10, aliasMax} {
+		v := []string{strings.Repeat("a", n), strings.Repeat("b", n)}
+		b, _ := CBOR[[]string]{}.Append(nil, v)
+		got, ok := planDecode[[]string](t, b)
+		if !ok {
+			t.Fatal("the plan gave up")
+		}
+		for i := range b {
+			b[i] = 0
+		}
+		if !reflect.DeepEqual(got, v) {
+			t.Fatalf("strings of %d bytes changed with the payload", n)
+		}
+		gap := uintptr(unsafe.Pointer(unsafe.StringData(got[1]))) - uintptr(unsafe.Pointer(unsafe.StringData(got[0])))
+		shared := gap == uintptr(n+1+headLen(n)) // the second string's head, then its bytes
+		if want := len(b) <= aliasMax; shared != want {
+			t.Errorf("payload of %d bytes: strings share its copy: %v, want %v", len(b), shared, want)
+		}
+	}
+}
+
+// headLen is the size of a text string's head for a length of n.
+func headLen(n int) int {
+	switch {
+	case n < 24:
+		return 0
+	case n < 256:
+		return 1
+	case n < 65536:
+		return 2
+	}
+	return 4
+}
+
+// FuzzPlan feeds any bytes to the plans of several types: whatever a plan
+// decodes, the general decoder decodes without error to the same value.
+func FuzzPlan(f *testing.F) {
+	for _, v := range planValues() {
+		b, _ := CBOR[planValue]{}.Append(nil, v)
+		f.Add(b)
+	}
+	b, _ := CBOR[[]fixtures.Hit]{}.Append(nil, fixtures.Hits(3))
+	f.Add(b)
+	b, _ = CBOR[map[string][]float64]{}.Append(nil, map[string][]float64{"a": {1, 2}, "b": nil})
+	f.Add(b)
+	f.Add([]byte{0xa2, 0x62, 'i', 'd', 0x61, 'a', 0x62, 'i', 'd', 0x61, 'b'})
+	f.Fuzz(func(t *testing.T, payload []byte) {
+		fuzzPlan[planValue](t, payload)
+		fuzzPlan[[]fixtures.Hit](t, payload)
+		fuzzPlan[map[string][]float64](t, payload)
+		fuzzPlan[*planLeaf](t, payload)
+		fuzzPlan[[]int8](t, payload)
+	})
+}
+
+func fuzzPlan[V any](t *testing.T, payload []byte) {
+	got, ok := planDecode[V](t, payload)
+	if !ok {
+		return
+	}
+	want, err := general[V](payload)
+	if err != nil {
+		t.Fatalf("%v: the plan decoded %x to %+v; the general decoder refused it: %v", reflect.TypeFor[V](), payload, got, err)
+	}
+	if !same(t, got, want) {
+		t.Fatalf("%v: %x: the plan decoded %+v, the general decoder %+v", reflect.TypeFor[V](), payload, got, want)
+	}
+}
+
+func itoa(i int) string { return string(rune('0' + i)) }
+
+// BenchmarkPlan compares a plan's decoding of 20 search hits with the
+// general decoder's, on the same payload.
+func BenchmarkPlan(b *testing.B) {
+	payload, _ := CBOR[[]fixtures.Hit]{}.Append(nil, fixtures.Hits(20))
+	b.Run("general", func(b *testing.B) {
+		b.ReportAllocs()
+		b.SetBytes(int64(len(payload)))
+		for b.Loop() {
+			if _, err := general[[]fixtures.Hit](payload); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("plan", func(b *testing.B) {
+		b.ReportAllocs()
+		b.SetBytes(int64(len(payload)))
+		for b.Loop() {
+			if _, err := (CBOR[[]fixtures.Hit]{}).Decode(payload); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
