@@ -62,6 +62,26 @@ func TestCompareRuns(t *testing.T) {
 	}
 }
 
+// A run of one value only: the write baseline reads the stored bytes of
+// that value alone, and the targets compare writes with rueidis +
+// encoding/json.
+func TestOneValue(t *testing.T) {
+	var out bytes.Buffer
+	err := run([]string{"-duration", "20ms", "-passes", "1", "-keys", "20", "-concurrency", "8", "-dists", "zipf",
+		"-values", valueSearch, "-ops", "write", "-coherence", "0"}, &out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"| rueidis SET of encoded bytes |", "writes of search-20, zipf keys, 8 goroutines, near cache off: vs rueidis + encoding/json"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("report lacks %q:\n%s", want, out.String())
+		}
+	}
+	if strings.Contains(out.String(), valueEmbedding) {
+		t.Errorf("report of %s has %s", valueSearch, valueEmbedding)
+	}
+}
+
 func TestFlags(t *testing.T) {
 	for _, bad := range [][]string{{"-values", "video"}, {"-dists", "pareto"}, {"-concurrency", "0"}, {"-ops", "delete"}, {"-passes", "0"}} {
 		if _, err := parseFlags(bad); err == nil {

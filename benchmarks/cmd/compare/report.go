@@ -76,6 +76,12 @@ func writeMarkdown(w io.Writer, r report) {
 		c, ok = r.cell("read", valueSearch, d, 64)
 		target("search hits from Redis, "+d+" keys, 64 goroutines: near cache off vs rueidis + encoding/json", c, ok, "cache (near off)", "rueidis")
 	}
+	for _, d := range []string{"zipf", "uniform"} {
+		for _, conc := range []int{8, 64} {
+			c, ok = r.cell("write", valueSearch, d, conc)
+			target("writes of search-20, "+d+" keys, "+itoa(conc)+" goroutines, near cache off: vs rueidis + encoding/json", c, ok, "cache (near off)", "rueidis")
+		}
+	}
 	for _, v := range []string{valueSearch, valueEmbedding} {
 		for _, d := range []string{"zipf", "uniform"} {
 			for _, st := range []string{"cache (near off)", "cache (near on)"} {

@@ -49,8 +49,12 @@ var (
 func (CBOR[V]) ID() envelope.Codec { return envelope.CodecCBOR }
 
 // Append implements Codec: it encodes into dst's spare capacity, growing it
-// only when the value does not fit.
+// only when the value does not fit; through the type's plan when it has one
+// (see plan), which writes the bytes the general encoder writes.
 func (CBOR[V]) Append(dst []byte, v V) ([]byte, error) {
+	if pl := planOf(reflect.TypeFor[V]()); pl != nil {
+		return pl.enc(dst, unsafe.Pointer(&v)), nil
+	}
 	buf := bytes.NewBuffer(dst)
 	if err := cborEnc.MarshalToBuffer(v, buf); err != nil {
 		return dst, err

@@ -2,6 +2,7 @@ package codec
 
 import (
 	"bytes"
+	"fmt"
 	"math"
 	"reflect"
 	"strings"
@@ -330,13 +331,148 @@ func fuzzPlan[V any](t *testing.T, payload []byte) {
 	}
 }
 
+type emptyish struct {
+	A string `json:"a,omitempty"`
+	B *int   `json:"b,omitempty"`
+}
+
+type notEmptyish struct {
+	A string `json:"a,omitempty"`
+	B int
+}
+
+type omitted struct {
+	A  string         `json:"a,omitempty"`
+	B  int8           `json:"b,omitempty"`
+	U  uint32         `json:"u,omitempty"`
+	F  float64        `json:"f,omitempty"`
+	G  float32        `json:"g,omitempty"`
+	S  []int          `json:"s,omitempty"`
+	M  map[string]int `json:"m,omitempty"`
+	P  *int           `json:"p,omitempty"`
+	E  emptyish       `json:"e,omitempty"`
+	N  notEmptyish    `json:"n,omitempty"`
+	T  bool           `json:"t,omitempty"`
+	Z  planLeaf       `json:"z,omitzero"`
+	ZF float64        `json:"zf,omitzero"`
+	ZP *int           `json:"zp,omitzero"`
+	ZS []int          `json:"zs,omitzero"`
+	ZE emptyish       `json:"ze,omitempty,omitzero"`
+}
+
+// omittedValues exercise omitempty and omitzero: zero values, negative
+// zeros, empty but not nil slices and maps, structs empty or not.
+func omittedValues() []omitted {
+	zero := 0
+	return []omitted{
+		{},
+		{F: math.Copysign(0, -1), G: float32(math.Copysign(0, -1)), ZF: math.Copysign(0, -1), S: []int{}, M: map[string]int{}, ZS: []int{}, E: emptyish{B: &zero}},
+		{A: "a", B: -1, U: 1, F: math.NaN(), G: 1, S: []int{1}, M: map[string]int{"k": 1}, P: &zero, E: emptyish{A: "x"}, N: notEmptyish{},
+			T: true, Z: planLeaf{S: "z"}, ZF: 1, ZP: &zero, ZS: []int{0}, ZE: emptyish{A: "y"}},
+	}
+}
+
+// The plan writes the general encoder's bytes: the same bytes wherever
+// the order of a map's keys cannot differ (no map of two keys or more),
+// else the same length and the same value.
+func TestPlanEncodesAsTheGeneralEncoder(t *testing.T) {
+	for i, v := range planValues() {
+		checkEncode(t, "planValue "+itoa(i), v, len(v.Attrs) < 2 && len(v.Names) < 2 && len(v.ByName) < 2)
+		checkEncode(t, "*planValue "+itoa(i), &v, len(v.Attrs) < 2 && len(v.Names) < 2 && len(v.ByName) < 2)
+	}
+	for i, v := range omittedValues() {
+		checkEncode(t, "omitted "+itoa(i), v, true)
+	}
+	checkEncode(t, "hits", fixtures.Hits(20), true)
+	checkEncode(t, "nil hits", []fixtures.Hit(nil), true)
+	checkEncode(t, "a long string", strings.Repeat("x", 70000), true)
+	for _, n := range []int64{0, 23, 24, 255, 256, 65535, 65536, math.MaxUint32, math.MaxUint32 + 1, math.MaxInt64, -1, -24, -25, -256, -257, math.MinInt64} {
+		checkEncode(t, "int "+strconvItoa(n), n, true)
+	}
+	for _, f := range []float64{0, math.Copysign(0, -1), 1.5, math.NaN(), math.Inf(1), math.Inf(-1), math.MaxFloat64, math.SmallestNonzeroFloat64} {
+		checkEncode(t, "float64", f, true)
+		checkEncode(t, "float32", float32(f), true)
+	}
+}
+
+func strconvItoa(n int64) string { return fmt.Sprint(n) }
+
+// checkEncode encodes v with its plan and with the general encoder and
+// compares: bytes when exact, else lengths and decoded values.
+func checkEncode[V any](t *testing.T, name string, v V, exact bool) {
+	t.Helper()
+	pl := planOf(reflect.TypeFor[V]())
+	if pl == nil {
+		t.Fatalf("%s: %v has no plan", name, reflect.TypeFor[V]())
+	}
+	got := pl.enc(nil, unsafe.Pointer(&v))
+	want, err := cborEnc.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if exact && !bytes.Equal(got, want) {
+		t.Errorf("%s: the plan wrote %x, the general encoder %x", name, got, want)
+		return
+	}
+	a, err1 := general[V](got)
+	b, err2 := general[V](want)
+	if len(got) != len(want) || err1 != nil || err2 != nil || !same(t, a, b) {
+		t.Errorf("%s: the plan wrote %x (%v), the general encoder %x (%v)", name, got, err1, want, err2)
+	}
+}
+
+// FuzzPlanEncode encodes, with the plan and with the general encoder,
+// whatever values the general decoder makes of any bytes.
+func FuzzPlanEncode(f *testing.F) {
+	for _, v := range planValues() {
+		b, _ := cborEnc.Marshal(v)
+		f.Add(b)
+	}
+	for _, v := range omittedValues() {
+		b, _ := cborEnc.Marshal(v)
+		f.Add(b)
+	}
+	f.Fuzz(func(t *testing.T, payload []byte) {
+		if v, err := general[planValue](payload); err == nil {
+			checkEncode(t, "planValue", v, false)
+		}
+		if v, err := general[omitted](payload); err == nil {
+			checkEncode(t, "omitted", v, false)
+		}
+		if v, err := general[[]fixtures.Hit](payload); err == nil {
+			checkEncode(t, "hits", v, true)
+		}
+	})
+}
+
 func itoa(i int) string { return string(rune('0' + i)) }
 
-// BenchmarkPlan compares a plan's decoding of 20 search hits with the
-// general decoder's, on the same payload.
+// BenchmarkPlan compares a plan's decoding and encoding of 20 search hits
+// with the general decoder's and encoder's, on the same value.
 func BenchmarkPlan(b *testing.B) {
-	payload, _ := CBOR[[]fixtures.Hit]{}.Append(nil, fixtures.Hits(20))
-	b.Run("general", func(b *testing.B) {
+	hits := fixtures.Hits(20)
+	payload, _ := CBOR[[]fixtures.Hit]{}.Append(nil, hits)
+	buf := make([]byte, 0, 4096)
+	b.Run("encode/general", func(b *testing.B) {
+		b.ReportAllocs()
+		b.SetBytes(int64(len(payload)))
+		for b.Loop() {
+			w := bytes.NewBuffer(buf[:0])
+			if err := cborEnc.MarshalToBuffer(hits, w); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("encode/plan", func(b *testing.B) {
+		b.ReportAllocs()
+		b.SetBytes(int64(len(payload)))
+		for b.Loop() {
+			if _, err := (CBOR[[]fixtures.Hit]{}).Append(buf[:0], hits); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("decode/general", func(b *testing.B) {
 		b.ReportAllocs()
 		b.SetBytes(int64(len(payload)))
 		for b.Loop() {
@@ -345,7 +481,7 @@ func BenchmarkPlan(b *testing.B) {
 			}
 		}
 	})
-	b.Run("plan", func(b *testing.B) {
+	b.Run("decode/plan", func(b *testing.B) {
 		b.ReportAllocs()
 		b.SetBytes(int64(len(payload)))
 		for b.Loop() {
