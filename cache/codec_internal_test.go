@@ -2,11 +2,13 @@ package cache
 
 import (
 	"context"
+	"reflect"
 	"testing"
 	"time"
 
 	"github.com/media-gateway/discovery/cache/internal/codec"
 	"github.com/media-gateway/discovery/cache/internal/envelope"
+	"github.com/media-gateway/discovery/internal/fixtures"
 )
 
 type migratedHit struct {
@@ -38,5 +40,36 @@ func TestSearchWritesCBORReadsJSON(t *testing.T) {
 	}
 	if v, ok, err := search.Get(ctx, "new"); err != nil || !ok || v[0].ID != "cbor" {
 		t.Fatalf("a CBOR value: %v %v %v", v, ok, err)
+	}
+}
+
+// A decoded value never points into the bytes read, which belong to the
+// caller; a value decompressed into a buffer of its own points into that
+// buffer, with no other copy, and is the same value.
+func TestDecodeKeepsNoStoredBytes(t *testing.T) {
+	hits := fixtures.Hits(20)
+	cd := codec.Auto[[]fixtures.Hit]()
+	plain, err := encode(cd, hits, time.Now(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name       string
+		raw        []byte
+		compressed bool
+	}{{"plain", plain, false}, {"compressed", envelope.Seal(append([]byte(nil), plain...), 1), true}} {
+		if got := envelope.Flags(tc.raw[3])&envelope.FlagS2 != 0; got != tc.compressed {
+			t.Fatalf("%s: compressed %v", tc.name, got)
+		}
+		v, _, err := decode(cd, tc.raw, 1<<20)
+		if err != nil || !reflect.DeepEqual(v, hits) {
+			t.Fatalf("%s: decoded %v, %v", tc.name, v, err)
+		}
+		for i := range tc.raw {
+			tc.raw[i] = 0
+		}
+		if !reflect.DeepEqual(v, hits) {
+			t.Errorf("%s: the value changed with the bytes it was read from", tc.name)
+		}
 	}
 }

@@ -252,10 +252,15 @@ func decode[V any](cd codec.Codec[V], raw []byte, maxPayload int) (V, int, error
 	if len(raw) > 2 {
 		cd = codec.Reading(cd, envelope.Codec(raw[2]))
 	}
-	_, payload, err := envelope.Open(raw, cd.ID(), maxPayload)
+	h, payload, err := envelope.Open(raw, cd.ID(), maxPayload)
 	if err != nil {
 		var zero V
 		return zero, 0, err
+	}
+	if o, ok := cd.(codec.Owner[V]); ok && h.Flags&envelope.FlagS2 != 0 {
+		// Decompressed into a buffer of its own: the value may keep it.
+		v, err := o.DecodeOwned(payload)
+		return v, len(payload), err
 	}
 	v, err := cd.Decode(payload)
 	return v, len(payload), err

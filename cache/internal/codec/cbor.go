@@ -67,10 +67,16 @@ func (CBOR[V]) SizeHint(V) int { return 0 }
 
 // Decode implements Codec: through the type's plan when it has one (see
 // plan), else, or when the plan gives up, with the general decoder.
-func (CBOR[V]) Decode(payload []byte) (V, error) {
+func (c CBOR[V]) Decode(payload []byte) (V, error) { return c.decode(payload, false) }
+
+// DecodeOwned implements Owner: the strings of a plan's value point into
+// payload itself (when it is at most 64 KiB), with no copy.
+func (c CBOR[V]) DecodeOwned(payload []byte) (V, error) { return c.decode(payload, true) }
+
+func (CBOR[V]) decode(payload []byte, owned bool) (V, error) {
 	var v V
 	if pl := planOf(reflect.TypeFor[V]()); pl != nil {
-		if pl.decode(payload, unsafe.Pointer(&v)) {
+		if pl.decode(payload, owned, unsafe.Pointer(&v)) {
 			return v, nil
 		}
 		var zero V

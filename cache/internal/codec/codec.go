@@ -100,6 +100,14 @@ func (Float32LE) Decode(payload []byte) ([]float32, error) {
 // that would compress, mostly zeros, are stored as they are too.)
 func (Float32LE) Incompressible() bool { return true }
 
+// Owner is implemented by codecs that can decode a payload they may keep:
+// DecodeOwned is Decode for a payload that nobody else holds or changes
+// (one just decompressed), which the value may point into instead of
+// copying it.
+type Owner[V any] interface {
+	DecodeOwned(payload []byte) (V, error)
+}
+
 // Incompressible is implemented by codecs whose payloads are not worth
 // offering to compression.
 type Incompressible interface {

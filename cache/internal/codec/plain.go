@@ -46,10 +46,15 @@ type decoder struct {
 }
 
 // decode decodes payload into the zero value at p: false when the plan
-// gave up, and then *p holds a partial value to throw away.
-func (pl *plan) decode(payload []byte, p unsafe.Pointer) bool {
+// gave up, and then *p holds a partial value to throw away. The strings
+// point into a copy of payload, or into payload itself when it is owned:
+// nobody else holds or changes it.
+func (pl *plan) decode(payload []byte, owned bool, p unsafe.Pointer) bool {
 	d := decoder{b: payload, alias: len(payload) <= aliasMax}
-	if d.alias {
+	switch {
+	case d.alias && owned:
+		d.s = unsafe.String(unsafe.SliceData(payload), len(payload))
+	case d.alias:
 		d.s = string(payload)
 	}
 	return pl.dec(&d, p) && d.i == len(d.b)

@@ -89,7 +89,7 @@ func planDecode[V any](t testing.TB, payload []byte) (V, bool) {
 		t.Fatalf("%v has no plan", reflect.TypeFor[V]())
 	}
 	var v V
-	ok := pl.decode(payload, unsafe.Pointer(&v))
+	ok := pl.decode(payload, false, unsafe.Pointer(&v))
 	return v, ok
 }
 
@@ -280,6 +280,25 @@ func TestPlanStrings(t *testing.T) {
 		if want := len(b) <= aliasMax; shared != want {
 			t.Errorf("payload of %d bytes: strings share its copy: %v, want %v", len(b), shared, want)
 		}
+	}
+}
+
+// DecodeOwned's strings point into the payload itself, Decode's into a
+// copy.
+func TestPlanOwned(t *testing.T) {
+	b, _ := CBOR[[]string]{}.Append(nil, []string{"a heist thriller", "space opera"})
+	within := func(s string) bool {
+		p := uintptr(unsafe.Pointer(unsafe.StringData(s)))
+		start := uintptr(unsafe.Pointer(&b[0]))
+		return start <= p && p < start+uintptr(len(b))
+	}
+	owned, err := CBOR[[]string]{}.DecodeOwned(b)
+	if err != nil || !within(owned[0]) || !within(owned[1]) {
+		t.Errorf("DecodeOwned: %q, %v; strings within the payload: %v %v", owned, err, within(owned[0]), within(owned[1]))
+	}
+	copied, err := CBOR[[]string]{}.Decode(b)
+	if err != nil || within(copied[0]) || within(copied[1]) {
+		t.Errorf("Decode: %q, %v; strings within the payload: %v %v", copied, err, within(copied[0]), within(copied[1]))
 	}
 }
 
