@@ -95,16 +95,20 @@ func (CBOR[V]) decode(payload []byte, owned bool) (V, error) {
 // values can hold a cycle: encoding/json reports it as an error, the CBOR
 // encoder would recurse until the stack overflows.
 func Auto[V any]() Codec[V] {
-	t := reflect.TypeFor[V]()
+	if plainType(reflect.TypeFor[V]()) {
+		return CBOR[V]{}
+	}
+	return JSON[V]{}
+}
+
+// plainType reports whether t is plain data (see Auto), once per type.
+func plainType(t reflect.Type) bool {
 	plain, ok := plainTypes.Load(t)
 	if !ok {
 		plain = isPlain(t, map[reflect.Type]bool{}, map[reflect.Type]bool{})
 		plainTypes.Store(t, plain)
 	}
-	if plain.(bool) {
-		return CBOR[V]{}
-	}
-	return JSON[V]{}
+	return plain.(bool)
 }
 
 // Reading returns the codec that decodes a value of cd's kind stored with

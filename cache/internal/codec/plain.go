@@ -39,10 +39,11 @@ type decodeFunc func(d *decoder, p unsafe.Pointer) bool
 const aliasMax = 64 << 10
 
 type decoder struct {
-	b     []byte
-	s     string // b's copy that strings point into, when len(b) <= aliasMax
-	i     int
-	alias bool
+	b          []byte
+	s          string // b's copy that strings point into, when len(b) <= aliasMax
+	i          int
+	alias      bool
+	wellformed bool // checked and found so
 }
 
 // decode decodes payload into the zero value at p: false when the plan
@@ -69,9 +70,11 @@ func planOf(t reflect.Type) *plan {
 		return p.(*plan)
 	}
 	var pl *plan
-	dec, enc := compileDecode(t), compileEncode(t)
-	if dec != nil && enc != nil {
-		pl = &plan{dec: dec, enc: enc.enc}
+	if plainType(t) { // not marshalers, ",string" fields, recursive types
+		dec, enc := compileDecode(t), compileEncode(t)
+		if dec != nil && enc != nil {
+			pl = &plan{dec: dec, enc: enc.enc}
+		}
 	}
 	plans.Store(t, pl)
 	return pl
@@ -126,6 +129,22 @@ func (d *decoder) key() ([]byte, bool) {
 	}
 	d.i += n
 	return d.b[d.i-n : d.i], true
+}
+
+// bigAlloc is the most a plan allocates for one slice or map before it
+// checks that the whole payload is well-formed, as the general decoder
+// checks it before it allocates anything: a count in a corrupt payload
+// must not make it allocate more than a valid one could.
+const bigAlloc = 64 << 10
+
+// room reports whether the plan may allocate n items of size bytes: at
+// once when small, else once the payload is known to be well-formed.
+func (d *decoder) room(n int, size uintptr) bool {
+	if uintptr(n)*size <= bigAlloc || d.wellformed {
+		return true
+	}
+	d.wellformed = cborDec.Wellformed(d.b) == nil
+	return d.wellformed
 }
 
 // text reads a text string.
@@ -292,7 +311,7 @@ func compileDecode(t reflect.Type) decodeFunc {
 				return true
 			}
 			n, ok := d.length(4, 0)
-			if !ok {
+			if !ok || !d.room(n, size) {
 				return false
 			}
 			data := alloc(p, n)
@@ -319,7 +338,7 @@ func compileDecode(t reflect.Type) decodeFunc {
 				return true
 			}
 			n, ok := d.length(5, 1)
-			if !ok {
+			if !ok || !d.room(n, t.Key().Size()+elem.Size()) {
 				return false
 			}
 			m := reflect.MakeMapWithSize(t, n)
@@ -403,7 +422,8 @@ type field struct {
 
 // compileStruct returns the decodeFunc of struct type t, whose fields are
 // named as encoding/json names them; nil for structs with embedded fields,
-// a "_" field (which holds the general encoder's struct options), keys
+// a "cbor" tag on any field, a "_" field (which holds the general
+// encoder's struct options), keys
 // that are not names ("keyasint"), names that clash, or more than 64
 // fields.
 func compileStruct(t reflect.Type) decodeFunc {
@@ -413,6 +433,9 @@ func compileStruct(t reflect.Type) decodeFunc {
 		f := t.Field(i)
 		if f.Anonymous {
 			return nil // promoted fields: the general decoder's rules
+		}
+		if _, ok := f.Tag.Lookup("cbor"); ok {
+			return nil // a name or options of the general codec's own, even on a "-" field
 		}
 		if f.Name == "_" {
 			return nil // options of the struct's own ("toarray")

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"reflect"
+	"runtime"
 	"strings"
 	"testing"
 	"unsafe"
@@ -60,8 +61,8 @@ func planValues() []planValue {
 			Ptr: &planLeaf{S: "x"}, PP: &pn, Items: []planLeaf{{N: 127}, {}}, Attrs: map[string]float64{"a": math.Inf(-1), "": 0},
 			Names: map[genre][]genre{"x": {"y"}, "z": nil}, Years: []int16{1977, -1}, Rates: []float32{float32(math.NaN()), -0.0},
 			Flags: []bool{true, false}, Nested: [][]string{{"a"}, {}, nil}, ByName: map[string]planLeaf{"k": {S: "v"}}},
-		{Tags: []string{}, Items: []planLeaf{}, Attrs: map[string]float64{}, Score: math.NaN(), Big: 1 << 63, Count: math.MinInt64},
-		{Score: math.SmallestNonzeroFloat64, Count: math.MaxInt64, Rates: []float32{math.MaxFloat32, math.SmallestNonzeroFloat32}},
+		{Tags: []string{}, Items: []planLeaf{}, Attrs: map[string]float64{}, Score: math.NaN(), Big: 1 << 63, Count: math.MinInt},
+		{Score: math.SmallestNonzeroFloat64, Count: math.MaxInt, Rates: []float32{math.MaxFloat32, math.SmallestNonzeroFloat32}},
 	}
 }
 
@@ -228,6 +229,21 @@ func TestPlanCoverage(t *testing.T) {
 	type keyAsInt struct {
 		A string `json:"1,keyasint"`
 	}
+	type dashWithCBOR struct {
+		A string `json:"a"`
+		X int    `json:"-" cbor:"x"`
+	}
+	type cborOptions struct {
+		X int `cbor:",omitempty"`
+	}
+	type recursive struct{ Next *recursive }
+	type quotedNumber struct {
+		N int `json:"n,string"`
+	}
+	type sixtyFour struct {
+		F0, F1, F2, F3, F4, F5, F6, F7, F8, F9, F10, F11, F12, F13, F14, F15, F16, F17, F18, F19, F20, F21, F22, F23, F24, F25, F26, F27, F28, F29, F30, F31 int
+		G0, G1, G2, G3, G4, G5, G6, G7, G8, G9, G10, G11, G12, G13, G14, G15, G16, G17, G18, G19, G20, G21, G22, G23, G24, G25, G26, G27, G28, G29, G30, G31 int
+	}
 	type many struct {
 		F0, F1, F2, F3, F4, F5, F6, F7, F8, F9, F10, F11, F12, F13, F14, F15, F16, F17, F18, F19, F20, F21, F22, F23, F24, F25, F26, F27, F28, F29, F30, F31 int
 		G0, G1, G2, G3, G4, G5, G6, G7, G8, G9, G10, G11, G12, G13, G14, G15, G16, G17, G18, G19, G20, G21, G22, G23, G24, G25, G26, G27, G28, G29, G30, G31 int
@@ -251,6 +267,12 @@ func TestPlanCoverage(t *testing.T) {
 		{reflect.TypeFor[keyAsInt](), false},
 		{reflect.TypeFor[many](), false},
 		{reflect.TypeFor[uintptr](), false},
+		{reflect.TypeFor[dashWithCBOR](), false},
+		{reflect.TypeFor[cborOptions](), false},
+		{reflect.TypeFor[recursive](), false},
+		{reflect.TypeFor[quotedNumber](), false},
+		{reflect.TypeFor[custom](), false},
+		{reflect.TypeFor[sixtyFour](), true},
 	} {
 		if got := planOf(tc.t) != nil; got != tc.want {
 			t.Errorf("%v: has a plan: %v, want %v", tc.t, got, tc.want)
@@ -262,9 +284,14 @@ func TestPlanCoverage(t *testing.T) {
 // payloads' strings are copied one by one. Either way, they are copies:
 // changing the payload afterwards changes nothing decoded.
 func TestPlanStrings(t *testing.T) {
-	for _, n := range []int{10, aliasMax} {
-		v := []string{strings.Repeat("a", n), strings.Repeat("b", n)}
+	// A payload of "x" and a string of m bytes: 1 + 2 + (1 + headLen(m)) + m
+	// bytes; m = aliasMax-6 makes it exactly aliasMax.
+	for _, m := range []int{3, aliasMax - 6, aliasMax - 5, 70000} {
+		v := []string{"x", strings.Repeat("a", m)}
 		b, _ := CBOR[[]string]{}.Append(nil, v)
+		if len(b) != 4+headLen(m)+m {
+			t.Fatalf("payload of %d bytes, want %d", len(b), 4+headLen(m)+m)
+		}
 		got, ok := planDecode[[]string](t, b)
 		if !ok {
 			t.Fatal("the plan gave up")
@@ -273,13 +300,45 @@ func TestPlanStrings(t *testing.T) {
 			b[i] = 0
 		}
 		if !reflect.DeepEqual(got, v) {
-			t.Fatalf("strings of %d bytes changed with the payload", n)
+			t.Fatalf("strings of a payload of %d bytes changed with the payload", len(b))
 		}
 		gap := uintptr(unsafe.Pointer(unsafe.StringData(got[1]))) - uintptr(unsafe.Pointer(unsafe.StringData(got[0])))
-		shared := gap == uintptr(n+1+headLen(n)) // the second string's head, then its bytes
+		shared := gap == uintptr(2+headLen(m)) // "x", then the second string's head
 		if want := len(b) <= aliasMax; shared != want {
 			t.Errorf("payload of %d bytes: strings share its copy: %v, want %v", len(b), shared, want)
 		}
+	}
+}
+
+// A count in a corrupt payload makes a plan allocate no more than the
+// general decoder would: large slices and maps wait for the payload to be
+// found well-formed.
+func TestPlanCorruptCountAllocatesLittle(t *testing.T) {
+	payload := append([]byte{0x9a, 0x00, 0x10, 0x00, 0x00}, bytes.Repeat([]byte{0xff}, 1<<20)...) // 1 Mi hits claimed, none there
+	mapPayload := append([]byte{0xba, 0x00, 0x08, 0x00, 0x00}, bytes.Repeat([]byte{0xff}, 1<<20)...)
+	for _, tc := range []struct {
+		name   string
+		decode func() bool
+	}{
+		{"slice", func() bool { _, ok := planDecode[[]fixtures.Hit](t, payload); return ok }},
+		{"map", func() bool { _, ok := planDecode[map[string]planLeaf](t, mapPayload); return ok }},
+	} {
+		var before, after runtime.MemStats
+		runtime.ReadMemStats(&before)
+		ok := tc.decode()
+		runtime.ReadMemStats(&after)
+		if ok {
+			t.Fatalf("%s: the plan took a corrupt payload", tc.name)
+		}
+		if n := after.TotalAlloc - before.TotalAlloc; n > 1<<20 {
+			t.Errorf("%s: the plan allocated %d bytes for a corrupt payload of 1 MiB", tc.name, n)
+		}
+	}
+	// A valid payload as large still decodes through the plan.
+	hits := make([]fixtures.Hit, 5000)
+	b, _ := CBOR[[]fixtures.Hit]{}.Append(nil, hits)
+	if got, ok := planDecode[[]fixtures.Hit](t, b); !ok || len(got) != len(hits) {
+		t.Errorf("5,000 empty hits: the plan took them: %v", ok)
 	}
 }
 
@@ -333,6 +392,11 @@ func FuzzPlan(f *testing.F) {
 		fuzzPlan[map[string][]float64](t, payload)
 		fuzzPlan[*planLeaf](t, payload)
 		fuzzPlan[[]int8](t, payload)
+		fuzzPlan[[]uint64](t, payload)
+		fuzzPlan[[]int](t, payload)
+		fuzzPlan[[]float64](t, payload)
+		fuzzPlan[[]**string](t, payload)
+		fuzzPlan[map[genre]*planLeaf](t, payload)
 	})
 }
 

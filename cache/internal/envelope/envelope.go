@@ -146,7 +146,9 @@ const MaxRatio = 64
 // plain payload, refusing a compressed payload that would expand past
 // maxPayload bytes, or past MaxRatio times its own size (so corrupt bytes
 // cannot make it allocate beyond what they could hold). The payload
-// aliases b when it was not compressed.
+// aliases b when it was not compressed; decompressed, it is a new buffer
+// that nothing else holds, which the caller may keep (the codecs' Owner
+// relies on it: never decompress into a pooled buffer).
 func Open(b []byte, want Codec, maxPayload int) (Header, []byte, error) {
 	h, payload, err := Parse(b, want)
 	if err != nil || h.Flags&FlagS2 == 0 {

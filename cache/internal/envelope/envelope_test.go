@@ -169,3 +169,22 @@ func TestWrittenAt(t *testing.T) {
 		}
 	}
 }
+
+// A decompressed payload is a buffer of its own: it shares no memory with
+// the stored bytes nor with another read's payload.
+func TestOpenDecompressesIntoANewBuffer(t *testing.T) {
+	payload := bytes.Repeat([]byte("twenty search hits "), 30)
+	raw := Seal(append(AppendHeader(nil, CodecCBOR, 0, time.Now()), payload...), 64)
+	if Flags(raw[3])&FlagS2 == 0 {
+		t.Fatal("not compressed")
+	}
+	_, a, err := Open(raw, CodecCBOR, 1<<20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, b, _ := Open(raw, CodecCBOR, 1<<20)
+	a[0] = 'X'
+	if b[0] == 'X' || raw[HeaderSize] == 'X' || !bytes.Equal(b, payload) {
+		t.Error("a decompressed payload shares memory with the stored bytes or another payload")
+	}
+}
