@@ -666,11 +666,14 @@ func compileEncode(t reflect.Type) *encoder {
 					return append(dst, 0xf6)
 				}
 				dst = appendHead(dst, 5, uint64(m.Len()))
-				v := reflect.New(t.Elem()).Elem()
-				for it := m.MapRange(); it.Next(); {
-					k := it.Key().String()
-					dst = append(appendHead(dst, 3, uint64(len(k))), k...)
-					v.SetIterValue(it)
+				k, v := reflect.New(t.Key()).Elem(), reflect.New(t.Elem()).Elem()
+				var it reflect.MapIter
+				it.Reset(m)
+				for it.Next() {
+					k.SetIterKey(&it)
+					v.SetIterValue(&it)
+					s := k.String()
+					dst = append(appendHead(dst, 3, uint64(len(s))), s...)
 					dst = e.enc(dst, v.Addr().UnsafePointer())
 				}
 				return dst
