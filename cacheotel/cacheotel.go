@@ -66,6 +66,16 @@
 //	discovery.cache.near_cache.flushes                                          {flush}: times the whole near cache was dropped
 //	discovery.cache.breaker.state{cache.breaker.state}                          1 for the state the breaker is in (closed, open, half_open), 0 for the others
 //	discovery.cache.breaker.opens                                               {open}: times the breaker opened
+//	discovery.cache.near_match.searches{cache.kind,cache.near_match.outcome}    {search}: FetchSimilar misses that looked for a neighbour (kinds with Policy.NearMatch on), by outcome: served, agreed and disagreed (shadow mode; precision = agreed / (agreed + disagreed)), no_neighbour, refused, other
+//	discovery.cache.near_match.refusals{cache.kind,cache.near_match.guard}      {neighbour}: neighbours a guard refused, by guard (numbers, negations, words…)
+//	discovery.cache.near_match.gone{cache.kind}                                 {neighbour}: neighbours whose value was gone from Redis
+//	discovery.cache.near_match.entries{cache.kind}                              {entry}: entries of the near match's index in this process
+//	discovery.cache.near_match.bytes{cache.kind}                                By: their memory
+//	discovery.cache.near_match.evictions{cache.kind}                            {entry}: evicted to stay within Policy.NearMatch.MaxEntries
+//	discovery.cache.near_match.problems{cache.kind,cache.near_match.problem}    {problem}: absorbed: corrupt (entries), invalid_vector, error
+//
+// The near match's instruments have data points only for the kinds that
+// use it.
 //
 // An OpenTelemetry-to-Prometheus exporter writes discovery.cache.reads as
 // discovery_cache_reads_total with the label cache_kind; package
@@ -100,6 +110,11 @@ const (
 	KeyKeyHash      = attribute.Key("cache.key.hash")
 	KeyBreakerState = attribute.Key("cache.breaker.state")
 	KeyErrorType    = attribute.Key("error.type")
+	// The near match's (cache.FetchSimilar): how a search ended, which
+	// guard refused a neighbour, which problem was absorbed.
+	KeyMatchOutcome = attribute.Key("cache.near_match.outcome")
+	KeyMatchGuard   = attribute.Key("cache.near_match.guard")
+	KeyMatchProblem = attribute.Key("cache.near_match.problem")
 )
 
 // Options configure a Recorder; the zero value uses the global providers.
@@ -357,7 +372,8 @@ func (r *Recorder) Record(e cache.Event) {
 // Watch registers the instruments that read c's figures at each
 // collection: the near cache's entries, bytes, evictions and
 // invalidations per kind, whether it is on and its flushes, the breaker's
-// state and opens. Call it once, once the cache exists; a second call is
+// state and opens, and the near match's figures (cache.FetchSimilar) of
+// the kinds that use it. Call it once, once the cache exists; a second call is
 // an error.
 func (r *Recorder) Watch(c *cache.RedisCache) error {
 	if !r.watched.CompareAndSwap(false, true) {
@@ -388,6 +404,15 @@ func (r *Recorder) Watch(c *cache.RedisCache) error {
 	on := gauge("discovery.cache.near_cache.on", "1 when the near cache is on, 0 when it is off.", "1")
 	flushes := counter("discovery.cache.near_cache.flushes", "Times every near-cache entry was dropped at once (a connection to Redis closed, the server was flushed).", "{flush}")
 	opens := counter("discovery.cache.breaker.opens", "Times the circuit breaker opened.", "{open}")
+	m := matchInstruments{
+		searches:  counter("discovery.cache.near_match.searches", "FetchSimilar misses that looked for a neighbour, by how the search ended: served (a neighbour's value was served), agreed and disagreed (shadow mode: its value equalled the loaded one, or not), no_neighbour, refused (a guard refused every neighbour close enough), other (the neighbours' values were gone, or Redis failed).", "{search}"),
+		refusals:  counter("discovery.cache.near_match.refusals", "Neighbours close enough that a guard refused, by guard.", "{neighbour}"),
+		gone:      counter("discovery.cache.near_match.gone", "Neighbours whose value was gone from Redis when read.", "{neighbour}"),
+		entries:   gauge("discovery.cache.near_match.entries", "Entries of the near match's index in this process.", "{entry}"),
+		bytes:     gauge("discovery.cache.near_match.bytes", "Memory of the near match's index in this process: vectors, texts, keys, guards' signatures.", "By"),
+		evictions: counter("discovery.cache.near_match.evictions", "Entries evicted from the near match's index to stay within Policy.NearMatch.MaxEntries.", "{entry}"),
+		problems:  counter("discovery.cache.near_match.problems", "Problems the near match absorbed: corrupt (entries in Redis it could not use), invalid_vector (FetchSimilar given an unusable vector), error (reads and writes of the entries in Redis that failed).", "{problem}"),
+	}
 	if err != nil {
 		return err
 	}
@@ -400,6 +425,9 @@ func (r *Recorder) Watch(c *cache.RedisCache) error {
 			o.ObserveInt64(bytes, int64(k.Near.Bytes), set)
 			o.ObserveInt64(evictions, int64(k.Near.Evicted), set)
 			o.ObserveInt64(invalidations, int64(k.Near.Invalidated), set)
+			if k.NearMatch.Mode != "" {
+				m.observe(o, name, k.NearMatch)
+			}
 		}
 		for _, s := range states {
 			o.ObserveInt64(breaker, boolValue(st.Breaker.State == s), metric.WithAttributes(KeyBreakerState.String(s.String())))
@@ -408,8 +436,41 @@ func (r *Recorder) Watch(c *cache.RedisCache) error {
 		o.ObserveInt64(flushes, int64(st.NearCache.Flushes))
 		o.ObserveInt64(opens, int64(st.Breaker.Opens))
 		return nil
-	}, entries, bytes, evictions, invalidations, breaker, on, flushes, opens)
+	}, entries, bytes, evictions, invalidations, breaker, on, flushes, opens,
+		m.searches, m.refusals, m.gone, m.entries, m.bytes, m.evictions, m.problems)
 	return err
+}
+
+// matchInstruments are the near match's instruments.
+type matchInstruments struct {
+	searches, refusals, gone, evictions, problems metric.Int64ObservableCounter
+	entries, bytes                                metric.Int64ObservableGauge
+}
+
+// observe observes the near match's figures of the kind called name.
+func (m matchInstruments) observe(o metric.Observer, name string, st cache.NearMatchStats) {
+	kind := KeyKind.String(name)
+	count := func(c metric.Int64ObservableCounter, n uint64, attrs ...attribute.KeyValue) {
+		o.ObserveInt64(c, int64(n), metric.WithAttributes(append([]attribute.KeyValue{kind}, attrs...)...))
+	}
+	ended := st.Served + st.Agreed + st.Disagreed + st.NoNeighbour + st.Refused
+	for _, s := range []struct {
+		outcome string
+		n       uint64
+	}{{"served", st.Served}, {"agreed", st.Agreed}, {"disagreed", st.Disagreed}, {"no_neighbour", st.NoNeighbour},
+		{"refused", st.Refused}, {"other", st.Searches - min(ended, st.Searches)}} {
+		count(m.searches, s.n, KeyMatchOutcome.String(s.outcome))
+	}
+	for guard, n := range st.Refusals {
+		count(m.refusals, n, KeyMatchGuard.String(guard))
+	}
+	count(m.gone, st.Gone)
+	count(m.evictions, st.Evicted)
+	count(m.problems, st.Corrupt, KeyMatchProblem.String("corrupt"))
+	count(m.problems, st.InvalidVectors, KeyMatchProblem.String("invalid_vector"))
+	count(m.problems, st.Errors, KeyMatchProblem.String("error"))
+	o.ObserveInt64(m.entries, int64(st.Entries), metric.WithAttributes(kind))
+	o.ObserveInt64(m.bytes, int64(st.Bytes), metric.WithAttributes(kind))
 }
 
 func boolValue(b bool) int64 {

@@ -32,7 +32,10 @@ type rig struct {
 	tp     *sdktrace.TracerProvider
 }
 
-func newRig(t *testing.T) *rig {
+func newRig(t *testing.T) *rig { return newRigWith(t, nil) }
+
+// newRigWith is newRig with the cache's Config.Policies.
+func newRigWith(t *testing.T, policies map[string]cache.Policy) *rig {
 	t.Helper()
 	srv := redistest.Start(t)
 	r := &rig{url: srv.URL(), reader: sdkmetric.NewManualReader(), spans: tracetest.NewSpanRecorder()}
@@ -41,7 +44,7 @@ func newRig(t *testing.T) *rig {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r.c, err = cache.New(context.Background(), cache.Config{URL: srv.URL(), Recorder: rec})
+	r.c, err = cache.New(context.Background(), cache.Config{URL: srv.URL(), Recorder: rec, Policies: policies})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -348,5 +351,56 @@ func BenchmarkReadSpans(b *testing.B) {
 				end(nil)
 			}
 		})
+	}
+}
+
+// The near match's figures, as cacheprom reports them: searches by how
+// they ended, refusals by guard (every guard, refused or not), entries and
+// their memory; nothing for a kind without the near match.
+func TestNearMatchMetrics(t *testing.T) {
+	r := newRigWith(t, map[string]cache.Policy{cache.KindSearch: {NearMatch: cache.NearMatch{Mode: cache.NearMatchServe, Model: "m"}}})
+	ctx := context.Background()
+	search := cache.Search[string, string](r.c)
+	vec := []float32{0.3, 0.1, 0.9, 0.2}
+	load := func(v string) cache.LoaderFunc[string] {
+		return func(context.Context) (string, error) { return v, nil }
+	}
+	// The first is loaded and indexed; the second, a paraphrase, is served
+	// its value; the third, another decade, is refused by the numbers guard.
+	for _, q := range []string{"Tom Hanks comedies from the 90s", "90s comedies with Tom Hanks", "Tom Hanks comedies from the 80s"} {
+		if _, _, err := cache.FetchSimilar(ctx, search, q, vec, load(q)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, want := range []struct {
+		name  string
+		attrs map[string]string
+		n     int64
+	}{
+		{"discovery.cache.near_match.searches", map[string]string{"cache.near_match.outcome": "served"}, 1},
+		{"discovery.cache.near_match.searches", map[string]string{"cache.near_match.outcome": "refused"}, 1},
+		{"discovery.cache.near_match.searches", map[string]string{"cache.near_match.outcome": "no_neighbour"}, 1},
+		{"discovery.cache.near_match.searches", map[string]string{"cache.near_match.outcome": "agreed"}, 0},
+		{"discovery.cache.near_match.searches", map[string]string{"cache.near_match.outcome": "other"}, 0},
+		{"discovery.cache.near_match.refusals", map[string]string{"cache.near_match.guard": "numbers"}, 1},
+		{"discovery.cache.near_match.refusals", map[string]string{"cache.near_match.guard": "negations"}, 0},
+		{"discovery.cache.near_match.entries", nil, 2},
+		{"discovery.cache.near_match.gone", nil, 0},
+		{"discovery.cache.near_match.evictions", nil, 0},
+		{"discovery.cache.near_match.problems", map[string]string{"cache.near_match.problem": "invalid_vector"}, 0},
+	} {
+		attrs := map[string]string{"cache.kind": "search"}
+		for k, v := range want.attrs {
+			attrs[k] = v
+		}
+		if n, ok := r.value(t, want.name, attrs); !ok || n != want.n {
+			t.Errorf("%s%v = %d (present: %v); want %d", want.name, attrs, n, ok, want.n)
+		}
+	}
+	if n, _ := r.value(t, "discovery.cache.near_match.bytes", map[string]string{"cache.kind": "search"}); n < 2*4*4 {
+		t.Errorf("near_match.bytes = %d", n)
+	}
+	if _, ok := r.value(t, "discovery.cache.near_match.entries", map[string]string{"cache.kind": "intent"}); ok {
+		t.Error("near-match data points of a kind without it")
 	}
 }
