@@ -235,8 +235,9 @@ type ServerStats struct {
 	KeyspaceHits   int64 `json:"keyspace_hits"`
 	KeyspaceMisses int64 `json:"keyspace_misses"`
 	// Keys maps each kind's name to the number of keys of this cache's
-	// namespace under it ("search" for "discovery:search:…"); keys set with
-	// Set directly are counted under their first segment.
+	// namespace under it ("search" for "discovery:search:…"), the near
+	// match's streams included (at most 8 a kind, "…:near:…"); keys set
+	// with Set directly are counted under their first segment.
 	Keys map[string]int64 `json:"keys,omitempty"`
 	// TotalKeys is the number of keys in this cache's namespace.
 	TotalKeys int64 `json:"total_keys"`
