@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"math"
 	"reflect"
+	"strings"
 	"sync"
 	"unsafe"
 
@@ -16,11 +17,13 @@ import (
 // strings of a value share one copy of the payload instead of one
 // allocation each. It covers the common shape of cached values (structs,
 // slices, pointers and string-keyed maps of booleans, numbers and
-// strings), and only the items the encoder writes for them: anything else
-// (a field it does not know, a duplicate key, an integer that does not
-// fit, a tag, an indefinite length, a null where the type has no nil, a
-// double for a float32) makes it give up, and the general decoder
-// (fxamacker/cbor) decodes the payload from the start. So a plan never
+// strings), and only the items the encoder writes for them, plus the
+// values of keys no field has (skipped, as the general decoder skips
+// them): anything else (a key that matches a field in another case, a
+// duplicate key, an integer that does not fit, a tag, an indefinite
+// length, a null where the type has no nil, a double for a float32) makes
+// it give up, and the general decoder (fxamacker/cbor) decodes the
+// payload from the start. So a plan never
 // decides a payload's meaning on its own: what it decodes, the general
 // decoder decodes to the same value (FuzzPlan checks it), and what it
 // does not, the general decoder decodes or refuses as before.
@@ -129,6 +132,40 @@ func (d *decoder) key() ([]byte, bool) {
 	}
 	d.i += n
 	return d.b[d.i-n : d.i], true
+}
+
+// skipDepth is the deepest a plan skips into a value it does not decode.
+const skipDepth = 16
+
+// skip skips the next item, at depth levels of nesting into the skipped
+// value, when it can tell that the general decoder finds it well-formed:
+// definite lengths within the payload, no tags, no simple value in two
+// bytes, at most skipDepth levels deep (the general decoder allows more,
+// but not without limit).
+func (d *decoder) skip(depth int) bool {
+	if depth > skipDepth || d.i >= len(d.b) || d.b[d.i] == 0xf8 {
+		return false
+	}
+	major, n, ok := d.head()
+	if !ok || major >= 2 && major <= 5 && n > uint64(len(d.b)-d.i) {
+		return false
+	}
+	switch major {
+	case 2, 3: // byte and text strings
+		d.i += int(n)
+	case 4, 5: // arrays, maps
+		if major == 5 {
+			n *= 2 // within the payload's length: no overflow
+		}
+		for range n {
+			if !d.skip(depth + 1) {
+				return false
+			}
+		}
+	case 6: // tags
+		return false
+	}
+	return true
 }
 
 // bigAlloc is the most a plan allocates for one slice or map before it
@@ -497,7 +534,17 @@ func compileStruct(t reflect.Type) decodeFunc {
 					continue pairs
 				}
 			}
-			return false // a key of no field: the general decoder matches it, or skips it
+			// A key of no field (a field the type lost since, or one a newer
+			// writer added): the general decoder would match it to a field
+			// whatever its case, or skip its value.
+			for j := range fields {
+				if strings.EqualFold(fields[j].name, string(key)) {
+					return false
+				}
+			}
+			if !d.skip(0) {
+				return false
+			}
 		}
 		return true
 	}

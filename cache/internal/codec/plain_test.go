@@ -170,8 +170,13 @@ func TestPlanGivesUp(t *testing.T) {
 		name    string
 		payload []byte
 	}{
-		{"a key of no field", enc(map[string]any{"id": "x", "removed": 1})},
 		{"a key in another case", enc(map[string]any{"ID": "x"})},
+		{"a key of no field in another case", enc(map[string]any{"id": "x", "SCORE": 1.5})},
+		{"a key of no field with a tagged value", enc(map[string]any{"id": "x", "when": cbor.Tag{Number: 1, Content: 5}})},
+		{"a key of no field with an indefinite value", []byte{0xa2, 0x62, 'i', 'd', 0x61, 'x', 0x61, 'z', 0x9f, 0xff}},
+		{"a key of no field with a two-byte simple value", []byte{0xa2, 0x62, 'i', 'd', 0x61, 'x', 0x61, 'z', 0xf8, 0x20}},
+		{"a key of no field nested too deep", append([]byte{0xa2, 0x62, 'i', 'd', 0x61, 'x', 0x61, 'z'}, append(bytes.Repeat([]byte{0x81}, skipDepth+1), 0x00)...)},
+		{"a key of no field cut short", []byte{0xa2, 0x62, 'i', 'd', 0x61, 'x', 0x61, 'z', 0x82, 0x01}},
 		{"a duplicate key", []byte{0xa2, 0x62, 'i', 'd', 0x61, 'a', 0x62, 'i', 'd', 0x61, 'b'}},
 		{"an indefinite-length map", []byte{0xbf, 0x62, 'i', 'd', 0x61, 'a', 0xff}},
 		{"an indefinite-length string", []byte{0xa1, 0x62, 'i', 'd', 0x7f, 0x61, 'a', 0xff}},
@@ -201,6 +206,36 @@ func TestPlanGivesUp(t *testing.T) {
 		if (err == nil) != (werr == nil) || !same(t, got, want) {
 			t.Errorf("%s: Decode gave %+v, %v; the general decoder %+v, %v", tc.name, got, err, want, werr)
 		}
+	}
+}
+
+// Keys of no field, of a type that lost fields or of a newer writer's,
+// are skipped by the plan as the general decoder skips them: values of
+// every shape it can tell well-formed, nested up to skipDepth.
+func TestPlanSkipsKeysOfNoField(t *testing.T) {
+	enc := func(v any) []byte {
+		b, err := cbor.Marshal(v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	for _, v := range []any{
+		map[string]any{"id": "x", "removed": 1},
+		map[string]any{"id": "x", "old": []any{1, "two", 3.5, nil, true, []byte{1}}, "count": 7},
+		map[string]any{"gone": map[string]any{"a": []any{map[string]any{"b": -1}}}, "score": 2.5},
+		map[string]any{"id": "x", "n": uint64(math.MaxUint64), "f": float32(1.5), "h": math.Inf(1)},
+	} {
+		b := enc(v)
+		got, ok := planDecode[planValue](t, b)
+		want, err := general[planValue](b)
+		if !ok || err != nil || !same(t, got, want) {
+			t.Errorf("%v: the plan took it: %v, decoded %+v; the general decoder %+v, %v", v, ok, got, want, err)
+		}
+	}
+	deep := append([]byte{0xa2, 0x62, 'i', 'd', 0x61, 'x', 0x61, 'z'}, append(bytes.Repeat([]byte{0x81}, skipDepth), 0x00)...)
+	if _, ok := planDecode[planValue](t, deep); !ok {
+		t.Errorf("a value of no field %d deep: the plan gave up", skipDepth)
 	}
 }
 
@@ -386,6 +421,13 @@ func FuzzPlan(f *testing.F) {
 	b, _ = CBOR[map[string][]float64]{}.Append(nil, map[string][]float64{"a": {1, 2}, "b": nil})
 	f.Add(b)
 	f.Add([]byte{0xa2, 0x62, 'i', 'd', 0x61, 'a', 0x62, 'i', 'd', 0x61, 'b'})
+	for _, v := range []any{ // keys of no field, skipped
+		map[string]any{"id": "x", "old": []any{1, "two", 3.5, nil, true, []byte{1}}, "count": 7},
+		map[string]any{"gone": map[string]any{"a": []any{map[string]any{"b": -1}}}, "score": 2.5},
+	} {
+		b, _ := cbor.Marshal(v)
+		f.Add(b)
+	}
 	f.Fuzz(func(t *testing.T, payload []byte) {
 		fuzzPlan[planValue](t, payload)
 		fuzzPlan[[]fixtures.Hit](t, payload)
