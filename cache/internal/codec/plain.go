@@ -271,16 +271,7 @@ func compileDecode(t reflect.Type) decodeFunc {
 			if neg {
 				v = -1 - v
 			}
-			switch bits {
-			case 8:
-				*(*int8)(p) = int8(v)
-			case 16:
-				*(*int16)(p) = int16(v)
-			case 32:
-				*(*int32)(p) = int32(v)
-			default:
-				*(*int64)(p) = v
-			}
+			putBits(p, bits, uint64(v)) // two's complement: the low bits are the narrower int
 			return true
 		}
 	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uintptr:
@@ -293,16 +284,7 @@ func compileDecode(t reflect.Type) decodeFunc {
 			if !ok || neg || (bits < 64 && mag >= 1<<bits) {
 				return false
 			}
-			switch bits {
-			case 8:
-				*(*uint8)(p) = uint8(mag)
-			case 16:
-				*(*uint16)(p) = uint16(mag)
-			case 32:
-				*(*uint32)(p) = uint32(mag)
-			default:
-				*(*uint64)(p) = mag
-			}
+			putBits(p, bits, mag)
 			return true
 		}
 	case reflect.Float32:
@@ -443,6 +425,20 @@ func typedAlloc[E any](p unsafe.Pointer, n int) unsafe.Pointer {
 	s := make([]E, n)
 	*(*[]E)(p) = s
 	return unsafe.Pointer(unsafe.SliceData(s))
+}
+
+// putBits stores the low bits of v at p, an integer of that many bits.
+func putBits(p unsafe.Pointer, bits int, v uint64) {
+	switch bits {
+	case 8:
+		*(*uint8)(p) = uint8(v)
+	case 16:
+		*(*uint16)(p) = uint16(v)
+	case 32:
+		*(*uint32)(p) = uint32(v)
+	default:
+		*(*uint64)(p) = v
+	}
 }
 
 // sliceHeader is the layout of a slice.

@@ -82,6 +82,16 @@ func same(t testing.TB, a, b any) bool {
 	return bytes.Equal(ea, eb)
 }
 
+// mustMarshal encodes v with the general encoder's defaults.
+func mustMarshal(t testing.TB, v any) []byte {
+	t.Helper()
+	b, err := cbor.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
 // planDecode decodes payload with V's plan only.
 func planDecode[V any](t testing.TB, payload []byte) (V, bool) {
 	t.Helper()
@@ -159,13 +169,7 @@ func TestPlanDecodesWhatTheEncoderWrites(t *testing.T) {
 // Payloads the encoder does not write make the plan give up, and Decode
 // answers as the general decoder does.
 func TestPlanGivesUp(t *testing.T) {
-	enc := func(v any) []byte {
-		b, err := cbor.Marshal(v)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return b
-	}
+	enc := func(v any) []byte { return mustMarshal(t, v) }
 	for _, tc := range []struct {
 		name    string
 		payload []byte
@@ -213,13 +217,7 @@ func TestPlanGivesUp(t *testing.T) {
 // are skipped by the plan as the general decoder skips them: values of
 // every shape it can tell well-formed, nested up to skipDepth.
 func TestPlanSkipsKeysOfNoField(t *testing.T) {
-	enc := func(v any) []byte {
-		b, err := cbor.Marshal(v)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return b
-	}
+	enc := func(v any) []byte { return mustMarshal(t, v) }
 	for _, v := range []any{
 		map[string]any{"id": "x", "removed": 1},
 		map[string]any{"id": "x", "old": []any{1, "two", 3.5, nil, true, []byte{1}}, "count": 7},
