@@ -72,4 +72,18 @@ func TestDecodeKeepsNoStoredBytes(t *testing.T) {
 			t.Errorf("%s: the value changed with the bytes it was read from", tc.name)
 		}
 	}
+	// Each way makes one copy of the payload that the strings point into:
+	// the plain one copies it, the compressed one decompresses it and keeps
+	// that buffer, with no second copy.
+	plain, _ = encode(cd, hits, time.Now(), nil) // the bytes above were zeroed
+	compressed := envelope.Seal(append([]byte(nil), plain...), 1)
+	allocs := func(raw []byte) float64 {
+		if v, _, err := decode(cd, raw, 1<<20); err != nil || !reflect.DeepEqual(v, hits) {
+			t.Fatalf("decoded %v, %v", v, err)
+		}
+		return testing.AllocsPerRun(100, func() { decode(cd, raw, 1<<20) })
+	}
+	if p, c := allocs(plain), allocs(compressed); c != p {
+		t.Errorf("decoding allocates %v times plain, %v times compressed: a decompressed payload is copied again", p, c)
+	}
 }

@@ -284,13 +284,17 @@ func (kd *Kind[K, V]) neighbour(ctx context.Context, p *partition, key, text str
 			f.gone.Add(1)
 		default: // Redis fails: no neighbour will be read
 			kd.c.absorb(ctx, kd.k, err)
+			f.other.Add(1)
 			return zero, c, false
 		}
 	}
-	if refused {
+	switch {
+	case refused:
 		f.refusedSearches.Add(1)
-	} else if len(cands) == 0 || len(cands) == 1 && cands[0].Key == key {
+	case len(cands) == 0 || len(cands) == 1 && cands[0].Key == key:
 		f.none.Add(1)
+	default: // every neighbour's value was gone
+		f.other.Add(1)
 	}
 	return zero, similar.Candidate{}, false
 }

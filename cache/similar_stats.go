@@ -10,9 +10,9 @@ import (
 
 // matchFigures are a kind's near-match figures.
 type matchFigures struct {
-	searches, served, none, refusedSearches, gone, agreed, disagreed, indexed, corrupt, invalid, errors atomic.Uint64
-	byGuard                                                                                             sync.Map                               // guard name → *atomic.Uint64
-	byKey                                                                                               atomic.Pointer[map[partKey]*partition] // copied on write: read on every call, without a lock
+	searches, served, none, refusedSearches, other, gone, agreed, disagreed, indexed, corrupt, invalid, errors atomic.Uint64
+	byGuard                                                                                                    sync.Map                               // guard name → *atomic.Uint64
+	byKey                                                                                                      atomic.Pointer[map[partKey]*partition] // copied on write: read on every call, without a lock
 
 	mu                      sync.Mutex // guards the rest
 	parts                   []*partition
@@ -51,14 +51,16 @@ type NearMatchStats struct {
 	// served), or in shadow mode Agreed or Disagreed (a neighbour was
 	// found, and its value was, or was not, equal to the loaded one), or
 	// NoNeighbour (no entry was close enough), or Refused (every entry close
-	// enough was refused by a guard), or none of these (the neighbours'
-	// values were gone, or Redis failed).
+	// enough was refused by a guard), or Other (the neighbours' values were
+	// gone, or Redis failed). A search still running is in Searches only:
+	// each of the others only grows, as counters must.
 	Searches    uint64 `json:"searches"`
 	Served      uint64 `json:"served"`
 	Agreed      uint64 `json:"agreed"`
 	Disagreed   uint64 `json:"disagreed"`
 	NoNeighbour uint64 `json:"no_neighbour"`
 	Refused     uint64 `json:"refused"`
+	Other       uint64 `json:"other"`
 	// Precision is Agreed / (Agreed + Disagreed): in shadow mode, how
 	// often a neighbour's value equalled the value loaded for the text
 	// asked; 0 before any comparison.
@@ -113,7 +115,7 @@ func (f *matchFigures) snapshot(mode uint8) NearMatchStats {
 	}
 	s := NearMatchStats{
 		Mode: map[uint8]string{modeShadow: "shadow", modeServe: "serve"}[mode], Searches: f.searches.Load(), Served: f.served.Load(), Agreed: f.agreed.Load(),
-		Disagreed: f.disagreed.Load(), NoNeighbour: f.none.Load(), Refused: f.refusedSearches.Load(), Gone: f.gone.Load(),
+		Disagreed: f.disagreed.Load(), NoNeighbour: f.none.Load(), Refused: f.refusedSearches.Load(), Other: f.other.Load(), Gone: f.gone.Load(),
 		Indexed: f.indexed.Load(), Corrupt: f.corrupt.Load(), InvalidVectors: f.invalid.Load(), Errors: f.errors.Load(),
 	}
 	if n := s.Agreed + s.Disagreed; n > 0 {

@@ -181,8 +181,35 @@ func TestFetchSimilar(t *testing.T) {
 	if got != "fresh" || m.Kind != cache.MatchLoaded || loads != 4 {
 		t.Fatalf("after a Delete: %q, %+v after %d loads", got, m, loads)
 	}
-	if st := b.Stats().Kinds[cache.KindSearch].NearMatch; st.Gone != 1 || st.Served != 2 {
-		t.Errorf("b's figures %+v", st)
+	st = b.Stats().Kinds[cache.KindSearch].NearMatch
+	// The last search found its neighbour gone, then refused the 80s.
+	if st.Gone != 1 || st.Served != 2 || st.Refused != 1 || st.Other != 0 ||
+		st.Searches != st.Served+st.Agreed+st.Disagreed+st.NoNeighbour+st.Refused+st.Other {
+		t.Errorf("b's figures %+v: each search ended one way", st)
+	}
+}
+
+// A search whose every neighbour's value is gone ends as "other", a count
+// of its own (a counter of ended searches that never goes down).
+func TestFetchSimilarNeighboursGone(t *testing.T) {
+	t.Parallel()
+	c := newCache(t, nearConfig(cache.NearMatchServe, "minilm"))
+	ctx := ctxT(t)
+	search := cache.Search[string, string](c)
+	v := vector(3, 64)
+	loads := 0
+	cache.FetchSimilar(ctx, search, "space operas from the 70s", v, loader(&loads, "70s"))
+	waitIndexed(t, c, cache.KindSearch, 1)
+	if _, err := search.Delete(ctx, "space operas from the 70s"); err != nil {
+		t.Fatal(err)
+	}
+	got, m, err := cache.FetchSimilar(ctx, search, "70s space operas", v, loader(&loads, "fresh"))
+	if err != nil || got != "fresh" || m.Kind != cache.MatchLoaded {
+		t.Fatalf("%q, %+v, %v", got, m, err)
+	}
+	st := c.Stats().Kinds[cache.KindSearch].NearMatch
+	if st.Other != 1 || st.Gone != 1 || st.Searches != st.NoNeighbour+st.Other {
+		t.Errorf("figures %+v: want one search ended as other, its neighbour gone", st)
 	}
 }
 

@@ -453,12 +453,11 @@ func (m matchInstruments) observe(o metric.Observer, name string, st cache.NearM
 	count := func(c metric.Int64ObservableCounter, n uint64, attrs ...attribute.KeyValue) {
 		o.ObserveInt64(c, int64(n), metric.WithAttributes(append([]attribute.KeyValue{kind}, attrs...)...))
 	}
-	ended := st.Served + st.Agreed + st.Disagreed + st.NoNeighbour + st.Refused
 	for _, s := range []struct {
 		outcome string
 		n       uint64
 	}{{"served", st.Served}, {"agreed", st.Agreed}, {"disagreed", st.Disagreed}, {"no_neighbour", st.NoNeighbour},
-		{"refused", st.Refused}, {"other", st.Searches - min(ended, st.Searches)}} {
+		{"refused", st.Refused}, {"other", st.Other}} {
 		count(m.searches, s.n, KeyMatchOutcome.String(s.outcome))
 	}
 	for guard, n := range st.Refusals {

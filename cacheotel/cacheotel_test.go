@@ -397,6 +397,28 @@ func TestNearMatchMetrics(t *testing.T) {
 			t.Errorf("%s%v = %d (present: %v); want %d", want.name, attrs, n, ok, want.n)
 		}
 	}
+	// Counters are monotonic sums, the index's size gauges.
+	var rm metricdata.ResourceMetrics
+	if err := r.reader.Collect(context.Background(), &rm); err != nil {
+		t.Fatal(err)
+	}
+	kinds := map[string]string{}
+	for _, sm := range rm.ScopeMetrics {
+		for _, m := range sm.Metrics {
+			switch d := m.Data.(type) {
+			case metricdata.Sum[int64]:
+				kinds[m.Name] = map[bool]string{true: "counter", false: "up-down"}[d.IsMonotonic]
+			case metricdata.Gauge[int64]:
+				kinds[m.Name] = "gauge"
+			}
+		}
+	}
+	for name, want := range map[string]string{"searches": "counter", "refusals": "counter", "gone": "counter", "evictions": "counter",
+		"problems": "counter", "entries": "gauge", "bytes": "gauge"} {
+		if got := kinds["discovery.cache.near_match."+name]; got != want {
+			t.Errorf("discovery.cache.near_match.%s is a %q, want a %s", name, got, want)
+		}
+	}
 	if n, _ := r.value(t, "discovery.cache.near_match.bytes", map[string]string{"cache.kind": "search"}); n < 2*4*4 {
 		t.Errorf("near_match.bytes = %d", n)
 	}

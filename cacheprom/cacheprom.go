@@ -494,13 +494,12 @@ func (r *Recorder) collectMatch(ch chan<- prometheus.Metric, name string, m cach
 	counter := func(d *prometheus.Desc, n uint64, labels ...string) {
 		ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, float64(n), append([]string{name}, labels...)...)
 	}
-	ended := m.Served + m.Agreed + m.Disagreed + m.NoNeighbour + m.Refused
 	counter(r.matchSearches, m.Served, "served")
 	counter(r.matchSearches, m.Agreed, "agreed")
 	counter(r.matchSearches, m.Disagreed, "disagreed")
 	counter(r.matchSearches, m.NoNeighbour, "no_neighbour")
 	counter(r.matchSearches, m.Refused, "refused")
-	counter(r.matchSearches, m.Searches-min(ended, m.Searches), "other")
+	counter(r.matchSearches, m.Other, "other")
 	for guard, n := range m.Refusals {
 		counter(r.matchRefusals, n, guard)
 	}

@@ -178,7 +178,7 @@ func TestPlanGivesUp(t *testing.T) {
 		{"a key of no field in another case", enc(map[string]any{"id": "x", "SCORE": 1.5})},
 		{"a key of no field with a tagged value", enc(map[string]any{"id": "x", "when": cbor.Tag{Number: 1, Content: 5}})},
 		{"a key of no field with an indefinite value", []byte{0xa2, 0x62, 'i', 'd', 0x61, 'x', 0x61, 'z', 0x9f, 0xff}},
-		{"a key of no field with a two-byte simple value", []byte{0xa2, 0x62, 'i', 'd', 0x61, 'x', 0x61, 'z', 0xf8, 0x20}},
+		{"a key of no field with a malformed simple value", []byte{0xa2, 0x62, 'i', 'd', 0x61, 'x', 0x61, 'z', 0xf8, 0x10}},
 		{"a key of no field nested too deep", append([]byte{0xa2, 0x62, 'i', 'd', 0x61, 'x', 0x61, 'z'}, append(bytes.Repeat([]byte{0x81}, skipDepth+1), 0x00)...)},
 		{"a key of no field cut short", []byte{0xa2, 0x62, 'i', 'd', 0x61, 'x', 0x61, 'z', 0x82, 0x01}},
 		{"a duplicate key", []byte{0xa2, 0x62, 'i', 'd', 0x61, 'a', 0x62, 'i', 'd', 0x61, 'b'}},
@@ -223,6 +223,8 @@ func TestPlanSkipsKeysOfNoField(t *testing.T) {
 		map[string]any{"id": "x", "old": []any{1, "two", 3.5, nil, true, []byte{1}}, "count": 7},
 		map[string]any{"gone": map[string]any{"a": []any{map[string]any{"b": -1}}}, "score": 2.5},
 		map[string]any{"id": "x", "n": uint64(math.MaxUint64), "f": float32(1.5), "h": math.Inf(1)},
+		// In nested structs too.
+		map[string]any{"leaf": map[string]any{"S": "x", "gone": []any{1}}, "items": []any{map[string]any{"N": 1, "q": "r"}}},
 	} {
 		b := enc(v)
 		got, ok := planDecode[planValue](t, b)
@@ -234,6 +236,19 @@ func TestPlanSkipsKeysOfNoField(t *testing.T) {
 	deep := append([]byte{0xa2, 0x62, 'i', 'd', 0x61, 'x', 0x61, 'z'}, append(bytes.Repeat([]byte{0x81}, skipDepth), 0x00)...)
 	if _, ok := planDecode[planValue](t, deep); !ok {
 		t.Errorf("a value of no field %d deep: the plan gave up", skipDepth)
+	}
+}
+
+// The plan's skipping of keys of no field mirrors the general decoder
+// under these options only: with duplicate keys refused, unknown fields
+// reported, other simple values or NaN refused, it would accept what the
+// general decoder refuses. A change of cborDec must revisit skip.
+func TestPlanAssumesTheDecoderOptions(t *testing.T) {
+	o := cborDec.DecOptions()
+	if o.DupMapKey != cbor.DupMapKeyQuiet || o.ExtraReturnErrors != cbor.ExtraDecErrorNone || o.SimpleValues != nil ||
+		o.NaN != cbor.NaNDecodeAllowed || o.Inf != cbor.InfDecodeAllowed || o.UTF8 != cbor.UTF8DecodeInvalid ||
+		o.FieldNameMatching != cbor.FieldNameMatchingPreferCaseSensitive || o.IndefLength != cbor.IndefLengthAllowed {
+		t.Errorf("the general decoder's options changed: %+v", o)
 	}
 }
 
