@@ -483,16 +483,7 @@ func compileStruct(t reflect.Type) decodeFunc {
 		if hasOption(tag, "keyasint") || hasOption(tag, "toarray") {
 			return nil // keys that are not names
 		}
-		name := tag
-		for j := range len(tag) {
-			if tag[j] == ',' {
-				name = tag[:j]
-				break
-			}
-		}
-		if name == "" {
-			name = f.Name
-		}
+		name := jsonName(f, tag)
 		if !simpleName(name) || seen[name] {
 			return nil
 		}
@@ -544,6 +535,16 @@ func compileStruct(t reflect.Type) decodeFunc {
 		}
 		return true
 	}
+}
+
+// jsonName returns the name of field f with json tag tag, as
+// encoding/json names it: the tag's name, else the field's.
+func jsonName(f reflect.StructField, tag string) string {
+	name, _, _ := strings.Cut(tag, ",")
+	if name == "" {
+		return f.Name
+	}
+	return name
 }
 
 // simpleName reports whether a field's name is one that encoding/json and

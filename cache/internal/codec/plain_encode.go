@@ -88,16 +88,19 @@ func compileEncode(t reflect.Type) *encoder {
 			empty: func(p unsafe.Pointer) bool { return len(*(*string)(p)) == 0 },
 		}
 	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
-		get := intGetter(t.Size())
+		bits := t.Bits()
+		get := func(p unsafe.Pointer) int64 { // sign-extended from the low bits
+			return int64(getBits(p, bits)<<(64-bits)) >> (64 - bits)
+		}
 		return &encoder{
 			enc:   func(dst []byte, p unsafe.Pointer) []byte { return appendInt(dst, get(p)) },
-			empty: func(p unsafe.Pointer) bool { return get(p) == 0 },
+			empty: func(p unsafe.Pointer) bool { return getBits(p, bits) == 0 },
 		}
 	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
-		get := uintGetter(t.Size())
+		bits := t.Bits()
 		return &encoder{
-			enc:   func(dst []byte, p unsafe.Pointer) []byte { return appendHead(dst, 0, get(p)) },
-			empty: func(p unsafe.Pointer) bool { return get(p) == 0 },
+			enc:   func(dst []byte, p unsafe.Pointer) []byte { return appendHead(dst, 0, getBits(p, bits)) },
+			empty: func(p unsafe.Pointer) bool { return getBits(p, bits) == 0 },
 		}
 	case reflect.Float32:
 		return &encoder{
@@ -182,28 +185,18 @@ func compileEncode(t reflect.Type) *encoder {
 	return nil
 }
 
-func intGetter(size uintptr) func(unsafe.Pointer) int64 {
-	switch size {
-	case 1:
-		return func(p unsafe.Pointer) int64 { return int64(*(*int8)(p)) }
-	case 2:
-		return func(p unsafe.Pointer) int64 { return int64(*(*int16)(p)) }
-	case 4:
-		return func(p unsafe.Pointer) int64 { return int64(*(*int32)(p)) }
+// getBits loads an integer of that many bits at p, zero-extended: putBits'
+// inverse.
+func getBits(p unsafe.Pointer, bits int) uint64 {
+	switch bits {
+	case 8:
+		return uint64(*(*uint8)(p))
+	case 16:
+		return uint64(*(*uint16)(p))
+	case 32:
+		return uint64(*(*uint32)(p))
 	}
-	return func(p unsafe.Pointer) int64 { return *(*int64)(p) }
-}
-
-func uintGetter(size uintptr) func(unsafe.Pointer) uint64 {
-	switch size {
-	case 1:
-		return func(p unsafe.Pointer) uint64 { return uint64(*(*uint8)(p)) }
-	case 2:
-		return func(p unsafe.Pointer) uint64 { return uint64(*(*uint16)(p)) }
-	case 4:
-		return func(p unsafe.Pointer) uint64 { return uint64(*(*uint32)(p)) }
-	}
-	return func(p unsafe.Pointer) uint64 { return *(*uint64)(p) }
+	return *(*uint64)(p)
 }
 
 type encField struct {
@@ -234,16 +227,7 @@ func compileStructEncode(t reflect.Type) *encoder {
 		if !f.IsExported() || tag == "-" {
 			continue
 		}
-		name := tag
-		for j := range len(tag) {
-			if tag[j] == ',' {
-				name = tag[:j]
-				break
-			}
-		}
-		if name == "" {
-			name = f.Name
-		}
+		name := jsonName(f, tag)
 		e := compileEncode(f.Type)
 		if e == nil {
 			return nil
