@@ -25,7 +25,7 @@ import (
 )
 
 // Version is the version of the rules, part of every canonical key.
-const Version = 2
+const Version = 3
 
 // Form returns the canonical form of text: its words folded and
 // normalised by the rules below, and, where order cannot change the
@@ -254,7 +254,7 @@ var plurals = map[string]string{
 	"westerns": "western", "musicals": "musical", "romances": "romance", "romcoms": "romcom",
 	"episodes": "episode", "seasons": "season", "songs": "song", "albums": "album", "podcasts": "podcast",
 	"trailers": "trailer", "animes": "anime", "horrors": "horror", "mysteries": "mystery", "biopics": "biopic",
-	"blockbusters": "blockbuster",
+	"blockbusters": "blockbuster", "soundtracks": "soundtrack",
 }
 
 // isCategory reports whether w is a category word, singular or plural.
@@ -298,6 +298,11 @@ var categories = map[string]bool{
 	"song": true, "album": true, "podcast": true, "trailer": true, "anime": true, "horror": true, "mystery": true,
 	"scifi": true, "action": true, "animated": true, "animation": true, "biopic": true, "blockbuster": true, "fantasy": true,
 	"crime": true, "war": true, "family": true, "adventure": true, "romantic": true, "noir": true, "superhero": true,
+	"music": true, "soundtrack": true, "miniseries": true, "docuseries": true,
+	// Kinds in the plural only: their singular is in titles ("Game of
+	// Thrones", "The Phantom of the Opera", "Short Circuit").
+	"games": true, "playlists": true, "audiobooks": true, "specials": true, "symphonies": true, "concertos": true,
+	"operas": true, "sonatas": true, "shorts": true,
 }
 
 // decadeWords are decades in words.
@@ -476,7 +481,7 @@ func artists(words []string) []string {
 	for k < len(words) && kind[k] {
 		k++
 	}
-	if j == i || j == len(words) || !musicKinds[words[k-1]] {
+	if j == i || j == len(words) || !musicKinds[words[k-1]] && !knownMaker(strings.Join(words[i:j], " ")) {
 		return words
 	}
 	out := make([]string, 0, len(words)+1)

@@ -115,7 +115,7 @@ func makers(ws []string) []role {
 			for k < len(ws) && kind[k] {
 				k++
 			}
-			if musicKinds[ws[k-1]] { // "21 savage songs": by them
+			if musicKinds[ws[k-1]] || knownMaker(strings.Join(ws[i:j], " ")) { // "21 savage songs", "nolan movies": by them
 				r = "by"
 			}
 		}

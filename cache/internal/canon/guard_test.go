@@ -47,6 +47,16 @@ func TestGuard(t *testing.T) {
 		{"ps5 racing games", "racing games for ps5"}, {"Friends S05E14", "friends season 5 episode 14"},
 		{"movies under ninety minutes", "movies under 90 minutes"},
 		{"movies from South Korea", "south korean movies"},
+		// Requests (relax.go: requests, leads, interjections).
+		{"hey, could you show me Brad Pitt war films?", "brad pitt war films"}, {"ok so show me Korean horror films", "Korean horror films"},
+		{"show me the best documentaries on Netflix", "best documentaries on Netflix"}, {"looking for a podcast about space", "podcasts about space"},
+		{"show me something like Breaking Bad", "something like Breaking Bad"}, {"would you list Coen brothers comedies for me", "coen brothers comedies"},
+		{"any good heist thrillers on Hulu?", "heist thrillers on hulu"}, {"pls recommend thriller series on netflix", "thriller series on netflix"},
+		{"I'm in the mood for scary films", "scary films"}, {"give me documentaries about serial killers", "documentaries about serial killers"},
+		// Makers (names.go): a known maker's name before the kind is theirs.
+		{"hitchcock thrillers", "thrillers by hitchcock"}, {"Christopher Nolan movies", "movies directed by Christopher Nolan"},
+		{"quentin tarantino movies", "tarantino films"}, {"films directed by shinkai makoto", "makoto shinkai movies"},
+		{"mozart symphonies", "symphonies by mozart"}, {"studio ghibli movies", "films made by studio ghibli"},
 	} {
 		if ok, why := Guard(p[0], p[1]); !ok {
 			t.Errorf("Guard(%q, %q) refused: %s", p[0], p[1], why)
@@ -76,7 +86,9 @@ func TestGuard(t *testing.T) {
 		{"non-english movies", "english movies"}, {"movies about ww2", "movies about ww1"},
 		{"spanish movies dubbed in english", "english movies dubbed in spanish"}, {"show me love", "love"},
 		{"find me guilty", "guilty"}, {"movies with hitchcock", "movies by hitchcock"}, {"the office", "office"},
-		{"hitchcock thrillers", "thrillers by hitchcock"}, // a name before the kind is taken for who is in it, as the canonical form takes it
+		{"tom hanks thrillers", "thrillers by tom hanks"},                                        // a name before the kind is taken for who is in it, as the canonical form takes it
+		{"spielberg movies", "movies starring spielberg"}, {"nolan movies", "movies with nolan"}, // but a known maker's is theirs
+		{"sofia coppola movies", "francis ford coppola movies"}, {"coppola movies", "movies by sofia coppola"},
 		{"looking for alaska", "alaska"}, {"show me love", "love"}, {"friends s05e14", "friends s14e05"},
 		{"hey jude", "jude"}, {"so close movie", "close movie"}, {"is there a ghost", "ghost"}, {"find my way lyrics", "my way lyrics"},
 		{"searching for bobby fischer movie", "bobby fischer movie"}, {"70s songs in 90s movies", "90s songs in 70s movies"},

@@ -56,9 +56,15 @@ func prepare(s string) string {
 // relax applies the guards' own equivalences to words, the output of
 // words: see above.
 func relax(ws []string) []string {
+	ws = anyOne(ws)
 	out := make([]string, 0, len(ws)+4)
 	for i := 0; i < len(ws); i++ {
 		w := ws[i]
+		if name, n := alias(ws[i:]); n > 0 { // "quentin tarantino" is "tarantino"
+			out = append(out, strings.Fields(name)...)
+			i += n - 1
+			continue
+		}
 		if i+1 < len(ws) {
 			if c, ok := guardCompounds[[2]string{w, ws[i+1]}]; ok {
 				out = append(out, c...)
@@ -180,69 +186,6 @@ var networks = map[string]bool{"pbs": true, "bbc": true, "npr": true}
 var devices = map[string]bool{
 	"pc": true, "xbox": true, "playstation": true, "playstation5": true, "playstation4": true, "ios": true,
 	"android": true, "nintendo switch": true, "steam": true,
-}
-
-// requests are phrases that ask, which no title starts with, dropped at
-// the start of a text whatever follows (the canonical form drops its
-// fillers only before the kind of thing asked for: "Show Me Love" is a
-// title; these are not).
-var requests = [][]string{
-	{"can", "you", "show", "me"}, {"could", "you", "show", "me"}, {"please", "show", "me"}, {"can", "you", "find"},
-	{"could", "you", "find"}, {"can", "you", "recommend"}, {"could", "you", "recommend"}, {"can", "you", "suggest"},
-	{"i", "want", "to", "watch"}, {"i", "want", "to", "see"}, {"i", "want", "to", "listen", "to"}, {"i", "want", "to", "play"},
-	{"id", "like", "to", "see"}, {"id", "like", "to", "watch"}, {"i", "would", "like", "to", "watch"},
-	{"help", "me", "find"}, {"give", "me", "a", "list", "of"}, {"suggest", "some"},
-	{"recommend", "some"}, {"recommend", "me"}, {"recommend"}, {"suggest"}, {"are", "there", "any"},
-	{"got", "any", "recommendations", "for"}, {"any", "recommendations", "for"}, {"need", "ideas", "for"},
-	{"what", "are", "some"}, {"recommend", "me", "some"}, {"could", "you", "suggest"}, {"can", "you", "find", "me"},
-	{"could", "you", "find", "me"}, {"suggest", "me"}, {"are", "there", "some"}, {"im", "searching", "for"},
-	{"i", "m", "searching", "for"}, {"id", "love", "some", "recommendations", "for"}, {"id", "like", "to", "listen", "to"},
-	{"i", "wanna", "see"}, {"i", "wanna", "watch"}, {"can", "u", "show", "me"}, {"can", "u", "recommend"},
-	{"what", "should", "i", "watch"},
-}
-
-// leads are request phrases that may start a title ("Find My Way"):
-// dropped only before enough words, not before an article, and where the
-// kind of thing asked for follows. ("Show
-// me" and "find me" start too many titles, "Show Me a Hero", "Show Me
-// the Money": they go only where the canonical form drops them.)
-var leads = []struct {
-	words []string
-	after int
-}{
-	{[]string{"find"}, 3}, {[]string{"im", "looking", "for"}, 2}, {[]string{"i", "m", "looking", "for"}, 2},
-}
-
-func init() { // the longest phrase first: "recommend me some" before "recommend"
-	slices.SortStableFunc(requests, func(a, b []string) int { return len(b) - len(a) })
-}
-
-// kindWord reports whether w says the kind of thing asked for.
-func kindWord(w string) bool { return isCategory(w) || w == "games" || w == "game" }
-
-// dropRequests drops the request phrases at the start of ws, as many as
-// there are, leaving one word at least.
-func dropRequests(ws []string) []string {
-	dropped := false
-	for matched := true; matched; {
-		matched = false
-		for _, r := range requests {
-			if len(ws) > len(r) && slices.Equal(ws[:len(r)], r) {
-				ws, matched, dropped = ws[len(r):], true, true
-				break
-			}
-		}
-		for _, l := range leads {
-			if len(ws) >= len(l.words)+l.after && slices.Equal(ws[:len(l.words)], l.words) && !articles[ws[len(l.words)]] && slices.ContainsFunc(ws[len(l.words):], kindWord) {
-				ws, matched, dropped = ws[len(l.words):], true, true
-				break
-			}
-		}
-	}
-	if dropped && len(ws) > 2 && (ws[0] == "some" || ws[0] == "any") && slices.ContainsFunc(ws[1:], kindWord) { // "recommend some jazz podcasts"
-		ws = ws[1:]
-	}
-	return ws
 }
 
 // audiences are who a thing is for.

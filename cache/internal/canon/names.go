@@ -1,0 +1,104 @@
+package canon
+
+import "strings"
+
+// The names below are knowledge no rule of words has: who makes what is
+// asked for when their name comes before it ("nolan movies" are his as
+// "movies by nolan" are), and the other spellings of their names ("quentin
+// tarantino", "tarantino"). A name is here only when it says one person or
+// studio in a media query, and when what it comes before is theirs in
+// every reading: film directors who are not known as actors (a name
+// before "movies" is otherwise who is in them: "tom hanks movies"),
+// animation and game studios, composers. Names that two well-known people
+// share ("coppola": Francis Ford or Sofia; "lynch": David or Jane;
+// "bergman": Ingmar or Ingrid) are here only in full.
+
+// makerNames are the makers, each as its aliases would write it: a line
+// is the name the rules keep, then, after "=", the other spellings that
+// are that name.
+var makerNames = []string{
+	// film directors
+	"nolan = christopher nolan", "spielberg = steven spielberg", "kubrick = stanley kubrick",
+	"hitchcock = alfred hitchcock", "tarantino = quentin tarantino", "scorsese = martin scorsese",
+	"kurosawa = akira kurosawa = kurosawa akira", "miyazaki = hayao miyazaki = miyazaki hayao",
+	"fincher = david fincher", "villeneuve = denis villeneuve", "david lynch", "cronenberg = david cronenberg",
+	"francis ford coppola", "sofia coppola", "wes anderson", "paul thomas anderson", "ridley scott", "tony scott",
+	"tim burton", "ang lee", "spike lee", "peter jackson", "james cameron", "zemeckis = robert zemeckis",
+	"jonze = spike jonze", "gerwig = greta gerwig", "bong joon ho = bong joonho", "park chan wook",
+	"wong kar wai", "zhang yimou", "satoshi kon = kon satoshi", "shinkai = makoto shinkai = shinkai makoto",
+	"takahata = isao takahata = takahata isao", "hosoda = mamoru hosoda = hosoda mamoru", "mamoru oshii",
+	"guillermo del toro", "cuaron = alfonso cuaron", "inarritu = alejandro gonzalez inarritu = alejandro inarritu",
+	"almodovar = pedro almodovar", "varda = agnes varda", "godard = jean luc godard", "truffaut = francois truffaut",
+	"fellini = federico fellini", "ingmar bergman", "tarkovsky = andrei tarkovsky", "ozu = yasujiro ozu",
+	"kieslowski = krzysztof kieslowski", "herzog = werner herzog", "wenders = wim wenders", "haneke = michael haneke",
+	"von trier = lars von trier", "leone = sergio leone", "de palma = brian de palma", "john carpenter",
+	"craven = wes craven", "george romero = george a romero", "david lean", "billy wilder", "capra = frank capra",
+	"howard hawks", "raimi = sam raimi", "aronofsky = darren aronofsky", "coen brothers = the coen brothers = coens",
+	"linklater = richard linklater", "soderbergh = steven soderbergh", "michael mann", "michael bay", "zack snyder",
+	"james gunn", "edgar wright", "guy ritchie", "danny boyle", "bigelow = kathryn bigelow", "duvernay = ava duvernay",
+	"ari aster", "robert eggers", "lanthimos = yorgos lanthimos", "sciamma = celine sciamma", "chloe zhao",
+	"koreeda = hirokazu koreeda = hirokazu kore eda = kore eda", "malick = terrence malick", "fritz lang",
+	"eisenstein = sergei eisenstein", "kiarostami = abbas kiarostami", "satyajit ray", "john hughes", "nora ephron",
+	"jj abrams", "shyamalan = m night shyamalan = night shyamalan", "tsui hark", "john woo", "johnnie to",
+	"jordan peele", "denis villeneuve", "paul verhoeven = verhoeven", "george lucas", "jim jarmusch = jarmusch",
+	"jean pierre jeunet = jeunet", "luc besson = besson", "ken loach = loach", "mike leigh", "pasolini = pier paolo pasolini",
+	"bertolucci = bernardo bertolucci", "antonioni = michelangelo antonioni", "visconti = luchino visconti",
+	"bunuel = luis bunuel", "dreyer = carl theodor dreyer", "bresson = robert bresson", "rohmer = eric rohmer",
+	"chabrol = claude chabrol", "melville = jean pierre melville", "mizoguchi = kenji mizoguchi", "naruse = mikio naruse",
+	"imamura = shohei imamura", "kobayashi = masaki kobayashi", "ken burns",
+	// studios
+	"studio ghibli = ghibli", "pixar = pixar animation studios", "dreamworks = dreamworks animation", "laika",
+	"aardman = aardman animations", "blumhouse", "kyoto animation = kyoani", "studio trigger", "madhouse", "ufotable",
+	"fromsoftware = fromsoft = from software", "naughty dog", "bethesda", "bioware", "capcom", "square enix",
+	"ubisoft", "valve", "blizzard", "hideo kojima = kojima", "nintendo",
+	// composers
+	"zimmer = hans zimmer", "john williams", "morricone = ennio morricone", "howard shore", "hisaishi = joe hisaishi",
+	"elfman = danny elfman", "mozart = wolfgang amadeus mozart", "beethoven = ludwig van beethoven",
+	"bach = js bach = j s bach = johann sebastian bach", "chopin = frederic chopin", "vivaldi = antonio vivaldi",
+	"tchaikovsky = pyotr ilyich tchaikovsky", "debussy = claude debussy", "brahms = johannes brahms", "handel",
+	"haydn = joseph haydn", "schubert = franz schubert", "mahler = gustav mahler", "wagner = richard wagner",
+	"verdi = giuseppe verdi", "puccini = giacomo puccini", "stravinsky = igor stravinsky", "rachmaninoff = rachmaninov",
+	"liszt = franz liszt", "dvorak = antonin dvorak", "philip glass", "ramin djawadi = djawadi", "ludwig goransson = goransson",
+	"jonny greenwood", "michael giacchino = giacchino", "alexandre desplat = desplat", "vangelis", "nobuo uematsu = uematsu",
+	"koji kondo", "yoko kanno",
+}
+
+// makerSet holds the names of makerNames as the rules keep them,
+// nameAliases their other spellings (to the name kept), and aliasLongest
+// the words of the longest spelling.
+var makerSet, nameAliases, aliasLongest = func() (map[string]bool, map[string]string, int) {
+	known, aliases, longest := map[string]bool{}, map[string]string{}, 0
+	for _, line := range makerNames {
+		parts := strings.Split(line, "=")
+		name := strings.TrimSpace(parts[0])
+		known[name] = true
+		for _, a := range parts[1:] {
+			a = strings.TrimSpace(a)
+			aliases[a] = name
+			longest = max(longest, len(strings.Fields(a)))
+		}
+		longest = max(longest, len(strings.Fields(name)))
+	}
+	return known, aliases, longest
+}()
+
+// knownMaker reports whether the name is a maker's: what it comes before
+// is theirs.
+func knownMaker(name string) bool { return makerSet[name] }
+
+// alias returns the name the words ws start with spell, and how many
+// words it takes: the longest spelling first, a name written as the rules
+// keep it included ("studio ghibli" is not "studio" and then "ghibli");
+// n is 0 when ws start with none.
+func alias(ws []string) (name string, n int) {
+	for n := min(aliasLongest, len(ws)); n >= 1; n-- {
+		p := strings.Join(ws[:n], " ")
+		if makerSet[p] {
+			return p, n
+		}
+		if name, ok := nameAliases[p]; ok {
+			return name, n
+		}
+	}
+	return "", 0
+}

@@ -1,0 +1,231 @@
+package canon
+
+import (
+	"slices"
+	"strings"
+)
+
+// Requests, and the kind of thing they ask for: the words that ask
+// without saying what ("can you recommend", "show me", "any good"), which
+// two queries may differ in, and the singular that asks for any one thing
+// of a kind ("a show like succession").
+
+// requests are phrases that ask, which no title starts with, dropped at
+// the start of a text whatever follows (the canonical form drops its
+// fillers only before the kind of thing asked for: "Show Me Love" is a
+// title; these are not).
+var requests = [][]string{
+	{"can", "you", "show", "me"}, {"could", "you", "show", "me"}, {"please", "show", "me"}, {"can", "you", "find"},
+	{"could", "you", "find"}, {"can", "you", "recommend"}, {"could", "you", "recommend"}, {"can", "you", "suggest"},
+	{"i", "want", "to", "watch"}, {"i", "want", "to", "see"}, {"i", "want", "to", "listen", "to"}, {"i", "want", "to", "play"},
+	{"id", "like", "to", "see"}, {"id", "like", "to", "watch"}, {"i", "would", "like", "to", "watch"},
+	{"help", "me", "find"}, {"give", "me", "a", "list", "of"}, {"suggest", "some"},
+	{"recommend", "some"}, {"recommend", "me"}, {"recommend"}, {"suggest"}, {"are", "there", "any"},
+	{"got", "any", "recommendations", "for"}, {"any", "recommendations", "for"}, {"need", "ideas", "for"},
+	{"what", "are", "some"}, {"recommend", "me", "some"}, {"could", "you", "suggest"}, {"can", "you", "find", "me"},
+	{"could", "you", "find", "me"}, {"suggest", "me"}, {"are", "there", "some"}, {"im", "searching", "for"},
+	{"i", "m", "searching", "for"}, {"id", "love", "some", "recommendations", "for"}, {"id", "like", "to", "listen", "to"},
+	{"i", "wanna", "see"}, {"i", "wanna", "watch"}, {"can", "u", "show", "me"}, {"can", "u", "recommend"},
+	{"what", "should", "i", "watch"}, {"id", "like", "to", "find"}, {"i", "would", "like", "to", "find"},
+	{"recommendations", "for"}, {"suggestions", "for"}, {"any", "suggestions", "for"}, {"what", "to", "watch"},
+	{"would", "you", "list"}, {"can", "you", "list"}, {"please", "recommend"}, {"pls", "recommend"}, {"plz", "recommend"},
+	{"please", "suggest"}, {"can", "u", "find", "me"}, {"can", "u", "find"},
+	{"what", "are", "some", "good"}, {"what", "are", "good"}, {"whats", "a", "good"}, {"whats", "good", "in"},
+	{"what", "is", "a", "good"}, {"i", "need", "some"}, {"id", "like", "some"},
+}
+
+// leads are request phrases that may start a title ("Find My Way", "Show
+// Me Love", "Looking for Alaska", "I Need a Hero"): dropped only before
+// enough words and where the kind of thing asked for follows, and before
+// an article only where the article goes on with the kind ("looking for a
+// podcast about space", "show me the best documentaries"): "Show Me a
+// Hero" and "Show Me the Money" keep their words.
+var leads = []struct {
+	words []string
+	after int
+}{
+	{[]string{"find"}, 3}, {[]string{"im", "looking", "for"}, 2}, {[]string{"i", "m", "looking", "for"}, 2},
+	{[]string{"looking", "for"}, 2}, {[]string{"show", "me"}, 2}, {[]string{"give", "me"}, 2}, {[]string{"find", "me"}, 2},
+	{[]string{"i", "need"}, 2}, {[]string{"im", "in", "the", "mood", "for"}, 2}, {[]string{"i", "m", "in", "the", "mood", "for"}, 2},
+	{[]string{"in", "the", "mood", "for"}, 2},
+}
+
+// leadTitles are titles a lead starts, which keep their words whatever
+// follows ("Looking for Alaska series" is not an Alaska series).
+var leadTitles = func() [][]string {
+	var out [][]string
+	for _, t := range []string{"looking for alaska", "looking for mr goodbar", "looking for richard", "looking for eric",
+		"looking for grace", "looking for hortense", "looking for a fight", "show me a hero", "show me the money", "show me love",
+		"show me what you got", "give me love", "give me shelter", "give me liberty", "give me the night", "find me guilty",
+		"find my way", "i need a hero", "i need you", "i need a doctor", "i need to know", "i need love",
+		"in the mood for love", "im in the mood for love", "i m in the mood for love", "i need a girl"} {
+		out = append(out, strings.Fields(t))
+	}
+	return out
+}()
+
+// interjections may come before a request ("hey, could you show me…"):
+// they go with it, and only with it ("Hey Jude" keeps its words).
+var interjections = [][]string{{"hey"}, {"hi"}, {"hello"}, {"ok", "so"}, {"okay", "so"}, {"ok"}, {"okay"}, {"so"}, {"yo"}, {"um"}}
+
+func init() { // the longest phrase first: "recommend me some" before "recommend"
+	slices.SortStableFunc(requests, func(a, b []string) int { return len(b) - len(a) })
+}
+
+// kindWord reports whether w says the kind of thing asked for.
+func kindWord(w string) bool { return isCategory(w) || isCategory(synonyms[w]) || otherKinds[w] }
+
+// otherKinds are the kinds of thing asked for that are no category word of
+// the canonical form's.
+var otherKinds = map[string]bool{
+	"games": true, "game": true, "music": true, "playlists": true, "playlist": true, "audiobooks": true, "audiobook": true,
+	"specials": true, "records": true, "shorts": true, "miniseries": true, "docuseries": true, "videos": true,
+	"soundtracks": true, "soundtrack": true, "scores": true, "symphonies": true, "novels": true, "books": true,
+}
+
+// ranks are the words after which "the" is no title's: "show me the best
+// documentaries".
+var ranks = map[string]bool{"best": true, "top": true, "greatest": true, "most": true, "latest": true, "newest": true}
+
+// leadsTo reports whether rest, what follows a lead, is what a request
+// asks for: the kind of thing asked for is in it, and an article at its
+// start goes on with that kind (within two words after "a" or "an") or a
+// rank ("the best").
+func leadsTo(rest []string) bool {
+	if !slices.ContainsFunc(rest, kindWord) {
+		return false
+	}
+	if len(rest) < 2 || !articles[rest[0]] {
+		return true
+	}
+	if rest[0] == "the" {
+		return ranks[rest[1]]
+	}
+	return kindWord(rest[1]) || len(rest) > 2 && kindWord(rest[2])
+}
+
+// likeWords are what "show me" may ask for beside a kind of thing:
+// "show me something like breaking bad", "show me everything with
+// morgan freeman".
+var likeWords = map[string]bool{"something": true, "anything": true, "everything": true, "stuff": true}
+
+// dropRequests drops the request phrases at the start of ws, as many as
+// there are (with an interjection before them), leaving one word at
+// least; and a "for me" after the kind of thing asked for at the end.
+func dropRequests(ws []string) []string {
+	dropped := false
+	for matched := true; matched; {
+		matched = false
+		for _, skip := range append([][]string{nil}, interjections...) {
+			if len(ws) <= len(skip) || !slices.Equal(ws[:len(skip)], skip) {
+				continue
+			}
+			rest := ws[len(skip):]
+			if n := requestAt(rest); n > 0 {
+				ws, matched, dropped = rest[n:], true, true
+				break
+			}
+		}
+	}
+	if len(ws) > 2 && (ws[0] == "some" || ws[0] == "any" || dropped && ws[0] == "a") && ws[1] == "good" { // "any good heist movies"
+		ws = ws[1:]
+	}
+	if dropped && len(ws) > 2 && (ws[0] == "some" || ws[0] == "any") && slices.ContainsFunc(ws[1:], kindWord) { // "recommend some jazz podcasts"
+		ws = ws[1:]
+	}
+	if len(ws) > 2 && ws[0] == "good" && slices.ContainsFunc(ws[1:min(len(ws), 4)], goodKind) { // "good heist movies" are heist movies
+		ws = ws[1:]
+	}
+	if n := len(ws); n > 3 && ws[n-2] == "for" && ws[n-1] == "me" && kindWord(ws[n-3]) { // "list coen brothers comedies for me"
+		ws = ws[:n-2]
+	}
+	return ws
+}
+
+// goodKind reports whether w is a kind of thing asked for, in the plural,
+// that "good" before it only ranks ("good heist movies", "a good war
+// documentary"); not a show or its parts: "Good Girls season 2", "Good
+// Omens episodes".
+func goodKind(w string) bool {
+	return kindWord(w) && !episodic[w] && w != "music"
+}
+
+// episodic are the parts of a show: "Good Girls season 2".
+var episodic = map[string]bool{"episode": true, "episodes": true, "season": true, "seasons": true, "series": true, "show": true, "shows": true}
+
+// describing are the words that say what a thing asked for is like ("a
+// podcast about space", "a show like succession"); not "for" or "in",
+// which go on titles ("A Song for Martin").
+var describing = map[string]bool{"like": true, "about": true, "with": true, "starring": true, "from": true,
+	"on": true, "set": true, "similar": true, "where": true, "that": true, "by": true}
+
+// anyOne writes in the plural the kind of thing asked for where its
+// singular asks for any one of them (the words normalised): a thing one
+// counts when what it is like follows ("a podcast about space",
+// "recommend a show like succession"), unless "the" comes before it ("the
+// movie with the shark"); a genre when a time or its maker places it
+// ("1973 comedy", "comedy of the sixties", "thriller by hitchcock"). The
+// singular alone is a title's ("Scary Movie", "A Goofy Movie"), and so is
+// a time before a movie or a show ("1917 movie", "that 70s show").
+func anyOne(ws []string) []string {
+	for i, w := range ws {
+		p, g := pluralOf[w], genrePlural[w]
+		if p == "" && g == "" {
+			continue
+		}
+		next := ""
+		if i+1 < len(ws) {
+			next = ws[i+1]
+		}
+		switch {
+		case p != "" && describing[next] && (i == 0 || ws[i-1] != "the"):
+		case g != "" && !kindWord(next) && (next == "by" || timeWord(next) || i > 0 && timeWord(ws[i-1])):
+			p = g
+		default:
+			return ws // the first kind only
+		}
+		out := slices.Clone(ws)
+		out[i] = p
+		return out
+	}
+	return ws
+}
+
+// genrePlural maps the genres one counts to their plural.
+var genrePlural = map[string]string{
+	"comedy": "comedies", "drama": "dramas", "thriller": "thrillers", "western": "westerns", "musical": "musicals",
+	"romcom": "romcoms", "romance": "romances", "mystery": "mysteries", "biopic": "biopics", "documentary": "documentaries",
+	"cartoon": "cartoons", "sitcom": "sitcoms", "blockbuster": "blockbusters",
+}
+
+// pluralOf maps the words of things one counts to their plural (not a
+// genre's: "horror from the 1960s" is no horrors).
+var pluralOf = map[string]string{
+	"movie": "movies", "film": "films", "flick": "flicks", "show": "shows", "documentary": "documentaries",
+	"podcast": "podcasts", "song": "songs", "album": "albums", "cartoon": "cartoons", "sitcom": "sitcoms",
+	"biopic": "biopics", "trailer": "trailers", "playlist": "playlists", "audiobook": "audiobooks",
+}
+
+// requestAt returns the length of the request phrase ws starts with; 0
+// when none.
+func requestAt(ws []string) int {
+	for _, r := range requests {
+		if len(ws) > len(r) && slices.Equal(ws[:len(r)], r) {
+			return len(r)
+		}
+	}
+	for _, t := range leadTitles {
+		if len(ws) >= len(t) && slices.Equal(ws[:len(t)], t) {
+			return 0
+		}
+	}
+	for _, l := range leads {
+		if n := len(l.words); len(ws) >= n+l.after && slices.Equal(ws[:n], l.words) && leadsTo(ws[n:]) {
+			return n
+		}
+	}
+	if len(ws) > 3 && ws[0] == "show" && ws[1] == "me" && likeWords[ws[2]] && (ws[3] == "like" || ws[3] == "with" || ws[3] == "by" || ws[3] == "similar") {
+		return 2
+	}
+	return 0
+}
