@@ -92,6 +92,7 @@ var (
 // character that is none of these (a symbol, an emoji, a hyphen that is
 // not between two words): its meaning is not the rules' to judge.
 func tokens(s string) (out []string, unread bool) {
+	var possessive []int // the words written with "'s"
 	prev := ' '
 	for i, r := range s {
 		switch {
@@ -127,7 +128,18 @@ func tokens(s string) (out []string, unread bool) {
 			continue
 		}
 		if w != "" {
+			if strings.HasSuffix(raw, "'s") && len(w) > 3 && strings.IndexFunc(w, unicode.IsDigit) < 0 {
+				possessive = append(possessive, len(out))
+			}
 			out = append(out, w)
+		}
+	}
+	// A maker's possessive before the kind of thing asked for is their
+	// name ("nolan's movies" are "nolan movies"; "scorsese's crime
+	// dramas"): not in a title ("schindler's list", "ocean's eleven").
+	for _, i := range possessive {
+		if i+1 < len(out) && kindWord(out[i+1]) || i+2 < len(out) && isCategory(out[i+1]) && kindWord(out[i+2]) {
+			out[i] = out[i][:len(out[i])-1]
 		}
 	}
 	return out, false
@@ -308,7 +320,7 @@ var categories = map[string]bool{
 // decadeWords are decades in words.
 var decadeWords = map[string]string{
 	"thirties": "1930s", "forties": "1940s", "fifties": "1950s", "sixties": "1960s", "seventies": "1970s",
-	"eighties": "1980s", "nineties": "1990s",
+	"eighties": "1980s", "nineties": "1990s", "noughties": "2000s", "00s": "2000s",
 }
 
 // digits reports whether s is made of ASCII digits only, and not empty.

@@ -71,10 +71,15 @@ func nameMarks(ws []string) []bool {
 	kind := kinds(ws)
 	names := make([]bool, len(ws))
 	for i, w := range ws {
-		names[i] = !kind[i] && nameWord(w) && w != "by" && w != "about" // whose phrases the makers and subjects compare
+		names[i] = !kind[i] && nameWord(w) && w != "by" && w != "about" && !counted[w] // whose phrases the makers and subjects compare
 	}
 	return names
 }
+
+// counted are the words a number counts in a name ("stranger things
+// season 1" is "season 1 of stranger things"): the numbers guard compares
+// them with their number.
+var counted = map[string]bool{"season": true, "seasons": true, "episode": true, "episodes": true}
 
 // A role is what a name is to the thing asked for: its maker ("by"), who
 // is in it ("with", "starring"; "pre", a name before the kind, "hanks

@@ -57,6 +57,24 @@ func TestGuard(t *testing.T) {
 		{"hitchcock thrillers", "thrillers by hitchcock"}, {"Christopher Nolan movies", "movies directed by Christopher Nolan"},
 		{"quentin tarantino movies", "tarantino films"}, {"films directed by shinkai makoto", "makoto shinkai movies"},
 		{"mozart symphonies", "symphonies by mozart"}, {"studio ghibli movies", "films made by studio ghibli"},
+		{"Kurosawa samurai films", "samurai movies by akira kurosawa"}, {"Tarantino's films", "movies by Quentin Tarantino"},
+		// Subjects (topics.go).
+		{"movies about dogs", "dog movies"}, {"songs about heartbreak", "heartbreak songs"}, {"anime series about samurai", "samurai anime series"},
+		{"documentary series about the ocean", "ocean documentary series"}, {"kids movies about dinosaurs", "dinosaur movies for kids"},
+		{"jazz documentaries from PBS", "PBS jazz documentaries"}, {"vietnam war movies", "films about the vietnam war"},
+		// Spellings (spellings.go) and titles (names.go).
+		{"movies under 90 minutes", "films shorter than ninety minutes"}, {"comedies under 90 minutes", "comedies less than an hour and a half long"},
+		{"movies between 1980 and 1989", "movies from 1980 to 1989"}, {"first season of Stranger Things", "Stranger Things season 1"},
+		{"twenty-first century westerns", "21st century westerns"}, {"ww1 documentaries", "first world war documentaries"},
+		{"Game of Thrones S8 E3", "game of thrones season 8 episode 3"}, {"One Piece episode 1000", "one piece ep. 1000"},
+		{"anime dubbed in english", "english dubbed anime"}, {"korean movies with english subtitles", "korean films with eng subs"},
+		{"amazon prime video movies", "movies on prime video"}, {"Zelda games for the Switch", "switch zelda games"},
+		{"hindi movies", "movies in hindi"}, {"podcasts in French", "french-language podcasts"},
+		{"HIMYM", "how i met your mother"}, {"attack on titan", "shingeki no kyojin"}, {"RPGs", "role-playing games"},
+		{"00s emo bands", "2000s emo bands"}, {"series like Stranger Things", "shows similar to stranger things"},
+		// Clauses.
+		{"sad anime movies", "anime movies that are sad"}, {"mellow acoustic songs", "acoustic songs that are mellow"},
+		{"which documentaries are about the moon landing?", "moon landing documentaries"}, {"movies set in paris", "films that take place in paris"},
 	} {
 		if ok, why := Guard(p[0], p[1]); !ok {
 			t.Errorf("Guard(%q, %q) refused: %s", p[0], p[1], why)
@@ -95,6 +113,14 @@ func TestGuard(t *testing.T) {
 		{"80s movies set in the 50s", "50s movies set in the 80s"}, {"steam deck games", "deck games on steam"},
 		{"android movies", "movies on android"}, {"xbox games for pc", "pc games for xbox"}, {"60 minutes episodes", "60 min episodes"},
 		{"give me some sunshine", "sunshine"},
+		{"billie eilish ep", "billie eilish episode"}, {"60 minutes episodes", "60 min episodes"}, {"less than zero", "under zero"},
+		{"more than a feeling", "over a feeling"}, {"schindler's list", "schindler list"}, {"cars movies", "movies about cars"},
+		{"art movies", "movies about art"}, {"good girls season 2", "girls season 2"}, {"a goofy movie", "goofy movies"},
+		{"1917 movie", "1917 movies"}, {"that 70s show", "70s shows"}, {"looking for alaska series", "alaska series"},
+		{"movies in korean", "korean movies"}, {"movies about dogs", "movies for dogs"}, {"harry potter series", "harry potter"},
+		{"movies under 90 minutes", "movies over 90 minutes"}, {"movies between 1980 and 1989", "movies from 1980 to 1999"},
+		{"anime dubbed in english", "anime subtitled in english"}, {"english dubbed anime", "japanese dubbed anime"},
+		{"first season of stranger things", "second season of stranger things"}, {"sad anime movies", "anime movies that are not sad"},
 	} {
 		if ok, _ := Guard(p[0], p[1]); ok {
 			t.Errorf("Guard(%q, %q) passed", p[0], p[1])

@@ -1,6 +1,9 @@
 package canon
 
-import "strings"
+import (
+	"slices"
+	"strings"
+)
 
 // The names below are knowledge no rule of words has: who makes what is
 // asked for when their name comes before it ("nolan movies" are his as
@@ -63,15 +66,42 @@ var makerNames = []string{
 	"koji kondo", "yoko kanno",
 }
 
+// titleNames are titles, series and other names of things asked for, and
+// their short forms and translations, as makerNames writes them: a short
+// form is here only when it is no word of its own ("got", "lol", "wow"
+// are not).
+var titleNames = []string{
+	"how i met your mother = himym", "saturday night live = snl", "great british bake off = gbbo = great british baking show",
+	"its always sunny in philadelphia = iasip", "brooklyn 99 = brooklyn 9 9 = b99", "walking dead = twd",
+	"avatar the last airbender = atla", "attack on titan = aot = shingeki no kyojin", "my hero academia = mha = boku no hero academia",
+	"jujutsu kaisen = jjk", "dragon ball z = dbz", "demon slayer = kimetsu no yaiba", "fullmetal alchemist = fma",
+	"fullmetal alchemist brotherhood = fmab", "one punch man = opm", "hunter x hunter = hxh", "neon genesis evangelion = nge",
+	"spirited away = sen to chihiro no kamikakushi", "my neighbor totoro = tonari no totoro", "naruto shippuden = naruto shippuuden",
+	"breath of the wild = botw = zelda breath of the wild = legend of zelda breath of the wild",
+	"tears of the kingdom = totk = zelda tears of the kingdom", "last of us = tlou", "red dead redemption = rdr",
+	"red dead redemption 2 = rdr2", "grand theft auto = gta", "grand theft auto 5 = gta 5 = gtav = gta5", "call of duty = cod",
+	"final fantasy = ff", "final fantasy 7 = ff7 = ffvii", "metal gear solid = mgs", "dc extended universe = dceu",
+	"star trek the next generation = star trek tng = tng", "star trek deep space nine = ds9 = star trek ds9",
+	"pirates of the caribbean = potc", "super nintendo = snes = super nes", "nintendo 64 = n64", "playstation 1 = ps1 = psx",
+	"playstation 2 = ps2", "electronic dance music = edm", "drum and bass = dnb = drum n bass",
+	"role playing games = rpgs = rpg games", "role playing game = rpg", "japanese role playing games = jrpgs = jrpg games",
+	"massively multiplayer online role playing games = mmorpgs = mmorpg games", "first person shooters = fps games",
+	"free to play = f2p", "better call saul = bcs", "money heist = la casa de papel", "amelie = le fabuleux destin d amelie poulain",
+	"crouching tiger hidden dragon = crouching tiger", "pans labyrinth = el laberinto del fauno",
+	"the seventh seal = det sjunde inseglet", "bicycle thieves = ladri di biciclette = the bicycle thief",
+	"french new wave = nouvelle vague", "italian neorealism = italian neo realism", "metroidvanias = metroidvania games",
+	"roguelikes = roguelike games", "soulslikes = soulslike games", "jrpgs = japanese rpgs",
+}
+
 // makerSet holds the names of makerNames as the rules keep them,
 // nameAliases their other spellings (to the name kept), and aliasLongest
 // the words of the longest spelling.
 var makerSet, nameAliases, aliasLongest = func() (map[string]bool, map[string]string, int) {
 	known, aliases, longest := map[string]bool{}, map[string]string{}, 0
-	for _, line := range makerNames {
+	for i, line := range append(slices.Clip(makerNames), titleNames...) {
 		parts := strings.Split(line, "=")
 		name := strings.TrimSpace(parts[0])
-		known[name] = true
+		known[name] = i < len(makerNames)
 		for _, a := range parts[1:] {
 			a = strings.TrimSpace(a)
 			aliases[a] = name
@@ -86,6 +116,10 @@ var makerSet, nameAliases, aliasLongest = func() (map[string]bool, map[string]st
 // is theirs.
 func knownMaker(name string) bool { return makerSet[name] }
 
+// The name a spelling is of is its own spelling too ("studio ghibli" is
+// not "studio" and "ghibli"): makerSet holds every name, false for
+// titles.
+
 // alias returns the name the words ws start with spell, and how many
 // words it takes: the longest spelling first, a name written as the rules
 // keep it included ("studio ghibli" is not "studio" and then "ghibli");
@@ -93,7 +127,7 @@ func knownMaker(name string) bool { return makerSet[name] }
 func alias(ws []string) (name string, n int) {
 	for n := min(aliasLongest, len(ws)); n >= 1; n-- {
 		p := strings.Join(ws[:n], " ")
-		if makerSet[p] {
+		if _, ok := makerSet[p]; ok {
 			return p, n
 		}
 		if name, ok := nameAliases[p]; ok {

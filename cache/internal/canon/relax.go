@@ -56,7 +56,7 @@ func prepare(s string) string {
 // relax applies the guards' own equivalences to words, the output of
 // words: see above.
 func relax(ws []string) []string {
-	ws = anyOne(ws)
+	ws = anyOne(respell(ws))
 	out := make([]string, 0, len(ws)+4)
 	for i := 0; i < len(ws); i++ {
 		w := ws[i]
@@ -116,7 +116,7 @@ var spelled = map[string]string{
 	"neighbour": "neighbor", "judgement": "judgment", "colour": "color", "favourite": "favorite",
 	"theatre": "theater", "centre": "center", "grey": "gray", "honour": "honor", "humour": "humor",
 	"programme": "program", "catalogue": "catalog", "travelling": "traveling", "cancelled": "canceled",
-	"pls": "please", "plz": "please", "vol": "volume",
+	"pls": "please", "plz": "please", "vol": "volume", "ost": "soundtrack", "osts": "soundtracks", "shounen": "shonen", "shippuuden": "shippuden",
 	"excluding": "without",
 }
 
@@ -219,47 +219,6 @@ var countryNames = func() map[string]string {
 	return m
 }()
 
-// topicKinds are the kinds of thing whose subject a word before them
-// names: "whale documentaries" are documentaries about whales.
-var topicKinds = map[string]bool{
-	"documentaries": true, "documentary": true, "podcasts": true, "podcast": true, "biopics": true, "biopic": true,
-	"docuseries": true,
-}
-
-// subjects are the words that name what a documentary or a podcast is
-// about when they come before it, and no maker (a name: "attenborough
-// documentaries" are his) nor genre ("horror podcasts").
-var subjects = func() map[string]bool {
-	m := map[string]bool{}
-	for _, w := range strings.Fields("whale whales shark sharks animal animals nature wildlife ocean oceans space food cooking " +
-		"music jazz history science sports sport football soccer basketball baseball tennis golf boxing climbing cycling " +
-		"art architecture fashion design travel cars car racing politics war wars religion health fitness money business " +
-		"finance economics technology tech crypto climate environment planet earth dinosaur dinosaurs bird birds dog dogs cat cats " +
-		"heist heists cult cults murder murders mafia drugs prison prisons volcano volcanoes weather bees insects " +
-		"astronomy physics math chess poker wine beer coffee chocolate") {
-		m[w] = true
-	}
-	return m
-}()
-
-// topicOf reports whether ws, before a documentary or a podcast, say what
-// it is about.
-func topicOf(ws []string) bool {
-	p := strings.Join(ws, " ")
-	return len(ws) == 1 && subjects[p] || topics[p] || crimes[p]
-}
-
-// crimes are the category words that name a subject too: "crime
-// documentaries" are about crime, "war podcasts" about war.
-var crimes = map[string]bool{"crime": true, "true crime": true, "war": true, "crimes": true}
-
-// topics are the subjects of two words that are no name.
-var topics = map[string]bool{
-	"true crime": true, "climate change": true, "world war": true, "civil war": true, "cold war": true,
-	"serial killers": true, "space exploration": true, "climate crisis": true, "mental health": true,
-	"organized crime": true, "street food": true, "fast food": true, "social media": true, "artificial intelligence": true,
-}
-
 // relations moves what the words before the first kind of thing asked
 // for say of it after it, where they can only say one thing: a platform
 // ("netflix documentaries": documentaries on netflix), an audience ("kids
@@ -294,10 +253,36 @@ func relations(ws []string) []string {
 		return countriesAfterFrom(ws)
 	}
 	pre := ws[i:j]
-	if topicKinds[ws[k-1]] && k-j > 1 && topicOf(append(slices.Clip(pre), ws[j:k-1]...)) { // "crime documentaries", "true crime podcasts"
-		pre, j = ws[i:k-1], k-1
+	// A leading word of two or more may say a relation of its own: an
+	// audience ("kids christmas movies": christmas movies for kids), a
+	// service ("ps5 racing games": racing games on it), a known maker
+	// ("kurosawa samurai movies": samurai movies by him); the rest is
+	// read as the whole would be.
+	var lead []string
+	if len(pre) >= 2 {
+		phrase := pre[0] + " " + pre[1]
+		name := ""
+		for n := len(pre) - 1; n >= 1 && name == ""; n-- {
+			if knownMaker(strings.Join(pre[:n], " ")) {
+				name = strings.Join(pre[:n], " ")
+			}
+		}
+		switch {
+		case len(pre) > 2 && services[phrase] && !platformAfter(ws[k:]): // "nintendo switch zelda games"
+			lead, pre = []string{"on", pre[0] + pre[1]}, pre[2:]
+		case audiences[pre[0]] && !audiences[pre[1]]:
+			lead, pre = []string{"for", pre[0]}, pre[1:]
+		case (services[pre[0]] || networks[pre[0]]) && !platforms[phrase] && !platformAfter(ws[k:]):
+			lead, pre = []string{"on", pre[0]}, pre[1:]
+		case name != "" && !musicKinds[ws[k-1]]: // names before songs: artists writes them
+			lead, pre = append([]string{"by"}, strings.Fields(name)...), pre[len(strings.Fields(name)):]
+		}
 	}
-	if len(pre) == 0 || len(pre) > 2 {
+	if _, ok := topicOf(ws[k-1], append(slices.Clip(pre), ws[j:k-1]...)); ok && k-j > 1 { // "crime documentaries", "true crime podcasts"
+		pre = append(slices.Clip(pre), ws[j:k-1]...)
+		j = k - 1
+	}
+	if len(pre) == 0 && lead == nil || len(pre) > 2 || lead != nil && len(pre) > 1 {
 		return countriesAfterFrom(ws)
 	}
 	// Only a word that is the whole of what comes before the kind says one
@@ -305,22 +290,22 @@ func relations(ws []string) []string {
 	// football movies" not football movies from the US).
 	var keep, after []string
 	phrase := strings.Join(pre, " ")
-	switch {
+	switch t, topic := topicOf(ws[k-1], pre); {
+	case len(pre) == 0:
 	case platforms[phrase] && !ambiguous[phrase] && !platformAfter(ws[k:]): // "netflix shows on hulu" keeps its words
 		after = []string{"on", strings.ReplaceAll(phrase, " ", "")}
 	case len(pre) == 1 && audiences[phrase]:
 		after = []string{"for", phrase}
-	case len(pre) == 2 && audiences[pre[0]] && !audiences[pre[1]]: // "kids christmas movies": christmas movies for kids
-		keep, after = pre[1:], []string{"for", pre[0]}
-	case len(pre) == 2 && services[pre[0]] && !platforms[phrase] && !platformAfter(ws[k:]): // "ps5 racing games": racing games on it
-		keep, after = pre[1:], []string{"on", pre[0]}
 	case countries[phrase] != "":
 		after = []string{"from", countries[phrase]}
-	case topicKinds[ws[k-1]] && k-j == 1 && topicOf(pre):
-		after = append([]string{"about"}, pre...)
+	case len(pre) == 1 && spokenOnly[phrase], len(pre) == 2 && languages[pre[0]] && pre[1] == "language": // "hindi movies", "korean language films": in it
+		after = []string{"in", pre[0]}
+	case topic:
+		after = append([]string{"about"}, strings.Fields(t)...)
 	default:
 		keep = pre
 	}
+	after = append(after, lead...)
 	out := make([]string, 0, len(ws)+len(after))
 	out = append(out, ws[:i]...)
 	out = append(out, keep...)
@@ -330,26 +315,36 @@ func relations(ws []string) []string {
 	return countriesAfterFrom(out)
 }
 
+// spokenOnly are the languages whose word names no country's people:
+// "hindi movies" are in Hindi ("korean movies" may be from Korea).
+var spokenOnly = map[string]bool{"hindi": true, "mandarin": true, "cantonese": true, "tamil": true, "telugu": true,
+	"bengali": true, "urdu": true, "farsi": true, "tagalog": true, "arabic": true, "hebrew": true, "malayalam": true,
+	"kannada": true, "marathi": true, "punjabi": true, "swahili": true, "yiddish": true}
+
 // countriesAfterFrom writes the countries after "from", and the platforms
-// after "on", as relations writes them; and a subject of one word after
-// "about" in the singular ("about whales" is "about whale", as "whale
-// documentaries" say).
+// after "on", as relations writes them; and a known subject after "about"
+// in the singular and without its "the" ("about the whales" is "about
+// whale", as "whale documentaries" say).
 func countriesAfterFrom(ws []string) []string {
 	out := ws[:0:0]
 	for i := 0; i < len(ws); i++ {
 		out = append(out, ws[i])
-		if ws[i] == "about" && i+1 < len(ws) && (i+2 == len(ws) || !nameWord(ws[i+2])) {
-			if w := ws[i+1]; len(w) > 3 && strings.HasSuffix(w, "s") && !strings.HasSuffix(w, "ss") && subjects[w] && subjects[w[:len(w)-1]] {
-				out = append(out, w[:len(w)-1])
-				i++
+		if ws[i] == "about" {
+			if t, n := subjectAt(ws[i+1:]); n > 0 { // "about the whales": "about whale", as "whale documentaries" say
+				out = append(out, strings.Fields(t)...)
+				i += n
 				continue
 			}
 		}
 		if ws[i] != "from" && ws[i] != "on" && ws[i] != "for" || i+1 == len(ws) {
 			continue
 		}
-		for n := min(3, len(ws)-i-1); n >= 1; n-- {
-			phrase := strings.Join(ws[i+1:i+1+n], " ")
+		the := 0 // "for the switch"
+		if ws[i+1] == "the" && i+2 < len(ws) && ws[i] != "from" {
+			the = 1
+		}
+		for n := min(3, len(ws)-i-1-the); n >= 1; n-- {
+			phrase := strings.Join(ws[i+1+the:i+1+the+n], " ")
 			if c, ok := countryNames[phrase]; ok && ws[i] == "from" {
 				out = append(out, c)
 				i += n
@@ -358,7 +353,7 @@ func countriesAfterFrom(ws []string) []string {
 			if platforms[phrase] && (ws[i] == "on" || ws[i] == "from" && networks[phrase] || ws[i] == "for" && devices[phrase]) { // "games for ps5", "documentaries from pbs": on it
 				out[len(out)-1] = "on"
 				out = append(out, strings.ReplaceAll(phrase, " ", ""))
-				i += n
+				i += n + the
 				break
 			}
 		}

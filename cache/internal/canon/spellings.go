@@ -1,0 +1,215 @@
+package canon
+
+import (
+	"slices"
+	"strconv"
+)
+
+// respell writes the spellings of one meaning that take more than a word
+// as relax's other rules read them (the words normalised):
+//
+//   - a bound on a count: "less than", "fewer than", "shorter than" 90 are
+//     "under 90", "more than" and "longer than" "over" (not before other
+//     words: "Less Than Zero", "More Than a Feeling"); "an hour" after a
+//     bound is 60 minutes, "an hour and a half" 90; "long" after a length
+//     goes ("90 minutes long"), and "min" and "hrs" after a bound and a
+//     number are minutes and hours ("60 Minutes" is a show);
+//   - "ep" before a number is an episode (an EP is a record too);
+//   - a range of years: "between 1980 and 1989" and "1980-1989" are "1980
+//     to 1989";
+//   - ordinals: "first season" is "season 1", "twenty-first" "21st",
+//     "second world war" "world war 2"; "s8 e3" is season 8, episode 3;
+//   - services and devices: "amazon prime (video)" is "prime video", and
+//     "switch" beside games the Nintendo Switch;
+//   - "series" where it is a show's ("crime series", "series like
+//     succession"), and "take place" in a place, "set";
+//   - languages of dubs and subtitles: "english dubbed", "english dub"
+//     are "dubbed in english", "english subtitles" and "eng subs"
+//     "subtitled in english".
+func respell(ws []string) []string {
+	ws = clauses(ws)
+	at := func(i int) string {
+		if i < len(ws) {
+			return ws[i]
+		}
+		return ""
+	}
+	games := false
+	for _, w := range ws {
+		games = games || w == "games" || w == "game"
+	}
+	out := make([]string, 0, len(ws)+2)
+	for i := 0; i < len(ws); i++ {
+		w, next := ws[i], at(i+1)
+		switch {
+		case (w == "less" || w == "fewer" || w == "shorter") && next == "than" && countAt(ws[i+2:]):
+			out = append(out, "under")
+			i++
+		case (w == "more" || w == "longer") && next == "than" && countAt(ws[i+2:]):
+			out = append(out, "over")
+			i++
+		case (w == "an" || w == "one") && next == "hour" && len(out) > 0 && bounds[out[len(out)-1]]:
+			if at(i+2) == "and" && at(i+3) == "a" && at(i+4) == "half" {
+				out = append(out, "90", "minutes")
+				i += 4
+				break
+			}
+			out = append(out, "60", "minutes")
+			i++
+		case w == "long" && len(out) > 0 && lengths[out[len(out)-1]]:
+		case shortUnits[w] != "" && len(out) > 1 && digits(out[len(out)-1]) && bounds[out[len(out)-2]]: // "under 90 min"; not "60 Minutes", a show
+			out = append(out, shortUnits[w])
+		case (w == "ep" || w == "eps") && (digits(next) || len(out) > 1 && out[len(out)-2] == "season"): // "ep 1000"; an EP is a record too
+			out = append(out, "episode")
+		case w == "between" && year(next) && at(i+2) == "and" && year(at(i+3)):
+			out = append(out, next, "to", at(i+3))
+			i += 3
+		case year(w) && year(next) && w < next:
+			out = append(out, w, "to", next)
+			i++
+		case ordinalValue(w) > 0 && (next == "season" || next == "episode"):
+			out = append(out, next, strconv.Itoa(ordinalValue(w)))
+			i++
+		case tensWords[w] > 0 && ordinalValue(next) > 0 && ordinalValue(next) < 10:
+			out = append(out, ordinal(tensWords[w]+ordinalValue(next)))
+			i++
+		case (w == "first" || w == "second") && next == "world" && at(i+2) == "war":
+			out = append(out, "world", "war", strconv.Itoa(ordinalValue(w)))
+			i += 2
+		case len(w) >= 2 && len(w) <= 4 && w[0] == 'e' && digits(w[1:]) && len(out) >= 2 && out[len(out)-2] == "season":
+			n, _ := strconv.Atoi(w[1:])
+			out = append(out, "episode", strconv.Itoa(n))
+		case w == "series" && (i == 0 || isCategory(ws[i-1]) || describing[next]): // "series like X", "crime series": shows
+			out = append(out, "shows")
+		case (w == "take" || w == "takes" || w == "taking") && next == "place" && at(i+2) == "in":
+			out = append(out, "set")
+			i++
+		case w == "amazon" && next == "prime":
+			out = append(out, "prime", "video")
+			i++
+			if at(i+1) == "video" {
+				i++
+			}
+		case w == "switch" && games && (len(out) == 0 || out[len(out)-1] != "nintendo"):
+			out = append(out, "nintendo", "switch")
+		case (languages[w] || w == "eng") && (next == "dubbed" || next == "dub" || next == "dubs"):
+			if rest := ws[i+2:]; len(rest) > 0 && !slices.ContainsFunc(rest, func(w string) bool { return !kindWord(w) }) { // "english dubbed anime": anime dubbed in english
+				out = append(out, rest...)
+				i = len(ws)
+			} else {
+				i++
+			}
+			out = append(out, "dubbed", "in", language(w))
+		case seasonToken(w) > 0 && len(next) >= 2 && len(next) <= 4 && next[0] == 'e' && digits(next[1:]): // "s8 e3"
+			n, _ := strconv.Atoi(next[1:])
+			out = append(out, "season", strconv.Itoa(seasonToken(w)), "episode", strconv.Itoa(n))
+			i++
+		case (languages[w] || w == "eng") && (next == "subtitles" || next == "subs" || next == "subtitled"):
+			out = append(out, "subtitled", "in", language(w))
+			i++
+		default:
+			out = append(out, w)
+		}
+	}
+	return out
+}
+
+// language returns the language w names ("eng": english).
+func language(w string) string {
+	if w == "eng" {
+		return "english"
+	}
+	return w
+}
+
+// bounds are the words a length may follow: "under an hour".
+var bounds = map[string]bool{"under": true, "over": true, "than": true, "below": true, "above": true}
+
+// shortUnits are the units of a length written short.
+var shortUnits = map[string]string{"min": "minutes", "mins": "minutes", "hr": "hours", "hrs": "hours"}
+
+// lengths are the units of a length.
+var lengths = map[string]bool{"minutes": true, "minute": true, "min": true, "mins": true, "hours": true, "hour": true,
+	"hrs": true, "hr": true}
+
+// countAt reports whether ws start with a count: digits, a number in
+// words, or "an hour".
+func countAt(ws []string) bool {
+	if len(ws) == 0 {
+		return false
+	}
+	if digits(ws[0]) || spelled[ws[0]] != "" && digits(spelled[ws[0]]) {
+		return true
+	}
+	return len(ws) > 1 && (ws[0] == "an" || ws[0] == "a" || ws[0] == "one") && ws[1] == "hour"
+}
+
+// ordinalWords are the ordinals in words.
+var ordinalWords = map[string]int{"first": 1, "second": 2, "third": 3, "fourth": 4, "fifth": 5, "sixth": 6,
+	"seventh": 7, "eighth": 8, "ninth": 9, "tenth": 10}
+
+// tensWords are the tens in words ("twenty" in "twenty-first").
+var tensWords = map[string]int{"twenty": 20, "thirty": 30, "forty": 40, "fifty": 50}
+
+// ordinalValue returns the ordinal w writes ("first", "1st"); 0 for
+// another word.
+func ordinalValue(w string) int {
+	if n, ok := ordinalWords[w]; ok {
+		return n
+	}
+	if ordinalNum(w) {
+		n, _ := strconv.Atoi(w[:len(w)-2])
+		return n
+	}
+	return 0
+}
+
+// ordinal writes n as an ordinal in digits: 21st, 22nd, 23rd, 24th.
+func ordinal(n int) string {
+	suffix := "th"
+	if n%100 < 11 || n%100 > 13 {
+		switch n % 10 {
+		case 1:
+			suffix = "st"
+		case 2:
+			suffix = "nd"
+		case 3:
+			suffix = "rd"
+		}
+	}
+	return strconv.Itoa(n) + suffix
+}
+
+// clauses writes a clause that only qualifies the thing asked for as the
+// word before it: "anime movies that are sad" are "sad anime movies",
+// "which documentaries are about space" "documentaries about space".
+func clauses(ws []string) []string {
+	n := len(ws)
+	if n > 3 && (ws[0] == "which" || ws[0] == "what") && kindWord(ws[1]) && (ws[2] == "are" || ws[2] == "is") {
+		return append([]string{ws[1]}, ws[3:]...)
+	}
+	if n < 4 || ws[n-3] != "that" && ws[n-3] != "which" || ws[n-2] != "are" && ws[n-2] != "is" || !kindWord(ws[n-4]) {
+		return ws
+	}
+	adj := ws[n-1]
+	if !nameWord(adj) || kindWord(adj) || function[adj] || treatments[adj] || adj == "by" || adj == "about" {
+		return ws
+	}
+	start := n - 4 // the start of the words the clause qualifies
+	for start > 0 && content(ws[start-1]) && nameWord(ws[start-1]) {
+		start--
+	}
+	out := make([]string, 0, n-2)
+	out = append(out, ws[:start]...)
+	out = append(out, adj)
+	return append(out, ws[start:n-3]...)
+}
+
+// seasonToken returns the season "s8" writes; 0 for another word.
+func seasonToken(w string) int {
+	if len(w) < 2 || len(w) > 3 || w[0] != 's' || !digits(w[1:]) {
+		return 0
+	}
+	n, _ := strconv.Atoi(w[1:])
+	return n
+}

@@ -1,0 +1,98 @@
+package canon
+
+import "strings"
+
+// Subjects: what a thing asked for is about, when a word before it says
+// so ("whale documentaries", "heist movies", "heartbreak songs" are about
+// whales, heists, heartbreak) as "about" does after it.
+
+// topicKinds are the kinds of thing whose subject a word before them
+// names: "whale documentaries" are documentaries about whales. For
+// documentaries, podcasts and biopics, every known subject; for the
+// others, the subjects that name no title too (fictionOnly).
+var topicKinds = map[string]bool{
+	"documentaries": true, "documentary": true, "podcasts": true, "podcast": true, "biopics": true, "biopic": true,
+	"docuseries": true,
+	"movies":     true, "movie": true, "shows": true, "series": true, "anime": true, "songs": true, "miniseries": true,
+	"audiobooks": true, "books": true, "novels": true,
+}
+
+// factKinds are the kinds whose subject any known subject before them is.
+var factKinds = map[string]bool{
+	"documentaries": true, "documentary": true, "podcasts": true, "podcast": true, "biopics": true, "biopic": true,
+	"docuseries": true,
+}
+
+// notFiction are the subjects that, before a movie, a show or a song, may
+// say something else: a franchise ("cars movies", "alien movies"), a
+// style ("art movies"), a genre the canonical form keeps ("crime", "war").
+var notFiction = map[string]bool{
+	"car": true, "alien": true, "bird": true, "art": true, "crime": true, "war": true, "true crime": true,
+	"music": true, "jazz": true, "monster": true, "planet": true, "earth": true,
+}
+
+// subjectNames are the known subjects, in the singular: one or a few
+// words that are no name, no genre of the canonical form's and no
+// platform.
+var subjectNames = strings.Split("whale,shark,animal,nature,wildlife,ocean,space,food,cooking,music,jazz,history,science,"+
+	"sport,football,soccer,basketball,baseball,tennis,golf,boxing,climbing,cycling,art,architecture,fashion,design,travel,car,"+
+	"racing,politics,war,religion,health,fitness,money,business,finance,economics,technology,tech,crypto,climate,environment,"+
+	"planet,earth,dinosaur,bird,dog,cat,heist,cult,murder,mafia,drug,prison,volcano,weather,bee,insect,astronomy,physics,math,"+
+	"chess,poker,wine,beer,coffee,chocolate,vampire,zombie,robot,horse,ballet,dance,dancing,samurai,ninja,pirate,spy,witch,"+
+	"ghost,monster,musician,startup,heartbreak,friendship,grief,addiction,college,surfing,skateboarding,hacking,hacker,"+
+	"gangster,octopus,dolphin,penguin,elephant,lion,wolf,bear,tiger,baking,gardening,hiking,mountaineering,skiing,wrestling,"+
+	"ufo,alien,crime,true crime,climate change,world war,world war 1,world war 2,civil war,cold war,vietnam war,"+
+	"serial killer,space exploration,climate crisis,mental health,organized crime,street food,fast food,social media,"+
+	"artificial intelligence,time travel,moon landing,ancient rome,ancient egypt,ancient greece,high school,stock market,"+
+	"global warming,natural disaster,outer space,deep sea,breakup,holocaust,chernobyl,titanic,moon,cancer,autism,"+
+	"immigration,slavery,civil rights,feminism,poverty,racism,terrorism,nuclear war,artificial intelligence", ",")
+
+// subjectForms maps each known subject, in the singular and the plural,
+// to its singular; subjectLongest is the words of the longest.
+var subjectForms, subjectLongest = func() (map[string]string, int) {
+	m, longest := map[string]string{}, 0
+	irregular := map[string]string{"wolf": "wolves", "octopus": "octopuses", "spy": "spies", "witch": "witches",
+		"sport": "sports", "volcano": "volcanoes", "mafia": "mafias"}
+	for _, t := range subjectNames {
+		m[t] = t
+		p, ok := irregular[t]
+		if !ok {
+			p = t + "s"
+		}
+		m[p] = t
+		longest = max(longest, len(strings.Fields(t)))
+	}
+	return m, longest
+}()
+
+// topicOf returns the subject ws name, in the singular, when they come
+// before kind (a kind word) and can only say what it is about.
+func topicOf(kind string, ws []string) (string, bool) {
+	if !topicKinds[kind] || len(ws) == 0 || len(ws) > subjectLongest {
+		return "", false
+	}
+	t, ok := subjectForms[strings.Join(ws, " ")]
+	if !ok || !factKinds[kind] && notFiction[t] {
+		return "", false
+	}
+	return t, true
+}
+
+// subjectAt returns the known subject ws start with after "about", in the
+// singular, and the words it takes ("the" before it included); n is 0
+// when ws start with none, or when a name goes on after it ("about the
+// cold war generals" is about generals).
+func subjectAt(ws []string) (string, int) {
+	skip := 0
+	if len(ws) > 0 && ws[0] == "the" {
+		skip = 1
+	}
+	for n := min(subjectLongest, len(ws)-skip); n >= 1; n-- {
+		t, ok := subjectForms[strings.Join(ws[skip:skip+n], " ")]
+		if !ok || skip+n < len(ws) && nameWord(ws[skip+n]) {
+			continue
+		}
+		return t, skip + n
+	}
+	return "", 0
+}
