@@ -277,7 +277,7 @@ func isCategory(w string) bool { return categories[w] || categories[plurals[w]] 
 // kind of thing asked for only when it ends with one that is not.
 var modifiers = map[string]bool{
 	"family": true, "crime": true, "war": true, "action": true, "adventure": true, "fantasy": true,
-	"animated": true, "romantic": true, "noir": true, "superhero": true,
+	"animated": true, "romantic": true, "noir": true, "superhero": true, "tv": true,
 }
 
 // kinds marks the words of words that say the kind of thing asked for:
@@ -310,7 +310,7 @@ var categories = map[string]bool{
 	"song": true, "album": true, "podcast": true, "trailer": true, "anime": true, "horror": true, "mystery": true,
 	"scifi": true, "action": true, "animated": true, "animation": true, "biopic": true, "blockbuster": true, "fantasy": true,
 	"crime": true, "war": true, "family": true, "adventure": true, "romantic": true, "noir": true, "superhero": true,
-	"music": true, "soundtrack": true, "miniseries": true, "docuseries": true,
+	"music": true, "soundtrack": true, "miniseries": true, "docuseries": true, "tv": true,
 	// Kinds in the plural only: their singular is in titles ("Game of
 	// Thrones", "The Phantom of the Opera", "Short Circuit").
 	"games": true, "playlists": true, "audiobooks": true, "specials": true, "symphonies": true, "concertos": true,

@@ -75,6 +75,17 @@ func TestGuard(t *testing.T) {
 		// Clauses.
 		{"sad anime movies", "anime movies that are sad"}, {"mellow acoustic songs", "acoustic songs that are mellow"},
 		{"which documentaries are about the moon landing?", "moon landing documentaries"}, {"movies set in paris", "films that take place in paris"},
+		{"Emmy-winning drama series", "drama series that won an Emmy"}, {"oscar winning movies", "academy award winning films"},
+		{"documentaries that aren't about war", "documentaries not about war"}, {"movies directed by Greta Gerwig", "Greta Gerwig directed movies"},
+		{"R-rated horror movies", "horror movies rated R"}, {"PG-13 action movies", "action movies rated pg-13"},
+		// Relations before the kind.
+		{"steam games", "games on steam"}, {"PC co-op games", "co-op games for PC"}, {"Irish folk music", "folk music from ireland"},
+		{"Canadian TV comedies", "TV comedies from Canada"}, {"adult animated films", "animated movies for adults"},
+		{"rainy day movies", "movies for a rainy day"}, {"A24 horror movies", "horror movies from A24"}, {"children's movies", "childrens movies"},
+		// Other spellings.
+		{"nineteen-nineties sitcoms", "1990s sitcoms"}, {"GoT season 3", "game of thrones season 3"}, {"movies with both De Niro and Pacino", "movies with De Niro and Pacino"},
+		{"every pixar movie", "all pixar films"}, {"jazz albums from the 50s", "1950s jazz records"}, {"'70s disco music", "1970s disco"},
+		{"stand-up comedy specials", "standup comedy specials"}, {"cozy mysteries", "cosy mysteries"}, {"Pixar shorts", "pixar short films"},
 	} {
 		if ok, why := Guard(p[0], p[1]); !ok {
 			t.Errorf("Guard(%q, %q) refused: %s", p[0], p[1], why)
@@ -121,6 +132,10 @@ func TestGuard(t *testing.T) {
 		{"movies under 90 minutes", "movies over 90 minutes"}, {"movies between 1980 and 1989", "movies from 1980 to 1999"},
 		{"anime dubbed in english", "anime subtitled in english"}, {"english dubbed anime", "japanese dubbed anime"},
 		{"first season of stranger things", "second season of stranger things"}, {"sad anime movies", "anime movies that are not sad"},
+		{"soul music", "soul"}, {"house music", "house"}, {"pg movies", "pg 13 movies"}, {"steam documentaries", "documentaries on steam"},
+		{"pc building games", "building games on pc"}, {"american football movies", "football movies from the usa"},
+		{"movies that won an oscar", "movies that won an emmy"}, {"every pixar movie", "pixar movie"}, {"r rated movies", "movies"},
+		{"dog movies", "movies for dogs"}, {"kids movies", "adult movies"}, {"nintendo switch games", "nintendo games"},
 	} {
 		if ok, _ := Guard(p[0], p[1]); ok {
 			t.Errorf("Guard(%q, %q) passed", p[0], p[1])

@@ -53,7 +53,7 @@ var makerNames = []string{
 	"studio ghibli = ghibli", "pixar = pixar animation studios", "dreamworks = dreamworks animation", "laika",
 	"aardman = aardman animations", "blumhouse", "kyoto animation = kyoani", "studio trigger", "madhouse", "ufotable",
 	"fromsoftware = fromsoft = from software", "naughty dog", "bethesda", "bioware", "capcom", "square enix",
-	"ubisoft", "valve", "blizzard", "hideo kojima = kojima", "nintendo",
+	"ubisoft", "valve", "blizzard", "hideo kojima = kojima",
 	// composers
 	"zimmer = hans zimmer", "john williams", "morricone = ennio morricone", "howard shore", "hisaishi = joe hisaishi",
 	"elfman = danny elfman", "mozart = wolfgang amadeus mozart", "beethoven = ludwig van beethoven",

@@ -116,7 +116,8 @@ var spelled = map[string]string{
 	"neighbour": "neighbor", "judgement": "judgment", "colour": "color", "favourite": "favorite",
 	"theatre": "theater", "centre": "center", "grey": "gray", "honour": "honor", "humour": "humor",
 	"programme": "program", "catalogue": "catalog", "travelling": "traveling", "cancelled": "canceled",
-	"pls": "please", "plz": "please", "vol": "volume", "ost": "soundtrack", "osts": "soundtracks", "shounen": "shonen", "shippuuden": "shippuden",
+	"pls": "please", "plz": "please", "vol": "volume", "ost": "soundtrack", "childrens": "children", "cosy": "cozy",
+	"emmys": "emmy", "oscars": "oscar", "grammys": "grammy", "osts": "soundtracks", "shounen": "shonen", "shippuuden": "shippuden",
 	"excluding": "without",
 }
 
@@ -132,6 +133,8 @@ var abbreviations = map[string][]string{
 var guardCompounds = map[[2]string][]string{
 	{"k", "pop"}: {"kpop"}, {"j", "pop"}: {"jpop"}, {"hip", "hop"}: {"hiphop"}, {"lo", "fi"}: {"lofi"},
 	{"playstation", "5"}: {"playstation5"}, {"playstation", "4"}: {"playstation4"}, {"playstation", "3"}: {"playstation3"},
+	{"stand", "up"}: {"standup"}, {"video", "games"}: {"games"}, {"short", "movies"}: {"shorts"},
+	{"academy", "award"}: {"oscar"}, {"academy", "awards"}: {"oscar"},
 	{"co", "op"}: {"coop"}, {"spider", "man"}: {"spiderman"}, {"super", "hero"}: {"superhero"}, {"game", "boy"}: {"gameboy"},
 	{"true", "crime"}: {"true", "crime"}, {"rock", "n"}: {"rock", "and"}, {"guns", "n"}: {"guns", "and"},
 	{"super", "heroes"}: {"superheroes"}, {"x", "men"}: {"xmen"}, {"wall", "e"}: {"walle"},
@@ -180,7 +183,13 @@ func platformAfter(ws []string) bool {
 
 // networks are the platforms that make what they show: "pbs documentaries"
 // are on PBS and from PBS.
-var networks = map[string]bool{"pbs": true, "bbc": true, "npr": true}
+var networks = map[string]bool{"pbs": true, "bbc": true, "npr": true, "a24": true}
+
+// gameGenres are the kinds of game a device may come before ("pc coop
+// games": on it; not "pc building games").
+var gameGenres = map[string]bool{"coop": true, "indie": true, "horror": true, "racing": true, "strategy": true,
+	"rpg": true, "shooter": true, "puzzle": true, "platformer": true, "survival": true, "simulation": true,
+	"sports": true, "fighting": true, "multiplayer": true, "adventure": true, "action": true, "open": true, "party": true}
 
 // devices are the platforms things run on: "games for ps5" are on it.
 var devices = map[string]bool{
@@ -194,6 +203,17 @@ var audiences = map[string]bool{
 	"families": true, "grownups": true, "preschoolers": true, "toddler": true,
 }
 
+// audienceOf are the words before the kind that say who it is for, in the
+// plural: "adult animated films" are for adults.
+var audienceOf = map[string]string{"adult": "adults", "toddler": "toddlers", "preschool": "preschoolers", "teen": "teens",
+	"kid": "kids", "childrens": "children"}
+
+// occasions are what a thing may be for, and no subject of it: "movies
+// for date night", "date night movies".
+var occasions = map[string]bool{"date night": true, "rainy day": true, "road trip": true, "sleep": true, "studying": true,
+	"study": true, "workout": true, "running": true, "gym": true, "party": true, "sleepover": true, "movie night": true,
+	"game night": true, "meditation": true, "focus": true, "dinner party": true, "commute": true, "long flight": true}
+
 // countries are the countries of demonyms that name no language of their
 // own (a "spanish movie" may be from Spain or in Spanish).
 var countries = map[string]string{
@@ -204,7 +224,7 @@ var countries = map[string]string{
 	"egyptian": "egypt", "israeli": "israel", "british": "uk", "american": "usa", "belgian": "belgium",
 	"dutch": "netherlands", "icelandic": "iceland", "chilean": "chile", "colombian": "colombia", "filipino": "philippines",
 	"indonesian": "indonesia", "vietnamese": "vietnam", "taiwanese": "taiwan", "south korean": "korea",
-	"scandinavian": "scandinavia",
+	"scandinavian": "scandinavia", "uk": "uk", "usa": "usa",
 }
 
 // countryNames are the countries' names as a query writes them after
@@ -272,9 +292,11 @@ func relations(ws []string) []string {
 			lead, pre = []string{"on", pre[0] + pre[1]}, pre[2:]
 		case audiences[pre[0]] && !audiences[pre[1]]:
 			lead, pre = []string{"for", pre[0]}, pre[1:]
-		case (services[pre[0]] || networks[pre[0]]) && !platforms[phrase] && !platformAfter(ws[k:]):
+		case (services[pre[0]] || networks[pre[0]] || devices[pre[0]] && ws[k-1] == "games" && gameGenres[pre[1]]) && !platforms[phrase] && !platformAfter(ws[k:]):
 			lead, pre = []string{"on", pre[0]}, pre[1:]
-		case name != "" && !musicKinds[ws[k-1]]: // names before songs: artists writes them
+		case countries[pre[0]] != "" && len(pre) == 2 && musicGenres[pre[1]]: // "irish folk music"
+			lead, pre = []string{"from", countries[pre[0]]}, pre[1:]
+		case name != "" && !musicKinds[ws[k-1]] && !platforms[phrase]: // names before songs: artists writes them
 			lead, pre = append([]string{"by"}, strings.Fields(name)...), pre[len(strings.Fields(name)):]
 		}
 	}
@@ -292,10 +314,14 @@ func relations(ws []string) []string {
 	phrase := strings.Join(pre, " ")
 	switch t, topic := topicOf(ws[k-1], pre); {
 	case len(pre) == 0:
-	case platforms[phrase] && !ambiguous[phrase] && !platformAfter(ws[k:]): // "netflix shows on hulu" keeps its words
+	case platforms[phrase] && (!ambiguous[phrase] || ws[k-1] == "games") && !platformAfter(ws[k:]): // "netflix shows on hulu" keeps its words; "steam games" are on it
 		after = []string{"on", strings.ReplaceAll(phrase, " ", "")}
 	case len(pre) == 1 && audiences[phrase]:
 		after = []string{"for", phrase}
+	case len(pre) == 1 && audienceOf[phrase] != "":
+		after = []string{"for", audienceOf[phrase]}
+	case occasions[phrase]:
+		after = append([]string{"for"}, pre...)
 	case countries[phrase] != "":
 		after = []string{"from", countries[phrase]}
 	case len(pre) == 1 && spokenOnly[phrase], len(pre) == 2 && languages[pre[0]] && pre[1] == "language": // "hindi movies", "korean language films": in it

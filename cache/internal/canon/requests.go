@@ -81,6 +81,7 @@ var otherKinds = map[string]bool{
 	"games": true, "game": true, "music": true, "playlists": true, "playlist": true, "audiobooks": true, "audiobook": true,
 	"specials": true, "records": true, "shorts": true, "miniseries": true, "docuseries": true, "videos": true,
 	"soundtracks": true, "soundtrack": true, "scores": true, "symphonies": true, "novels": true, "books": true,
+	"adaptations": true, "remakes": true,
 }
 
 // ranks are the words after which "the" is no title's: "show me the best

@@ -79,6 +79,23 @@ func respell(ws []string) []string {
 		case len(w) >= 2 && len(w) <= 4 && w[0] == 'e' && digits(w[1:]) && len(out) >= 2 && out[len(out)-2] == "season":
 			n, _ := strconv.Atoi(w[1:])
 			out = append(out, "episode", strconv.Itoa(n))
+		case w == "nineteen" && longDecade(next) && next[:2] == "19": // "nineteen-nineties"
+		case w == "got" && (next == "season" || seasonToken(next) > 0) && i == 0: // "got season 3"
+			out = append(out, "game", "of", "thrones")
+		case w == "both" && nameWord(next) && slices.Contains(ws[i+1:], "and"): // "with both de niro and pacino"
+		case w == "every" && i+1 < len(ws) && slices.ContainsFunc(ws[i+1:min(i+4, len(ws))], func(w string) bool { return pluralOf[w] != "" }):
+			out = append(out, "all") // "every pixar movie": all pixar movies
+			for j := i + 1; j < min(i+4, len(ws)); j++ {
+				if p := pluralOf[ws[j]]; p != "" {
+					out = append(out, p)
+					i = j
+					break
+				}
+				out = append(out, ws[j])
+			}
+		case w == "records" && i > 0 && musicGenres[ws[i-1]]: // "jazz records"
+			out = append(out, "albums")
+		case w == "music" && i > 0 && plainGenres[ws[i-1]] && (i+1 == len(ws) || !kindWord(next)): // "disco music" is disco
 		case w == "series" && (i == 0 || isCategory(ws[i-1]) || describing[next]): // "series like X", "crime series": shows
 			out = append(out, "shows")
 		case (w == "take" || w == "takes" || w == "taking") && next == "place" && at(i+2) == "in":
@@ -180,11 +197,87 @@ func ordinal(n int) string {
 	return strconv.Itoa(n) + suffix
 }
 
+// won writes "<kind> that won an emmy" as "emmy winning <kind>"; and the
+// "that are", "which is" between the kind asked for and what it is ("not
+// about war", "about space") go.
+func won(ws []string) []string {
+	for i := 1; i+2 < len(ws); i++ {
+		if ws[i] != "that" && ws[i] != "which" || !kindWord(ws[i-1]) {
+			continue
+		}
+		switch next := ws[i+1]; {
+		case next == "won" || next == "have" && ws[i+2] == "won":
+			j := i + 2
+			if next == "have" {
+				j++
+			}
+			for j < len(ws) && articles[ws[j]] {
+				j++
+			}
+			if j+1 != len(ws) || !nameWord(ws[j]) { // one prize, at the end
+				return ws
+			}
+			start := i - 1
+			for start > 0 && kindWord(ws[start-1]) {
+				start--
+			}
+			out := append(slices.Clip(ws[:start]), ws[j], "winning")
+			return append(out, ws[start:i]...)
+		case (next == "are" || next == "is") && (negations[ws[i+2]] || describing[ws[i+2]]):
+			return append(slices.Clip(ws[:i]), ws[i+2:]...)
+		}
+	}
+	return ws
+}
+
+// plainGenres are the kinds of music whose name says music alone ("70s
+// disco"): not "soul", "house", "country", "rock" or "pop", which say
+// other things too.
+var plainGenres = map[string]bool{"disco": true, "jazz": true, "blues": true, "funk": true, "techno": true,
+	"hiphop": true, "reggae": true, "grunge": true, "punk": true, "classical": true, "gospel": true, "lofi": true,
+	"ambient": true, "kpop": true, "jpop": true, "bluegrass": true, "ska": true, "emo": true, "reggaeton": true,
+	"afrobeats": true, "fado": true, "flamenco": true, "synthwave": true, "shoegaze": true}
+
+// ratings are the age ratings, as their words.
+var ratings = [][]string{{"pg", "13"}, {"nc", "17"}, {"tv", "ma"}, {"tv", "14"}, {"tv", "pg"}, {"pg"}, {"r"}, {"g"}}
+
+// rated writes an age rating as "rated" and the rating, after the kind
+// of thing asked for: "r rated horror movies", "pg-13 action movies" and
+// "horror movies rated r" are one; ws starts with the rating.
+func rated(ws []string) []string {
+	for _, r := range ratings {
+		n := len(r)
+		if len(ws) <= n || !slices.Equal(ws[:n], r) {
+			continue
+		}
+		rest := ws[n:]
+		if rest[0] == "rated" {
+			rest = rest[1:]
+		} else if n == 1 {
+			return nil // "r", "g" alone are letters
+		}
+		if len(rest) == 0 || slices.ContainsFunc(rest, func(w string) bool { return !isCategory(w) }) {
+			return nil
+		}
+		return append(append(slices.Clip(rest), "rated"), r...)
+	}
+	return nil
+}
+
 // clauses writes a clause that only qualifies the thing asked for as the
 // word before it: "anime movies that are sad" are "sad anime movies",
-// "which documentaries are about space" "documentaries about space".
+// "which documentaries are about space" "documentaries about space"; and
+// a rating (rated), a prize (won) and a director ("greta gerwig directed
+// movies") where the other spelling writes them.
 func clauses(ws []string) []string {
+	if r := rated(ws); r != nil {
+		return r
+	}
+	ws = won(ws)
 	n := len(ws)
+	if d := slices.Index(ws, "directed"); d > 0 && d+1 < n && kindWord(ws[d+1]) && !slices.ContainsFunc(ws[:d], func(w string) bool { return !nameWord(w) || kindWord(w) }) {
+		return append(append(slices.Clip(ws[d+1:]), "by"), ws[:d]...) // "greta gerwig directed movies": movies by her
+	}
 	if n > 3 && (ws[0] == "which" || ws[0] == "what") && kindWord(ws[1]) && (ws[2] == "are" || ws[2] == "is") {
 		return append([]string{ws[1]}, ws[3:]...)
 	}
