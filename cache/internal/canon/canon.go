@@ -92,7 +92,7 @@ var (
 // character that is none of these (a symbol, an emoji, a hyphen that is
 // not between two words): its meaning is not the rules' to judge.
 func tokens(s string) (out []string, unread bool) {
-	var possessive []int // the words written with "'s"
+	var possessive []int // the words written with "'s" (without it) or "s'"
 	prev := ' '
 	for i, r := range s {
 		switch {
@@ -128,21 +128,18 @@ func tokens(s string) (out []string, unread bool) {
 			continue
 		}
 		if w != "" {
-			if strings.HasSuffix(raw, "'s") && len(w) > 3 && strings.IndexFunc(w, unicode.IsDigit) < 0 {
-				possessive = append(possessive, len(out))
+			if (strings.HasSuffix(raw, "'s") || strings.HasSuffix(raw, "s'")) && len(w) > 2 && strings.IndexFunc(w, unicode.IsDigit) < 0 {
+				if strings.HasSuffix(raw, "'s") {
+					possessive = append(possessive, len(out))
+					w = w[:len(w)-1]
+				} else {
+					possessive = append(possessive, -1-len(out)) // "beatles'": no "s" to take off
+				}
 			}
 			out = append(out, w)
 		}
 	}
-	// A maker's possessive before the kind of thing asked for is their
-	// name ("nolan's movies" are "nolan movies"; "scorsese's crime
-	// dramas"): not in a title ("schindler's list", "ocean's eleven").
-	for _, i := range possessive {
-		if i+1 < len(out) && kindWord(out[i+1]) || i+2 < len(out) && isCategory(out[i+1]) && kindWord(out[i+2]) {
-			out[i] = out[i][:len(out[i])-1]
-		}
-	}
-	return out, false
+	return possessives(out, possessive), false
 }
 
 // bareNegations are negations written in one word without an apostrophe,
@@ -158,12 +155,13 @@ func isWordRune(r rune) bool { return unicode.IsLetter(r) || unicode.IsDigit(r) 
 // compoundWords are spellings of one word in several: "sci fi", "sci-fi"
 // and "scifi" are "scifi".
 var compoundWords = map[[2]string]string{
-	{"sci", "fi"}:    "scifi",
-	{"rom", "com"}:   "romcom",
-	{"rom", "coms"}:  "romcoms",
-	{"tv", "show"}:   "show",
-	{"tv", "shows"}:  "shows",
-	{"tv", "series"}: "series",
+	{"sci", "fi"}:          "scifi",
+	{"rom", "com"}:         "romcom",
+	{"rom", "coms"}:        "romcoms",
+	{"tv", "show"}:         "show",
+	{"tv", "shows"}:        "shows",
+	{"tv", "series"}:       "series",
+	{"television", "show"}: "show", {"television", "shows"}: "shows", {"television", "series"}: "series",
 }
 
 func compounds(words []string) []string {

@@ -56,7 +56,7 @@ func prepare(s string) string {
 // relax applies the guards' own equivalences to words, the output of
 // words: see above.
 func relax(ws []string) []string {
-	ws = anyOne(respell(ws))
+	ws = anyOne(respell(joinPairs(ws)))
 	out := make([]string, 0, len(ws)+4)
 	for i := 0; i < len(ws); i++ {
 		w := ws[i]
@@ -64,13 +64,6 @@ func relax(ws []string) []string {
 			out = append(out, strings.Fields(name)...)
 			i += n - 1
 			continue
-		}
-		if i+1 < len(ws) {
-			if c, ok := guardCompounds[[2]string{w, ws[i+1]}]; ok {
-				out = append(out, c...)
-				i++
-				continue
-			}
 		}
 		switch {
 		case spelled[w] != "":
@@ -87,6 +80,27 @@ func relax(ws []string) []string {
 		}
 	}
 	return relations(out)
+}
+
+// joinPairs writes the pairs of words of guardCompounds as one, the
+// pair a join makes included ("stand up comedy": "standup comedy",
+// "standup").
+func joinPairs(ws []string) []string {
+	out := make([]string, 0, len(ws))
+	for _, w := range ws {
+		out = append(out, w)
+		for len(out) > 1 {
+			c, ok := guardCompounds[[2]string{out[len(out)-2], out[len(out)-1]}]
+			if !ok {
+				break
+			}
+			out = append(out[:len(out)-2], c...)
+			if len(c) > 1 {
+				break
+			}
+		}
+	}
+	return out
 }
 
 // seasonEpisode returns "s05e14" as season 5, episode 14; nil for
@@ -116,8 +130,10 @@ var spelled = map[string]string{
 	"neighbour": "neighbor", "judgement": "judgment", "colour": "color", "favourite": "favorite",
 	"theatre": "theater", "centre": "center", "grey": "gray", "honour": "honor", "humour": "humor",
 	"programme": "program", "catalogue": "catalog", "travelling": "traveling", "cancelled": "canceled",
-	"pls": "please", "plz": "please", "vol": "volume", "ost": "soundtrack", "childrens": "children", "cosy": "cozy",
-	"emmys": "emmy", "oscars": "oscar", "grammys": "grammy", "osts": "soundtracks", "shounen": "shonen", "shippuuden": "shippuden",
+	"pls": "please", "plz": "please", "vol": "volume", "ost": "soundtrack", "childrens": "kids", "cosy": "cozy",
+	"emmys": "emmy", "oscars": "oscar", "grammys": "grammy", "dr": "doctor", "television": "tv", "independent": "indie",
+	"versus": "vs", "newest": "latest", "motorbikes": "motorcycles", "motorbike": "motorcycle",
+	"tracks": "songs", "children": "kids", "osts": "soundtracks", "shounen": "shonen", "shippuuden": "shippuden",
 	"excluding": "without",
 }
 
@@ -126,14 +142,19 @@ var abbreviations = map[string][]string{
 	"ww2": {"world", "war", "2"}, "wwii": {"world", "war", "2"}, "ww1": {"world", "war", "1"}, "wwi": {"world", "war", "1"},
 	"lotr": {"lord", "of", "the", "rings"}, "mcu": {"marvel", "cinematic", "universe"},
 	"ps5": {"playstation5"}, "ps4": {"playstation4"}, "ps3": {"playstation3"},
-	"kdramas": {"korean", "dramas"}, "kdrama": {"korean", "drama"},
+	"kdramas": {"korean", "dramas"}, "kdrama": {"korean", "drama"}, "ai": {"artificial", "intelligence"},
+	"nyc": {"new", "york", "city"},
 }
 
 // guardCompounds are pairs of words that are one word, or another pair.
 var guardCompounds = map[[2]string][]string{
 	{"k", "pop"}: {"kpop"}, {"j", "pop"}: {"jpop"}, {"hip", "hop"}: {"hiphop"}, {"lo", "fi"}: {"lofi"},
 	{"playstation", "5"}: {"playstation5"}, {"playstation", "4"}: {"playstation4"}, {"playstation", "3"}: {"playstation3"},
-	{"stand", "up"}: {"standup"}, {"video", "games"}: {"games"}, {"short", "movies"}: {"shorts"},
+	{"stand", "up"}: {"standup"}, {"standup", "comedy"}: {"standup"}, {"video", "games"}: {"games"}, {"short", "movies"}: {"shorts"},
+	{"korean", "pop"}: {"kpop"}, {"j", "horror"}: {"japanese", "horror"}, {"k", "horror"}: {"korean", "horror"},
+	{"documentary", "series"}: {"docuseries"}, {"mini", "series"}: {"miniseries"}, {"based", "off"}: {"based", "on"},
+	{"set", "during"}: {"set", "in"}, {"released", "by"}: {"by"}, {"for", "sleeping"}: {"for", "sleep"},
+	{"for", "studying"}: {"for", "study"}, {"original", "soundtrack"}: {"soundtrack"},
 	{"academy", "award"}: {"oscar"}, {"academy", "awards"}: {"oscar"},
 	{"co", "op"}: {"coop"}, {"spider", "man"}: {"spiderman"}, {"super", "hero"}: {"superhero"}, {"game", "boy"}: {"gameboy"},
 	{"true", "crime"}: {"true", "crime"}, {"rock", "n"}: {"rock", "and"}, {"guns", "n"}: {"guns", "and"},
@@ -155,7 +176,8 @@ var platforms = map[string]bool{
 	"disney plus": true, "prime video": true, "amazon prime": true, "apple tv": true, "apple tv plus": true,
 	"paramount plus": true, "hbo max": true, "amazon prime video": true, "steam": true, "nintendo switch": true,
 	"pc": true, "xbox": true, "playstation": true, "playstation5": true, "playstation4": true, "ios": true, "android": true,
-	"pbs": true, "bbc": true, "a24": true, "npr": true,
+	"pbs": true, "bbc": true, "a24": true, "npr": true, "cartoon network": true, "nickelodeon": true, "adult swim": true,
+	"national geographic": true, "nat geo": true, "amc": true, "fx": true, "cbs": true, "nbc": true,
 }
 
 // services are the platforms that name nothing else, which may come
@@ -206,7 +228,7 @@ var audiences = map[string]bool{
 // audienceOf are the words before the kind that say who it is for, in the
 // plural: "adult animated films" are for adults.
 var audienceOf = map[string]string{"adult": "adults", "toddler": "toddlers", "preschool": "preschoolers", "teen": "teens",
-	"kid": "kids", "childrens": "children"}
+	"kid": "kids", "childrens": "kids"}
 
 // occasions are what a thing may be for, and no subject of it: "movies
 // for date night", "date night movies".
@@ -332,6 +354,10 @@ func relations(ws []string) []string {
 		keep = pre
 	}
 	after = append(after, lead...)
+	if p := pluralOf[ws[k-1]]; p != "" && len(after) > 0 && keep == nil && !(after[0] == "about" && p == "movies") { // "true crime podcast": podcasts about it, as "true crime podcasts"; not "Bee Movie", a title
+		ws = slices.Clone(ws)
+		ws[k-1] = p
+	}
 	out := make([]string, 0, len(ws)+len(after))
 	out = append(out, ws[:i]...)
 	out = append(out, keep...)
@@ -339,6 +365,20 @@ func relations(ws []string) []string {
 	out = append(out, after...)
 	out = append(out, ws[k:]...)
 	return countriesAfterFrom(out)
+}
+
+// platformAt reports whether ws start with a platform ("the" before it
+// included).
+func platformAt(ws []string) bool {
+	if len(ws) > 1 && ws[0] == "the" {
+		ws = ws[1:]
+	}
+	for n := min(3, len(ws)); n >= 1; n-- {
+		if platforms[strings.Join(ws[:n], " ")] {
+			return true
+		}
+	}
+	return false
 }
 
 // spokenOnly are the languages whose word names no country's people:
@@ -355,7 +395,10 @@ func countriesAfterFrom(ws []string) []string {
 	out := ws[:0:0]
 	for i := 0; i < len(ws); i++ {
 		out = append(out, ws[i])
-		if ws[i] == "about" {
+		if ws[i] == "on" && i > 0 && factKinds[ws[i-1]] && i+1 < len(ws) && !platformAt(ws[i+1:]) { // "podcasts on stoicism": about it
+			out[len(out)-1] = "about"
+		}
+		if out[len(out)-1] == "about" {
 			if t, n := subjectAt(ws[i+1:]); n > 0 { // "about the whales": "about whale", as "whale documentaries" say
 				out = append(out, strings.Fields(t)...)
 				i += n

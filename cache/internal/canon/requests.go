@@ -31,7 +31,10 @@ var requests = [][]string{
 	{"would", "you", "list"}, {"can", "you", "list"}, {"please", "recommend"}, {"pls", "recommend"}, {"plz", "recommend"},
 	{"please", "suggest"}, {"can", "u", "find", "me"}, {"can", "u", "find"},
 	{"what", "are", "some", "good"}, {"what", "are", "good"}, {"whats", "a", "good"}, {"whats", "good", "in"},
-	{"what", "is", "a", "good"}, {"i", "need", "some"}, {"id", "like", "some"},
+	{"what", "is", "a", "good"}, {"i", "need", "some"}, {"id", "like", "some"}, {"im", "after"}, {"i", "m", "after"},
+	{"can", "i", "watch"}, {"im", "trying", "to", "find"}, {"i", "m", "trying", "to", "find"}, {"trying", "to", "find"},
+	{"please", "find", "me"}, {"can", "you", "play"}, {"play", "me", "some"}, {"is", "there", "any"}, {"any", "idea"},
+	{"what", "are", "the"}, {"id", "like", "to", "watch"}, {"i", "d", "like", "to", "watch"},
 }
 
 // leads are request phrases that may start a title ("Find My Way", "Show
@@ -47,7 +50,7 @@ var leads = []struct {
 	{[]string{"find"}, 3}, {[]string{"im", "looking", "for"}, 2}, {[]string{"i", "m", "looking", "for"}, 2},
 	{[]string{"looking", "for"}, 2}, {[]string{"show", "me"}, 2}, {[]string{"give", "me"}, 2}, {[]string{"find", "me"}, 2},
 	{[]string{"i", "need"}, 2}, {[]string{"im", "in", "the", "mood", "for"}, 2}, {[]string{"i", "m", "in", "the", "mood", "for"}, 2},
-	{[]string{"in", "the", "mood", "for"}, 2},
+	{[]string{"in", "the", "mood", "for"}, 2}, {[]string{"i", "want"}, 2}, {[]string{"play"}, 2}, {[]string{"whats", "the"}, 2},
 }
 
 // leadTitles are titles a lead starts, which keep their words whatever
@@ -58,7 +61,9 @@ var leadTitles = func() [][]string {
 		"looking for grace", "looking for hortense", "looking for a fight", "show me a hero", "show me the money", "show me love",
 		"show me what you got", "give me love", "give me shelter", "give me liberty", "give me the night", "find me guilty",
 		"find my way", "i need a hero", "i need you", "i need a doctor", "i need to know", "i need love",
-		"in the mood for love", "im in the mood for love", "i m in the mood for love", "i need a girl"} {
+		"in the mood for love", "im in the mood for love", "i m in the mood for love", "i need a girl", "i want you",
+		"i want to break free", "i want it that way", "i want to hold your hand", "i want to know what love is",
+		"i want it all", "play misty for me", "play it again sam", "play dead", "play it as it lays"} {
 		out = append(out, strings.Fields(t))
 	}
 	return out
@@ -66,7 +71,8 @@ var leadTitles = func() [][]string {
 
 // interjections may come before a request ("hey, could you show me…"):
 // they go with it, and only with it ("Hey Jude" keeps its words).
-var interjections = [][]string{{"hey"}, {"hi"}, {"hello"}, {"ok", "so"}, {"okay", "so"}, {"ok"}, {"okay"}, {"so"}, {"yo"}, {"um"}}
+var interjections = [][]string{{"hey"}, {"hi"}, {"hello"}, {"ok", "so"}, {"okay", "so"}, {"ok"}, {"okay"}, {"so"}, {"yo"},
+	{"um"}, {"uh"}, {"basically"}, {"honestly"}, {"just"}, {"well"}, {"so", "like"}, {"like"}, {"hey", "so"}}
 
 func init() { // the longest phrase first: "recommend me some" before "recommend"
 	slices.SortStableFunc(requests, func(a, b []string) int { return len(b) - len(a) })
@@ -81,7 +87,8 @@ var otherKinds = map[string]bool{
 	"games": true, "game": true, "music": true, "playlists": true, "playlist": true, "audiobooks": true, "audiobook": true,
 	"specials": true, "records": true, "shorts": true, "miniseries": true, "docuseries": true, "videos": true,
 	"soundtracks": true, "soundtrack": true, "scores": true, "symphonies": true, "novels": true, "books": true,
-	"adaptations": true, "remakes": true,
+	"adaptations": true, "remakes": true, "beats": true, "discography": true, "performances": true, "roles": true,
+	"season": true, "seasons": true,
 }
 
 // ranks are the words after which "the" is no title's: "show me the best
@@ -90,8 +97,8 @@ var ranks = map[string]bool{"best": true, "top": true, "greatest": true, "most":
 
 // leadsTo reports whether rest, what follows a lead, is what a request
 // asks for: the kind of thing asked for is in it, and an article at its
-// start goes on with that kind (within two words after "a" or "an") or a
-// rank ("the best").
+// start goes on with that kind (within three words after "a" or "an") or
+// a rank ("the best").
 func leadsTo(rest []string) bool {
 	if !slices.ContainsFunc(rest, kindWord) {
 		return false
@@ -102,7 +109,7 @@ func leadsTo(rest []string) bool {
 	if rest[0] == "the" {
 		return ranks[rest[1]]
 	}
-	return kindWord(rest[1]) || len(rest) > 2 && kindWord(rest[2])
+	return slices.ContainsFunc(rest[1:min(len(rest), 4)], kindWord)
 }
 
 // likeWords are what "show me" may ask for beside a kind of thing:
@@ -122,6 +129,12 @@ func dropRequests(ws []string) []string {
 				continue
 			}
 			rest := ws[len(skip):]
+			for _, again := range interjections { // "honestly just give me…"
+				if len(skip) > 0 && len(rest) > len(again) && slices.Equal(rest[:len(again)], again) {
+					rest = rest[len(again):]
+					break
+				}
+			}
 			if n := requestAt(rest); n > 0 {
 				ws, matched, dropped = rest[n:], true, true
 				break
@@ -180,7 +193,7 @@ func anyOne(ws []string) []string {
 		}
 		switch {
 		case p != "" && describing[next] && (i == 0 || ws[i-1] != "the"):
-		case g != "" && !kindWord(next) && (next == "by" || timeWord(next) || i > 0 && timeWord(ws[i-1])):
+		case g != "" && !kindWord(next) && (next == "by" || timeWord(next) || i > 0 && timeWord(ws[i-1]) || describing[next] && (i == 0 || ws[i-1] == "a" || ws[i-1] == "an")):
 			p = g
 		default:
 			return ws // the first kind only

@@ -80,6 +80,23 @@ func respell(ws []string) []string {
 			n, _ := strconv.Atoi(w[1:])
 			out = append(out, "episode", strconv.Itoa(n))
 		case w == "nineteen" && longDecade(next) && next[:2] == "19": // "nineteen-nineties"
+		case w == "no" && digits(next) && i > 0: // "symphony no. 5": number 5
+			out = append(out, "number")
+		case w == "debut" && pluralOf[next] != "": // "debut album": first album
+			out = append(out, "first")
+		case w == "la" && len(out) > 0 && out[len(out)-1] == "in": // "set in la"
+			out = append(out, "los", "angeles")
+		case w == "read" && next == "by" && (slices.Contains(ws, "audiobooks") || slices.Contains(ws, "audiobook")): // "audiobooks read by"
+			out = append(out, "narrated")
+		case w == "with" && next == "narration" && at(i+2) == "by": // "with narration by"
+			out = append(out, "narrated")
+			i++
+		case w == "subtitled" && i+1 < len(ws) && !slices.ContainsFunc(ws[i+1:], func(w string) bool { return !kindWord(w) }): // "subtitled movies"
+			out = append(append(out, ws[i+1:]...), "with", "subtitles")
+			i = len(ws)
+		case w == "all" && next == "the" && slices.ContainsFunc(ws[i+2:min(len(ws), i+6)], func(w string) bool { return kindWord(w) && pluralOf[w] == "" }): // "all the harry potter films"
+			out = append(out, "all")
+			i++
 		case w == "got" && (next == "season" || seasonToken(next) > 0) && i == 0: // "got season 3"
 			out = append(out, "game", "of", "thrones")
 		case w == "both" && nameWord(next) && slices.Contains(ws[i+1:], "and"): // "with both de niro and pacino"
@@ -96,7 +113,7 @@ func respell(ws []string) []string {
 		case w == "records" && i > 0 && musicGenres[ws[i-1]]: // "jazz records"
 			out = append(out, "albums")
 		case w == "music" && i > 0 && plainGenres[ws[i-1]] && (i+1 == len(ws) || !kindWord(next)): // "disco music" is disco
-		case w == "series" && (i == 0 || isCategory(ws[i-1]) || describing[next]): // "series like X", "crime series": shows
+		case w == "series" && (i == 0 || modifierWord(ws[i-1]) || describing[next]): // "series like X", "crime series", "brazilian series": shows
 			out = append(out, "shows")
 		case (w == "take" || w == "takes" || w == "taking") && next == "place" && at(i+2) == "in":
 			out = append(out, "set")
@@ -128,7 +145,27 @@ func respell(ws []string) []string {
 			out = append(out, w)
 		}
 	}
-	return out
+	return seasonLast(out)
+}
+
+// seasonLast writes "season 3 of the mandalorian" as "the mandalorian
+// season 3", the order the guards compare.
+func seasonLast(ws []string) []string {
+	if len(ws) < 4 || !counted[ws[0]] || !digits(ws[1]) || ws[2] != "of" {
+		return ws
+	}
+	rest := ws[3:]
+	if slices.ContainsFunc(rest, func(w string) bool { return !nameWord(w) && !function[w] }) {
+		return ws
+	}
+	return append(slices.Clip(rest), ws[0], ws[1])
+}
+
+// modifierWord reports whether w, before a kind, says what kind and is
+// no title's word: a category, a time, a country, a language, a platform,
+// an audience, a genre of music.
+func modifierWord(w string) bool {
+	return isCategory(w) || timeWord(w) || countries[w] != "" || languages[w] || platforms[w] || audiences[w] || musicGenres[w]
 }
 
 // language returns the language w names ("eng": english).
@@ -273,7 +310,7 @@ func clauses(ws []string) []string {
 	if r := rated(ws); r != nil {
 		return r
 	}
-	ws = won(ws)
+	ws = won(questions(relatives(ws)))
 	n := len(ws)
 	if d := slices.Index(ws, "directed"); d > 0 && d+1 < n && kindWord(ws[d+1]) && !slices.ContainsFunc(ws[:d], func(w string) bool { return !nameWord(w) || kindWord(w) }) {
 		return append(append(slices.Clip(ws[d+1:]), "by"), ws[:d]...) // "greta gerwig directed movies": movies by her

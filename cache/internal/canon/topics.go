@@ -45,18 +45,25 @@ var subjectNames = strings.Split("whale,shark,animal,nature,wildlife,ocean,space
 	"serial killer,space exploration,climate crisis,mental health,organized crime,street food,fast food,social media,"+
 	"artificial intelligence,time travel,moon landing,ancient rome,ancient egypt,ancient greece,high school,stock market,"+
 	"global warming,natural disaster,outer space,deep sea,breakup,holocaust,chernobyl,titanic,moon,cancer,autism,"+
-	"immigration,slavery,civil rights,feminism,poverty,racism,terrorism,nuclear war,artificial intelligence", ",")
+	"immigration,slavery,civil rights,feminism,poverty,racism,terrorism,nuclear war,haunted house,bank robbery,"+
+	"space race,great depression,cold war,stoicism,philosophy,psychology,parenting,habit,productivity,meditation,"+
+	"motorcycle,train,submarine,boxer,chef,lawyer,doctor,nurse,teacher,soldier,firefighter,detective,"+
+	"extinct animal,conspiracy,conspiracy theory,ai", ",")
 
 // subjectForms maps each known subject, in the singular and the plural,
 // to its singular; subjectLongest is the words of the longest.
 var subjectForms, subjectLongest = func() (map[string]string, int) {
 	m, longest := map[string]string{}, 0
-	irregular := map[string]string{"wolf": "wolves", "octopus": "octopuses", "spy": "spies", "witch": "witches",
-		"sport": "sports", "volcano": "volcanoes", "mafia": "mafias"}
+	irregular := map[string]string{"wolf": "wolves", "octopus": "octopuses", "witch": "witches", "volcano": "volcanoes",
+		"mafia": "mafias"}
 	for _, t := range subjectNames {
 		m[t] = t
 		p, ok := irregular[t]
-		if !ok {
+		switch {
+		case ok:
+		case strings.HasSuffix(t, "y") && !strings.HasSuffix(t, "ey"): // "bank robbery", "spy"
+			p = t[:len(t)-1] + "ies"
+		default:
 			p = t + "s"
 		}
 		m[p] = t
@@ -84,7 +91,7 @@ func topicOf(kind string, ws []string) (string, bool) {
 // cold war generals" is about generals).
 func subjectAt(ws []string) (string, int) {
 	skip := 0
-	if len(ws) > 0 && ws[0] == "the" {
+	if len(ws) > 0 && articles[ws[0]] {
 		skip = 1
 	}
 	for n := min(subjectLongest, len(ws)-skip); n >= 1; n-- {
