@@ -86,6 +86,14 @@ func TestGuard(t *testing.T) {
 		{"nineteen-nineties sitcoms", "1990s sitcoms"}, {"GoT season 3", "game of thrones season 3"}, {"movies with both De Niro and Pacino", "movies with De Niro and Pacino"},
 		{"every pixar movie", "all pixar films"}, {"jazz albums from the 50s", "1950s jazz records"}, {"'70s disco music", "1970s disco"},
 		{"stand-up comedy specials", "standup comedy specials"}, {"cozy mysteries", "cosy mysteries"}, {"Pixar shorts", "pixar short films"},
+		// Possessives (possessives.go), questions and relative clauses (clauses.go).
+		{"Adele's first album", "first album by Adele"}, {"the Beatles' last album", "last album by the Beatles"},
+		{"the Simpsons' best episodes", "best episodes of the simpsons"}, {"Bong Joon-ho's films", "films by Bong Joon-ho"},
+		{"what movies has Greta Gerwig directed?", "movies directed by Greta Gerwig"}, {"which audiobooks does Tom Hanks narrate?", "audiobooks narrated by Tom Hanks"},
+		{"which korean movies won an oscar?", "korean movies that won an oscar"}, {"albums that were released in 1997", "albums released in 1997"},
+		{"anime that has a female lead", "anime with a female lead"}, {"movies which star denzel washington", "movies starring denzel washington"},
+		{"movies in which the dog dies", "movies where the dog dies"}, {"the mandalorian season 3", "season 3 of the mandalorian"},
+		{"honestly just give me a good zombie movie", "good zombie movie"}, {"podcasts on stoicism", "podcasts about stoicism"},
 	} {
 		if ok, why := Guard(p[0], p[1]); !ok {
 			t.Errorf("Guard(%q, %q) refused: %s", p[0], p[1], why)
@@ -136,6 +144,9 @@ func TestGuard(t *testing.T) {
 		{"pc building games", "building games on pc"}, {"american football movies", "football movies from the usa"},
 		{"movies that won an oscar", "movies that won an emmy"}, {"every pixar movie", "pixar movie"}, {"r rated movies", "movies"},
 		{"dog movies", "movies for dogs"}, {"kids movies", "adult movies"}, {"nintendo switch games", "nintendo games"},
+		{"tom hanks's first movie", "first movie by tom hanks"}, {"what movies has tom hanks directed", "what movies has tom hanks starred in"},
+		{"schindler's list movie", "schindler list movie"}, {"bee movie", "bee movies"}, {"i want you", "you"}, {"play misty for me", "misty"},
+		{"podcasts on spotify", "podcasts about spotify"}, {"movies that were not released in 1997", "movies released in 1997"},
 	} {
 		if ok, _ := Guard(p[0], p[1]); ok {
 			t.Errorf("Guard(%q, %q) passed", p[0], p[1])

@@ -112,6 +112,18 @@ var makerSet, nameAliases, aliasLongest = func() (map[string]bool, map[string]st
 	return known, aliases, longest
 }()
 
+// nameStarts are the first words of the names and their spellings.
+var nameStarts = func() map[string]bool {
+	m := map[string]bool{}
+	for name := range makerSet {
+		m[strings.Fields(name)[0]] = true
+	}
+	for a := range nameAliases {
+		m[strings.Fields(a)[0]] = true
+	}
+	return m
+}()
+
 // knownMaker reports whether the name is a maker's: what it comes before
 // is theirs.
 func knownMaker(name string) bool { return makerSet[name] }
@@ -125,6 +137,9 @@ func knownMaker(name string) bool { return makerSet[name] }
 // keep it included ("studio ghibli" is not "studio" and then "ghibli");
 // n is 0 when ws start with none.
 func alias(ws []string) (name string, n int) {
+	if len(ws) == 0 || !nameStarts[ws[0]] {
+		return "", 0
+	}
 	for n := min(aliasLongest, len(ws)); n >= 1; n-- {
 		p := strings.Join(ws[:n], " ")
 		if _, ok := makerSet[p]; ok {
