@@ -218,6 +218,9 @@ func dropFillers(words []string) []string {
 			}
 		}
 	}
+	if i > 0 && words[i] == "good" && (words[i-1] == "any" || words[i-1] == "some") { // "any good", which the requests read
+		i--
+	}
 	if i > 0 && (isCategory(words[i]) || timeWord(shortOrLong(words[i])) || determiners[words[i]] && !(titled && articles[words[i]])) {
 		words = words[i:]
 	}
@@ -404,7 +407,7 @@ func normalise(words []string) []string {
 	kept := make([]string, 0, len(out))
 	for i, w := range out {
 		switch {
-		case w == "directed" && i+1 < len(out) && out[i+1] == "by":
+		case w == "directed" && i+1 < len(out) && out[i+1] == "by" && (i == 0 || out[i-1] != "and"): // not "written and directed by"
 		case w == "released" && i+1 < len(out) && (out[i+1] == "in" || timeWord(out[i+1])) && i+2 <= len(out) && (timed[i] || i+1 < len(out) && timed[i+1]): // "released in 2019"
 		case timed[i] && (w == "from" || w == "in" || w == "of" || w == "during" || w == "the" && i > 0 && out[i-1] != "by" || w == "the" && i == 0 && !year(out[1])): // "the 1975" is a band's name
 		default:
@@ -456,7 +459,8 @@ func ordered(words []string) bool {
 
 // musicKinds are the kinds of thing whose makers are named before them:
 // "drake songs" are songs by Drake, not songs he is featured in.
-var musicKinds = map[string]bool{"song": true, "songs": true, "album": true, "albums": true}
+var musicKinds = map[string]bool{"song": true, "songs": true, "album": true, "albums": true, "music": true,
+	"soundtrack": true, "soundtracks": true, "podcast": true, "podcasts": true, "discography": true}
 
 // artists rewrites a query that starts with names before a kind of music
 // ("drake songs featuring rihanna") as what it says, the kind first and
@@ -475,7 +479,7 @@ func artists(words []string) []string {
 		w := words[j]
 		switch {
 		case (w == "the" || w == "of") && j > i && j+1 < len(words) && !kind[j+1], w == "the" && j == i: // "kings of leon", "the 1975"
-		case nameWord(w) && !musicGenres[w] && !connectors[w]:
+		case nameWord(w) && !musicGenres[w] && !connectors[w] && !audiences[w]:
 			lettered = true
 		case numeral(w) && !timeWord(w) || year(w) && j > i && words[j-1] == "the": // "maroon 5", "u2", "the 1975"
 			lettered = lettered || strings.IndexFunc(w, unicode.IsLetter) >= 0 || words[i] == "the"
@@ -491,7 +495,7 @@ func artists(words []string) []string {
 	for k < len(words) && kind[k] {
 		k++
 	}
-	if j == i || j == len(words) || !musicKinds[words[k-1]] && !knownMaker(strings.Join(words[i:j], " ")) {
+	if j == i || j == len(words) || !musicKinds[words[k-1]] && !makerOf(strings.Join(words[i:j], " "), words[k-1]) {
 		return words
 	}
 	out := make([]string, 0, len(words)+1)

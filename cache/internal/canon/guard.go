@@ -120,7 +120,7 @@ func makers(ws []string) []role {
 			for k < len(ws) && kind[k] {
 				k++
 			}
-			if musicKinds[ws[k-1]] || knownMaker(strings.Join(ws[i:j], " ")) { // "21 savage songs", "nolan movies": by them
+			if name := strings.Join(ws[i:j], " "); musicKinds[ws[k-1]] && !audiences[name] || makerOf(name, ws[k-1]) { // "21 savage songs", "nolan movies": by them
 				r = "by"
 			}
 		}
@@ -344,6 +344,9 @@ var guards = []guard{
 	{"leading_article", func(ws []string) []string {
 		if len(ws) > 1 && ws[0] == "the" && !function[ws[1]] && !isCategory(ws[1]) && !orderWords[ws[1]] {
 			return []string{"the"}
+		}
+		if len(ws) > 1 && ws[0] == "that" { // "That '70s Show" is not "a 70s show"
+			return []string{"that"}
 		}
 		return nil
 	}},

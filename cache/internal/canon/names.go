@@ -1,7 +1,6 @@
 package canon
 
 import (
-	"slices"
 	"strings"
 )
 
@@ -16,12 +15,16 @@ import (
 // share ("coppola": Francis Ford or Sofia; "lynch": David or Jane;
 // "bergman": Ingmar or Ingrid) are here only in full.
 
-// makerNames are the makers, each as its aliases would write it: a line
-// is the name the rules keep, then, after "=", the other spellings that
-// are that name.
-var makerNames = []string{
+// directorNames are the film directors, each as its aliases would write
+// it: a line is the name the rules keep, then, after "=", the other
+// spellings that are that name. A surname is another spelling of the full
+// name only when nobody else well known in media has it ("nolan" is
+// Christopher's films but Jonathan's shows; "wagner" a composer and a
+// group; "beethoven" a composer and a dog's films): then both are names
+// of their own, and say one thing each.
+var directorNames = []string{
 	// film directors
-	"nolan = christopher nolan", "spielberg = steven spielberg", "kubrick = stanley kubrick",
+	"christopher nolan", "nolan", "spielberg = steven spielberg", "kubrick = stanley kubrick",
 	"hitchcock = alfred hitchcock", "tarantino = quentin tarantino", "scorsese = martin scorsese",
 	"kurosawa = akira kurosawa = kurosawa akira", "miyazaki = hayao miyazaki = miyazaki hayao",
 	"fincher = david fincher", "villeneuve = denis villeneuve", "david lynch", "cronenberg = david cronenberg",
@@ -35,7 +38,7 @@ var makerNames = []string{
 	"fellini = federico fellini", "ingmar bergman", "tarkovsky = andrei tarkovsky", "ozu = yasujiro ozu",
 	"kieslowski = krzysztof kieslowski", "herzog = werner herzog", "wenders = wim wenders", "haneke = michael haneke",
 	"von trier = lars von trier", "leone = sergio leone", "de palma = brian de palma", "john carpenter",
-	"craven = wes craven", "george romero = george a romero", "david lean", "billy wilder", "capra = frank capra",
+	"wes craven", "george romero = george a romero", "david lean", "billy wilder", "capra = frank capra",
 	"howard hawks", "raimi = sam raimi", "aronofsky = darren aronofsky", "coen brothers = the coen brothers = coens",
 	"linklater = richard linklater", "soderbergh = steven soderbergh", "michael mann", "michael bay", "zack snyder",
 	"james gunn", "edgar wright", "guy ritchie", "danny boyle", "bigelow = kathryn bigelow", "duvernay = ava duvernay",
@@ -43,23 +46,33 @@ var makerNames = []string{
 	"koreeda = hirokazu koreeda = hirokazu kore eda = kore eda", "malick = terrence malick", "fritz lang",
 	"eisenstein = sergei eisenstein", "kiarostami = abbas kiarostami", "satyajit ray", "john hughes", "nora ephron",
 	"jj abrams", "shyamalan = m night shyamalan = night shyamalan", "tsui hark", "john woo", "johnnie to",
-	"jordan peele", "denis villeneuve", "paul verhoeven = verhoeven", "george lucas", "jim jarmusch = jarmusch",
+	"jordan peele", "paul verhoeven = verhoeven", "george lucas", "jim jarmusch = jarmusch",
 	"jean pierre jeunet = jeunet", "luc besson = besson", "ken loach = loach", "mike leigh", "pasolini = pier paolo pasolini",
 	"bertolucci = bernardo bertolucci", "antonioni = michelangelo antonioni", "visconti = luchino visconti",
 	"bunuel = luis bunuel", "dreyer = carl theodor dreyer", "bresson = robert bresson", "rohmer = eric rohmer",
-	"chabrol = claude chabrol", "melville = jean pierre melville", "mizoguchi = kenji mizoguchi", "naruse = mikio naruse",
-	"imamura = shohei imamura", "kobayashi = masaki kobayashi", "ken burns",
-	// studios
+	"chabrol = claude chabrol", "jean pierre melville", "mizoguchi = kenji mizoguchi", "naruse = mikio naruse",
+	"imamura = shohei imamura", "masaki kobayashi", "ken burns",
+}
+
+// studioNames are the studios that make films and shows, gameMakerNames
+// those that make games, composerNames the makers of music, written as
+// makerNames are.
+var studioNames = []string{
 	"studio ghibli = ghibli", "pixar = pixar animation studios", "dreamworks = dreamworks animation", "laika",
 	"aardman = aardman animations", "blumhouse", "kyoto animation = kyoani", "studio trigger", "madhouse", "ufotable",
+}
+
+var gameMakerNames = []string{
 	"fromsoftware = fromsoft = from software", "naughty dog", "bethesda", "bioware", "capcom", "square enix",
 	"ubisoft", "valve", "blizzard", "hideo kojima = kojima",
-	// composers
+}
+
+var composerNames = []string{
 	"zimmer = hans zimmer", "john williams", "morricone = ennio morricone", "howard shore", "hisaishi = joe hisaishi",
-	"elfman = danny elfman", "mozart = wolfgang amadeus mozart", "beethoven = ludwig van beethoven",
+	"elfman = danny elfman", "mozart = wolfgang amadeus mozart", "ludwig van beethoven", "beethoven",
 	"bach = js bach = j s bach = johann sebastian bach", "chopin = frederic chopin", "vivaldi = antonio vivaldi",
 	"tchaikovsky = pyotr ilyich tchaikovsky", "debussy = claude debussy", "brahms = johannes brahms", "handel",
-	"haydn = joseph haydn", "schubert = franz schubert", "mahler = gustav mahler", "wagner = richard wagner",
+	"haydn = joseph haydn", "schubert = franz schubert", "mahler = gustav mahler", "richard wagner", "wagner",
 	"verdi = giuseppe verdi", "puccini = giacomo puccini", "stravinsky = igor stravinsky", "rachmaninoff = rachmaninov",
 	"liszt = franz liszt", "dvorak = antonin dvorak", "philip glass", "ramin djawadi = djawadi", "ludwig goransson = goransson",
 	"jonny greenwood", "michael giacchino = giacchino", "alexandre desplat = desplat", "vangelis", "nobuo uematsu = uematsu",
@@ -75,42 +88,73 @@ var titleNames = []string{
 	"its always sunny in philadelphia = iasip", "brooklyn 99 = brooklyn 9 9 = b99", "walking dead = twd",
 	"avatar the last airbender = atla", "attack on titan = aot = shingeki no kyojin", "my hero academia = mha = boku no hero academia",
 	"jujutsu kaisen = jjk", "dragon ball z = dbz", "demon slayer = kimetsu no yaiba", "fullmetal alchemist = fma",
-	"fullmetal alchemist brotherhood = fmab", "one punch man = opm", "hunter x hunter = hxh", "neon genesis evangelion = nge",
+	"fullmetal alchemist brotherhood = fmab", "hunter x hunter = hxh", "neon genesis evangelion = nge",
 	"spirited away = sen to chihiro no kamikakushi", "my neighbor totoro = tonari no totoro", "naruto shippuden = naruto shippuuden",
 	"breath of the wild = botw = zelda breath of the wild = legend of zelda breath of the wild",
 	"tears of the kingdom = totk = zelda tears of the kingdom", "last of us = tlou", "red dead redemption = rdr",
-	"red dead redemption 2 = rdr2", "grand theft auto = gta", "grand theft auto 5 = gta 5 = gtav = gta5", "call of duty = cod",
+	"red dead redemption 2 = rdr2", "grand theft auto = gta", "grand theft auto 5 = gta 5 = gtav = gta5",
 	"final fantasy = ff", "final fantasy 7 = ff7 = ffvii", "metal gear solid = mgs", "dc extended universe = dceu",
 	"star trek the next generation = star trek tng = tng", "star trek deep space nine = ds9 = star trek ds9",
 	"pirates of the caribbean = potc", "super nintendo = snes = super nes", "nintendo 64 = n64", "playstation 1 = ps1 = psx",
 	"playstation 2 = ps2", "electronic dance music = edm", "drum and bass = dnb = drum n bass",
 	"role playing games = rpgs = rpg games", "role playing game = rpg", "japanese role playing games = jrpgs = jrpg games",
-	"massively multiplayer online role playing games = mmorpgs = mmorpg games", "first person shooters = fps games",
-	"free to play = f2p", "better call saul = bcs", "money heist = la casa de papel", "amelie = le fabuleux destin d amelie poulain",
+	"massively multiplayer online role playing games = mmorpgs = mmorpg games",
+	"free to play = f2p", "money heist = la casa de papel", "amelie = le fabuleux destin d amelie poulain",
 	"crouching tiger hidden dragon = crouching tiger", "pans labyrinth = el laberinto del fauno",
 	"the seventh seal = det sjunde inseglet", "bicycle thieves = ladri di biciclette = the bicycle thief",
-	"french new wave = nouvelle vague", "italian neorealism = italian neo realism", "metroidvanias = metroidvania games",
+	"italian neorealism = italian neo realism", "metroidvanias = metroidvania games",
 	"roguelikes = roguelike games", "soulslikes = soulslike games", "jrpgs = japanese rpgs",
 }
 
-// makerSet holds the names of makerNames as the rules keep them,
-// nameAliases their other spellings (to the name kept), and aliasLongest
-// the words of the longest spelling.
-var makerSet, nameAliases, aliasLongest = func() (map[string]bool, map[string]string, int) {
-	known, aliases, longest := map[string]bool{}, map[string]string{}, 0
-	for i, line := range append(slices.Clip(makerNames), titleNames...) {
-		parts := strings.Split(line, "=")
-		name := strings.TrimSpace(parts[0])
-		known[name] = i < len(makerNames)
-		for _, a := range parts[1:] {
-			a = strings.TrimSpace(a)
-			aliases[a] = name
-			longest = max(longest, len(strings.Fields(a)))
+// works says what a known name makes, as bits.
+type works uint8
+
+const (
+	workFilms works = 1 << iota // movies, documentaries and their genres
+	workShows                   // shows, series, their seasons and episodes
+	workGames
+	workMusic // songs, albums, soundtracks, scores, symphonies
+)
+
+// makerSet holds the names as the rules keep them, with what they make
+// (0 for titles), nameAliases their other spellings (to the name kept),
+// and aliasLongest the words of the longest spelling.
+var makerSet, nameAliases, aliasLongest = func() (map[string]works, map[string]string, int) {
+	known, aliases, longest := map[string]works{}, map[string]string{}, 0
+	for _, group := range []struct {
+		names []string
+		makes works
+	}{{directorNames, workFilms}, {studioNames, workFilms | workShows}, {gameMakerNames, workGames}, {composerNames, workMusic}, {titleNames, 0}} {
+		for _, line := range group.names {
+			parts := strings.Split(line, "=")
+			name := strings.TrimSpace(parts[0])
+			known[name] = group.makes
+			for _, a := range parts[1:] {
+				a = strings.TrimSpace(a)
+				aliases[a] = name
+				longest = max(longest, len(strings.Fields(a)))
+			}
+			longest = max(longest, len(strings.Fields(name)))
 		}
-		longest = max(longest, len(strings.Fields(name)))
 	}
 	return known, aliases, longest
 }()
+
+// kindMakes returns what a maker of kind (a kind word) makes.
+func kindMakes(kind string) works {
+	switch {
+	case musicKinds[kind] || kind == "soundtrack" || kind == "soundtracks" || kind == "scores" || kind == "music" ||
+		kind == "symphonies" || kind == "concertos" || kind == "operas" || kind == "sonatas" || kind == "discography":
+		return workMusic
+	case kind == "games":
+		return workGames
+	case kind == "shows" || kind == "show" || kind == "series" || episodic[kind] || kind == "miniseries":
+		return workShows
+	case isCategory(kind) || kind == "shorts":
+		return workFilms
+	}
+	return 0
+}
 
 // nameStarts are the first words of the names and their spellings.
 var nameStarts = func() map[string]bool {
@@ -124,9 +168,12 @@ var nameStarts = func() map[string]bool {
 	return m
 }()
 
-// knownMaker reports whether the name is a maker's: what it comes before
-// is theirs.
-func knownMaker(name string) bool { return makerSet[name] }
+// knownMaker reports whether the name is a maker's of some kind.
+func knownMaker(name string) bool { return makerSet[name] != 0 }
+
+// makerOf reports whether name is a known maker of kind (a kind word):
+// "nolan movies" are his, "beethoven movies" are not Beethoven's.
+func makerOf(name, kind string) bool { return makerSet[name]&kindMakes(kind) != 0 }
 
 // The name a spelling is of is its own spelling too ("studio ghibli" is
 // not "studio" and "ghibli"): makerSet holds every name, false for

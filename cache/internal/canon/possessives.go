@@ -40,11 +40,12 @@ func possessives(ws []string, marks []int) []string {
 		switch {
 		case counted[ws[k]]:
 			rel = "of"
-		case musicKinds[ws[k]] || ws[k] == "discography":
+		case !ranked || audiences[ws[i]] || audienceOf[ws[i]] != "" || ws[i] == "women" || ws[i] == "men": // "tarantino's favorite movies", "children's songs"
+		case musicKinds[ws[k]]:
 			rel = "by"
 		default:
 			for s := start; s <= i && rel == ""; s++ {
-				if n, l := alias(ws[s : i+1]); l == i+1-s && knownMaker(n) {
+				if n, l := alias(ws[s : i+1]); l == i+1-s && makerOf(n, ws[k]) {
 					rel, start = "by", s
 				}
 			}

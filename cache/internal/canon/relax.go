@@ -66,6 +66,8 @@ func relax(ws []string) []string {
 			continue
 		}
 		switch {
+		case spelled[w] != "" && i == 0 && numberWords[w] && len(ws) > 1 && !slices.ContainsFunc(ws[1:], func(w string) bool { return !kindWord(w) }): // "nine movie" is a title: "Nine", not "9"
+			out = append(out, w)
 		case spelled[w] != "":
 			out = append(out, spelled[w])
 		case abbreviations[w] != nil:
@@ -131,9 +133,9 @@ var spelled = map[string]string{
 	"theatre": "theater", "centre": "center", "grey": "gray", "honour": "honor", "humour": "humor",
 	"programme": "program", "catalogue": "catalog", "travelling": "traveling", "cancelled": "canceled",
 	"pls": "please", "plz": "please", "vol": "volume", "ost": "soundtrack", "childrens": "kids", "cosy": "cozy",
-	"emmys": "emmy", "oscars": "oscar", "grammys": "grammy", "dr": "doctor", "television": "tv", "independent": "indie",
+	"emmys": "emmy", "oscars": "oscar", "grammys": "grammy", "dr": "doctor", "television": "tv",
 	"versus": "vs", "newest": "latest", "motorbikes": "motorcycles", "motorbike": "motorcycle",
-	"tracks": "songs", "children": "kids", "osts": "soundtracks", "shounen": "shonen", "shippuuden": "shippuden",
+	"children": "kids", "osts": "soundtracks", "shounen": "shonen", "shippuuden": "shippuden",
 	"excluding": "without",
 }
 
@@ -150,7 +152,7 @@ var abbreviations = map[string][]string{
 var guardCompounds = map[[2]string][]string{
 	{"k", "pop"}: {"kpop"}, {"j", "pop"}: {"jpop"}, {"hip", "hop"}: {"hiphop"}, {"lo", "fi"}: {"lofi"},
 	{"playstation", "5"}: {"playstation5"}, {"playstation", "4"}: {"playstation4"}, {"playstation", "3"}: {"playstation3"},
-	{"stand", "up"}: {"standup"}, {"standup", "comedy"}: {"standup"}, {"video", "games"}: {"games"}, {"short", "movies"}: {"shorts"},
+	{"stand", "up"}: {"standup"}, {"standup", "comedy"}: {"standup"}, {"short", "movies"}: {"shorts"},
 	{"korean", "pop"}: {"kpop"}, {"j", "horror"}: {"japanese", "horror"}, {"k", "horror"}: {"korean", "horror"},
 	{"documentary", "series"}: {"docuseries"}, {"mini", "series"}: {"miniseries"}, {"based", "off"}: {"based", "on"},
 	{"set", "during"}: {"set", "in"}, {"released", "by"}: {"by"}, {"for", "sleeping"}: {"for", "sleep"},
@@ -176,7 +178,8 @@ var platforms = map[string]bool{
 	"disney plus": true, "prime video": true, "amazon prime": true, "apple tv": true, "apple tv plus": true,
 	"paramount plus": true, "hbo max": true, "amazon prime video": true, "steam": true, "nintendo switch": true,
 	"pc": true, "xbox": true, "playstation": true, "playstation5": true, "playstation4": true, "ios": true, "android": true,
-	"pbs": true, "bbc": true, "a24": true, "npr": true, "cartoon network": true, "nickelodeon": true, "adult swim": true,
+	"nintendo switch online": true,
+	"pbs":                    true, "bbc": true, "a24": true, "npr": true, "cartoon network": true, "nickelodeon": true, "adult swim": true,
 	"national geographic": true, "nat geo": true, "amc": true, "fx": true, "cbs": true, "nbc": true,
 }
 
@@ -305,18 +308,19 @@ func relations(ws []string) []string {
 		phrase := pre[0] + " " + pre[1]
 		name := ""
 		for n := len(pre) - 1; n >= 1 && name == ""; n-- {
-			if knownMaker(strings.Join(pre[:n], " ")) {
+			if makerOf(strings.Join(pre[:n], " "), ws[k-1]) {
 				name = strings.Join(pre[:n], " ")
 			}
 		}
 		switch {
+		case platforms[strings.Join(pre, " ")]: // "nintendo switch online games": the whole is one
 		case len(pre) > 2 && services[phrase] && !platformAfter(ws[k:]): // "nintendo switch zelda games"
 			lead, pre = []string{"on", pre[0] + pre[1]}, pre[2:]
 		case audiences[pre[0]] && !audiences[pre[1]]:
 			lead, pre = []string{"for", pre[0]}, pre[1:]
 		case (services[pre[0]] || networks[pre[0]] || devices[pre[0]] && ws[k-1] == "games" && gameGenres[pre[1]]) && !platforms[phrase] && !platformAfter(ws[k:]):
 			lead, pre = []string{"on", pre[0]}, pre[1:]
-		case countries[pre[0]] != "" && len(pre) == 2 && musicGenres[pre[1]]: // "irish folk music"
+		case countries[pre[0]] != "" && len(pre) == 2 && musicStyles[pre[1]]: // "irish folk music"; not "indian summer songs"
 			lead, pre = []string{"from", countries[pre[0]]}, pre[1:]
 		case name != "" && !musicKinds[ws[k-1]] && !platforms[phrase]: // names before songs: artists writes them
 			lead, pre = append([]string{"by"}, strings.Fields(name)...), pre[len(strings.Fields(name)):]
@@ -354,7 +358,7 @@ func relations(ws []string) []string {
 		keep = pre
 	}
 	after = append(after, lead...)
-	if p := pluralOf[ws[k-1]]; p != "" && len(after) > 0 && keep == nil && !(after[0] == "about" && p == "movies") { // "true crime podcast": podcasts about it, as "true crime podcasts"; not "Bee Movie", a title
+	if p := pluralOf[ws[k-1]]; p != "" && len(after) > 0 && keep == nil && p != "movies" && p != "shows" && p != "songs" { // "true crime podcast": podcasts about it, as "true crime podcasts"; not "Bee Movie", "Date Night movie", "American Movie", titles
 		ws = slices.Clone(ws)
 		ws[k-1] = p
 	}
@@ -365,6 +369,16 @@ func relations(ws []string) []string {
 	out = append(out, after...)
 	out = append(out, ws[k:]...)
 	return countriesAfterFrom(out)
+}
+
+// known reports whether ws start with a known subject, "the" before it
+// included ("on the space race").
+func known(ws []string) bool {
+	if len(ws) > 1 && ws[0] == "the" {
+		ws = ws[1:]
+	}
+	_, n := subjectAt(ws)
+	return n > 0
 }
 
 // platformAt reports whether ws start with a platform ("the" before it
@@ -381,6 +395,12 @@ func platformAt(ws []string) bool {
 	return false
 }
 
+// musicStyles are the genres of music a country before them places
+// ("irish folk"), not a season or a mood ("indian summer").
+var musicStyles = map[string]bool{"folk": true, "rock": true, "jazz": true, "pop": true, "rap": true, "hiphop": true,
+	"metal": true, "punk": true, "reggae": true, "blues": true, "techno": true, "house": true, "country": true,
+	"classical": true, "electronic": true, "indie": true, "soul": true, "funk": true, "disco": true, "opera": true}
+
 // spokenOnly are the languages whose word names no country's people:
 // "hindi movies" are in Hindi ("korean movies" may be from Korea).
 var spokenOnly = map[string]bool{"hindi": true, "mandarin": true, "cantonese": true, "tamil": true, "telugu": true,
@@ -395,7 +415,7 @@ func countriesAfterFrom(ws []string) []string {
 	out := ws[:0:0]
 	for i := 0; i < len(ws); i++ {
 		out = append(out, ws[i])
-		if ws[i] == "on" && i > 0 && factKinds[ws[i-1]] && i+1 < len(ws) && !platformAt(ws[i+1:]) { // "podcasts on stoicism": about it
+		if ws[i] == "on" && i > 0 && factKinds[ws[i-1]] && i+1 < len(ws) && !platformAt(ws[i+1:]) && known(ws[i+1:]) { // "podcasts on stoicism": about it; not "on apple"
 			out[len(out)-1] = "about"
 		}
 		if out[len(out)-1] == "about" {

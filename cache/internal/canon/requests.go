@@ -31,7 +31,7 @@ var requests = [][]string{
 	{"would", "you", "list"}, {"can", "you", "list"}, {"please", "recommend"}, {"pls", "recommend"}, {"plz", "recommend"},
 	{"please", "suggest"}, {"can", "u", "find", "me"}, {"can", "u", "find"},
 	{"what", "are", "some", "good"}, {"what", "are", "good"}, {"whats", "a", "good"}, {"whats", "good", "in"},
-	{"what", "is", "a", "good"}, {"i", "need", "some"}, {"id", "like", "some"}, {"im", "after"}, {"i", "m", "after"},
+	{"what", "is", "a", "good"}, {"id", "like", "some"}, {"im", "after"}, {"i", "m", "after"},
 	{"can", "i", "watch"}, {"im", "trying", "to", "find"}, {"i", "m", "trying", "to", "find"}, {"trying", "to", "find"},
 	{"please", "find", "me"}, {"can", "you", "play"}, {"play", "me", "some"}, {"is", "there", "any"}, {"any", "idea"},
 	{"what", "are", "the"}, {"id", "like", "to", "watch"}, {"i", "d", "like", "to", "watch"},
@@ -50,7 +50,7 @@ var leads = []struct {
 	{[]string{"find"}, 3}, {[]string{"im", "looking", "for"}, 2}, {[]string{"i", "m", "looking", "for"}, 2},
 	{[]string{"looking", "for"}, 2}, {[]string{"show", "me"}, 2}, {[]string{"give", "me"}, 2}, {[]string{"find", "me"}, 2},
 	{[]string{"i", "need"}, 2}, {[]string{"im", "in", "the", "mood", "for"}, 2}, {[]string{"i", "m", "in", "the", "mood", "for"}, 2},
-	{[]string{"in", "the", "mood", "for"}, 2}, {[]string{"i", "want"}, 2}, {[]string{"play"}, 2}, {[]string{"whats", "the"}, 2},
+	{[]string{"in", "the", "mood", "for"}, 2}, {[]string{"whats", "the"}, 2}, {[]string{"i", "need", "some"}, 2},
 }
 
 // leadTitles are titles a lead starts, which keep their words whatever
@@ -63,7 +63,8 @@ var leadTitles = func() [][]string {
 		"find my way", "i need a hero", "i need you", "i need a doctor", "i need to know", "i need love",
 		"in the mood for love", "im in the mood for love", "i m in the mood for love", "i need a girl", "i want you",
 		"i want to break free", "i want it that way", "i want to hold your hand", "i want to know what love is",
-		"i want it all", "play misty for me", "play it again sam", "play dead", "play it as it lays"} {
+		"i want it all", "play misty for me", "play it again sam", "play dead", "play it as it lays", "looking for a new love",
+		"i need some sleep"} {
 		out = append(out, strings.Fields(t))
 	}
 	return out
@@ -96,21 +97,53 @@ var otherKinds = map[string]bool{
 var ranks = map[string]bool{"best": true, "top": true, "greatest": true, "most": true, "latest": true, "newest": true}
 
 // leadsTo reports whether rest, what follows a lead, is what a request
-// asks for: the kind of thing asked for is in it, and an article at its
-// start goes on with that kind (within three words after "a" or "an") or
-// a rank ("the best").
+// asks for: the kind of thing asked for is in it; an article at its start
+// goes on with that kind within three words ("a" or "an") or a rank ("the
+// best"); and one word alone before the kind says what kind ("show me
+// korean movies", "show me hitchcock movies"), as a title's word would not
+// ("Show Me Heaven" song, "Looking for Alaska" series).
 func leadsTo(rest []string) bool {
-	if !slices.ContainsFunc(rest, kindWord) {
+	k := slices.IndexFunc(rest, kindWord)
+	if k < 0 {
 		return false
 	}
-	if len(rest) < 2 || !articles[rest[0]] {
-		return true
+	between := rest[:k]
+	if len(between) > 0 && articles[between[0]] {
+		if between[0] == "the" && (len(between) < 2 || !ranks[between[1]]) || len(between) > 3 {
+			return false
+		}
+		between = between[1:]
 	}
-	if rest[0] == "the" {
-		return ranks[rest[1]]
+	if slices.ContainsFunc(between, func(w string) bool { return pronouns[w] }) {
+		return false
 	}
-	return slices.ContainsFunc(rest[1:min(len(rest), 4)], kindWord)
+	return len(between) != 1 || says(between[0])
 }
+
+// says reports whether w, alone before the kind of thing asked for, says
+// what kind: a genre, a time, a country, a language, a platform, an
+// audience, a known subject or maker, a rank.
+func says(w string) bool {
+	_, subject := subjectForms[w]
+	return modifierWord(w) || subject || knownMaker(w) || ranks[w] || moods[w] || occasions[w]
+}
+
+// moods are the words that say what a thing asked for is like, and are
+// rarely a title's alone before its kind.
+var moods = func() map[string]bool {
+	m := map[string]bool{}
+	for _, w := range strings.Fields("new good scary funny sad happy dark cozy relaxing chill upbeat uplifting creepy spooky " +
+		"classic old recent popular underrated short long feelgood wholesome mindblowing emotional inspiring epic " +
+		"quiet slow fast violent gory bloody cheesy smart clever weird strange silly stupid cute beautiful") {
+		m[w] = true
+	}
+	return m
+}()
+
+// pronouns are the words of a title's phrase, not a request's: "show me
+// your love".
+var pronouns = map[string]bool{"your": true, "my": true, "his": true, "her": true, "our": true, "their": true,
+	"you": true, "me": true, "it": true, "what": true, "how": true, "who": true, "us": true, "them": true}
 
 // likeWords are what "show me" may ask for beside a kind of thing:
 // "show me something like breaking bad", "show me everything with
@@ -141,13 +174,14 @@ func dropRequests(ws []string) []string {
 			}
 		}
 	}
-	if len(ws) > 2 && (ws[0] == "some" || ws[0] == "any" || dropped && ws[0] == "a") && ws[1] == "good" { // "any good heist movies"
-		ws = ws[1:]
+	after := false                                                                                                               // "good" came after "any"
+	if len(ws) > 2 && (ws[0] == "any" || dropped && (ws[0] == "some" || ws[0] == "a") && isCategory(ws[2])) && ws[1] == "good" { // "any good heist movies"
+		ws, after = ws[1:], ws[0] == "any"
 	}
 	if dropped && len(ws) > 2 && (ws[0] == "some" || ws[0] == "any") && slices.ContainsFunc(ws[1:], kindWord) { // "recommend some jazz podcasts"
 		ws = ws[1:]
 	}
-	if len(ws) > 2 && ws[0] == "good" && slices.ContainsFunc(ws[1:min(len(ws), 4)], goodKind) { // "good heist movies" are heist movies
+	if len(ws) > 2 && ws[0] == "good" && (dropped || after) && slices.ContainsFunc(ws[1:min(len(ws), 4)], goodKind) || len(ws) > 1 && ws[0] == "good" && isCategory(ws[1]) && goodKind(ws[len(ws)-1]) { // "any good heist movies", "good horror movies": not "Good Burger", "The Good Dinosaur"
 		ws = ws[1:]
 	}
 	if n := len(ws); n > 3 && ws[n-2] == "for" && ws[n-1] == "me" && kindWord(ws[n-3]) { // "list coen brothers comedies for me"
@@ -175,12 +209,14 @@ var describing = map[string]bool{"like": true, "about": true, "with": true, "sta
 
 // anyOne writes in the plural the kind of thing asked for where its
 // singular asks for any one of them (the words normalised): a thing one
-// counts when what it is like follows ("a podcast about space",
-// "recommend a show like succession"), unless "the" comes before it ("the
-// movie with the shark"); a genre when a time or its maker places it
-// ("1973 comedy", "comedy of the sixties", "thriller by hitchcock"). The
-// singular alone is a title's ("Scary Movie", "A Goofy Movie"), and so is
-// a time before a movie or a show ("1917 movie", "that 70s show").
+// counts, first or after "a", "an" or "any" and no rank, when what it is
+// like follows ("a podcast about space", "recommend a show like
+// succession"; not "the last song by the beatles", "Scary Movie with Anna
+// Faris"); a genre when a time before it or a decade after it, or its
+// maker, places it ("1973 comedy", "comedy of the sixties", "thriller by
+// hitchcock"; not "Thriller 1982", an album). The singular alone is a
+// title's ("Scary Movie", "A Goofy Movie"), and so is a time before a
+// movie or a show ("1917 movie", "that 70s show").
 func anyOne(ws []string) []string {
 	for i, w := range ws {
 		p, g := pluralOf[w], genrePlural[w]
@@ -192,8 +228,8 @@ func anyOne(ws []string) []string {
 			next = ws[i+1]
 		}
 		switch {
-		case p != "" && describing[next] && (i == 0 || ws[i-1] != "the"):
-		case g != "" && !kindWord(next) && (next == "by" || timeWord(next) || i > 0 && timeWord(ws[i-1]) || describing[next] && (i == 0 || ws[i-1] == "a" || ws[i-1] == "an")):
+		case p != "" && describing[next] && (i == 0 || determined(ws[:i])):
+		case g != "" && !kindWord(next) && (next == "by" || longDecade(next) || i > 0 && timeWord(ws[i-1]) || describing[next] && (i == 0 || ws[i-1] == "a" || ws[i-1] == "an")):
 			p = g
 		default:
 			return ws // the first kind only
@@ -203,6 +239,21 @@ func anyOne(ws []string) []string {
 		return out
 	}
 	return ws
+}
+
+// determined reports whether the words before a kind, at most three, start
+// with "a", "an" or "any" and hold no rank: "a show like…", not "the last
+// song by…", "scary movie with…".
+func determined(before []string) bool {
+	for j := len(before) - 1; j >= 0 && j >= len(before)-3; j-- {
+		switch w := before[j]; {
+		case w == "a" || w == "an" || w == "any":
+			return true
+		case orderWords[w] || ordinalValue(w) > 0:
+			return false
+		}
+	}
+	return false
 }
 
 // genrePlural maps the genres one counts to their plural.

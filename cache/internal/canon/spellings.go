@@ -113,7 +113,7 @@ func respell(ws []string) []string {
 		case w == "records" && i > 0 && musicGenres[ws[i-1]]: // "jazz records"
 			out = append(out, "albums")
 		case w == "music" && i > 0 && plainGenres[ws[i-1]] && (i+1 == len(ws) || !kindWord(next)): // "disco music" is disco
-		case w == "series" && (i == 0 || modifierWord(ws[i-1]) || describing[next]): // "series like X", "crime series", "brazilian series": shows
+		case w == "series" && (i > 0 && modifierWord(ws[i-1]) || showLike[next]) && !slices.ContainsFunc(ws, notShows): // "series like X", "crime series", "brazilian series": shows; not "series by brandon sanderson", "game series like halo"
 			out = append(out, "shows")
 		case (w == "take" || w == "takes" || w == "taking") && next == "place" && at(i+2) == "in":
 			out = append(out, "set")
@@ -186,16 +186,36 @@ var shortUnits = map[string]string{"min": "minutes", "mins": "minutes", "hr": "h
 var lengths = map[string]bool{"minutes": true, "minute": true, "min": true, "mins": true, "hours": true, "hour": true,
 	"hrs": true, "hr": true}
 
-// countAt reports whether ws start with a count: digits, a number in
-// words, or "an hour".
+// countAt reports whether ws start with a count of a unit: digits or a
+// number in words and a unit ("90 minutes", "12 episodes"), or "an hour";
+// not "more than 18 movies", which may be an age.
 func countAt(ws []string) bool {
-	if len(ws) == 0 {
+	if len(ws) < 2 {
 		return false
 	}
-	if digits(ws[0]) || spelled[ws[0]] != "" && digits(spelled[ws[0]]) {
+	if (digits(ws[0]) || spelled[ws[0]] != "" && digits(spelled[ws[0]])) && units[ws[1]] {
 		return true
 	}
-	return len(ws) > 1 && (ws[0] == "an" || ws[0] == "a" || ws[0] == "one") && ws[1] == "hour"
+	return (ws[0] == "an" || ws[0] == "a" || ws[0] == "one") && ws[1] == "hour"
+}
+
+// units are what a bound counts.
+var units = map[string]bool{"minutes": true, "minute": true, "min": true, "mins": true, "hours": true, "hour": true,
+	"hrs": true, "hr": true, "episodes": true, "seasons": true, "pages": true, "parts": true, "chapters": true}
+
+// showLike are the words after "series" that say a show is meant ("series
+// like succession"; "series by brandon sanderson" may be books).
+var showLike = map[string]bool{"like": true, "similar": true, "about": true, "set": true, "on": true, "with": true,
+	"starring": true}
+
+// notShows reports whether w says that a series is no show's: "game",
+// "book".
+func notShows(w string) bool {
+	switch w {
+	case "game", "games", "book", "books", "novel", "novels", "comic", "comics", "manga", "film", "films", "movie", "movies":
+		return true
+	}
+	return false
 }
 
 // ordinalWords are the ordinals in words.

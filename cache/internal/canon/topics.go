@@ -9,13 +9,17 @@ import "strings"
 // topicKinds are the kinds of thing whose subject a word before them
 // names: "whale documentaries" are documentaries about whales. For
 // documentaries, podcasts and biopics, every known subject; for the
-// others, the subjects that name no title too (fictionOnly).
+// others, the subjects that name no title too (notFiction).
 var topicKinds = map[string]bool{
 	"documentaries": true, "documentary": true, "podcasts": true, "podcast": true, "biopics": true, "biopic": true,
 	"docuseries": true,
-	"movies":     true, "movie": true, "shows": true, "series": true, "anime": true, "songs": true, "miniseries": true,
-	"audiobooks": true, "books": true, "novels": true,
+	"movies":     true, "shows": true, "series": true, "anime": true, "miniseries": true,
+	"audiobooks": true, "books": true, "novels": true, "songs": true,
 }
+
+// songSubjects are the subjects a word before songs names: feelings, not
+// a band's name or a soundtrack's ("train songs", "titanic songs").
+var songSubjects = map[string]bool{"heartbreak": true, "breakup": true, "friendship": true, "grief": true}
 
 // factKinds are the kinds whose subject any known subject before them is.
 var factKinds = map[string]bool{
@@ -72,29 +76,37 @@ var subjectForms, subjectLongest = func() (map[string]string, int) {
 	return m, longest
 }()
 
-// topicOf returns the subject ws name, in the singular, when they come
-// before kind (a kind word) and can only say what it is about.
+// topicOf returns the subject ws name when they come before kind (a kind
+// word) and can only say what it is about: in the singular, as an
+// English compound writes it ("dog movies"; "Cats", "Robots", "Oceans"
+// before a kind are titles), and before songs a feeling only.
 func topicOf(kind string, ws []string) (string, bool) {
 	if !topicKinds[kind] || len(ws) == 0 || len(ws) > subjectLongest {
 		return "", false
 	}
-	t, ok := subjectForms[strings.Join(ws, " ")]
-	if !ok || !factKinds[kind] && notFiction[t] {
+	p := strings.Join(ws, " ")
+	t, ok := subjectForms[p]
+	if !ok || t != p || !factKinds[kind] && notFiction[t] || (kind == "songs" || kind == "song") && !songSubjects[t] {
 		return "", false
 	}
 	return t, true
 }
 
 // subjectAt returns the known subject ws start with after "about", in the
-// singular, and the words it takes ("the" before it included); n is 0
-// when ws start with none, or when a name goes on after it ("about the
-// cold war generals" is about generals).
+// singular, and the words it takes ("a" before it included); n is 0 when
+// ws start with none, when a name goes on after it ("about the cold war
+// generals" is about generals), or after "the" a subject of one word
+// ("about the moon" is not about moons, "about the birds" may be about
+// the film; "the vietnam war" is "vietnam war").
 func subjectAt(ws []string) (string, int) {
-	skip := 0
-	if len(ws) > 0 && articles[ws[0]] {
+	skip, least := 0, 1
+	switch {
+	case len(ws) > 0 && (ws[0] == "a" || ws[0] == "an"):
 		skip = 1
+	case len(ws) > 0 && ws[0] == "the": // "about the vietnam war": a subject of two words or more
+		skip, least = 1, 2
 	}
-	for n := min(subjectLongest, len(ws)-skip); n >= 1; n-- {
+	for n := min(subjectLongest, len(ws)-skip); n >= least; n-- {
 		t, ok := subjectForms[strings.Join(ws[skip:skip+n], " ")]
 		if !ok || skip+n < len(ws) && nameWord(ws[skip+n]) {
 			continue
