@@ -460,7 +460,7 @@ func ordered(words []string) bool {
 // musicKinds are the kinds of thing whose makers are named before them:
 // "drake songs" are songs by Drake, not songs he is featured in.
 var musicKinds = map[string]bool{"song": true, "songs": true, "album": true, "albums": true, "music": true,
-	"soundtrack": true, "soundtracks": true, "podcast": true, "podcasts": true, "discography": true}
+	"soundtrack": true, "soundtracks": true, "podcast": true, "podcasts": true, "discography": true, "specials": true}
 
 // artists rewrites a query that starts with names before a kind of music
 // ("drake songs featuring rihanna") as what it says, the kind first and

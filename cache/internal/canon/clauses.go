@@ -31,16 +31,20 @@ func questions(ws []string) []string {
 	if len(rest) < 3 || !auxiliaries[rest[0]] {
 		return ws
 	}
+	var when []string // "what albums did radiohead make in the 90s": a time after the verb
+	if t := rest[len(rest)-1]; timeWord(t) && len(rest) > 3 {
+		when, rest = rest[len(rest)-1:], rest[:len(rest)-1]
+	}
 	verb := rest[len(rest)-1]
 	name := rest[1 : len(rest)-1]
-	if verb == "in" { // "starred in"
+	if verb == "in" { // "starred in", "been in"
 		verb, name = rest[len(rest)-2], rest[1:len(rest)-2]
 	}
 	rel, ok := makes[verb]
 	if !ok || len(name) == 0 || len(name) > 4 || slices.ContainsFunc(name, func(w string) bool { return !nameWord(w) || kindWord(w) }) {
 		return ws
 	}
-	return append(append(kind, rel...), name...)
+	return append(append(append(kind, rel...), name...), when...)
 }
 
 // auxiliaries are the verbs a question asks with: "has", "did".
@@ -51,7 +55,8 @@ var makes = func() map[string][]string {
 	m := map[string][]string{}
 	for _, line := range []string{"direct directed made make release released record recorded=by",
 		"narrate narrated=narrated by", "write wrote written=written by", "produce produced=produced by",
-		"star starred appear appeared=with", "host hosted=hosted by", "voice voiced=voiced by",
+		"star starred appear appeared been=with", "host hosted=hosted by", "voice voiced=voiced by", "done do=by",
+		"create created=created by",
 		"compose composed=composed by"} {
 		verbs, rel, _ := strings.Cut(line, "=")
 		for _, v := range strings.Fields(verbs) {

@@ -248,8 +248,41 @@ func words(folded string) ([]string, bool) {
 	if unread || len(ws) == 0 {
 		return nil, true
 	}
-	return artists(relax(normalise(dropRequests(dropFillers(compounds(ws)))))), false
+	return countless(artists(relax(normalise(dropRequests(dropFillers(compounds(ws))))))), false
 }
+
+// countless writes in the plural the kinds of thing that a singular asks
+// for as the plural does, when no title hides in the singular: "comedy
+// podcast" is "comedy podcasts", "courtroom drama" "courtroom dramas",
+// "christmas album" "christmas albums"; not "Bee Movie", "That '70s Show",
+// "Love Song", "Squid Game", "Thriller", whose kinds are left as written.
+// The guards make it, not the canonical form: a neighbour's vector
+// confirms what the words do not say.
+func countless(ws []string) []string {
+	var out []string
+	for i, w := range ws {
+		p := safePlural[w]
+		if w == "album" && i > 0 && musicGenres[ws[i-1]] {
+			p = "albums"
+		}
+		if p == "" || i+1 < len(ws) && kindWord(ws[i+1]) {
+			continue
+		}
+		if out == nil {
+			out = slices.Clone(ws)
+		}
+		out[i] = p
+	}
+	if out == nil {
+		return ws
+	}
+	return out
+}
+
+// safePlural are the kinds whose singular names no well-known title alone.
+var safePlural = map[string]string{"podcast": "podcasts", "audiobook": "audiobooks", "documentary": "documentaries",
+	"special": "specials", "drama": "dramas", "cartoon": "cartoons", "sitcom": "sitcoms", "biopic": "biopics",
+	"romcom": "romcoms", "playlist": "playlists", "docuseries": "docuseries", "animes": "anime"}
 
 // maxQuoted bounds the quoted titles a text's guard compares: a text with
 // more is compared on its first ones only (its other words still are).

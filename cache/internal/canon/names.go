@@ -84,6 +84,16 @@ var composerNames = []string{
 // form is here only when it is no word of its own ("got", "lol", "wow"
 // are not).
 var titleNames = []string{
+	// people's nicknames that name no one else in media (not "the rock", "the boss", "leo", "marty": titles and others)
+	"jennifer lopez = j lo = jlo", "robert downey jr = rdj = robert downey junior", "arnold schwarzenegger = arnie",
+	"beatles = fab four = the fab four", "michael jackson = king of pop", "beyonce = queen bey", "kanye west = yeezy",
+	"kristen stewart = kstew", "rihanna = riri", "taylor swift = tswift = t swift = tay tay", "eminem = slim shady",
+	"notorious big = biggie = biggie smalls = notorious b i g", "tupac = 2pac = tupac shakur", "lady gaga = gaga",
+	"red hot chili peppers = rhcp", "rolling stones = the stones", "sylvester stallone = sly stallone",
+	"leonardo dicaprio = leo dicaprio", "martin scorsese = marty scorsese", "muhammad ali = mohammed ali = mohamed ali",
+	"dostoevsky = dostoyevsky = fyodor dostoevsky", "tchaikovsky = tschaikowsky", "new york city = big apple = the big apple",
+	"philadelphia = philly", "dungeons and dragons = dnd = d and d", "final fantasy 14 = ffxiv = ff14",
+	"harry potter audiobooks = hp audiobooks", "doctor who = dr who",
 	"how i met your mother = himym", "saturday night live = snl", "great british bake off = gbbo = great british baking show",
 	"its always sunny in philadelphia = iasip", "brooklyn 99 = brooklyn 9 9 = b99", "walking dead = twd",
 	"avatar the last airbender = atla", "attack on titan = aot = shingeki no kyojin", "my hero academia = mha = boku no hero academia",
@@ -142,6 +152,9 @@ var makerSet, nameAliases, aliasLongest = func() (map[string]works, map[string]s
 
 // kindMakes returns what a maker of kind (a kind word) makes.
 func kindMakes(kind string) works {
+	if s, ok := synonyms[kind]; ok { // "film": movie
+		kind = s
+	}
 	switch {
 	case musicKinds[kind] || kind == "soundtrack" || kind == "soundtracks" || kind == "scores" || kind == "music" ||
 		kind == "symphonies" || kind == "concertos" || kind == "operas" || kind == "sonatas" || kind == "discography":

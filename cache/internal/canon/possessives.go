@@ -23,10 +23,14 @@ func possessives(ws []string, marks []int) []string {
 		k := i + 1 // the kind, after at most two words that say which
 		ranked := true
 		for k < len(ws) && k <= i+3 && !kindWord(ws[k]) && (nameWord(ws[k]) || ordinalValue(ws[k]) > 0 || possessiveRanks[ws[k]]) {
-			ranked = ranked && (possessiveRanks[ws[k]] || ordinalValue(ws[k]) > 0 || isCategory(ws[k]))
+			_, subject := subjectForms[ws[k]]
+			ranked = ranked && (possessiveRanks[ws[k]] || ordinalValue(ws[k]) > 0 || isCategory(ws[k]) || subject || platforms[ws[k]])
 			k++
 		}
-		if k >= len(ws) || k > i+3 || !kindWord(ws[k]) {
+		for k+1 < len(ws) && kindWord(ws[k]) && kindWord(ws[k+1]) { // "spielberg's war movies": the whole kind
+			k++
+		}
+		if k >= len(ws) || k > i+4 || !kindWord(ws[k]) {
 			if !plural {
 				ws[i] += "s" // not before a kind: as written ("schindlers list")
 			}

@@ -135,7 +135,12 @@ var spelled = map[string]string{
 	"pls": "please", "plz": "please", "vol": "volume", "ost": "soundtrack", "childrens": "kids", "cosy": "cozy",
 	"emmys": "emmy", "oscars": "oscar", "grammys": "grammy", "dr": "doctor", "television": "tv",
 	"versus": "vs", "newest": "latest", "motorbikes": "motorcycles", "motorbike": "motorcycle",
-	"children": "kids", "osts": "soundtracks", "shounen": "shonen", "shippuuden": "shippuden",
+	"children": "kids", "teenagers": "teens", "colourful": "colorful", "behaviour": "behavior", "labour": "labor",
+	"jewellery": "jewelry", "mum": "mom", "mums": "moms", "organised": "organized", "flavour": "flavor", "rumour": "rumor",
+	"harbour": "harbor", "armour": "armor", "defence": "defense", "offence": "offense", "licence": "license",
+	"realised": "realized", "recognised": "recognized", "civilisation": "civilization", "dialogue": "dialog",
+	"pyjamas": "pajamas", "moustache": "mustache", "sceptical": "skeptical", "aeroplane": "airplane", "skits": "sketches",
+	"tunes": "songs", "st": "saint", "osts": "soundtracks", "shounen": "shonen", "shippuuden": "shippuden",
 	"excluding": "without",
 }
 
@@ -155,6 +160,8 @@ var guardCompounds = map[[2]string][]string{
 	{"stand", "up"}: {"standup"}, {"standup", "comedy"}: {"standup"}, {"short", "movies"}: {"shorts"},
 	{"korean", "pop"}: {"kpop"}, {"j", "horror"}: {"japanese", "horror"}, {"k", "horror"}: {"korean", "horror"},
 	{"documentary", "series"}: {"docuseries"}, {"mini", "series"}: {"miniseries"}, {"based", "off"}: {"based", "on"},
+	{"motion", "pictures"}: {"movies"}, {"limited", "series"}: {"miniseries"}, {"situation", "comedies"}: {"sitcoms"},
+	{"with", "no"}:    {"without"},
 	{"set", "during"}: {"set", "in"}, {"released", "by"}: {"by"}, {"for", "sleeping"}: {"for", "sleep"},
 	{"for", "studying"}: {"for", "study"}, {"original", "soundtrack"}: {"soundtrack"},
 	{"academy", "award"}: {"oscar"}, {"academy", "awards"}: {"oscar"},
@@ -415,7 +422,7 @@ func countriesAfterFrom(ws []string) []string {
 	out := ws[:0:0]
 	for i := 0; i < len(ws); i++ {
 		out = append(out, ws[i])
-		if ws[i] == "on" && i > 0 && factKinds[ws[i-1]] && i+1 < len(ws) && !platformAt(ws[i+1:]) && known(ws[i+1:]) { // "podcasts on stoicism": about it; not "on apple"
+		if ws[i] == "on" && i > 0 && (kindWord(ws[i-1]) || ws[i-1] == "lectures") && i+1 < len(ws) && !platformAt(ws[i+1:]) && known(ws[i+1:]) { // "podcasts on stoicism": about it; not "on apple"
 			out[len(out)-1] = "about"
 		}
 		if out[len(out)-1] == "about" {

@@ -80,6 +80,44 @@ func respell(ws []string) []string {
 			n, _ := strconv.Atoi(w[1:])
 			out = append(out, "episode", strconv.Itoa(n))
 		case w == "nineteen" && longDecade(next) && next[:2] == "19": // "nineteen-nineties"
+		case (w == "nineteen" || w == "twenty") && tensWords[next] > 0 || w == "twenty" && next == "twenty": // "nineteen ninety-nine", "twenty twenty": a year
+			y := 1900
+			if w == "twenty" {
+				y = 2000
+			}
+			y += tensWords[next]
+			if next == "twenty" {
+				y = 2020
+			}
+			i++
+			if u := at(i + 1); spelled[u] != "" && digits(spelled[u]) && len(spelled[u]) == 1 {
+				n, _ := strconv.Atoi(spelled[u])
+				y += n
+				i++
+			}
+			for len(out) > 0 && (out[len(out)-1] == "from" || out[len(out)-1] == "in" || out[len(out)-1] == "of" || out[len(out)-1] == "released") { // as normalise drops them before a year
+				out = out[:len(out)-1]
+			}
+			out = append(out, strconv.Itoa(y))
+		case (w == "pre" || w == "post") && year(next): // "pre-1960": before 1960
+			out = append(out, map[string]string{"pre": "before", "post": "after"}[w])
+		case (w == "made" || w == "released" || w == "from") && (next == "before" || next == "after") && year(at(i+2)): // "films made before 1960"
+		case w == "half" && next == "an" && at(i+2) == "hour" && len(out) > 0 && bounds[out[len(out)-1]]: // "under half an hour"
+			out = append(out, "30", "minutes")
+			i += 2
+		case w == "series" && digits(next) && i > 0: // "stranger things series 4": a season, as the British say
+			out = append(out, "season")
+		case w == "doc" && describing[next]: // "doc about the beatles"
+			out = append(out, "documentary")
+		case w == "video" && (next == "games" || next == "game") && (i == 0 || modifierWord(ws[i-1])): // "video games based on movies"; not "olympic video games"
+		case w == "the" && i == 0 && ordinalValue(next) > 1 && len(ws) > 3: // "the third indiana jones movie": indiana jones 3
+			if t := ordinalTitle(ws[2:]); t != nil {
+				out = append(out, t...)
+				out = append(out, strconv.Itoa(ordinalValue(next)))
+				i = len(ws)
+				break
+			}
+			out = append(out, w)
 		case w == "no" && digits(next) && i > 0: // "symphony no. 5": number 5
 			out = append(out, "number")
 		case w == "debut" && pluralOf[next] != "": // "debut album": first album
@@ -145,7 +183,36 @@ func respell(ws []string) []string {
 			out = append(out, w)
 		}
 	}
-	return seasonLast(out)
+	return makerLast(seasonLast(out))
+}
+
+// makerLast writes a known maker named after the kind of thing asked for,
+// with no word between, as "by" them: "sci-fi movies christopher nolan",
+// "samurai films kurosawa".
+func makerLast(ws []string) []string {
+	for i := len(ws) - 1; i > 0; i-- {
+		if !kindWord(ws[i-1]) {
+			continue
+		}
+		if name, n := alias(ws[i:]); n == len(ws)-i && makerOf(name, ws[i-1]) {
+			return append(slices.Clip(ws[:i]), append([]string{"by"}, ws[i:]...)...)
+		}
+		return ws
+	}
+	return ws
+}
+
+// ordinalTitle returns the title ws name, the kind after it dropped
+// ("indiana jones movie": indiana jones), when ws are a title's words and
+// at most a kind; nil otherwise.
+func ordinalTitle(ws []string) []string {
+	if n := len(ws); n > 1 && (ws[n-1] == "movie" || ws[n-1] == "film") {
+		ws = ws[:n-1]
+	}
+	if len(ws) == 0 || slices.ContainsFunc(ws, func(w string) bool { return !nameWord(w) && !function[w] || kindWord(w) }) {
+		return nil
+	}
+	return ws
 }
 
 // seasonLast writes "season 3 of the mandalorian" as "the mandalorian
@@ -223,7 +290,8 @@ var ordinalWords = map[string]int{"first": 1, "second": 2, "third": 3, "fourth":
 	"seventh": 7, "eighth": 8, "ninth": 9, "tenth": 10}
 
 // tensWords are the tens in words ("twenty" in "twenty-first").
-var tensWords = map[string]int{"twenty": 20, "thirty": 30, "forty": 40, "fifty": 50}
+var tensWords = map[string]int{"twenty": 20, "thirty": 30, "forty": 40, "fifty": 50, "sixty": 60, "seventy": 70,
+	"eighty": 80, "ninety": 90}
 
 // ordinalValue returns the ordinal w writes ("first", "1st"); 0 for
 // another word.

@@ -52,7 +52,7 @@ var subjectNames = strings.Split("whale,shark,animal,nature,wildlife,ocean,space
 	"immigration,slavery,civil rights,feminism,poverty,racism,terrorism,nuclear war,haunted house,bank robbery,"+
 	"space race,great depression,cold war,stoicism,philosophy,psychology,parenting,habit,productivity,meditation,"+
 	"motorcycle,train,submarine,boxer,chef,lawyer,doctor,nurse,teacher,soldier,firefighter,detective,"+
-	"extinct animal,conspiracy,conspiracy theory,ai", ",")
+	"extinct animal,conspiracy,conspiracy theory,ai,roman empire,personal finance,apollo 11,moon landings,vietnam", ",")
 
 // subjectForms maps each known subject, in the singular and the plural,
 // to its singular; subjectLongest is the words of the longest.
