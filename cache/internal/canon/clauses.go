@@ -55,7 +55,7 @@ var makes = func() map[string][]string {
 	m := map[string][]string{}
 	for _, line := range []string{"direct directed made make release released record recorded=by",
 		"narrate narrated=narrated by", "write wrote written=written by", "produce produced=produced by",
-		"star starred appear appeared been=with", "host hosted=hosted by", "voice voiced=voiced by", "done do=by",
+		"star starred appear appeared been=with", "host hosted=hosted by", "voice voiced=voiced by",
 		"create created=created by",
 		"compose composed=composed by"} {
 		verbs, rel, _ := strings.Cut(line, "=")

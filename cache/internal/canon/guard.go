@@ -262,10 +262,10 @@ func countless(ws []string) []string {
 	var out []string
 	for i, w := range ws {
 		p := safePlural[w]
-		if w == "album" && i > 0 && musicGenres[ws[i-1]] {
+		if w == "album" && i > 0 && musicStyles[ws[i-1]] {
 			p = "albums"
 		}
-		if p == "" || i+1 < len(ws) && kindWord(ws[i+1]) {
+		if p == "" || i+1 < len(ws) && kindWord(ws[i+1]) || i == 0 || !plainBefore(ws[:i]) {
 			continue
 		}
 		if out == nil {
@@ -277,6 +277,25 @@ func countless(ws []string) []string {
 		return ws
 	}
 	return out
+}
+
+// plainBefore reports whether the words before a singular kind say what
+// kind of it, and not which one: the word just before is a genre, a
+// country, a language, a platform, an audience, a known subject, and no
+// "the", rank, ordinal or "only" comes before it ("the best album of 2023",
+// "the daily podcast", "serial podcast" name one).
+func plainBefore(ws []string) bool {
+	last := ws[len(ws)-1]
+	if _, subject := subjectForms[last]; !isCategory(last) && !subject && !musicStyles[last] && countries[last] == "" &&
+		!languages[last] && !platforms[last] && !audiences[last] && !timeWord(last) {
+		return false
+	}
+	for _, w := range ws {
+		if w == "the" || w == "only" || w == "new" || orderWords[w] || ordinalValue(w) > 0 || ranks[w] {
+			return false
+		}
+	}
+	return true
 }
 
 // safePlural are the kinds whose singular names no well-known title alone.

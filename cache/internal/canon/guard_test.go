@@ -95,14 +95,13 @@ func TestGuard(t *testing.T) {
 		{"movies in which the dog dies", "movies where the dog dies"}, {"the mandalorian season 3", "season 3 of the mandalorian"},
 		{"honestly just give me a good zombie movie", "good zombie movie"}, {"podcasts on stoicism", "podcasts about stoicism"},
 		// Guards only: a singular that names no title (countless), nicknames, and the rest of version 3.
-		{"comedy podcast", "comedy podcasts"}, {"courtroom drama", "courtroom dramas"}, {"christmas album", "christmas albums"},
+		{"comedy podcast", "comedy podcasts"}, {"korean drama", "korean dramas"}, {"jazz album", "jazz albums"},
 		{"j.lo movies", "jennifer lopez movies"}, {"the fab four albums", "the beatles albums"}, {"colourful animated movies", "colorful animated movies"},
 		{"what movies has florence pugh been in", "florence pugh movies"}, {"what albums did radiohead make in the 90s", "albums by radiohead from the 90s"},
 		{"spielberg's war movies", "war movies by spielberg"}, {"tarantino's first film", "first film by tarantino"},
-		{"films on the vietnam war", "films about the vietnam war"}, {"films made before 1960", "pre-1960 films"},
+		{"documentaries on the vietnam war", "documentaries about the vietnam war"}, {"films made before 1960", "pre-1960 films"},
 		{"horror movies of nineteen ninety-nine", "horror movies of 1999"}, {"games from twenty twenty", "games from 2020"},
-		{"podcasts under half an hour", "podcasts shorter than 30 minutes"}, {"stranger things series 4", "stranger things season 4"},
-		{"the third indiana jones movie", "indiana jones 3"}, {"family movies without swearing", "family movies with no swearing"},
+		{"podcasts under half an hour", "podcasts shorter than 30 minutes"}, {"family movies without swearing", "family movies with no swearing"},
 		{"sci-fi movies christopher nolan", "christopher nolan sci-fi movies"}, {"any good space exploration documentaries?", "good space exploration documentaries"},
 		{"video games based on movies", "games based on films"}, {"limited series about chernobyl", "miniseries about chernobyl"},
 	} {
@@ -169,6 +168,13 @@ func TestGuard(t *testing.T) {
 		{"bee movie", "bee movies"}, {"love song", "love songs"}, {"squid game", "squid games"}, {"thriller", "thrillers"},
 		{"the rock movies", "dwayne johnson movies"}, {"the first purge movie", "purge 1"}, {"good dinosaur soundtrack", "dinosaur soundtrack"},
 		{"olympic video games", "olympic games"}, {"episodes 1 and 2", "episode 1"}, {"the second coming", "coming 2"},
+		// Found by the second review of rules v3.
+		{"the best album of 2023", "best albums of 2023"}, {"serial podcast", "serial podcasts"}, {"the drama with zendaya", "dramas with zendaya"},
+		{"martin scorsese movies", "movies with martin scorsese"}, {"mum season 2", "mom season 2"}, {"what movies has tom hanks done", "movies directed by tom hanks"},
+		{"the best songs on earth", "the best songs about earth"}, {"songs on the bear", "songs about the bear"}, {"twenty twenty cricket", "2020 cricket"},
+		{"the post 2017 tom hanks", "tom hanks after 2017"}, {"doctor who series 1", "doctor who season 1"}, {"the third star wars movie", "star wars 3"},
+		{"video game shows", "game shows"}, {"doc with molly parker", "documentary with molly parker"}, {"documentary tarantino", "documentary by tarantino"},
+		{"good witch movies", "witch movies"}, {"star wars holiday special", "star wars holiday specials"},
 	} {
 		if ok, _ := Guard(p[0], p[1]); ok {
 			t.Errorf("Guard(%q, %q) passed", p[0], p[1])

@@ -135,11 +135,11 @@ var spelled = map[string]string{
 	"pls": "please", "plz": "please", "vol": "volume", "ost": "soundtrack", "childrens": "kids", "cosy": "cozy",
 	"emmys": "emmy", "oscars": "oscar", "grammys": "grammy", "dr": "doctor", "television": "tv",
 	"versus": "vs", "newest": "latest", "motorbikes": "motorcycles", "motorbike": "motorcycle",
-	"children": "kids", "teenagers": "teens", "colourful": "colorful", "behaviour": "behavior", "labour": "labor",
-	"jewellery": "jewelry", "mum": "mom", "mums": "moms", "organised": "organized", "flavour": "flavor", "rumour": "rumor",
+	"children": "kids", "teenagers": "teens", "colourful": "colorful", "behaviour": "behavior",
+	"jewellery": "jewelry", "organised": "organized", "flavour": "flavor", "rumour": "rumor",
 	"harbour": "harbor", "armour": "armor", "defence": "defense", "offence": "offense", "licence": "license",
 	"realised": "realized", "recognised": "recognized", "civilisation": "civilization", "dialogue": "dialog",
-	"pyjamas": "pajamas", "moustache": "mustache", "sceptical": "skeptical", "aeroplane": "airplane", "skits": "sketches",
+	"pyjamas": "pajamas", "moustache": "mustache", "sceptical": "skeptical", "aeroplane": "airplane",
 	"tunes": "songs", "st": "saint", "osts": "soundtracks", "shounen": "shonen", "shippuuden": "shippuden",
 	"excluding": "without",
 }
@@ -378,6 +378,12 @@ func relations(ws []string) []string {
 	return countriesAfterFrom(out)
 }
 
+// onEarth reports whether ws, after "on", say "in the world": "the best
+// documentaries on earth", "on the planet".
+func onEarth(ws []string) bool {
+	return len(ws) > 0 && ws[0] == "earth" || len(ws) > 1 && ws[0] == "the" && (ws[1] == "planet" || ws[1] == "earth")
+}
+
 // known reports whether ws start with a known subject, "the" before it
 // included ("on the space race").
 func known(ws []string) bool {
@@ -422,7 +428,7 @@ func countriesAfterFrom(ws []string) []string {
 	out := ws[:0:0]
 	for i := 0; i < len(ws); i++ {
 		out = append(out, ws[i])
-		if ws[i] == "on" && i > 0 && (kindWord(ws[i-1]) || ws[i-1] == "lectures") && i+1 < len(ws) && !platformAt(ws[i+1:]) && known(ws[i+1:]) { // "podcasts on stoicism": about it; not "on apple"
+		if ws[i] == "on" && i > 0 && (factKinds[ws[i-1]] || ws[i-1] == "lectures" || ws[i-1] == "audiobooks" || ws[i-1] == "books") && i+1 < len(ws) && !platformAt(ws[i+1:]) && known(ws[i+1:]) && !onEarth(ws[i+1:]) { // "podcasts on stoicism": about it; not "on apple", "songs on the bear", "on earth"
 			out[len(out)-1] = "about"
 		}
 		if out[len(out)-1] == "about" {

@@ -181,7 +181,7 @@ func dropRequests(ws []string) []string {
 	if dropped && len(ws) > 2 && (ws[0] == "some" || ws[0] == "any") && slices.ContainsFunc(ws[1:], kindWord) { // "recommend some jazz podcasts"
 		ws = ws[1:]
 	}
-	if len(ws) > 2 && ws[0] == "good" && (dropped || after) && slices.ContainsFunc(ws[1:min(len(ws), 4)], goodKind) || len(ws) > 1 && ws[0] == "good" && (isCategory(ws[1]) || says(ws[1]) || subjectAt2(ws[1:])) && goodKind(ws[len(ws)-1]) && strings.HasSuffix(ws[len(ws)-1], "s") { // "any good heist movies", "good horror movies", "good space exploration documentaries": not "Good Burger", "The Good Dinosaur" movie
+	if len(ws) > 2 && ws[0] == "good" && (dropped || after) && slices.ContainsFunc(ws[1:min(len(ws), 4)], goodKind) || len(ws) > 1 && ws[0] == "good" && (isCategory(ws[1]) || modifierWord(ws[1]) || moods[ws[1]] || subjectAt2(ws[1:])) && goodKind(ws[len(ws)-1]) && strings.HasSuffix(ws[len(ws)-1], "s") { // "any good heist movies", "good horror movies", "good space exploration documentaries": not "Good Burger", "The Good Dinosaur" movie
 		ws = ws[1:]
 	}
 	if n := len(ws); n > 3 && ws[n-2] == "for" && ws[n-1] == "me" && kindWord(ws[n-3]) { // "list coen brothers comedies for me"
@@ -191,8 +191,11 @@ func dropRequests(ws []string) []string {
 }
 
 // subjectAt2 reports whether ws start with a known subject of two words
-// or more.
+// or more, before the kind of thing asked for.
 func subjectAt2(ws []string) bool {
+	if k := slices.IndexFunc(ws, kindWord); k >= 0 {
+		ws = ws[:k]
+	}
 	_, n := subjectAt(ws)
 	return n > 1
 }

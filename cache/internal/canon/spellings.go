@@ -80,7 +80,7 @@ func respell(ws []string) []string {
 			n, _ := strconv.Atoi(w[1:])
 			out = append(out, "episode", strconv.Itoa(n))
 		case w == "nineteen" && longDecade(next) && next[:2] == "19": // "nineteen-nineties"
-		case (w == "nineteen" || w == "twenty") && tensWords[next] > 0 || w == "twenty" && next == "twenty": // "nineteen ninety-nine", "twenty twenty": a year
+		case ((w == "nineteen" || w == "twenty") && tensWords[next] > 0 || w == "twenty" && next == "twenty") && len(out) > 0 && timePrepositions[out[len(out)-1]]: // "from nineteen ninety-nine", "in twenty twenty": a year; not "twenty twenty cricket"
 			y := 1900
 			if w == "twenty" {
 				y = 2000
@@ -99,25 +99,13 @@ func respell(ws []string) []string {
 				out = out[:len(out)-1]
 			}
 			out = append(out, strconv.Itoa(y))
-		case (w == "pre" || w == "post") && year(next): // "pre-1960": before 1960
+		case (w == "pre" || w == "post") && year(next) && (i == 0 || ws[i-1] != "the"): // "pre-1960": before 1960; not "the post 2017", a title
 			out = append(out, map[string]string{"pre": "before", "post": "after"}[w])
 		case (w == "made" || w == "released" || w == "from") && (next == "before" || next == "after") && year(at(i+2)): // "films made before 1960"
 		case w == "half" && next == "an" && at(i+2) == "hour" && len(out) > 0 && bounds[out[len(out)-1]]: // "under half an hour"
 			out = append(out, "30", "minutes")
 			i += 2
-		case w == "series" && digits(next) && i > 0: // "stranger things series 4": a season, as the British say
-			out = append(out, "season")
-		case w == "doc" && describing[next]: // "doc about the beatles"
-			out = append(out, "documentary")
-		case w == "video" && (next == "games" || next == "game") && (i == 0 || modifierWord(ws[i-1])): // "video games based on movies"; not "olympic video games"
-		case w == "the" && i == 0 && ordinalValue(next) > 1 && len(ws) > 3: // "the third indiana jones movie": indiana jones 3
-			if t := ordinalTitle(ws[2:]); t != nil {
-				out = append(out, t...)
-				out = append(out, strconv.Itoa(ordinalValue(next)))
-				i = len(ws)
-				break
-			}
-			out = append(out, w)
+		case w == "video" && next == "games" && (i == 0 || modifierWord(ws[i-1])) && (at(i+2) == "" || describing[at(i+2)] || at(i+2) == "based"): // "video games based on movies"; not "olympic video games", "video game shows"
 		case w == "no" && digits(next) && i > 0: // "symphony no. 5": number 5
 			out = append(out, "number")
 		case w == "debut" && pluralOf[next] != "": // "debut album": first album
@@ -194,6 +182,9 @@ func makerLast(ws []string) []string {
 		if !kindWord(ws[i-1]) {
 			continue
 		}
+		if factKinds[ws[i-1]] { // "documentary tarantino", "biopic hitchcock": about them
+			return ws
+		}
 		if name, n := alias(ws[i:]); n == len(ws)-i && makerOf(name, ws[i-1]) {
 			return append(slices.Clip(ws[:i]), append([]string{"by"}, ws[i:]...)...)
 		}
@@ -202,18 +193,10 @@ func makerLast(ws []string) []string {
 	return ws
 }
 
-// ordinalTitle returns the title ws name, the kind after it dropped
-// ("indiana jones movie": indiana jones), when ws are a title's words and
-// at most a kind; nil otherwise.
-func ordinalTitle(ws []string) []string {
-	if n := len(ws); n > 1 && (ws[n-1] == "movie" || ws[n-1] == "film") {
-		ws = ws[:n-1]
-	}
-	if len(ws) == 0 || slices.ContainsFunc(ws, func(w string) bool { return !nameWord(w) && !function[w] || kindWord(w) }) {
-		return nil
-	}
-	return ws
-}
+// timePrepositions are the words before a year in words: "from nineteen
+// ninety-nine".
+var timePrepositions = map[string]bool{"from": true, "in": true, "of": true, "released": true, "during": true,
+	"since": true, "before": true, "after": true}
 
 // seasonLast writes "season 3 of the mandalorian" as "the mandalorian
 // season 3", the order the guards compare.
