@@ -1,6 +1,7 @@
 package canon
 
 import (
+	"math/rand/v2"
 	"os"
 	"slices"
 	"strings"
@@ -240,4 +241,59 @@ func FuzzSignature(f *testing.F) {
 			t.Fatalf("a text refused against itself: %q (%s)", a, why)
 		}
 	})
+}
+
+// The rules never panic and every text admits itself, on the labelled
+// sets' texts cut at any word, their neighbouring words swapped, and on
+// random runs of the words the rules read: a user's text reaches them
+// whatever it holds.
+func TestRulesOnAnyText(t *testing.T) {
+	var texts []string
+	for _, path := range []string{"meaning-pairs.tsv", "meaning-pairs-natural.tsv", "meaning-pairs-adversarial.tsv"} {
+		data, err := os.ReadFile("../../../benchmarks/testdata/" + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, line := range strings.Split(string(data), "\n") {
+			if p := strings.Split(line, "\t"); len(p) == 4 && !strings.HasPrefix(line, "#") {
+				texts = append(texts, p[2], p[3])
+			}
+		}
+	}
+	check := func(q string) {
+		Form(q)
+		if s := Sign(q); !s.Admits(s) {
+			t.Fatalf("%q refused against itself", q)
+		}
+	}
+	for _, s := range texts {
+		ws := strings.Fields(s)
+		for i := range ws {
+			check(strings.Join(ws[i:], " "))
+			check(strings.Join(ws[:i], " "))
+			if i+1 < len(ws) {
+				swapped := slices.Clone(ws)
+				swapped[i], swapped[i+1] = swapped[i+1], swapped[i]
+				check(strings.Join(swapped, " "))
+			}
+		}
+	}
+	vocab := strings.Fields("the a of and with by from for on in about to without not no 's s' , ? show me looking i need " +
+		"want play hey just any some good best first third last new movie movies film show shows series season episode " +
+		"documentary podcast podcasts album albums songs music soundtrack games anime special tv nolan christopher beethoven " +
+		"ghibli studio hanks 1990s 90s 1994 twenty nineteen ninety nine 3 under over less more than minutes hour half that " +
+		"which who are is were has what did directed been dog heist space war comedy drama kids netflix steam pc switch " +
+		"prime amazon korean hindi english dubbed subtitles pre post video jlo x s8 e3 s01e01 ep no rated r pg 13")
+	r := rand.New(rand.NewPCG(1, 2))
+	for range 20000 {
+		var b strings.Builder
+		for i := range 1 + r.IntN(9) {
+			w := vocab[r.IntN(len(vocab))]
+			if i > 0 && w != "'s" && w != "s'" {
+				b.WriteByte(' ')
+			}
+			b.WriteString(w)
+		}
+		check(b.String())
+	}
 }
