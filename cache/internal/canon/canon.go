@@ -24,6 +24,12 @@ import (
 	"golang.org/x/text/unicode/norm"
 )
 
+// maxWords bounds the words of a text the rules read: a longer one is no
+// search query, and is kept as written (its own key; to the near match's
+// guards, it answers only itself), so that no text costs the rules more
+// than a query's time.
+const maxWords = 48
+
 // Version is the version of the rules, part of every canonical key.
 const Version = 3
 
@@ -39,7 +45,7 @@ const Version = 3
 func Form(text string) string {
 	folded := prepare(fold(text))
 	words, unread := tokens(folded)
-	if unread || len(words) == 0 {
+	if unread || len(words) == 0 || len(words) > maxWords {
 		return "=" + text
 	}
 	words = compounds(words)
@@ -108,9 +114,13 @@ func tokens(s string) (out []string, unread bool) {
 		}
 		prev = r
 	}
-	for _, raw := range strings.FieldsFunc(s, func(r rune) bool {
+	raws := strings.FieldsFunc(s, func(r rune) bool {
 		return !unicode.IsLetter(r) && !unicode.IsDigit(r) && r != '\''
-	}) {
+	})
+	if len(raws) > maxWords { // no query: kept as written
+		return nil, true
+	}
+	for _, raw := range raws {
 		switch {
 		case raw == "won't":
 			out = append(out, "will", "not")
@@ -460,7 +470,13 @@ func ordered(words []string) bool {
 // musicKinds are the kinds of thing whose makers are named before them:
 // "drake songs" are songs by Drake, not songs he is featured in.
 var musicKinds = map[string]bool{"song": true, "songs": true, "album": true, "albums": true, "music": true,
-	"soundtrack": true, "soundtracks": true, "podcast": true, "podcasts": true, "discography": true, "specials": true}
+	"soundtrack": true, "soundtracks": true, "discography": true, "specials": true}
+
+// podcastOf is the mark a name before podcasts takes: a podcast's host or
+// its subject ("joe rogan podcasts", "taylor swift podcasts"), neither who
+// is in it ("featuring") nor, surely, who made it ("by"). No text a user
+// types holds it.
+const podcastOf = "@of"
 
 // artists rewrites a query that starts with names before a kind of music
 // ("drake songs featuring rihanna") as what it says, the kind first and
@@ -495,13 +511,18 @@ func artists(words []string) []string {
 	for k < len(words) && kind[k] {
 		k++
 	}
-	if j == i || j == len(words) || !musicKinds[words[k-1]] && !makerOf(strings.Join(words[i:j], " "), words[k-1]) {
+	podcasts := words[k-1] == "podcasts" || words[k-1] == "podcast"
+	if j == i || j == len(words) || !musicKinds[words[k-1]] && !podcasts && !makerOf(strings.Join(words[i:j], " "), words[k-1]) {
 		return words
 	}
 	out := make([]string, 0, len(words)+1)
 	out = append(out, words[:i]...)
 	out = append(out, words[j:k]...)
-	out = append(out, "by")
+	if podcasts {
+		out = append(out, podcastOf)
+	} else {
+		out = append(out, "by")
+	}
 	out = append(out, words[i:j]...)
 	return append(out, words[k:]...)
 }

@@ -11,6 +11,8 @@ import (
 // Spellings that cannot differ in meaning: one form.
 var same = [][2]string{
 	{"taylor swift songs", "songs by Taylor Swift"}, {"miles davis albums", "albums by miles davis"},
+	{"I'm looking for a podcast about space", "podcasts about space"}, {"recommend me a show like Succession", "shows like succession"},
+	{"rainy day movies", "movies for a rainy day"}, {"toddler shows", "shows for toddlers"}, {"netflix documentary", "netflix documentaries"},
 	{"Tom Hanks comedies from the 90s", "90s comedies with Tom Hanks"},
 	{"tom hanks comedies from the '90s!", "Tom Hanks comedies from the nineties"},
 	{"90s comedies", "1990s comedies"},

@@ -41,6 +41,9 @@ func questions(ws []string) []string {
 		verb, name = rest[len(rest)-2], rest[1:len(rest)-2]
 	}
 	rel, ok := makes[verb]
+	if (verb == "make" || verb == "made") && musicKinds[kind[len(kind)-1]] { // "what albums did radiohead make": by them; an actor "makes" movies too
+		rel, ok = []string{"by"}, true
+	}
 	if !ok || len(name) == 0 || len(name) > 4 || slices.ContainsFunc(name, func(w string) bool { return !nameWord(w) || kindWord(w) }) {
 		return ws
 	}
@@ -53,7 +56,7 @@ var auxiliaries = map[string]bool{"has": true, "have": true, "did": true, "does"
 // makes are what a verb says of a name and a thing, as a query writes it.
 var makes = func() map[string][]string {
 	m := map[string][]string{}
-	for _, line := range []string{"direct directed made make release released record recorded=by",
+	for _, line := range []string{"direct directed release released record recorded=by",
 		"narrate narrated=narrated by", "write wrote written=written by", "produce produced=produced by",
 		"star starred appear appeared been=with", "host hosted=hosted by", "voice voiced=voiced by",
 		"create created=created by",

@@ -58,7 +58,7 @@ func TestGuard(t *testing.T) {
 		{"hitchcock thrillers", "thrillers by hitchcock"}, {"Christopher Nolan movies", "movies directed by Christopher Nolan"},
 		{"quentin tarantino movies", "tarantino films"}, {"films directed by shinkai makoto", "makoto shinkai movies"},
 		{"mozart symphonies", "symphonies by mozart"}, {"studio ghibli movies", "films made by studio ghibli"},
-		{"Kurosawa samurai films", "samurai movies by akira kurosawa"}, {"Tarantino's films", "movies by Quentin Tarantino"},
+		{"Akira Kurosawa samurai films", "samurai movies by akira kurosawa"}, {"Tarantino's films", "movies by Quentin Tarantino"},
 		// Subjects (topics.go).
 		{"movies about dogs", "dog movies"}, {"songs about heartbreak", "heartbreak songs"}, {"anime series about samurai", "samurai anime series"},
 		{"documentary series about oceans", "ocean documentary series"}, {"kids movies about dinosaurs", "dinosaur movies for kids"},

@@ -26,8 +26,8 @@ var directorNames = []string{
 	// film directors
 	"christopher nolan", "nolan", "spielberg = steven spielberg", "kubrick = stanley kubrick",
 	"hitchcock = alfred hitchcock", "tarantino = quentin tarantino", "scorsese = martin scorsese = marty scorsese",
-	"kurosawa = akira kurosawa = kurosawa akira", "miyazaki = hayao miyazaki = miyazaki hayao",
-	"fincher = david fincher", "villeneuve = denis villeneuve", "david lynch", "cronenberg = david cronenberg",
+	"akira kurosawa = kurosawa akira", "hayao miyazaki = miyazaki hayao",
+	"fincher = david fincher", "villeneuve = denis villeneuve", "david lynch", "david cronenberg",
 	"francis ford coppola", "sofia coppola", "wes anderson", "paul thomas anderson", "ridley scott", "tony scott",
 	"tim burton", "ang lee", "spike lee", "peter jackson", "james cameron", "zemeckis = robert zemeckis",
 	"jonze = spike jonze", "gerwig = greta gerwig", "bong joon ho = bong joonho", "park chan wook",
@@ -56,7 +56,7 @@ var directorNames = []string{
 
 // studioNames are the studios that make films and shows, gameMakerNames
 // those that make games, composerNames the makers of music, written as
-// makerNames are.
+// directorNames are.
 var studioNames = []string{
 	"studio ghibli = ghibli", "pixar = pixar animation studios", "dreamworks = dreamworks animation", "laika",
 	"aardman = aardman animations", "blumhouse", "kyoto animation = kyoani", "studio trigger", "madhouse", "ufotable",
@@ -80,7 +80,7 @@ var composerNames = []string{
 }
 
 // titleNames are titles, series and other names of things asked for, and
-// their short forms and translations, as makerNames writes them: a short
+// their short forms and translations, as directorNames writes them: a short
 // form is here only when it is no word of its own ("got", "lol", "wow"
 // are not).
 var titleNames = []string{
@@ -113,7 +113,7 @@ var titleNames = []string{
 	"crouching tiger hidden dragon = crouching tiger", "pans labyrinth = el laberinto del fauno",
 	"the seventh seal = det sjunde inseglet", "bicycle thieves = ladri di biciclette = the bicycle thief",
 	"italian neorealism = italian neo realism", "metroidvanias = metroidvania games",
-	"roguelikes = roguelike games", "soulslikes = soulslike games", "jrpgs = japanese rpgs",
+	"roguelikes = roguelike games", "soulslikes = soulslike games",
 }
 
 // works says what a known name makes, as bits.
@@ -187,10 +187,6 @@ func knownMaker(name string) bool { return makerSet[name] != 0 }
 // makerOf reports whether name is a known maker of kind (a kind word):
 // "nolan movies" are his, "beethoven movies" are not Beethoven's.
 func makerOf(name, kind string) bool { return makerSet[name]&kindMakes(kind) != 0 }
-
-// The name a spelling is of is its own spelling too ("studio ghibli" is
-// not "studio" and "ghibli"): makerSet holds every name, false for
-// titles.
 
 // alias returns the name the words ws start with spell, and how many
 // words it takes: the longest spelling first, a name written as the rules

@@ -15,7 +15,7 @@ import (
 // ("tom hanks's movies" are "tom hanks movies"). Elsewhere the "'s" is
 // kept, as a title writes it ("schindler's list", "ocean's eleven").
 func possessives(ws []string, marks []int) []string {
-	for m := len(marks) - 1; m >= 0; m-- { // the last first: the indexes before it stay
+	for m := len(marks) - 1; m >= 0; m-- {
 		i, plural := marks[m], false
 		if i < 0 {
 			i, plural = -1-i, true
@@ -37,7 +37,7 @@ func possessives(ws []string, marks []int) []string {
 			continue
 		}
 		start := i // the name: at most three words, back to a word no name has
-		for start > 0 && i-start < 2 && !notName[ws[start-1]] {
+		for start > 0 && i-start < 2 && !notName[ws[start-1]] && nameWord(ws[start-1]) {
 			start--
 		}
 		rel := ""
@@ -57,8 +57,8 @@ func possessives(ws []string, marks []int) []string {
 		if start > 0 && ws[start-1] == "the" { // "the beatles' last album": by the beatles
 			start--
 		}
-		if rel == "" {
-			if !ranked && !plural { // "schindler's list movie": as written
+		if rel == "" || len(marks) > 1 { // one possessive rewrites: "bob marley's son's songs" stay as written
+			if !ranked && !plural || rel != "" && !plural { // "schindler's list movie": as written
 				ws[i] += "s"
 			}
 			continue // "tom hanks's movies": the name before the kind

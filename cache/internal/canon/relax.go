@@ -140,7 +140,7 @@ var spelled = map[string]string{
 	"harbour": "harbor", "armour": "armor", "defence": "defense", "offence": "offense", "licence": "license",
 	"realised": "realized", "recognised": "recognized", "civilisation": "civilization", "dialogue": "dialog",
 	"pyjamas": "pajamas", "moustache": "mustache", "sceptical": "skeptical", "aeroplane": "airplane",
-	"tunes": "songs", "st": "saint", "osts": "soundtracks", "shounen": "shonen", "shippuuden": "shippuden",
+	"st": "saint", "osts": "soundtracks", "shounen": "shonen", "shippuuden": "shippuden",
 	"excluding": "without",
 }
 
@@ -232,7 +232,7 @@ var devices = map[string]bool{
 // audiences are who a thing is for.
 var audiences = map[string]bool{
 	"kids": true, "children": true, "adults": true, "teens": true, "teenagers": true, "toddlers": true,
-	"families": true, "grownups": true, "preschoolers": true, "toddler": true,
+	"families": true, "grownups": true, "preschoolers": true,
 }
 
 // audienceOf are the words before the kind that say who it is for, in the
@@ -242,8 +242,8 @@ var audienceOf = map[string]string{"adult": "adults", "toddler": "toddlers", "pr
 
 // occasions are what a thing may be for, and no subject of it: "movies
 // for date night", "date night movies".
-var occasions = map[string]bool{"date night": true, "rainy day": true, "road trip": true, "sleep": true, "studying": true,
-	"study": true, "workout": true, "running": true, "gym": true, "party": true, "sleepover": true, "movie night": true,
+var occasions = map[string]bool{"date night": true, "rainy day": true, "sleep": true, "studying": true,
+	"study": true, "workout": true, "running": true, "gym": true, "sleepover": true, "movie night": true,
 	"game night": true, "meditation": true, "focus": true, "dinner party": true, "commute": true, "long flight": true}
 
 // countries are the countries of demonyms that name no language of their
@@ -293,7 +293,7 @@ func relations(ws []string) []string {
 	j := i
 	for j < len(ws) && !kind[j] {
 		if !nameWord(ws[j]) && !platforms[ws[j]] || timeWord(ws[j]) || connectors[ws[j]] {
-			return countriesAfterFrom(ws)
+			return relationsAfter(ws)
 		}
 		j++
 	}
@@ -302,7 +302,7 @@ func relations(ws []string) []string {
 		k++
 	}
 	if j == len(ws) {
-		return countriesAfterFrom(ws)
+		return relationsAfter(ws)
 	}
 	pre := ws[i:j]
 	// A leading word of two or more may say a relation of its own: an
@@ -314,7 +314,7 @@ func relations(ws []string) []string {
 	if len(pre) >= 2 {
 		phrase := pre[0] + " " + pre[1]
 		name := ""
-		for n := len(pre) - 1; n >= 1 && name == ""; n-- {
+		for n := min(len(pre)-1, aliasLongest); n >= 1 && name == ""; n-- {
 			if makerOf(strings.Join(pre[:n], " "), ws[k-1]) {
 				name = strings.Join(pre[:n], " ")
 			}
@@ -338,7 +338,7 @@ func relations(ws []string) []string {
 		j = k - 1
 	}
 	if len(pre) == 0 && lead == nil || len(pre) > 2 || lead != nil && len(pre) > 1 {
-		return countriesAfterFrom(ws)
+		return relationsAfter(ws)
 	}
 	// Only a word that is the whole of what comes before the kind says one
 	// thing ("spy kids movies" are not spy movies for kids; "american
@@ -351,21 +351,21 @@ func relations(ws []string) []string {
 		after = []string{"on", strings.ReplaceAll(phrase, " ", "")}
 	case len(pre) == 1 && audiences[phrase]:
 		after = []string{"for", phrase}
-	case len(pre) == 1 && audienceOf[phrase] != "":
+	case len(pre) == 1 && audienceOf[phrase] != "" && (phrase != "adult" || k-j > 1): // "adult animated films"; not "adult movies"
 		after = []string{"for", audienceOf[phrase]}
-	case occasions[phrase]:
-		after = append([]string{"for"}, pre...)
 	case countries[phrase] != "":
 		after = []string{"from", countries[phrase]}
 	case len(pre) == 1 && spokenOnly[phrase], len(pre) == 2 && languages[pre[0]] && pre[1] == "language": // "hindi movies", "korean language films": in it
 		after = []string{"in", pre[0]}
 	case topic:
 		after = append([]string{"about"}, strings.Fields(t)...)
+	case occasions[phrase]: // "rainy day movies"; after the subjects: "meditation documentaries" are about it
+		after = append([]string{"for"}, pre...)
 	default:
 		keep = pre
 	}
 	after = append(after, lead...)
-	if p := pluralOf[ws[k-1]]; p != "" && len(after) > 0 && keep == nil && p != "movies" && p != "shows" && p != "songs" { // "true crime podcast": podcasts about it, as "true crime podcasts"; not "Bee Movie", "Date Night movie", "American Movie", titles
+	if p := pluralOf[ws[k-1]]; p != "" && len(after) > 0 && after[0] != "about" && keep == nil && p != "movies" && p != "shows" && p != "songs" { // "netflix documentary": documentaries on netflix; not "Bee Movie", "Date Night movie", "American Movie", titles, nor a subject's ("Jazz" documentary)
 		ws = slices.Clone(ws)
 		ws[k-1] = p
 	}
@@ -375,7 +375,7 @@ func relations(ws []string) []string {
 	out = append(out, ws[j:k]...)
 	out = append(out, after...)
 	out = append(out, ws[k:]...)
-	return countriesAfterFrom(out)
+	return relationsAfter(out)
 }
 
 // onEarth reports whether ws, after "on", say "in the world": "the best
@@ -420,11 +420,14 @@ var spokenOnly = map[string]bool{"hindi": true, "mandarin": true, "cantonese": t
 	"bengali": true, "urdu": true, "farsi": true, "tagalog": true, "arabic": true, "hebrew": true, "malayalam": true,
 	"kannada": true, "marathi": true, "punjabi": true, "swahili": true, "yiddish": true}
 
-// countriesAfterFrom writes the countries after "from", and the platforms
-// after "on", as relations writes them; and a known subject after "about"
-// in the singular and without its "the" ("about the whales" is "about
-// whale", as "whale documentaries" say).
-func countriesAfterFrom(ws []string) []string {
+// relationsAfter writes the relations after the kind as relations writes
+// those before it: a country after "from" as its demonym's, a platform
+// after "on" (or "for" a device, "from" a network) as one word, a known
+// subject after "about" in the singular ("about whales" is "about
+// whale", as "whale documentaries" say), "on" before a known subject as
+// "about" for documentaries, podcasts and books, and "for a" an
+// occasion as "for" it.
+func relationsAfter(ws []string) []string {
 	out := ws[:0:0]
 	for i := 0; i < len(ws); i++ {
 		out = append(out, ws[i])
@@ -437,6 +440,10 @@ func countriesAfterFrom(ws []string) []string {
 				i += n
 				continue
 			}
+		}
+		if ws[i] == "for" && i+2 < len(ws) && (ws[i+1] == "a" || ws[i+1] == "an") && (occasions[ws[i+2]] || i+3 < len(ws) && occasions[ws[i+2]+" "+ws[i+3]]) { // "for a rainy day"
+			i++
+			continue
 		}
 		if ws[i] != "from" && ws[i] != "on" && ws[i] != "for" || i+1 == len(ws) {
 			continue

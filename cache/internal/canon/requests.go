@@ -34,7 +34,7 @@ var requests = [][]string{
 	{"what", "is", "a", "good"}, {"id", "like", "some"}, {"im", "after"}, {"i", "m", "after"},
 	{"can", "i", "watch"}, {"im", "trying", "to", "find"}, {"i", "m", "trying", "to", "find"}, {"trying", "to", "find"},
 	{"please", "find", "me"}, {"can", "you", "play"}, {"play", "me", "some"}, {"is", "there", "any"}, {"any", "idea"},
-	{"what", "are", "the"}, {"id", "like", "to", "watch"}, {"i", "d", "like", "to", "watch"},
+	{"what", "are", "the"}, {"i", "d", "like", "to", "watch"},
 }
 
 // leads are request phrases that may start a title ("Find My Way", "Show
@@ -246,6 +246,11 @@ func anyOne(ws []string) []string {
 		}
 		out := slices.Clone(ws)
 		out[i] = p
+		for j := i - 1; j >= 0 && j >= i-3; j-- { // "a podcasts about space": the "a" goes with the singular
+			if out[j] == "a" || out[j] == "an" {
+				return append(out[:j], out[j+1:]...)
+			}
+		}
 		return out
 	}
 	return ws

@@ -64,9 +64,6 @@ func respell(ws []string) []string {
 		case w == "between" && year(next) && at(i+2) == "and" && year(at(i+3)):
 			out = append(out, next, "to", at(i+3))
 			i += 3
-		case year(w) && year(next) && w < next:
-			out = append(out, w, "to", next)
-			i++
 		case ordinalValue(w) > 0 && (next == "season" || next == "episode"):
 			out = append(out, next, strconv.Itoa(ordinalValue(w)))
 			i++
@@ -126,7 +123,7 @@ func respell(ws []string) []string {
 		case w == "got" && (next == "season" || seasonToken(next) > 0) && i == 0: // "got season 3"
 			out = append(out, "game", "of", "thrones")
 		case w == "both" && nameWord(next) && slices.Contains(ws[i+1:], "and"): // "with both de niro and pacino"
-		case w == "every" && i+1 < len(ws) && slices.ContainsFunc(ws[i+1:min(i+4, len(ws))], func(w string) bool { return pluralOf[w] != "" }):
+		case w == "every" && everyKind(ws[i+1:]):
 			out = append(out, "all") // "every pixar movie": all pixar movies
 			for j := i + 1; j < min(i+4, len(ws)); j++ {
 				if p := pluralOf[ws[j]]; p != "" {
@@ -209,6 +206,21 @@ func seasonLast(ws []string) []string {
 		return ws
 	}
 	return append(slices.Clip(rest), ws[0], ws[1])
+}
+
+// everyKind reports whether ws, after "every", are at most two words that
+// say what kind ("pixar") and a thing one counts: "every pixar movie";
+// not "Every Day" movie.
+func everyKind(ws []string) bool {
+	for _, w := range ws[:min(len(ws), 3)] {
+		if pluralOf[w] != "" {
+			return true
+		}
+		if _, known := makerSet[w]; !says(w) && !known {
+			return false
+		}
+	}
+	return false
 }
 
 // modifierWord reports whether w, before a kind, says what kind and is

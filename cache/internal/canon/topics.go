@@ -50,7 +50,7 @@ var subjectNames = strings.Split("whale,shark,animal,nature,wildlife,ocean,space
 	"artificial intelligence,time travel,moon landing,ancient rome,ancient egypt,ancient greece,high school,stock market,"+
 	"global warming,natural disaster,outer space,deep sea,breakup,holocaust,chernobyl,titanic,moon,cancer,autism,"+
 	"immigration,slavery,civil rights,feminism,poverty,racism,terrorism,nuclear war,haunted house,bank robbery,"+
-	"space race,great depression,cold war,stoicism,philosophy,psychology,parenting,habit,productivity,meditation,"+
+	"space race,great depression,stoicism,philosophy,psychology,parenting,habit,productivity,meditation,"+
 	"motorcycle,train,submarine,boxer,chef,lawyer,doctor,nurse,teacher,soldier,firefighter,detective,"+
 	"extinct animal,conspiracy,conspiracy theory,ai,roman empire,personal finance,apollo 11,moon landings,vietnam", ",")
 
