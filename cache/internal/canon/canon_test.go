@@ -192,3 +192,20 @@ func TestVersionPinsTheRules(t *testing.T) {
 		t.Errorf("the golden queries' forms hash to %s; version %d's to %q: a rule changed. Raise Version and pin the new hash", got, Version, want)
 	}
 }
+
+// A text of more than maxWords words is no search query: it is kept as
+// written (its own key), and to the guards it answers only itself, so that
+// no text costs the rules more than a query does.
+func TestLongTextsKeptAsWritten(t *testing.T) {
+	long := strings.Repeat("nolan's movies ", maxWords/2) + "please"
+	if f := Form(long); f != "="+long {
+		t.Errorf("a text of %d words has the form %q; want it kept as written", maxWords+1, f)
+	}
+	if ok, _ := Guard(long, long+"!"); ok {
+		t.Errorf("a text of %d words answers another text", maxWords+1)
+	}
+	short := strings.Repeat("nolan's movies ", maxWords/2)
+	if f := Form(short); strings.HasPrefix(f, "=") {
+		t.Errorf("a text of %d words is not read: %q", maxWords, f)
+	}
+}
