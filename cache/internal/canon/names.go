@@ -156,8 +156,7 @@ func kindMakes(kind string) works {
 		kind = s
 	}
 	switch {
-	case musicKinds[kind] || kind == "soundtrack" || kind == "soundtracks" || kind == "scores" || kind == "music" ||
-		kind == "symphonies" || kind == "concertos" || kind == "operas" || kind == "sonatas" || kind == "discography":
+	case musicKinds[kind] || kind == "scores" || kind == "symphonies" || kind == "concertos" || kind == "operas" || kind == "sonatas":
 		return workMusic
 	case kind == "games":
 		return workGames

@@ -28,19 +28,13 @@ import (
 //     "subtitled in english".
 func respell(ws []string) []string {
 	ws = clauses(ws)
-	at := func(i int) string {
-		if i < len(ws) {
-			return ws[i]
-		}
-		return ""
-	}
 	games := false
 	for _, w := range ws {
 		games = games || w == "games" || w == "game"
 	}
 	out := make([]string, 0, len(ws)+2)
 	for i := 0; i < len(ws); i++ {
-		w, next := ws[i], at(i+1)
+		w, next := ws[i], at(ws, i+1)
 		switch {
 		case (w == "less" || w == "fewer" || w == "shorter") && next == "than" && countAt(ws[i+2:]):
 			out = append(out, "under")
@@ -49,7 +43,7 @@ func respell(ws []string) []string {
 			out = append(out, "over")
 			i++
 		case (w == "an" || w == "one") && next == "hour" && len(out) > 0 && bounds[out[len(out)-1]]:
-			if at(i+2) == "and" && at(i+3) == "a" && at(i+4) == "half" {
+			if at(ws, i+2) == "and" && at(ws, i+3) == "a" && at(ws, i+4) == "half" {
 				out = append(out, "90", "minutes")
 				i += 4
 				break
@@ -61,8 +55,8 @@ func respell(ws []string) []string {
 			out = append(out, shortUnits[w])
 		case (w == "ep" || w == "eps") && (digits(next) || len(out) > 1 && out[len(out)-2] == "season"): // "ep 1000"; an EP is a record too
 			out = append(out, "episode")
-		case w == "between" && year(next) && at(i+2) == "and" && year(at(i+3)):
-			out = append(out, next, "to", at(i+3))
+		case w == "between" && year(next) && at(ws, i+2) == "and" && year(at(ws, i+3)):
+			out = append(out, next, "to", at(ws, i+3))
 			i += 3
 		case ordinalValue(w) > 0 && (next == "season" || next == "episode"):
 			out = append(out, next, strconv.Itoa(ordinalValue(w)))
@@ -70,7 +64,7 @@ func respell(ws []string) []string {
 		case tensWords[w] > 0 && ordinalValue(next) > 0 && ordinalValue(next) < 10:
 			out = append(out, ordinal(tensWords[w]+ordinalValue(next)))
 			i++
-		case (w == "first" || w == "second") && next == "world" && at(i+2) == "war":
+		case (w == "first" || w == "second") && next == "world" && at(ws, i+2) == "war":
 			out = append(out, "world", "war", strconv.Itoa(ordinalValue(w)))
 			i += 2
 		case len(w) >= 2 && len(w) <= 4 && w[0] == 'e' && digits(w[1:]) && len(out) >= 2 && out[len(out)-2] == "season":
@@ -87,7 +81,7 @@ func respell(ws []string) []string {
 				y = 2020
 			}
 			i++
-			if u := at(i + 1); spelled[u] != "" && digits(spelled[u]) && len(spelled[u]) == 1 {
+			if u := at(ws, i+1); spelled[u] != "" && digits(spelled[u]) && len(spelled[u]) == 1 {
 				n, _ := strconv.Atoi(spelled[u])
 				y += n
 				i++
@@ -98,11 +92,11 @@ func respell(ws []string) []string {
 			out = append(out, strconv.Itoa(y))
 		case (w == "pre" || w == "post") && year(next) && (i == 0 || ws[i-1] != "the"): // "pre-1960": before 1960; not "the post 2017", a title
 			out = append(out, map[string]string{"pre": "before", "post": "after"}[w])
-		case (w == "made" || w == "released" || w == "from") && (next == "before" || next == "after") && year(at(i+2)): // "films made before 1960"
-		case w == "half" && next == "an" && at(i+2) == "hour" && len(out) > 0 && bounds[out[len(out)-1]]: // "under half an hour"
+		case (w == "made" || w == "released" || w == "from") && (next == "before" || next == "after") && year(at(ws, i+2)): // "films made before 1960"
+		case w == "half" && next == "an" && at(ws, i+2) == "hour" && len(out) > 0 && bounds[out[len(out)-1]]: // "under half an hour"
 			out = append(out, "30", "minutes")
 			i += 2
-		case w == "video" && next == "games" && (i == 0 || modifierWord(ws[i-1])) && (at(i+2) == "" || describing[at(i+2)] || at(i+2) == "based"): // "video games based on movies"; not "olympic video games", "video game shows"
+		case w == "video" && next == "games" && (i == 0 || modifierWord(ws[i-1])) && (at(ws, i+2) == "" || describing[at(ws, i+2)] || at(ws, i+2) == "based"): // "video games based on movies"; not "olympic video games", "video game shows"
 		case w == "no" && digits(next) && i > 0: // "symphony no. 5": number 5
 			out = append(out, "number")
 		case w == "debut" && pluralOf[next] != "": // "debut album": first album
@@ -111,7 +105,7 @@ func respell(ws []string) []string {
 			out = append(out, "los", "angeles")
 		case w == "read" && next == "by" && (slices.Contains(ws, "audiobooks") || slices.Contains(ws, "audiobook")): // "audiobooks read by"
 			out = append(out, "narrated")
-		case w == "with" && next == "narration" && at(i+2) == "by": // "with narration by"
+		case w == "with" && next == "narration" && at(ws, i+2) == "by": // "with narration by"
 			out = append(out, "narrated")
 			i++
 		case w == "subtitled" && i+1 < len(ws) && !slices.ContainsFunc(ws[i+1:], func(w string) bool { return !kindWord(w) }): // "subtitled movies"
@@ -138,13 +132,13 @@ func respell(ws []string) []string {
 		case w == "music" && i > 0 && plainGenres[ws[i-1]] && (i+1 == len(ws) || !kindWord(next)): // "disco music" is disco
 		case w == "series" && (i > 0 && modifierWord(ws[i-1]) || showLike[next]) && !slices.ContainsFunc(ws, notShows): // "series like X", "crime series", "brazilian series": shows; not "series by brandon sanderson", "game series like halo"
 			out = append(out, "shows")
-		case (w == "take" || w == "takes" || w == "taking") && next == "place" && at(i+2) == "in":
+		case (w == "take" || w == "takes" || w == "taking") && next == "place" && at(ws, i+2) == "in":
 			out = append(out, "set")
 			i++
 		case w == "amazon" && next == "prime":
 			out = append(out, "prime", "video")
 			i++
-			if at(i+1) == "video" {
+			if at(ws, i+1) == "video" {
 				i++
 			}
 		case w == "switch" && games && (len(out) == 0 || out[len(out)-1] != "nintendo"):
