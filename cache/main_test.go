@@ -107,8 +107,8 @@ func newCache(tb testing.TB, edit ...func(*cache.Config)) *cache.RedisCache {
 		tb.Fatalf("cache.New: %v", err)
 	}
 	tb.Cleanup(func() {
+		c.Close() // first: its background writes (a near match's index entry) end before the namespace is emptied
 		clearNamespace(tb, c, cfg)
-		c.Close()
 	})
 	return c
 }
