@@ -31,7 +31,7 @@ import (
 const maxWords = 48
 
 // Version is the version of the rules, part of every canonical key.
-const Version = 3
+const Version = 4
 
 // Form returns the canonical form of text: its words folded and
 // normalised by the rules below, and, where order cannot change the
@@ -133,6 +133,9 @@ func tokens(s string) (out []string, unread bool) {
 			continue
 		}
 		w := strings.ReplaceAll(raw, "'", "")
+		if len(raw) == 3 && raw[0] == '\'' && digits(w) && len(out) > 0 && (timePrepositions[out[len(out)-1]] || len(out) > 1 && raw == raws[len(raws)-1]) { // "albums of '97" is 1997, "class of '08" 2008; "'71" alone is a film
+			w = shortYear(w)
+		}
 		if neg, ok := bareNegations[w]; ok { // "dont", "cannot": negations written without an apostrophe
 			out = append(out, neg, "not")
 			continue
@@ -150,6 +153,20 @@ func tokens(s string) (out []string, unread bool) {
 		}
 	}
 	return possessives(out, possessive), false
+}
+
+// shortYear returns the year two digits after an apostrophe write, after
+// a preposition of time or at the end of a text of three words or more:
+// from '30 to '99 in the 1900s, to '25 in the 2000s; the others are left
+// as written ("the '27 yankees" are 1927's).
+func shortYear(w string) string {
+	switch {
+	case w >= "30":
+		return "19" + w
+	case w <= "25":
+		return "20" + w
+	}
+	return w
 }
 
 // bareNegations are negations written in one word without an apostrophe,
@@ -216,6 +233,9 @@ var fillers = [][]string{
 // or four words at least (three may be a title's: "Pet Shop Boys –
 // Please").
 func dropFillers(words []string) []string {
+	if len(words) > 2 && (words[0] == "alexa" || words[0] == "siri") && wakeVerbs[words[1]] { // "alexa, play…"
+		words = words[1:]
+	}
 	i := 0
 	titled := false // a filler matched that starts titles: "Show Me the Money", "Show Me a Hero"
 	for matched := true; matched; {
@@ -266,7 +286,7 @@ func shortOrLong(w string) string {
 // synonyms are other words for "movie" and "movies", singular and plural
 // kept apart: "Scary Movie" is a title, "scary movies" a genre.
 var synonyms = map[string]string{
-	"film": "movie", "films": "movies", "flick": "movie", "flicks": "movies", "docs": "documentaries",
+	"film": "movie", "films": "movies", "flick": "movie", "flicks": "movies", "docs": "documentaries", "animes": "anime",
 }
 
 // plurals maps the plurals of the category words to their singular, to
@@ -410,7 +430,7 @@ func normalise(words []string) []string {
 	timed := make([]bool, len(out))
 	for i, next := len(out)-1, false; i >= 0; i-- {
 		timed[i] = next
-		if out[i] != "the" {
+		if out[i] != "the" && !(eras[out[i]] && next) { // "from the early 2000s" is "early 2000s"
 			next = timeWord(out[i])
 		}
 	}
@@ -426,6 +446,9 @@ func normalise(words []string) []string {
 	}
 	return kept
 }
+
+// eras are the words that place a time within a decade.
+var eras = map[string]bool{"early": true, "mid": true, "late": true}
 
 // orderWords are words near which order carries meaning: negations and
 // exclusions, comparisons and ranks, ranges, ordinals. A query holding

@@ -28,6 +28,9 @@ func questions(ws []string) []string {
 	if len(rest) > 1 && (rest[0] == "won" || rest[0] == "have" && rest[1] == "won") {
 		return append(append(kind, "that"), rest...)
 	}
+	if len(rest) > 1 && len(rest) <= 5 && (rest[0] == "star" || rest[0] == "feature") && !slices.ContainsFunc(rest[1:], func(w string) bool { return !nameWord(w) || kindWord(w) }) { // "which movies star tom hanks"
+		return append(append(kind, "with"), rest[1:]...)
+	}
 	if len(rest) < 3 || !auxiliaries[rest[0]] {
 		return ws
 	}
@@ -41,7 +44,7 @@ func questions(ws []string) []string {
 		verb, name = rest[len(rest)-2], rest[1:len(rest)-2]
 	}
 	rel, ok := makes[verb]
-	if (verb == "make" || verb == "made") && musicKinds[kind[len(kind)-1]] { // "what albums did radiohead make": by them; an actor "makes" movies too
+	if (verb == "make" || verb == "made") && (musicKinds[kind[len(kind)-1]] || makerOf(strings.Join(name, " "), kind[len(kind)-1])) { // "what albums did radiohead make", "what films has wes anderson made": by them; an actor "makes" movies too
 		rel, ok = []string{"by"}, true
 	}
 	if !ok || len(name) == 0 || len(name) > 4 || slices.ContainsFunc(name, func(w string) bool { return !nameWord(w) || kindWord(w) }) {
@@ -49,6 +52,91 @@ func questions(ws []string) []string {
 	}
 	return append(append(append(kind, rel...), name...), when...)
 }
+
+// frames writes the questions that only frame what they ask for as it:
+// "where can i watch X", "where is X streaming" are "where to watch X";
+// "who is in X" and "who is in the cast of X" are "X cast", "who sings X"
+// "X singer", "how long is X" "X runtime", "when does X come out" "X
+// release date" (in the present only: "who was in metallica" are all its
+// members); "what documentaries are there about space" is
+// "documentaries about space", "what movies can i watch on hulu" "movies
+// on hulu" (a platform); and a kind that "came out in 2023" is of 2023.
+func frames(ws []string) []string {
+	if len(ws) > 3 && ws[0] == "whats" && ws[1] == "the" && factOf[ws[2]] { // "whats the runtime of X"
+		ws = ws[2:]
+	} else if len(ws) > 4 && ws[0] == "what" && ws[1] == "is" && ws[2] == "the" && factOf[ws[3]] {
+		ws = ws[3:]
+	}
+	if len(ws) < 3 {
+		return ws
+	}
+	switch w0, w1, w2 := ws[0], ws[1], ws[2]; {
+	case w0 == "where" && (w1 == "can" || w1 == "do" || w1 == "could") && (w2 == "i" || w2 == "you" || w2 == "we") && len(ws) > 4 && viewing[ws[3]]:
+		return append([]string{"where", "to", "watch"}, ws[4:]...)
+	case w0 == "where" && w1 == "to" && viewing[w2] && len(ws) > 3:
+		return append([]string{"where", "to", "watch"}, ws[3:]...)
+	case w0 == "where" && w1 == "is" && len(ws) > 3 && ws[len(ws)-1] == "streaming":
+		return append([]string{"where", "to", "watch"}, ws[2:len(ws)-1]...)
+	case w0 == "who" && (w1 == "is" || w1 == "stars") && w2 == "in" && len(ws) > 3: // now: "who was in metallica" are all of them
+		rest := ws[3:]
+		if len(rest) > 2 && rest[0] == "the" && rest[1] == "cast" && rest[2] == "of" {
+			rest = rest[3:]
+		}
+		return append(slices.Clip(rest), "cast")
+	case w0 == "cast" && w1 == "of":
+		return append(slices.Clip(ws[2:]), "cast")
+	case w0 == "runtime" && w1 == "of": // "runtime of oppenheimer"
+		return append(slices.Clip(ws[2:]), w0)
+	case w0 == "who" && w1 == "sings": // now: "who sang at the super bowl" is another
+		return append(slices.Clip(ws[2:]), "singer")
+	case w0 == "how" && w1 == "long" && w2 == "is" && len(ws) > 3: // "how long was the titanic" may be the ship
+		return append(slices.Clip(ws[3:]), "runtime")
+	case w0 == "when" && (w1 == "does" || w1 == "do" || w1 == "will") && len(ws) > 4 && ws[len(ws)-2] == "come" && ws[len(ws)-1] == "out": // "when does X come out"
+		return append(slices.Clip(ws[2:len(ws)-2]), "release", "date")
+	case w0 == "when" && (w1 == "is" || w1 == "are") && len(ws) > 4 && ws[len(ws)-2] == "coming" && ws[len(ws)-1] == "out":
+		return append(slices.Clip(ws[2:len(ws)-2]), "release", "date")
+	}
+	out := ws
+	if ws[0] == "what" || ws[0] == "which" {
+		k := slices.IndexFunc(ws[1:min(len(ws), 4)], kindWord) + 1
+		for k > 0 && k+1 < len(ws) && kindWord(ws[k+1]) {
+			k++
+		}
+		if k > 0 && !slices.ContainsFunc(ws[1:k], func(w string) bool { return !nameWord(w) }) {
+			switch next, after := at(ws, k+1), at(ws, k+2); {
+			case (next == "came" || next == "come") && after == "out" && (timeWord(at(ws, k+3)) || at(ws, k+3) == "in" && timeWord(at(ws, k+4))): // "what horror movies came out in 2023"; not "what movies came out on netflix"
+				out = append(slices.Clip(ws[1:k+1]), ws[k+3:]...)
+			case (next == "were" || next == "was") && timeWord(after): // "which albums were released in 1994", as normalise leaves it
+				out = append(slices.Clip(ws[1:k+1]), ws[k+2:]...)
+			case (next == "are" || next == "is") && after == "there": // "what documentaries are there about space"
+				out = append(slices.Clip(ws[1:k+1]), ws[k+3:]...)
+			case (next == "can" || next == "should") && (after == "i" || after == "we") && viewing[at(ws, k+3)] && at(ws, k+4) == "on" && platformAt(ws[k+5:]): // "what movies can i watch on hulu"; not "… on a plane"
+				out = append(slices.Clip(ws[1:k+1]), ws[k+4:]...)
+			}
+		}
+	}
+	for i := 1; i+2 < len(out); i++ { // "that came out in 2023": of 2023, as "released in 2023" is
+		if (out[i] == "came" || out[i] == "come") && out[i+1] == "out" && timeWord(out[i+2]) {
+			j := i
+			if (out[i-1] == "that" || out[i-1] == "which") && i > 1 { // "movies that came out in 1999"; not "athletes who came out in 2014"
+				j--
+			}
+			if !kindWord(out[j-1]) {
+				continue
+			}
+			out = append(slices.Clip(out[:j]), out[i+2:]...)
+			break
+		}
+	}
+	return out
+}
+
+// factOf are the facts of a title a question asks for ("whats the runtime
+// of X").
+var factOf = map[string]bool{"runtime": true, "cast": true}
+
+// viewing are the verbs of watching a thing, where a question asks where.
+var viewing = map[string]bool{"watch": true, "stream": true} // not "see": "where can i see hamilton" may be on stage
 
 // auxiliaries are the verbs a question asks with: "has", "did".
 var auxiliaries = map[string]bool{"has": true, "have": true, "did": true, "does": true, "do": true}

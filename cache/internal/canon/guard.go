@@ -248,62 +248,8 @@ func words(folded string) ([]string, bool) {
 	if unread || len(ws) == 0 || len(ws) > maxWords {
 		return nil, true
 	}
-	return countless(artists(relax(normalise(dropRequests(dropFillers(compounds(ws))))))), false
+	return countless(artists(relax(countless(normalise(dropRequests(dropFillers(compounds(ws)))), true))), false), false
 }
-
-// countless writes in the plural the kinds of thing that a singular asks
-// for as the plural does, when no title hides in the singular: "comedy
-// podcast" is "comedy podcasts", "courtroom drama" "courtroom dramas",
-// "christmas album" "christmas albums"; not "Bee Movie", "That '70s Show",
-// "Love Song", "Squid Game", "Thriller", whose kinds are left as written.
-// The guards make it; the canonical form, which has no vector to confirm
-// it, keeps a singular apart but where "any one of a kind" and a platform,
-// an audience or a country before it say otherwise.
-func countless(ws []string) []string {
-	var out []string
-	for i, w := range ws {
-		p := safePlural[w]
-		if w == "album" && i > 0 && musicStyles[ws[i-1]] {
-			p = "albums"
-		}
-		if p == "" || i+1 < len(ws) && kindWord(ws[i+1]) || i == 0 || !plainBefore(ws[max(0, i-4):i]) {
-			continue
-		}
-		if out == nil {
-			out = slices.Clone(ws)
-		}
-		out[i] = p
-	}
-	if out == nil {
-		return ws
-	}
-	return out
-}
-
-// plainBefore reports whether the words before a singular kind say what
-// kind of it, and not which one: the word just before is a genre, a
-// country, a language, a platform, an audience, a known subject, and no
-// "the", rank, ordinal or "only" comes before it ("the best album of 2023",
-// "the daily podcast", "serial podcast" name one). countless passes it the
-// four words before the kind at most.
-func plainBefore(ws []string) bool {
-	last := ws[len(ws)-1]
-	if _, subject := subjectForms[last]; !isCategory(last) && !subject && !musicStyles[last] && countries[last] == "" &&
-		!languages[last] && !platforms[last] && !audiences[last] && !timeWord(last) {
-		return false
-	}
-	for _, w := range ws {
-		if w == "the" || w == "only" || w == "new" || orderWords[w] || ordinalValue(w) > 0 || ranks[w] {
-			return false
-		}
-	}
-	return true
-}
-
-// safePlural are the kinds whose singular names no well-known title alone.
-var safePlural = map[string]string{"podcast": "podcasts", "audiobook": "audiobooks", "documentary": "documentaries",
-	"special": "specials", "drama": "dramas", "cartoon": "cartoons", "sitcom": "sitcoms", "biopic": "biopics",
-	"romcom": "romcoms", "playlist": "playlists"}
 
 // maxQuoted bounds the quoted titles a text's guard compares: a text with
 // more is compared on its first ones only (its other words still are).

@@ -79,6 +79,22 @@ var composerNames = []string{
 	"koji kondo", "yoko kanno",
 }
 
+// authorNames are the writers of books, whose name before "audiobooks"
+// or "books" is theirs ("stephen king audiobooks" are by him); not the
+// narrators and actors known for reading them ("stephen fry audiobooks"),
+// nor authors whose name before "movies" would be (films of their books
+// are not by them).
+var authorNames = []string{
+	"stephen king", "agatha christie", "brandon sanderson", "terry pratchett", "jk rowling = j k rowling",
+	"tolkien = jrr tolkien = j r r tolkien", "george rr martin = george r r martin", "jane austen", "charles dickens",
+	"james patterson", "dan brown", "john grisham", "malcolm gladwell", "yuval noah harari", "haruki murakami",
+	"margaret atwood", "cormac mccarthy", "isaac asimov", "frank herbert", "ursula k le guin = ursula le guin",
+	"arthur conan doyle", "kurt vonnegut", "ernest hemingway", "mark twain", "lee child", "colleen hoover",
+	"rick riordan", "roald dahl", "dr seuss", "suzanne collins", "hp lovecraft = h p lovecraft", "edgar allan poe",
+	"george orwell", "ray bradbury", "toni morrison", "michael crichton", "douglas adams", "robin hobb",
+	"patrick rothfuss", "joe abercrombie", "andy weir", "sally rooney", "neil gaiman", "leo tolstoy = tolstoy",
+}
+
 // titleNames are titles, series and other names of things asked for, and
 // their short forms and translations, as directorNames writes them: a short
 // form is here only when it is no word of its own ("got", "lol", "wow"
@@ -124,6 +140,7 @@ const (
 	workShows                   // shows, series, their seasons and episodes
 	workGames
 	workMusic // songs, albums, soundtracks, scores, symphonies
+	workBooks // books, novels, audiobooks
 )
 
 // makerSet holds the names as the rules keep them, with what they make
@@ -134,7 +151,7 @@ var makerSet, nameAliases, aliasLongest = func() (map[string]works, map[string]s
 	for _, group := range []struct {
 		names []string
 		makes works
-	}{{directorNames, workFilms}, {studioNames, workFilms | workShows}, {gameMakerNames, workGames}, {composerNames, workMusic}, {titleNames, 0}} {
+	}{{directorNames, workFilms}, {studioNames, workFilms | workShows}, {gameMakerNames, workGames}, {composerNames, workMusic}, {authorNames, workBooks}, {titleNames, 0}} {
 		for _, line := range group.names {
 			parts := strings.Split(line, "=")
 			name := strings.TrimSpace(parts[0])
@@ -160,6 +177,8 @@ func kindMakes(kind string) works {
 		return workMusic
 	case kind == "games":
 		return workGames
+	case kind == "audiobooks" || kind == "audiobook" || kind == "books" || kind == "novels":
+		return workBooks
 	case kind == "shows" || kind == "show" || kind == "series" || episodic[kind] || kind == "miniseries":
 		return workShows
 	case isCategory(kind) || kind == "shorts":

@@ -188,6 +188,7 @@ var platforms = map[string]bool{
 	"nintendo switch online": true,
 	"pbs":                    true, "bbc": true, "a24": true, "npr": true, "cartoon network": true, "nickelodeon": true, "adult swim": true,
 	"national geographic": true, "nat geo": true, "amc": true, "fx": true, "cbs": true, "nbc": true,
+	"audible": true, "game pass": true, "xbox game pass": true,
 }
 
 // services are the platforms that name nothing else, which may come
@@ -196,6 +197,8 @@ var platforms = map[string]bool{
 var services = map[string]bool{
 	"netflix": true, "hulu": true, "hbo": true, "disney plus": true, "prime video": true, "crunchyroll": true,
 	"youtube": true, "playstation5": true, "playstation4": true, "xbox": true, "nintendo switch": true,
+	"hbo max": true, "paramount plus": true, "apple tv plus": true, "game pass": true, "xbox game pass": true, "audible": true,
+	"spotify": true,
 }
 
 // ambiguous are the platforms that are words too ("android movies" are
@@ -247,8 +250,12 @@ var occasions = map[string]bool{"date night": true, "rainy day": true, "sleep": 
 	"game night": true, "meditation": true, "focus": true, "dinner party": true, "commute": true, "long flight": true}
 
 // countries are the countries of demonyms that name no language of their
-// own (a "spanish movie" may be from Spain or in Spanish).
+// own, or a language mostly spoken there ("korean movies" are from Korea,
+// as "movies in korean" need not be); not those of languages many
+// countries speak (a "spanish movie" may be from Spain or in Spanish, and
+// "chinese movies" from Hong Kong or Taiwan).
 var countries = map[string]string{
+	"korean": "korea", "japanese": "japan", "french": "france", "german": "germany", "russian": "russia", "greek": "greece",
 	"mexican": "mexico", "iranian": "iran", "brazilian": "brazil", "italian": "italy", "indian": "india",
 	"swedish": "sweden", "danish": "denmark", "norwegian": "norway", "finnish": "finland", "turkish": "turkey",
 	"thai": "thailand", "nigerian": "nigeria", "australian": "australia", "canadian": "canada", "irish": "ireland",
@@ -259,11 +266,22 @@ var countries = map[string]string{
 	"scandinavian": "scandinavia", "uk": "uk", "usa": "usa",
 }
 
+// languageDemonyms are the countries' demonyms that name a language too:
+// before music and a show's episodes they stay as written ("french
+// songs" may be in French, "greek episodes" are the show Greek's).
+var languageDemonyms = map[string]bool{"korean": true, "japanese": true, "french": true, "german": true, "russian": true,
+	"greek": true}
+
+// namedWars are the demonyms whose "war" names one war: "korean war
+// movies" are about it.
+var namedWars = map[string]bool{"korean": true, "mexican": true}
+
 // countryNames are the countries' names as a query writes them after
 // "from".
 var countryNames = func() map[string]string {
 	m := map[string]string{"the uk": "uk", "britain": "uk", "the us": "usa", "the usa": "usa",
-		"america": "usa", "south korea": "korea", "the netherlands": "netherlands", "holland": "netherlands",
+		"america": "usa", "the united states": "usa", "united states": "usa", "the united kingdom": "uk",
+		"united kingdom": "uk", "great britain": "uk", "south korea": "korea", "the netherlands": "netherlands", "holland": "netherlands",
 		"the philippines": "philippines"}
 	for _, c := range countries {
 		m[c] = c
@@ -321,13 +339,15 @@ func relations(ws []string) []string {
 		}
 		switch {
 		case platforms[strings.Join(pre, " ")]: // "nintendo switch online games": the whole is one
+		case len(pre) > 3 && services[strings.Join(pre[:3], " ")] && !platformAfter(ws[k:]): // "apple tv plus drama series"
+			lead, pre = []string{"on", pre[0] + pre[1] + pre[2]}, pre[3:]
 		case len(pre) > 2 && services[phrase] && !platformAfter(ws[k:]): // "nintendo switch zelda games"
 			lead, pre = []string{"on", pre[0] + pre[1]}, pre[2:]
 		case audiences[pre[0]] && !audiences[pre[1]]:
 			lead, pre = []string{"for", pre[0]}, pre[1:]
 		case (services[pre[0]] || networks[pre[0]] || devices[pre[0]] && ws[k-1] == "games" && gameGenres[pre[1]]) && !platforms[phrase] && !platformAfter(ws[k:]):
 			lead, pre = []string{"on", pre[0]}, pre[1:]
-		case countries[pre[0]] != "" && len(pre) == 2 && musicStyles[pre[1]]: // "irish folk music"; not "indian summer songs"
+		case countries[pre[0]] != "" && !languageDemonyms[pre[0]] && len(pre) == 2 && musicStyles[pre[1]]: // "irish folk music"; not "indian summer songs", "Japanese House songs"
 			lead, pre = []string{"from", countries[pre[0]]}, pre[1:]
 		case name != "" && !musicKinds[ws[k-1]] && !platforms[phrase]: // names before songs: artists writes them
 			lead, pre = append([]string{"by"}, strings.Fields(name)...), pre[len(strings.Fields(name)):]
@@ -337,7 +357,7 @@ func relations(ws []string) []string {
 		pre = append(slices.Clip(pre), ws[j:k-1]...)
 		j = k - 1
 	}
-	if len(pre) == 0 && lead == nil || len(pre) > 2 || lead != nil && len(pre) > 1 {
+	if len(pre) == 0 && lead == nil || len(pre) > 2 && !platforms[strings.Join(pre, " ")] || lead != nil && len(pre) > 1 {
 		return relationsAfter(ws)
 	}
 	// Only a word that is the whole of what comes before the kind says one
@@ -353,7 +373,9 @@ func relations(ws []string) []string {
 		after = []string{"for", phrase}
 	case len(pre) == 1 && audienceOf[phrase] != "" && (phrase != "adult" || k-j > 1): // "adult animated films"; not "adult movies"
 		after = []string{"for", audienceOf[phrase]}
-	case countries[phrase] != "":
+	case len(pre) == 1 && languages[phrase] && (ws[k-1] == "podcasts" || ws[k-1] == "audiobooks"): // "german podcasts" are in German
+		after = []string{"in", phrase}
+	case countries[phrase] != "" && !(ws[j] == "war" && namedWars[phrase]) && !(languageDemonyms[phrase] && (musicKinds[ws[k-1]] || ws[k-1] == "episodes" || ws[k-1] == "seasons")): // "korean war movies" are about the Korean War; "french songs" may be in French, "Greek" episodes a show's
 		after = []string{"from", countries[phrase]}
 	case len(pre) == 1 && spokenOnly[phrase], len(pre) == 2 && languages[pre[0]] && pre[1] == "language": // "hindi movies", "korean language films": in it
 		after = []string{"in", pre[0]}
@@ -421,13 +443,21 @@ var spokenOnly = map[string]bool{"hindi": true, "mandarin": true, "cantonese": t
 	"kannada": true, "marathi": true, "punjabi": true, "swahili": true, "yiddish": true}
 
 // relationsAfter writes the relations after the kind as relations writes
-// those before it: a country after "from" as its demonym's, a platform
+// those before it: a platform that ends the text right after the kind
+// after "on" ("horror games ps4"), a country after "from" as its demonym's, a platform
 // after "on" (or "for" a device, "from" a network) as one word, a known
 // subject after "about" in the singular ("about whales" is "about
 // whale", as "whale documentaries" say), "on" before a known subject as
 // "about" for documentaries, podcasts and books, and "for a" an
 // occasion as "for" it.
 func relationsAfter(ws []string) []string {
+	for n := min(3, len(ws)-1); n >= 1; n-- { // "horror games ps4": on it, as "ps4 horror games" are
+		phrase := strings.Join(ws[len(ws)-n:], " ")
+		if (services[phrase] || devices[phrase]) && !ambiguous[phrase] && kindWord(ws[len(ws)-n-1]) && !platformAt(ws[:len(ws)-n]) { // a service or a device: "dune movie showtime" may be the times it shows
+			ws = append(append(slices.Clip(ws[:len(ws)-n]), "on"), ws[len(ws)-n:]...)
+			break
+		}
+	}
 	out := ws[:0:0]
 	for i := 0; i < len(ws); i++ {
 		out = append(out, ws[i])
@@ -448,8 +478,8 @@ func relationsAfter(ws []string) []string {
 		if ws[i] != "from" && ws[i] != "on" && ws[i] != "for" || i+1 == len(ws) {
 			continue
 		}
-		the := 0 // "for the switch"
-		if ws[i+1] == "the" && i+2 < len(ws) && ws[i] != "from" {
+		the := 0 // "for the switch", "from the bbc"
+		if ws[i+1] == "the" && i+2 < len(ws) && (ws[i] != "from" || networks[ws[i+2]]) {
 			the = 1
 		}
 		for n := min(3, len(ws)-i-1-the); n >= 1; n-- {

@@ -34,7 +34,9 @@ var requests = [][]string{
 	{"what", "is", "a", "good"}, {"id", "like", "some"}, {"im", "after"}, {"i", "m", "after"},
 	{"can", "i", "watch"}, {"im", "trying", "to", "find"}, {"i", "m", "trying", "to", "find"}, {"trying", "to", "find"},
 	{"please", "find", "me"}, {"can", "you", "play"}, {"play", "me", "some"}, {"is", "there", "any"}, {"any", "idea"},
-	{"what", "are", "the"}, {"i", "d", "like", "to", "watch"},
+	{"what", "are", "the"}, {"i", "d", "like", "to", "watch"}, {"can", "i", "get", "some"}, {"do", "you", "have", "any"},
+	{"i", "was", "wondering", "if", "you", "have"}, {"queue", "up"}, {"hey", "siri"}, {"ok", "google"}, {"okay", "google"},
+	{"hey", "google"}, {"hey", "alexa"},
 }
 
 // leads are request phrases that may start a title ("Find My Way", "Show
@@ -51,6 +53,7 @@ var leads = []struct {
 	{[]string{"looking", "for"}, 2}, {[]string{"show", "me"}, 2}, {[]string{"give", "me"}, 2}, {[]string{"find", "me"}, 2},
 	{[]string{"i", "need"}, 2}, {[]string{"im", "in", "the", "mood", "for"}, 2}, {[]string{"i", "m", "in", "the", "mood", "for"}, 2},
 	{[]string{"in", "the", "mood", "for"}, 2}, {[]string{"whats", "the"}, 2}, {[]string{"i", "need", "some"}, 2},
+	{[]string{"play"}, 2}, {[]string{"put", "on"}, 2},
 }
 
 // leadTitles are titles a lead starts, which keep their words whatever
@@ -64,16 +67,23 @@ var leadTitles = func() [][]string {
 		"in the mood for love", "im in the mood for love", "i m in the mood for love", "i need a girl", "i want you",
 		"i want to break free", "i want it that way", "i want to hold your hand", "i want to know what love is",
 		"i want it all", "play misty for me", "play it again sam", "play dead", "play it as it lays", "looking for a new love",
-		"i need some sleep"} {
+		"i need some sleep", "play that funky music", "play the game", "play with fire", "play nice", "put on a happy face"} {
 		out = append(out, strings.Fields(t))
 	}
 	return out
 }()
 
-// interjections may come before a request ("hey, could you show me…"):
-// they go with it, and only with it ("Hey Jude" keeps its words).
+// interjections may come before a request ("hey, could you show me…"),
+// and a voice assistant's name ("alexa, play…"): they go with it, and
+// only with it ("Hey Jude", "Alexa & Katie" keep their words).
 var interjections = [][]string{{"hey"}, {"hi"}, {"hello"}, {"ok", "so"}, {"okay", "so"}, {"ok"}, {"okay"}, {"so"}, {"yo"},
-	{"um"}, {"uh"}, {"basically"}, {"honestly"}, {"just"}, {"well"}, {"so", "like"}, {"like"}, {"hey", "so"}}
+	{"um"}, {"uh"}, {"basically"}, {"honestly"}, {"just"}, {"well"}, {"so", "like"}, {"like"}, {"hey", "so"},
+	{"siri"}, {"alexa"}}
+
+// wakeVerbs are the requests a voice assistant's name goes before, which
+// drop it: "alexa, play…"; not "Alexa & Katie".
+var wakeVerbs = map[string]bool{"play": true, "show": true, "find": true, "put": true, "search": true, "open": true,
+	"start": true, "queue": true, "shuffle": true, "recommend": true}
 
 func init() { // the longest phrase first: "recommend me some" before "recommend"
 	slices.SortStableFunc(requests, func(a, b []string) int { return len(b) - len(a) })
@@ -109,7 +119,7 @@ func leadsTo(rest []string) bool {
 	}
 	between := rest[:k]
 	if len(between) > 0 && articles[between[0]] {
-		if between[0] == "the" && (len(between) < 2 || !ranks[between[1]]) || len(between) > 3 {
+		if between[0] == "the" && (len(between) < 2 || !ranks[between[1]] && between[1] != "new") || len(between) > 3 {
 			return false
 		}
 		between = between[1:]
@@ -174,9 +184,9 @@ func dropRequests(ws []string) []string {
 			}
 		}
 	}
-	after := false                                                                                                               // "good" came after "any"
-	if len(ws) > 2 && (ws[0] == "any" || dropped && (ws[0] == "some" || ws[0] == "a") && isCategory(ws[2])) && ws[1] == "good" { // "any good heist movies"
-		ws, after = ws[1:], ws[0] == "any"
+	after := false                                                                                                                                                                                                 // "good" came after "any"
+	if len(ws) > 2 && (ws[0] == "any" || ws[0] == "some" && (kindWord(ws[2]) || says(ws[2])) && goodKind(ws[len(ws)-1]) || dropped && (ws[0] == "some" || ws[0] == "a") && isCategory(ws[2])) && ws[1] == "good" { // "any good heist movies", "some good war documentaries"
+		ws, after = ws[1:], ws[0] == "any" // "some good": "good" as the canonical form reads it ("Good Witch" keeps it)
 	}
 	if dropped && len(ws) > 2 && (ws[0] == "some" || ws[0] == "any") && slices.ContainsFunc(ws[1:], kindWord) { // "recommend some jazz podcasts"
 		ws = ws[1:]

@@ -53,6 +53,7 @@ func respell(ws []string) []string {
 		case w == "long" && len(out) > 0 && lengths[out[len(out)-1]]:
 		case shortUnits[w] != "" && len(out) > 1 && digits(out[len(out)-1]) && bounds[out[len(out)-2]]: // "under 90 min"; not "60 Minutes", a show
 			out = append(out, shortUnits[w])
+		case w == "written" && next == "by" && len(out) > 0 && kindMakes(out[len(out)-1]) == workBooks: // "audiobooks written by X" are by X; a movie's writer is not its maker
 		case (w == "ep" || w == "eps") && (digits(next) || len(out) > 1 && out[len(out)-2] == "season"): // "ep 1000"; an EP is a record too
 			out = append(out, "episode")
 		case w == "between" && year(next) && at(ws, i+2) == "and" && year(at(ws, i+3)):
@@ -130,7 +131,7 @@ func respell(ws []string) []string {
 		case w == "records" && i > 0 && musicGenres[ws[i-1]]: // "jazz records"
 			out = append(out, "albums")
 		case w == "music" && i > 0 && plainGenres[ws[i-1]] && (i+1 == len(ws) || !kindWord(next)): // "disco music" is disco
-		case w == "series" && (i > 0 && modifierWord(ws[i-1]) || showLike[next]) && !slices.ContainsFunc(ws, notShows): // "series like X", "crime series", "brazilian series": shows; not "series by brandon sanderson", "game series like halo"
+		case w == "series" && (i > 0 && modifierWord(ws[i-1]) && !bookGenres[ws[i-1]] || showLike[next]) && !slices.ContainsFunc(ws, notShows): // "series like X", "crime series", "brazilian series": shows; not "series by brandon sanderson", "game series like halo"
 			out = append(out, "shows")
 		case (w == "take" || w == "takes" || w == "taking") && next == "place" && at(ws, i+2) == "in":
 			out = append(out, "set")
@@ -260,9 +261,14 @@ var units = map[string]bool{"minutes": true, "minute": true, "min": true, "mins"
 	"hrs": true, "hr": true, "episodes": true, "seasons": true, "pages": true, "parts": true, "chapters": true}
 
 // showLike are the words after "series" that say a show is meant ("series
-// like succession"; "series by brandon sanderson" may be books).
-var showLike = map[string]bool{"like": true, "similar": true, "about": true, "set": true, "on": true, "with": true,
-	"starring": true}
+// like succession"; "series by brandon sanderson" may be books, "series
+// with mario" games).
+var showLike = map[string]bool{"like": true, "similar": true, "about": true, "set": true, "on": true}
+
+// bookGenres are the genres of book series as much as of shows: "fantasy
+// series for teens" may be books.
+var bookGenres = map[string]bool{"fantasy": true, "mystery": true, "romance": true, "scifi": true, "thriller": true,
+	"horror": true}
 
 // notShows reports whether w says that a series is no show's: "game",
 // "book".
@@ -387,7 +393,7 @@ func clauses(ws []string) []string {
 	if r := rated(ws); r != nil {
 		return r
 	}
-	ws = won(questions(relatives(ws)))
+	ws = won(questions(relatives(frames(ws))))
 	n := len(ws)
 	if d := slices.Index(ws, "directed"); d > 0 && d+1 < n && kindWord(ws[d+1]) && !slices.ContainsFunc(ws[:d], func(w string) bool { return !nameWord(w) || kindWord(w) }) {
 		return append(append(slices.Clip(ws[d+1:]), "by"), ws[:d]...) // "greta gerwig directed movies": movies by her
