@@ -133,7 +133,7 @@ func tokens(s string) (out []string, unread bool) {
 			continue
 		}
 		w := strings.ReplaceAll(raw, "'", "")
-		if len(raw) == 3 && raw[0] == '\'' && digits(w) && len(out) > 0 && (timePrepositions[out[len(out)-1]] || len(out) > 1 && raw == raws[len(raws)-1]) { // "albums of '97" is 1997, "class of '08" 2008; "'71" alone is a film
+		if n := len(out); len(raw) == 3 && raw[0] == '\'' && digits(w) && n > 1 && timePrepositions[out[n-1]] && kindWord(out[n-2]) { // "albums of '97" is 1997; "'71" is a film, "Summer of '69" a song
 			w = shortYear(w)
 		}
 		if neg, ok := bareNegations[w]; ok { // "dont", "cannot": negations written without an apostrophe
@@ -156,9 +156,9 @@ func tokens(s string) (out []string, unread bool) {
 }
 
 // shortYear returns the year two digits after an apostrophe write, after
-// a preposition of time or at the end of a text of three words or more:
-// from '30 to '99 in the 1900s, to '25 in the 2000s; the others are left
-// as written ("the '27 yankees" are 1927's).
+// a kind of thing and a preposition of time ("songs from '99"): from '30
+// to '99 in the 1900s, to '25 in the 2000s; the others are left as
+// written ("the '27 yankees" are 1927's).
 func shortYear(w string) string {
 	switch {
 	case w >= "30":

@@ -28,7 +28,7 @@ func questions(ws []string) []string {
 	if len(rest) > 1 && (rest[0] == "won" || rest[0] == "have" && rest[1] == "won") {
 		return append(append(kind, "that"), rest...)
 	}
-	if len(rest) > 1 && len(rest) <= 5 && (rest[0] == "star" || rest[0] == "feature") && !slices.ContainsFunc(rest[1:], func(w string) bool { return !nameWord(w) || kindWord(w) }) { // "which movies star tom hanks"
+	if last := kind[len(kind)-1]; len(rest) > 1 && len(rest) <= 5 && (rest[0] == "star" || rest[0] == "feature") && (strings.HasSuffix(last, "s") || last == "anime") && !slices.ContainsFunc(rest[1:], func(w string) bool { return !nameWord(w) || kindWord(w) }) { // "which movies star tom hanks"; not "which movie star died"
 		return append(append(kind, "with"), rest[1:]...)
 	}
 	if len(rest) < 3 || !auxiliaries[rest[0]] {
@@ -55,16 +55,16 @@ func questions(ws []string) []string {
 
 // frames writes the questions that only frame what they ask for as it:
 // "where can i watch X", "where is X streaming" are "where to watch X";
-// "who is in X" and "who is in the cast of X" are "X cast", "who sings X"
-// "X singer", "how long is X" "X runtime", "when does X come out" "X
-// release date" (in the present only: "who was in metallica" are all its
-// members); "what documentaries are there about space" is
+// "who is in the cast of X" and "cast of X" are "X cast", "who sings X"
+// "X singer", "runtime of X" "X runtime", "when does X come out" "X
+// release date" (in the present only: "who sang at the super bowl" were
+// others); "what documentaries are there about space" is
 // "documentaries about space", "what movies can i watch on hulu" "movies
 // on hulu" (a platform); and a kind that "came out in 2023" is of 2023.
 func frames(ws []string) []string {
-	if len(ws) > 3 && ws[0] == "whats" && ws[1] == "the" && factOf[ws[2]] { // "whats the runtime of X"
+	if len(ws) > 4 && ws[0] == "whats" && ws[1] == "the" && factOf[ws[2]] && ws[3] == "of" { // "whats the runtime of X"
 		ws = ws[2:]
-	} else if len(ws) > 4 && ws[0] == "what" && ws[1] == "is" && ws[2] == "the" && factOf[ws[3]] {
+	} else if len(ws) > 5 && ws[0] == "what" && ws[1] == "is" && ws[2] == "the" && factOf[ws[3]] && ws[4] == "of" {
 		ws = ws[3:]
 	}
 	if len(ws) < 3 {
@@ -77,20 +77,14 @@ func frames(ws []string) []string {
 		return append([]string{"where", "to", "watch"}, ws[3:]...)
 	case w0 == "where" && w1 == "is" && len(ws) > 3 && ws[len(ws)-1] == "streaming":
 		return append([]string{"where", "to", "watch"}, ws[2:len(ws)-1]...)
-	case w0 == "who" && (w1 == "is" || w1 == "stars") && w2 == "in" && len(ws) > 3: // now: "who was in metallica" are all of them
-		rest := ws[3:]
-		if len(rest) > 2 && rest[0] == "the" && rest[1] == "cast" && rest[2] == "of" {
-			rest = rest[3:]
-		}
-		return append(slices.Clip(rest), "cast")
+	case w0 == "who" && w1 == "is" && w2 == "in" && len(ws) > 6 && ws[3] == "the" && ws[4] == "cast" && ws[5] == "of": // not "who is in queen" (a band), "who was in…"
+		return append(slices.Clip(ws[6:]), "cast")
 	case w0 == "cast" && w1 == "of":
 		return append(slices.Clip(ws[2:]), "cast")
 	case w0 == "runtime" && w1 == "of": // "runtime of oppenheimer"
 		return append(slices.Clip(ws[2:]), w0)
 	case w0 == "who" && w1 == "sings": // now: "who sang at the super bowl" is another
 		return append(slices.Clip(ws[2:]), "singer")
-	case w0 == "how" && w1 == "long" && w2 == "is" && len(ws) > 3: // "how long was the titanic" may be the ship
-		return append(slices.Clip(ws[3:]), "runtime")
 	case w0 == "when" && (w1 == "does" || w1 == "do" || w1 == "will") && len(ws) > 4 && ws[len(ws)-2] == "come" && ws[len(ws)-1] == "out": // "when does X come out"
 		return append(slices.Clip(ws[2:len(ws)-2]), "release", "date")
 	case w0 == "when" && (w1 == "is" || w1 == "are") && len(ws) > 4 && ws[len(ws)-2] == "coming" && ws[len(ws)-1] == "out":
@@ -168,6 +162,8 @@ func relatives(ws []string) []string {
 	for i := 0; i < len(ws); i++ {
 		w, next, after := ws[i], at(ws, i+1), at(ws, i+2)
 		switch {
+		case i == 0: // a text that starts with "who" or "which" asks: "who starred in titanic" is no relative clause
+			out = append(out, w)
 		case relative[w] && copulas[next] && (participle(after) || describing[after] || negations[after] || timeWord(after) || after == "set" || after == "based"):
 			i++
 		case (w == "that" || w == "which") && (next == "has" || next == "have") && after != "been" && after != "won":

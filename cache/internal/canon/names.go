@@ -177,7 +177,7 @@ func kindMakes(kind string) works {
 		return workMusic
 	case kind == "games":
 		return workGames
-	case kind == "audiobooks" || kind == "audiobook" || kind == "books" || kind == "novels":
+	case kind == "audiobooks" || kind == "audiobook" || kind == "books" || kind == "book" || kind == "novels" || kind == "novel":
 		return workBooks
 	case kind == "shows" || kind == "show" || kind == "series" || episodic[kind] || kind == "miniseries":
 		return workShows

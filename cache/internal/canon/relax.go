@@ -250,12 +250,12 @@ var occasions = map[string]bool{"date night": true, "rainy day": true, "sleep": 
 	"game night": true, "meditation": true, "focus": true, "dinner party": true, "commute": true, "long flight": true}
 
 // countries are the countries of demonyms that name no language of their
-// own, or a language mostly spoken there ("korean movies" are from Korea,
-// as "movies in korean" need not be); not those of languages many
-// countries speak (a "spanish movie" may be from Spain or in Spanish, and
-// "chinese movies" from Hong Kong or Taiwan).
+// own, or a language spoken in that country alone ("korean movies" are
+// from Korea, as "movies in korean" need not be); not those of languages
+// other countries speak too (a "spanish movie" may be from Spain or in
+// Spanish, "french comedies" Belgian, "chinese movies" from Hong Kong).
 var countries = map[string]string{
-	"korean": "korea", "japanese": "japan", "french": "france", "german": "germany", "russian": "russia", "greek": "greece",
+	"korean": "korea", "japanese": "japan",
 	"mexican": "mexico", "iranian": "iran", "brazilian": "brazil", "italian": "italy", "indian": "india",
 	"swedish": "sweden", "danish": "denmark", "norwegian": "norway", "finnish": "finland", "turkish": "turkey",
 	"thai": "thailand", "nigerian": "nigeria", "australian": "australia", "canadian": "canada", "irish": "ireland",
@@ -267,10 +267,9 @@ var countries = map[string]string{
 }
 
 // languageDemonyms are the countries' demonyms that name a language too:
-// before music and a show's episodes they stay as written ("french
-// songs" may be in French, "greek episodes" are the show Greek's).
-var languageDemonyms = map[string]bool{"korean": true, "japanese": true, "french": true, "german": true, "russian": true,
-	"greek": true}
+// before music and a show's episodes they stay as written ("korean songs"
+// may be in Korean wherever they were made).
+var languageDemonyms = map[string]bool{"korean": true, "japanese": true}
 
 // namedWars are the demonyms whose "war" names one war: "korean war
 // movies" are about it.
@@ -373,7 +372,7 @@ func relations(ws []string) []string {
 		after = []string{"for", phrase}
 	case len(pre) == 1 && audienceOf[phrase] != "" && (phrase != "adult" || k-j > 1): // "adult animated films"; not "adult movies"
 		after = []string{"for", audienceOf[phrase]}
-	case len(pre) == 1 && languages[phrase] && (ws[k-1] == "podcasts" || ws[k-1] == "audiobooks"): // "german podcasts" are in German
+	case len(pre) == 1 && languages[phrase] && (ws[k-1] == "podcasts" || ws[k-1] == "audiobooks" || ws[k-1] == "podcast" || ws[k-1] == "audiobook"): // "german podcasts" are in German
 		after = []string{"in", phrase}
 	case countries[phrase] != "" && !(ws[j] == "war" && namedWars[phrase]) && !(languageDemonyms[phrase] && (musicKinds[ws[k-1]] || ws[k-1] == "episodes" || ws[k-1] == "seasons")): // "korean war movies" are about the Korean War; "french songs" may be in French, "Greek" episodes a show's
 		after = []string{"from", countries[phrase]}
