@@ -70,13 +70,7 @@ func artists(words []string) []string {
 
 // musicGenres are words before "songs" or "albums" that say what kind of
 // music, not who made it: "jazz albums" are not albums by Jazz.
-var musicGenres = func() map[string]bool {
-	m := map[string]bool{}
-	for _, w := range strings.Fields("jazz rock pop kpop jpop hiphop hip hop rap metal country classical blues punk folk soul " +
-		"reggae disco techno house edm lofi lo fi indie grunge gospel opera funk trap dance electronic ambient " +
-		"christmas holiday love sad happy workout party study summer acoustic instrumental live greatest best new old " +
-		"latin afrobeat afrobeats reggaeton salsa bossa nova swing bluegrass rnb emo ska") {
-		m[w] = true
-	}
-	return m
-}()
+var musicGenres = wordSet("jazz rock pop kpop jpop hiphop hip hop rap metal country classical blues punk folk soul " +
+	"reggae disco techno house edm lofi lo fi indie grunge gospel opera funk trap dance electronic ambient " +
+	"christmas holiday love sad happy workout party study summer acoustic instrumental live greatest best new old " +
+	"latin afrobeat afrobeats reggaeton salsa bossa nova swing bluegrass rnb emo ska")

@@ -397,15 +397,9 @@ var numberWords = map[string]bool{
 	"viii": true, "ix": true, "twenties": true, "1900s": true, "2000s": true, "2010s": true, "2020s": true,
 }
 
-var languages = func() map[string]bool {
-	m := map[string]bool{}
-	for _, w := range strings.Fields("english spanish french german italian japanese korean chinese mandarin cantonese hindi " +
-		"portuguese russian arabic turkish swedish danish norwegian finnish dutch polish greek hebrew thai vietnamese " +
-		"indonesian tagalog tamil telugu bengali urdu persian farsi ukrainian czech hungarian romanian") {
-		m[w] = true
-	}
-	return m
-}()
+var languages = wordSet("english spanish french german italian japanese korean chinese mandarin cantonese hindi " +
+	"portuguese russian arabic turkish swedish danish norwegian finnish dutch polish greek hebrew thai vietnamese " +
+	"indonesian tagalog tamil telugu bengali urdu persian farsi ukrainian czech hungarian romanian")
 
 var treatments = map[string]bool{
 	"dubbed": true, "dub": true, "dubs": true, "subtitled": true, "subtitles": true, "subs": true, "narrated": true,
@@ -520,10 +514,4 @@ func markedRuns(ws []string, marks []bool, want bool) []string {
 // Pronouns, question words, "for", "about", "like" are content: "she
 // kills him" is not "he kills her", "movies for kids" not "movies about
 // kids".
-var function = func() map[string]bool {
-	m := map[string]bool{}
-	for _, w := range strings.Fields("a an the of and with in on at from that which") {
-		m[w] = true
-	}
-	return m
-}()
+var function = wordSet("a an the of and with in on at from that which")

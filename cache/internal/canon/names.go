@@ -80,7 +80,7 @@ var composerNames = []string{
 }
 
 // authorNames are the writers of books, whose name before "audiobooks"
-// or "books" is theirs ("stephen king audiobooks" are by him); not the
+// is theirs ("stephen king audiobooks" are by him); not the
 // narrators and actors known for reading them ("stephen fry audiobooks"),
 // nor authors whose name before "movies" would be (films of their books
 // are not by them).

@@ -2,7 +2,6 @@ package canon
 
 import (
 	"slices"
-	"strings"
 )
 
 // possessives writes the possessives before the kind of thing asked for
@@ -80,11 +79,5 @@ var possessiveRanks = map[string]bool{"latest": true, "newest": true, "new": tru
 
 // notName are the words a name before a possessive does not take: "show
 // me adele's albums" is adele's.
-var notName = func() map[string]bool {
-	m := map[string]bool{}
-	for _, w := range strings.Fields("me you i find show play recommend want need some any the a an of by with from for " +
-		"all every and what which whats are is on in to listen hear watch see like about get give please") {
-		m[w] = true
-	}
-	return m
-}()
+var notName = wordSet("me you i find show play recommend want need some any the a an of by with from for " +
+	"all every and what which whats are is on in to listen hear watch see like about get give please")

@@ -140,15 +140,18 @@ func says(w string) bool {
 
 // moods are the words that say what a thing asked for is like, and are
 // rarely a title's alone before its kind.
-var moods = func() map[string]bool {
+var moods = wordSet("new good scary funny sad happy dark cozy relaxing chill upbeat uplifting creepy spooky " +
+	"classic old recent popular underrated short long feelgood wholesome mindblowing emotional inspiring epic " +
+	"quiet slow fast violent gory bloody cheesy smart clever weird strange silly stupid cute beautiful")
+
+// wordSet returns the set of the words of s.
+func wordSet(s string) map[string]bool {
 	m := map[string]bool{}
-	for _, w := range strings.Fields("new good scary funny sad happy dark cozy relaxing chill upbeat uplifting creepy spooky " +
-		"classic old recent popular underrated short long feelgood wholesome mindblowing emotional inspiring epic " +
-		"quiet slow fast violent gory bloody cheesy smart clever weird strange silly stupid cute beautiful") {
+	for _, w := range strings.Fields(s) {
 		m[w] = true
 	}
 	return m
-}()
+}
 
 // pronouns are the words of a title's phrase, not a request's: "show me
 // your love".
