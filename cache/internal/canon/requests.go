@@ -187,7 +187,8 @@ func dropRequests(ws []string) []string {
 			}
 		}
 	}
-	after := false                                                                                                                                                                                                 // "good" came after "any"
+	// after: "good" came after "any".
+	after := false
 	if len(ws) > 2 && (ws[0] == "any" || ws[0] == "some" && (kindWord(ws[2]) || says(ws[2])) && goodKind(ws[len(ws)-1]) || dropped && (ws[0] == "some" || ws[0] == "a") && isCategory(ws[2])) && ws[1] == "good" { // "any good heist movies", "some good war documentaries"
 		ws, after = ws[1:], ws[0] == "any" // "some good": "good" as the canonical form reads it ("Good Witch" keeps it)
 	}

@@ -26,7 +26,7 @@ func countless(ws []string, written bool) []string {
 		case written && i > 0 && p != "": // "jazz documentary" may be Ken Burns's "Jazz": not "documentaries about jazz"
 			continue
 		case i == 0 || p == "" && (!plainSingular(w, ws[i-1]) || slices.ContainsFunc(ws, timeWord)): // "1917 war movie", "war movie 1917" are "1917"
-			if p == "" || w == "special" || len(ws) < 3 || !relationStarts[ws[1]] || !written && ws[1] != "from" && ws[1] != "for" && ws[1] != "on" && ws[1] != "in" { // "documentary about the beatles" as written, "korean drama" as relations write it; not "jazz documentary" (Ken Burns's "Jazz")
+			if p == "" || w == "special" || len(ws) < 3 || !relationStarts[ws[1]] || !written && ws[1] != "from" && ws[1] != "for" && ws[1] != "in" { // "documentary about the beatles" as written, "korean drama" as relations write it; not "jazz documentary" (Ken Burns's "Jazz")
 				continue
 			}
 		case i+1 < len(ws) && kindWord(ws[i+1]) || !plainBefore(ws[max(0, i-4):i]):
@@ -49,7 +49,7 @@ func countless(ws []string, written bool) []string {
 // relationStarts are the words that start what relations write after a
 // kind: "documentary about the beatles".
 var relationStarts = map[string]bool{"about": true, "from": true, "for": true, "in": true,
-	"by": true, "with": true, "starring": true, "narrated": true, "hosted": true, "set": true}
+	"by": true, "with": true, "narrated": true, "hosted": true, "set": true} // "starring" is "with" by then
 
 // singularOf are the kinds of thing whose singular names a title after
 // some words, and their plurals.
